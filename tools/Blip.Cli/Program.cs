@@ -1,0 +1,1 @@
+Console.WriteLine(Blip.Engine.Checkpoints.TorchRuntime.Probe());
