@@ -1,0 +1,71 @@
+using Blip.Engine.Config;
+
+namespace Blip.Engine.Tests.Config;
+
+public class BlipConfigTests
+{
+    private const string Large = """
+        {"architectures": ["BlipForConditionalGeneration"], "image_text_hidden_size": 256,
+         "text_config": {"vocab_size": 30524, "hidden_size": 768, "encoder_hidden_size": 768, "num_attention_heads": 12,
+                         "num_hidden_layers": 12, "intermediate_size": 3072, "eos_token_id": [2, 102]},
+         "vision_config": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+                           "intermediate_size": 4096, "image_size": 384, "patch_size": 16}}
+        """;
+
+    [Test]
+    public void Reads_every_field_and_sets_encoder_width_from_vision_as_transformers_does()
+    {
+        var config = BlipConfig.Parse(Large);
+        Assert.Multiple(() =>
+        {
+            Assert.That(config.VisionConfig.HiddenSize, Is.EqualTo(1024));
+            Assert.That(config.VisionConfig.NumPositions, Is.EqualTo(577));
+            Assert.That(config.TextConfig.EncoderHiddenSize, Is.EqualTo(1024), "BlipConfig.__post_init__ overwrites it");
+            Assert.That(config.TextConfig.NumAttentionHeads, Is.EqualTo(12));
+            Assert.That(config.TextConfig.EosTokenId, Is.EqualTo(new[] { 2, 102 }));
+            Assert.That(config.TextConfig.HasCrossAttention, Is.True);
+            Assert.That(config.Architectures, Is.EqualTo(new[] { "BlipForConditionalGeneration" }));
+        });
+    }
+
+    [Test]
+    public void Missing_halves_take_transformers_defaults()
+    {
+        var config = BlipConfig.Parse("{}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(config.TextConfig.VocabSize, Is.EqualTo(30524));
+            Assert.That(config.TextConfig.NumAttentionHeads, Is.EqualTo(8));
+            Assert.That(config.TextConfig.LayerNormEps, Is.EqualTo(1e-12));
+            Assert.That(config.VisionConfig.LayerNormEps, Is.EqualTo(1e-5));
+            Assert.That(config.TextConfig.PadTokenId, Is.EqualTo(0));
+            Assert.That(config.TextConfig.BosTokenId, Is.EqualTo(30522));
+            Assert.That(config.TextConfig.SepTokenId, Is.EqualTo(102));
+        });
+    }
+
+    [TestCase("""{"vision_config": {"hidden_size": 100, "num_attention_heads": 16}}""", "vision_config.num_attention_heads")]
+    [TestCase("""{"vision_config": {"image_size": 380, "patch_size": 16}}""", "vision_config.patch_size")]
+    [TestCase("""{"vision_config": {"hidden_size": 0}}""", "vision_config.hidden_size")]
+    [TestCase("""{"text_config": {"hidden_size": 770, "num_attention_heads": 12}}""", "text_config.num_attention_heads")]
+    [TestCase("""{"text_config": {"hidden_act": "relu"}}""", "text_config.hidden_act")]
+    [TestCase("""{"text_config": {"vocab_size": 100}}""", "text_config.bos_token_id")]
+    [TestCase("""{"text_config": {"num_hidden_layers": -1}}""", "text_config.num_hidden_layers")]
+    [TestCase("""{"image_text_hidden_size": 0}""", "image_text_hidden_size")]
+    [TestCase("""{"vision_config": {"image_size": [384, 200]}}""", "image_size")]
+    [TestCase("""{"text_config": {"hidden_size": "big"}}""", "hidden_size")]
+    public void Invalid_fields_are_named(string json, string field)
+    {
+        var e = Assert.Throws<ConfigException>(() => BlipConfig.Parse(json, "some/config.json"));
+        Assert.That(e!.Message, Does.Contain("some/config.json").And.Contain(field));
+    }
+
+    [Test]
+    public void Bad_json_and_missing_file_name_the_file()
+    {
+        var bad = Assert.Throws<ConfigException>(() => BlipConfig.Parse("{\"text_config\": ", "x/config.json"));
+        Assert.That(bad!.Message, Does.Contain("x/config.json"));
+        var missing = Assert.Throws<ConfigException>(() => BlipConfig.Load("/nonexistent/folder/config.json"));
+        Assert.That(missing!.Message, Does.Contain("/nonexistent/folder/config.json").And.Contain("not found"));
+    }
+}

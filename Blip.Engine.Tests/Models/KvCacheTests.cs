@@ -1,0 +1,47 @@
+using Blip.Engine.Models;
+using Blip.Engine.Modules.Text;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Models;
+
+/// <summary>Decoding step by step with the K/V cache equals decoding the whole sequence at once.</summary>
+public class KvCacheTests
+{
+    [Test]
+    public void Cached_steps_equal_the_uncached_forward_within_1e5()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using var vision = model.VisionModel.forward(fixtures.Get("pixel_values"));
+        var ids = fixtures.Get("captioning.decoder_input_ids")[..1];                                        // [1,T]
+        var image = vision.LastHiddenState[..1];
+        var full = model.TextDecoder.Forward(ids, encoderStates: image);                                    // [1,T,V]
+        using var cache = new TextDecoderCache(model.Config.TextConfig.NumHiddenLayers);
+        var prefix = model.TextDecoder.Forward(ids[.., ..2], encoderStates: image, cache: cache);           // first 2 at once
+        var steps = new List<Tensor> { prefix };
+        for (long t = 2; t < ids.shape[1]; t++)
+            steps.Add(model.TextDecoder.Forward(ids[.., (int)t..(int)(t + 1)], encoderStates: null, cache: cache));
+        Assert.That(cache.Length, Is.EqualTo(ids.shape[1]));
+        TensorAssert.AllClose(full, cat(steps, dim: 1), 1e-5, what: "cached vs uncached logits");
+    }
+
+    [Test]
+    public void Beams_sharing_one_copy_of_the_image_keys_equal_repeated_image_states()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using var vision = model.VisionModel.forward(fixtures.Get("pixel_values"));                        // [2,S,C]
+        const int beams = 3;
+        var ids = randint(0, 1000, [2 * beams, 5], dtype: ScalarType.Int64);
+        var repeated = vision.LastHiddenState.repeat_interleave(beams, dim: 0);                            // [6,S,C]
+        var expected = model.TextDecoder.Forward(ids, encoderStates: repeated);
+        using var cache = new TextDecoderCache(model.Config.TextConfig.NumHiddenLayers);
+        var shared = model.TextDecoder.Forward(ids, encoderStates: vision.LastHiddenState, cache: cache);
+        Assert.That(cache.Layers[0].Cross.Keys!.shape[0], Is.EqualTo(2), "one copy of the image K/V per image, not per beam");
+        TensorAssert.AllClose(expected, shared, 1e-5, what: "shared cross K/V vs repeated image states");
+    }
+}

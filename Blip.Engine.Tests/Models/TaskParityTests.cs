@@ -1,0 +1,59 @@
+using Blip.Engine.Models;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Models;
+
+/// <summary>Captioning, retrieval and VQA outputs against what transformers computed for the tiny checkpoints.</summary>
+public class TaskParityTests
+{
+    private const double Atol = 1e-4;
+
+    [Test]
+    public void Captioning_logits_and_loss_match_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        var ids = fixtures.Get("captioning.decoder_input_ids");
+        var logits = model.Forward(fixtures.Get("pixel_values"), ids, fixtures.Get("captioning.attention_mask"));
+        TensorAssert.AllClose(fixtures.Get("captioning.logits"), logits, Atol, what: "captioning logits");
+        TensorAssert.AllClose(fixtures.Get("captioning.loss"), model.Loss(logits, fixtures.Get("captioning.input_ids")), Atol, what: "captioning loss");
+    }
+
+    [Test]
+    public void Retrieval_itm_logits_itc_cosine_and_text_states_match_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval"));
+        using var vision = model.VisionModel.forward(fixtures.Get("pixel_values"));
+        var ids = fixtures.Get("retrieval.input_ids");
+        var mask = fixtures.Get("retrieval.attention_mask");
+        TensorAssert.AllClose(fixtures.Get("retrieval.text_embeds"), model.TextEncoder.Forward(ids, mask), Atol, what: "text encoder (no image)");
+        TensorAssert.AllClose(fixtures.Get("retrieval.itm_text_hidden"),
+            model.TextEncoder.Forward(ids, mask, encoderStates: vision.LastHiddenState), Atol, what: "text encoder (cross-attending)");
+        TensorAssert.AllClose(fixtures.Get("retrieval.itm_logits"), model.ItmLogits(vision.LastHiddenState, ids, mask), Atol, what: "ITM logits");
+        TensorAssert.AllClose(fixtures.Get("retrieval.image_feat"), model.ImageFeatures(vision.LastHiddenState), Atol, what: "image_feat");
+        TensorAssert.AllClose(fixtures.Get("retrieval.text_feat"), model.TextFeatures(ids, mask), Atol, what: "text_feat");
+        TensorAssert.AllClose(fixtures.Get("retrieval.itc_cosine"), model.ItcSimilarity(vision.LastHiddenState, ids, mask), Atol, what: "ITC cosine");
+    }
+
+    [Test]
+    public void Vqa_question_states_answer_logits_and_loss_match_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"));
+        using var vision = model.VisionModel.forward(fixtures.Get("pixel_values"));
+        var mask = fixtures.Get("vqa.attention_mask");
+        var question = model.EncodeQuestion(vision.LastHiddenState, fixtures.Get("vqa.input_ids"), mask);
+        TensorAssert.AllClose(fixtures.Get("vqa.question_embeds"), question, Atol, what: "VQA question states");
+        var labels = fixtures.Get("vqa.labels");
+        var logits = model.AnswerLogits(question, mask, labels);
+        TensorAssert.AllClose(fixtures.Get("vqa.decoder_logits"), logits, Atol, what: "VQA answer logits");
+        TensorAssert.AllClose(fixtures.Get("vqa.loss"), model.Loss(logits, labels), Atol, what: "VQA loss");
+    }
+}

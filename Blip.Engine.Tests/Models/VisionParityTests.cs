@@ -1,0 +1,57 @@
+using Blip.Engine.Models;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Models;
+
+/// <summary>The vision encoder against transformers' BlipVisionModel outputs on the tiny captioning checkpoint.</summary>
+public class VisionParityTests
+{
+    private const double Atol = 1e-4;
+
+    [Test]
+    public void Embeddings_layer0_last_hidden_state_and_pooled_output_match_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        var pixels = fixtures.Get("pixel_values");
+        var embeddings = model.VisionModel.Embeddings.forward(pixels, false);
+        TensorAssert.AllClose(fixtures.Get("captioning.vision.embeddings"), embeddings, Atol, what: "vision embeddings");
+        var layer0 = model.VisionModel.Encoder.Layers[0].forward(fixtures.Get("captioning.vision.embeddings"));
+        TensorAssert.AllClose(fixtures.Get("captioning.vision.layer0"), layer0, Atol, what: "vision layer 0");
+        using var output = model.VisionModel.forward(pixels);
+        TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), output.LastHiddenState, Atol, what: "vision last_hidden_state");
+        TensorAssert.AllClose(fixtures.Get("captioning.vision.pooler_output"), output.PooledOutput, Atol, what: "vision pooler_output");
+    }
+
+    [Test]
+    public void Retrieval_and_vqa_vision_encoders_match_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        var pixels = fixtures.Get("pixel_values");
+        using (var retrieval = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval")))
+        using (var output = retrieval.VisionModel.forward(pixels))
+            TensorAssert.AllClose(fixtures.Get("retrieval.vision.last_hidden_state"), output.LastHiddenState, Atol, what: "retrieval vision");
+        using var vqa = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"));
+        using var vqaOutput = vqa.VisionModel.forward(pixels);
+        TensorAssert.AllClose(fixtures.Get("vqa.vision.last_hidden_state"), vqaOutput.LastHiddenState, Atol, what: "vqa vision");
+    }
+
+    [Test]
+    public void Interpolated_position_encoding_at_the_native_size_equals_the_plain_one()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        var pixels = fixtures.Get("pixel_values");
+        TensorAssert.AllClose(model.VisionModel.Embeddings.forward(pixels, false), model.VisionModel.Embeddings.forward(pixels, true), 0, what: "interpolate at 384");
+        var small = nn.functional.interpolate(pixels, size: [224, 224], mode: InterpolationMode.Bilinear);
+        Assert.That(model.VisionModel.Embeddings.forward(small, true).shape, Is.EqualTo(new long[] { 2, 197, 32 }));
+        var e = Assert.Throws<ArgumentException>(() => model.VisionModel.Embeddings.forward(small, false));
+        Assert.That(e!.Message, Does.Contain("197").And.Contain("577"));
+    }
+}

@@ -1,0 +1,54 @@
+namespace Blip.Engine.Tests.Support;
+
+/// <summary>The one numeric assertion of the test suite: compares with the reference and reports the worst element.</summary>
+public static class TensorAssert
+{
+    /// <summary>Asserts |actual - expected| ≤ atol + rtol·|expected| everywhere; the failure (and the test log) names the
+    /// worst element, its index and both values.</summary>
+    public static double AllClose(Tensor expected, Tensor actual, double atol, double rtol = 0, string what = "")
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(actual);
+        Assert.That(actual.shape, Is.EqualTo(expected.shape), $"{what}: shape");
+        using var scope = NewDisposeScope();
+        var e = expected.to(ScalarType.Float64, CPU);
+        var a = actual.detach().to(ScalarType.Float64, CPU);
+        Assert.That(a.isfinite().all().item<bool>(), Is.EqualTo(e.isfinite().all().item<bool>()), $"{what}: non-finite values differ");
+        var diff = (a - e).abs();
+        var excess = diff - (atol + rtol * e.abs());
+        long flat = excess.flatten().argmax().item<long>();
+        double worst = diff.max().item<double>();
+        var index = Unravel(flat, expected.shape);
+        double ev = e.flatten()[flat].item<double>(), av = a.flatten()[flat].item<double>();
+        double excessAt = excess.flatten()[flat].item<double>();
+        TestContext.Out.WriteLine($"{what}: max |diff| = {worst:E3} (worst vs tolerance at [{string.Join(",", index)}]: expected {ev:G9}, actual {av:G9})");
+        Assert.That(excessAt, Is.LessThanOrEqualTo(0),
+            $"{what}: element [{string.Join(",", index)}] expected {ev:G9}, actual {av:G9}, |diff| {Math.Abs(av - ev):E3} > atol {atol:E1} + rtol {rtol:E1}·|expected|; max |diff| {worst:E3}");
+        return worst;
+    }
+
+    /// <summary>Asserts two integer tensors are identical, naming the first differing index.</summary>
+    public static void Equal(Tensor expected, Tensor actual, string what = "")
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(actual);
+        Assert.That(actual.shape, Is.EqualTo(expected.shape), $"{what}: shape");
+        using var scope = NewDisposeScope();
+        var ne = expected.to(CPU).ne(actual.to(CPU).to(expected.dtype)).flatten();
+        if (!ne.any().item<bool>()) return;
+        long flat = ne.nonzero()[0, 0].item<long>();
+        Assert.Fail($"{what}: first difference at [{string.Join(",", Unravel(flat, expected.shape))}]: expected " +
+            $"{expected.flatten()[flat].item<long>()}, actual {actual.flatten()[flat].item<long>()}");
+    }
+
+    private static long[] Unravel(long flat, long[] shape)
+    {
+        var index = new long[shape.Length];
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            index[d] = shape[d] == 0 ? 0 : flat % shape[d];
+            flat = shape[d] == 0 ? 0 : flat / shape[d];
+        }
+        return index;
+    }
+}

@@ -1,0 +1,82 @@
+// A Hugging Face BLIP config.json (transformers' BlipConfig): text and vision halves plus the heads' sizes.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Blip.Engine.Config;
+
+/// <summary>The whole of a BLIP <c>config.json</c>, immutable, validated once when read.</summary>
+/// <remarks>
+/// As transformers' <c>BlipConfig.__post_init__</c>, <see cref="BlipTextConfig.EncoderHiddenSize"/> is set to the vision
+/// width whatever the file says, and a missing <c>text_config</c>/<c>vision_config</c> takes the defaults.
+/// </remarks>
+public sealed record BlipConfig
+{
+    /// <summary>The text encoder/decoder settings.</summary>
+    public BlipTextConfig TextConfig { get; init; } = new();
+
+    /// <summary>The vision transformer settings.</summary>
+    public BlipVisionConfig VisionConfig { get; init; } = new();
+
+    /// <summary>Width of the ITC projections (<c>vision_proj</c>, <c>text_proj</c>).</summary>
+    public int ImageTextHiddenSize { get; init; } = 256;
+
+    /// <summary>Projection width of the deprecated <c>BlipModel</c>; unused by the task models.</summary>
+    public int ProjectionDim { get; init; } = 512;
+
+    /// <summary>Label smoothing for the deprecated <c>BlipModel</c>; the LM loss uses the text config's.</summary>
+    public double LabelSmoothing { get; init; }
+
+    /// <summary>Whether output embeddings are tied to input embeddings.</summary>
+    public bool TieWordEmbeddings { get; init; } = true;
+
+    /// <summary>The transformers classes this checkpoint was saved from.</summary>
+    public IReadOnlyList<string> Architectures { get; init; } = [];
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        WriteIndented = true,
+    };
+
+    /// <summary>Reads and validates a <c>config.json</c> (or a model folder that holds one).</summary>
+    /// <exception cref="ConfigException">The file is missing, is not JSON, or a field is invalid; the message names it.</exception>
+    public static BlipConfig Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path)) path = System.IO.Path.Combine(path, "config.json");
+        if (!File.Exists(path)) throw new ConfigException(path, "", "file not found");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Parses and validates config JSON text; <paramref name="source"/> names it in errors.</summary>
+    public static BlipConfig Parse(string json, string source = "config.json")
+    {
+        BlipConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<BlipConfig>(json, JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException(source, e.Path ?? "", e.Message, e);
+        }
+        if (config is null) throw new ConfigException(source, "", "the file holds JSON null, not a config object");
+        // "text_config": null means the defaults, as in transformers.
+        var vision = config.VisionConfig ?? new BlipVisionConfig();
+        var text = (config.TextConfig ?? new BlipTextConfig()) with { EncoderHiddenSize = vision.HiddenSize };
+        config = config with { TextConfig = text, VisionConfig = vision, Architectures = config.Architectures ?? [] };
+        config.Validate(source);
+        return config;
+    }
+
+    /// <summary>Throws <see cref="ConfigException"/> naming the first invalid field.</summary>
+    public void Validate(string source)
+    {
+        VisionConfig.Validate(source);
+        TextConfig.Validate(source);
+        ConfigException.RequirePositive(source, "image_text_hidden_size", ImageTextHiddenSize);
+    }
+}

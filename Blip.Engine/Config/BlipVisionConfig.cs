@@ -1,0 +1,72 @@
+// The vision half of a Hugging Face BLIP config.json ("vision_config"), as transformers' BlipVisionConfig.
+using System.Text.Json.Serialization;
+
+namespace Blip.Engine.Config;
+
+/// <summary>Vision transformer settings, read from the <c>vision_config</c> object of <c>config.json</c>.</summary>
+/// <remarks>Defaults are transformers' <c>BlipVisionConfig</c> defaults (ViT-B/16 at 384 px).</remarks>
+public sealed record BlipVisionConfig
+{
+    /// <summary>Width C of every token (768 for ViT-B, 1024 for ViT-L).</summary>
+    public int HiddenSize { get; init; } = 768;
+
+    /// <summary>Width of the MLP's hidden layer.</summary>
+    public int IntermediateSize { get; init; } = 3072;
+
+    /// <summary>Number of encoder layers.</summary>
+    public int NumHiddenLayers { get; init; } = 12;
+
+    /// <summary>Attention heads per layer.</summary>
+    public int NumAttentionHeads { get; init; } = 12;
+
+    /// <summary>Side of the square input image the position embeddings were trained for.</summary>
+    [JsonConverter(typeof(SquareSizeConverter))]
+    public int ImageSize { get; init; } = 384;
+
+    /// <summary>Side of a square patch.</summary>
+    [JsonConverter(typeof(SquareSizeConverter))]
+    public int PatchSize { get; init; } = 16;
+
+    /// <summary>MLP activation; only <c>gelu</c> (exact, erf-based) is used by BLIP checkpoints.</summary>
+    public string HiddenAct { get; init; } = "gelu";
+
+    /// <summary>LayerNorm epsilon (1e-5 in Hub configs; the original BLIP code used 1e-6).</summary>
+    public double LayerNormEps { get; init; } = 1e-5;
+
+    /// <summary>Attention dropout probability (training only).</summary>
+    public double AttentionDropout { get; init; }
+
+    /// <summary>Standard deviation for weight initialisation.</summary>
+    public double InitializerRange { get; init; } = 1e-10;
+
+    /// <summary>Head width D = C / H.</summary>
+    [JsonIgnore]
+    public int HeadDim => HiddenSize / NumAttentionHeads;
+
+    /// <summary>Patches per image at the configured size.</summary>
+    [JsonIgnore]
+    public int NumPatches => (ImageSize / PatchSize) * (ImageSize / PatchSize);
+
+    /// <summary>Tokens per image S: patches plus the class token (577 for 384 px / 16).</summary>
+    [JsonIgnore]
+    public int NumPositions => NumPatches + 1;
+
+    /// <summary>Throws <see cref="ConfigException"/> naming the first field that cannot describe a network.</summary>
+    public void Validate(string source)
+    {
+        ConfigException.RequirePositive(source, "vision_config.hidden_size", HiddenSize);
+        ConfigException.RequirePositive(source, "vision_config.intermediate_size", IntermediateSize);
+        ConfigException.RequirePositive(source, "vision_config.num_hidden_layers", NumHiddenLayers);
+        ConfigException.RequirePositive(source, "vision_config.num_attention_heads", NumAttentionHeads);
+        ConfigException.RequirePositive(source, "vision_config.image_size", ImageSize);
+        ConfigException.RequirePositive(source, "vision_config.patch_size", PatchSize);
+        ConfigException.RequirePositive(source, "vision_config.layer_norm_eps", LayerNormEps);
+        if (HiddenSize % NumAttentionHeads != 0)
+            throw new ConfigException(source, "vision_config.num_attention_heads",
+                $"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
+        if (ImageSize % PatchSize != 0)
+            throw new ConfigException(source, "vision_config.patch_size",
+                $"patch_size {PatchSize} does not divide image_size {ImageSize}");
+        ConfigException.RequireActivation(source, "vision_config.hidden_act", HiddenAct);
+    }
+}

@@ -1,0 +1,30 @@
+namespace Blip.Engine.Config;
+
+/// <summary>A configuration file that cannot be used; names the file and the field at fault.</summary>
+public sealed class ConfigException : Exception
+{
+    /// <summary>Creates the exception for <paramref name="file"/> and <paramref name="field"/>.</summary>
+    public ConfigException(string file, string field, string problem, Exception? inner = null)
+        : base(string.IsNullOrEmpty(field) ? $"{file}: {problem}" : $"{file}: field '{field}': {problem}", inner)
+    {
+        File = file;
+        Field = field;
+    }
+
+    /// <summary>The file (or source name) that was being read.</summary>
+    public string File { get; }
+
+    /// <summary>The JSON field at fault, e.g. <c>vision_config.patch_size</c>; empty when the whole file is at fault.</summary>
+    public string Field { get; }
+
+    internal static void RequirePositive(string file, string field, double value)
+    {
+        if (!(value > 0)) throw new ConfigException(file, field, $"must be positive, got {value}");
+    }
+
+    internal static void RequireActivation(string file, string field, string value)
+    {
+        if (value != "gelu")
+            throw new ConfigException(file, field, $"activation '{value}' is not supported (BLIP uses 'gelu')");
+    }
+}

@@ -1,0 +1,64 @@
+// transformers' BlipForQuestionAnswering: the text encoder reads the question against the image; the decoder
+// writes the answer against the question states.
+using Blip.Engine.Config;
+using Blip.Engine.Modules.Text;
+using Blip.Engine.Modules.Vision;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Models;
+
+/// <summary>Visual question answering (blip-vqa-* checkpoints).</summary>
+public sealed class BlipForQuestionAnswering : nn.Module
+{
+    private readonly BlipVisionModel vision_model;
+    private readonly BlipTextModel text_encoder;
+    private readonly BlipTextLMHeadModel text_decoder;
+
+    /// <summary>Creates the model with uninitialised weights for <paramref name="config"/>.</summary>
+    public BlipForQuestionAnswering(BlipConfig config) : base(nameof(BlipForQuestionAnswering))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config;
+        vision_model = new BlipVisionModel(config.VisionConfig);
+        text_encoder = new BlipTextModel(config.TextConfig);
+        text_decoder = new BlipTextLMHeadModel(config.TextConfig);
+        RegisterComponents();
+    }
+
+    /// <summary>Loads a Hub-layout folder, strictly by transformers' key names.</summary>
+    public static BlipForQuestionAnswering FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
+        PretrainedLoader.Load(folder, c => new BlipForQuestionAnswering(c), device, dtype);
+
+    /// <summary>The configuration this model was built from.</summary>
+    public BlipConfig Config { get; }
+
+    /// <summary>The image encoder.</summary>
+    public BlipVisionModel VisionModel => vision_model;
+
+    /// <summary>The question encoder.</summary>
+    public BlipTextModel TextEncoder => text_encoder;
+
+    /// <summary>The answer decoder.</summary>
+    public BlipTextLMHeadModel TextDecoder => text_decoder;
+
+    /// <summary>Question states [B,T,C]: the text encoder over the question, cross-attending to the whole image.</summary>
+    public Tensor EncodeQuestion(Tensor imageEmbeds, Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        return text_encoder.Forward(inputIds, attentionMask, causal: false, encoderStates: imageEmbeds).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Answer logits [B,Ta,V], teacher-forced, as transformers' forward: the decoder reads
+    /// <paramref name="answerIds"/> (the labels) and cross-attends to the question states under the question's
+    /// padding mask.</summary>
+    public Tensor AnswerLogits(Tensor questionStates, Tensor? questionMask, Tensor answerIds, Tensor? answerMask = null)
+    {
+        using var scope = NewDisposeScope();
+        return text_decoder.Forward(answerIds, answerMask, questionStates, questionMask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The decoder's LM loss on answer logits, label smoothing from the text config.</summary>
+    public Tensor Loss(Tensor answerLogits, Tensor labels) =>
+        BlipTextLMHeadModel.Loss(answerLogits, labels, Config.TextConfig.LabelSmoothing);
+}

@@ -1,0 +1,54 @@
+// transformers' BlipTextEmbeddings: word + absolute position embeddings, LayerNorm (no token types).
+using Blip.Engine.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Modules.Text;
+
+/// <summary>Token ids <c>[B,T]</c> → embeddings <c>[B,T,C]</c>; positions start at the cache length.</summary>
+public sealed class BlipTextEmbeddings : nn.Module
+{
+    private readonly Embedding word_embeddings;      // [V,C]
+    private readonly Embedding position_embeddings;  // [P,C]
+    private readonly LayerNorm LayerNorm;
+    private readonly Dropout dropout;
+    private readonly int maxPositions;
+    private readonly int vocabSize;
+
+    /// <summary>Creates the embeddings for <paramref name="config"/>.</summary>
+    public BlipTextEmbeddings(BlipTextConfig config) : base(nameof(BlipTextEmbeddings))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        maxPositions = config.MaxPositionEmbeddings;
+        vocabSize = config.VocabSize;
+        word_embeddings = nn.Embedding(config.VocabSize, config.HiddenSize);
+        position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
+        LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        dropout = nn.Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    /// <summary>The word embedding matrix [V,C] (tied to the LM head's decoder).</summary>
+    public Embedding WordEmbeddings => word_embeddings;
+
+    /// <summary>Embeds <paramref name="inputIds"/> [B,T] at positions <paramref name="pastLength"/>.. (or the explicit
+    /// per-token <paramref name="positionIds"/> [B,T]).</summary>
+    public Tensor Forward(Tensor inputIds, long pastLength = 0, Tensor? positionIds = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputIds);
+        long length = inputIds.shape[1];
+        if (pastLength + length > maxPositions)
+            throw new ArgumentException($"sequence of {pastLength + length} positions exceeds max_position_embeddings {maxPositions}", nameof(inputIds));
+        using var scope = NewDisposeScope();
+        if (inputIds.numel() > 0)
+        {
+            long lo = inputIds.min().item<long>(), hi = inputIds.max().item<long>();
+            if (lo < 0 || hi >= vocabSize)
+                throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {(lo < 0 ? lo : hi)} is outside the vocabulary [0, {vocabSize})");
+        }
+        positionIds ??= arange(pastLength, pastLength + length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0); // [1,T]
+        var embeddings = word_embeddings.forward(inputIds) + position_embeddings.forward(positionIds);                        // [B,T,C]
+        return dropout.forward(LayerNorm.forward(embeddings)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,61 @@
+// transformers' BlipTextLMHeadModel: the causal text decoder ("bert") and its LM head ("cls").
+using Blip.Engine.Config;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Modules.Text;
+
+/// <summary>The caption/answer decoder: ids <c>[B,T]</c> → logits <c>[B,T,V]</c>, causal, cross-attending to
+/// encoder states.</summary>
+public sealed class BlipTextLMHeadModel : nn.Module
+{
+    private readonly BlipTextModel bert;
+    private readonly BlipTextOnlyMLMHead cls;
+
+    /// <summary>Creates the decoder; ties the LM head's weight to the word embeddings when the config says so.</summary>
+    public BlipTextLMHeadModel(BlipTextConfig config) : base(nameof(BlipTextLMHeadModel))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config;
+        bert = new BlipTextModel(config);
+        cls = new BlipTextOnlyMLMHead(config);
+        if (config.TieWordEmbeddings) cls.Predictions.TieDecoderWeight(bert.Embeddings.WordEmbeddings.weight!);
+        RegisterComponents();
+    }
+
+    /// <summary>The configuration this decoder was built from.</summary>
+    public BlipTextConfig Config { get; }
+
+    /// <summary>The text model under the head.</summary>
+    public BlipTextModel Bert => bert;
+
+    /// <summary>Decodes causally and returns logits [B,T,V], or [B,1,V] for the last position only.</summary>
+    /// <param name="inputIds">[B,T] ids; with a cache, only the new ones.</param>
+    /// <param name="attentionMask">[B,past+T] padding mask, or null.</param>
+    /// <param name="encoderStates">[Bk,S,Ce] states to cross-attend (B a multiple of Bk), or null when cached.</param>
+    /// <param name="encoderMask">[Bk,S] padding mask of the encoder states, or null.</param>
+    /// <param name="cache">K/V cache owned by the caller, or null.</param>
+    /// <param name="lastOnly">Apply the LM head to the last position only (generation).</param>
+    /// <param name="positionIds">Explicit positions [B,T], or null.</param>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? encoderStates = null, Tensor? encoderMask = null,
+        TextDecoderCache? cache = null, bool lastOnly = false, Tensor? positionIds = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = bert.Forward(inputIds, attentionMask, causal: true, encoderStates, encoderMask, cache, positionIds); // [B,T,C]
+        if (lastOnly) hidden = hidden[.., -1.., ..];                                                                 // [B,1,C]
+        return cls.forward(hidden).MoveToOuterDisposeScope();                                                          // [B,T,V]
+    }
+
+    /// <summary>transformers' LM loss: logits[:, :-1] against labels[:, 1:], mean cross-entropy ignoring -100,
+    /// with <paramref name="labelSmoothing"/> (the config's <c>label_smoothing</c> by default).</summary>
+    public static Tensor Loss(Tensor logits, Tensor labels, double labelSmoothing)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(labels);
+        using var scope = NewDisposeScope();
+        long vocab = logits.shape[^1];
+        var shifted = logits[.., ..^1, ..].reshape(-1, vocab);        // [B*(T-1),V]
+        var targets = labels[.., 1..].reshape(-1).to(logits.device);  // [B*(T-1)]
+        return nn.functional.cross_entropy(shifted, targets, label_smoothing: labelSmoothing).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,51 @@
+// The per-layer caches of a text model for one generation: self K/V grow per step, cross K/V are set once.
+namespace Blip.Engine.Modules.Text;
+
+/// <summary>The cache of one text layer: its self-attention and (if any) cross-attention K/V.</summary>
+public sealed class TextLayerCache : IDisposable
+{
+    /// <summary>Self-attention keys/values, appended per step.</summary>
+    public TextAttentionCache Self { get; } = new();
+
+    /// <summary>Cross-attention keys/values, computed once per image and never copied per beam.</summary>
+    public TextAttentionCache Cross { get; } = new();
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Self.Dispose();
+        Cross.Dispose();
+    }
+}
+
+/// <summary>Caches for every layer of a text model; owned and disposed by the caller.</summary>
+public sealed class TextDecoderCache : IDisposable
+{
+    private readonly TextLayerCache[] layers;
+
+    /// <summary>Creates empty caches for <paramref name="numLayers"/> layers.</summary>
+    public TextDecoderCache(int numLayers)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numLayers);
+        layers = new TextLayerCache[numLayers];
+        for (int i = 0; i < numLayers; i++) layers[i] = new TextLayerCache();
+    }
+
+    /// <summary>The layers' caches, in order.</summary>
+    public IReadOnlyList<TextLayerCache> Layers => layers;
+
+    /// <summary>Positions already cached (the offset of the next token's position).</summary>
+    public long Length => layers[0].Self.Length;
+
+    /// <summary>Reorders the self-attention caches by <paramref name="beamIndex"/>; cross K/V are per image and stay.</summary>
+    public void ReorderSelf(TorchSharp.torch.Tensor beamIndex)
+    {
+        foreach (var layer in layers) layer.Self.Reorder(beamIndex);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var layer in layers) layer.Dispose();
+    }
+}

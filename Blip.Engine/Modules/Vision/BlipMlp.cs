@@ -1,0 +1,31 @@
+// transformers' BlipMLP: fc1, exact GELU, fc2.
+using Blip.Engine.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Modules.Vision;
+
+/// <summary>The vision encoder's feed-forward block, <c>[B,S,C] → [B,S,C]</c>.</summary>
+public sealed class BlipMlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear fc1;  // [I,C]
+    private readonly Linear fc2;  // [C,I]
+
+    /// <summary>Creates the block for <paramref name="config"/>'s sizes.</summary>
+    public BlipMlp(BlipVisionConfig config) : base(nameof(BlipMlp))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize);
+        fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor hiddenStates)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = nn.functional.gelu(fc1.forward(hiddenStates));
+        return fc2.forward(hidden).MoveToOuterDisposeScope();
+    }
+}
