@@ -1,0 +1,165 @@
+// A safetensors file, memory-mapped read-only: header validated at Open, tensors copied out once.
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using TorchSharp;
+
+namespace Blip.Engine.Checkpoints;
+
+/// <summary>
+/// Reads a safetensors file (8-byte little-endian header length, JSON header, raw data) through a
+/// read-only memory map. Every tensor's data is copied at most once into tensor memory.
+/// </summary>
+/// <remarks>
+/// Validation follows python's <c>safetensors</c> (header at most 100 MB, known dtypes, byte lengths that
+/// match shapes, no overlapping ranges, no duplicate keys) except that gaps between tensors are allowed.
+/// Unknown fields inside a tensor entry are ignored, as python does. Big-endian hosts are not supported.
+/// </remarks>
+public sealed class SafeTensorsFile : IDisposable
+{
+    /// <summary>The largest header accepted, as in python's safetensors.</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly SafeTensorsHeader _header;
+    private unsafe byte* _base;
+
+    private unsafe SafeTensorsFile(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view)
+    {
+        Path = path;
+        _map = map;
+        _view = view;
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + _view.PointerOffset;
+        try
+        {
+            _header = ReadHeader(path, _base, length);
+        }
+        catch
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            throw;
+        }
+    }
+
+    /// <summary>The file's path as given to <see cref="Open"/>.</summary>
+    public string Path { get; }
+
+    /// <summary>The <c>__metadata__</c> of the header (empty when it has none).</summary>
+    public IReadOnlyDictionary<string, string> Metadata => _header.Metadata;
+
+    /// <summary>The tensors of the file by name, in header order.</summary>
+    public IReadOnlyDictionary<string, SafeTensorInfo> Tensors => _header.Tensors;
+
+    /// <summary>Opens, maps and validates <paramref name="path"/>.</summary>
+    /// <exception cref="CheckpointFormatException">The file is not a valid safetensors file.</exception>
+    /// <exception cref="PlatformNotSupportedException">The host is big-endian.</exception>
+    public static SafeTensorsFile Open(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException($"{path}: safetensors data is little-endian; big-endian hosts are not supported.");
+        long length = new FileInfo(path).Length; // throws FileNotFoundException naming the file
+        if (length == 0)
+            throw new CheckpointFormatException(path, null, "the file is empty (0 bytes); a safetensors file starts with an 8-byte header length");
+        if (length < 8)
+            throw new CheckpointFormatException(path, null, $"the file is {length} bytes, shorter than the 8-byte header length");
+        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedViewAccessor? view = null;
+        try
+        {
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            return new SafeTensorsFile(path, length, map, view);
+        }
+        catch
+        {
+            view?.Dispose();
+            map.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The entry for <paramref name="name"/>.</summary>
+    /// <exception cref="CheckpointFormatException">The file has no tensor of that name.</exception>
+    public SafeTensorInfo Info(string name) =>
+        Tensors.TryGetValue(name, out var info) ? info
+            : throw new CheckpointFormatException(Path, name, $"no tensor of that name in the file ({Tensors.Count} tensors)");
+
+    /// <summary>
+    /// Loads a tensor: allocates it on the CPU in the file's dtype and copies the bytes once; then converts
+    /// to <paramref name="dtype"/> and moves to <paramref name="device"/> only when they differ.
+    /// </summary>
+    public unsafe torch.Tensor Load(string name, torch.ScalarType? dtype = null, torch.Device? device = null)
+    {
+        var info = Info(name);
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        var raw = torch.empty(info.Shape, info.DType, torch.CPU);
+        try
+        {
+            TensorMemory.CopyFrom(_base + info.Begin, info.ByteLength, raw);
+            if (dtype is null && device is null)
+                return raw;
+            var converted = raw.to(dtype ?? info.DType, device ?? raw.device);
+            if (!ReferenceEquals(converted, raw))
+                raw.Dispose();
+            return converted;
+        }
+        catch
+        {
+            raw.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Copies the tensor <paramref name="name"/> into <paramref name="destination"/> in place (its identity is kept).
+    /// Same dtype on the CPU and contiguous: one memcpy into its memory; otherwise loaded, then converted by
+    /// <c>copy_</c> under <c>no_grad</c>.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">No such tensor, or the shapes differ.</exception>
+    public unsafe void CopyInto(string name, torch.Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var info = Info(name);
+        if (!info.Shape.SequenceEqual(destination.shape))
+            throw new CheckpointFormatException(Path, name,
+                $"file shape {info.ShapeText} does not match destination shape {ShapeFormat.Of(destination.shape)}");
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        if (destination.dtype == info.DType && TensorMemory.IsDirectlyWritable(destination))
+        {
+            TensorMemory.CopyFrom(_base + info.Begin, info.ByteLength, destination);
+            return;
+        }
+        using var loaded = Load(name);
+        using var _ = torch.no_grad();
+        destination.copy_(loaded);
+    }
+
+    /// <summary>Unmaps the file. Tensors already loaded stay valid.</summary>
+    public unsafe void Dispose()
+    {
+        if (_base == null)
+            return;
+        _base = null;
+        ReleaseView(_view);
+        _map.Dispose();
+    }
+
+    private static unsafe SafeTensorsHeader ReadHeader(string path, byte* start, long fileLength)
+    {
+        ulong n = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(start, 8));
+        if (n > MaxHeaderBytes)
+            throw new CheckpointFormatException(path, null, $"the header length {n} exceeds the {MaxHeaderBytes}-byte limit (not a safetensors file?)");
+        if (8 + (long)n > fileLength)
+            throw new CheckpointFormatException(path, null, $"the header length {n} runs past the end of the {fileLength}-byte file (truncated?)");
+        var json = new ReadOnlySpan<byte>(start + 8, (int)n);
+        return SafeTensorsHeader.Parse(path, json, 8 + (long)n, fileLength - 8 - (long)n);
+    }
+
+    private static void ReleaseView(MemoryMappedViewAccessor view)
+    {
+        view.SafeMemoryMappedViewHandle.ReleasePointer();
+        view.Dispose();
+    }
+}

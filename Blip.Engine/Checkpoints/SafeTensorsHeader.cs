@@ -1,0 +1,157 @@
+// Parses and validates the JSON header of a safetensors file with Utf8JsonReader (which, unlike
+// JsonDocument, lets us reject duplicate keys).
+using System.Text.Json;
+using System.Text.Unicode;
+using TorchSharp;
+
+namespace Blip.Engine.Checkpoints;
+
+/// <summary>The validated content of a safetensors header.</summary>
+internal sealed record SafeTensorsHeader(
+    IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, SafeTensorInfo> Tensors)
+{
+    public const string MetadataKey = "__metadata__";
+
+    /// <summary>Parses <paramref name="json"/>; offsets become file offsets by adding <paramref name="dataStart"/>.</summary>
+    public static SafeTensorsHeader Parse(string path, ReadOnlySpan<byte> json, long dataStart, long dataLength)
+    {
+        if (!Utf8.IsValid(json))
+            throw new CheckpointFormatException(path, null, "the header is not valid UTF-8");
+        try
+        {
+            return ParseJson(path, json, dataStart, dataLength);
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException(path, null, $"the header is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    private static SafeTensorsHeader ParseJson(string path, ReadOnlySpan<byte> json, long dataStart, long dataLength)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 8 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            throw new CheckpointFormatException(path, null, "the header is not a JSON object");
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var tensors = new Dictionary<string, SafeTensorInfo>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string key = reader.GetString()!;
+            if (!seen.Add(key))
+                throw new CheckpointFormatException(path, key, "the key appears twice in the header");
+            reader.Read();
+            if (key == MetadataKey)
+                ReadMetadata(ref reader, path, metadata);
+            else
+                tensors.Add(key, ReadTensor(ref reader, path, key, dataStart, dataLength));
+        }
+        if (reader.Read())
+            throw new CheckpointFormatException(path, null, "the header has content after its JSON object");
+        CheckNoOverlap(path, tensors.Values);
+        return new SafeTensorsHeader(metadata, tensors);
+    }
+
+    private static void ReadMetadata(ref Utf8JsonReader reader, string path, Dictionary<string, string> metadata)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw new CheckpointFormatException(path, MetadataKey, "must be a JSON object of strings");
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string key = reader.GetString()!;
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.String)
+                throw new CheckpointFormatException(path, $"{MetadataKey}.{key}", "metadata values must be strings");
+            if (!metadata.TryAdd(key, reader.GetString()!))
+                throw new CheckpointFormatException(path, $"{MetadataKey}.{key}", "the key appears twice in the metadata");
+        }
+    }
+
+    private static SafeTensorInfo ReadTensor(ref Utf8JsonReader reader, string path, string name, long dataStart, long dataLength)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw new CheckpointFormatException(path, name, "the entry is not a JSON object with dtype, shape and data_offsets");
+        string? dtype = null;
+        long[]? shape = null, offsets = null;
+        var fields = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string field = reader.GetString()!;
+            if (!fields.Add(field))
+                throw new CheckpointFormatException(path, name, $"the field '{field}' appears twice");
+            reader.Read();
+            switch (field)
+            {
+                case "dtype":
+                    dtype = reader.TokenType == JsonTokenType.String ? reader.GetString()
+                        : throw new CheckpointFormatException(path, name, "'dtype' must be a string");
+                    break;
+                case "shape": shape = ReadIntegers(ref reader, path, name, field); break;
+                case "data_offsets": offsets = ReadIntegers(ref reader, path, name, field); break;
+                default: reader.Skip(); break; // python's safetensors ignores unknown fields too
+            }
+        }
+        return Validate(path, name, dtype, shape, offsets, dataStart, dataLength);
+    }
+
+    private static long[] ReadIntegers(ref Utf8JsonReader reader, string path, string name, string field)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+            throw new CheckpointFormatException(path, name, $"'{field}' must be an array of integers");
+        var values = new List<long>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long v))
+                throw new CheckpointFormatException(path, name, $"'{field}' must hold integers that fit in 64 bits");
+            values.Add(v);
+        }
+        return [.. values];
+    }
+
+    private static SafeTensorInfo Validate(
+        string path, string name, string? dtype, long[]? shape, long[]? offsets, long dataStart, long dataLength)
+    {
+        if (dtype is null || shape is null || offsets is null)
+            throw new CheckpointFormatException(path, name, $"the entry lacks '{(dtype is null ? "dtype" : shape is null ? "shape" : "data_offsets")}'");
+        if (!SafeTensorsDType.TryParse(dtype, out torch.ScalarType type))
+            throw new CheckpointFormatException(path, name, $"unknown dtype '{dtype}' (supported: {SafeTensorsDType.Supported})");
+        if (shape.Any(d => d < 0))
+            throw new CheckpointFormatException(path, name, $"shape {ShapeFormat.Of(shape)} has a negative dimension");
+        if (offsets.Length != 2)
+            throw new CheckpointFormatException(path, name, $"data_offsets must be [begin, end], got {ShapeFormat.Of(offsets)}");
+        (long begin, long end) = (offsets[0], offsets[1]);
+        if (begin < 0 || begin > end)
+            throw new CheckpointFormatException(path, name, $"data_offsets [{begin}, {end}]: begin is after end or negative");
+        if (end > dataLength)
+            throw new CheckpointFormatException(path, name, $"data_offsets [{begin}, {end}] run past the end of the data ({dataLength} bytes)");
+        long expected = ByteLength(path, name, shape, type);
+        if (expected != end - begin)
+            throw new CheckpointFormatException(path, name,
+                $"shape {ShapeFormat.Of(shape)} of {dtype} needs {expected} bytes but data_offsets [{begin}, {end}] span {end - begin}");
+        return new SafeTensorInfo(name, type, shape, dataStart + begin, dataStart + end);
+    }
+
+    private static long ByteLength(string path, string name, long[] shape, torch.ScalarType type)
+    {
+        try
+        {
+            return checked(shape.Aggregate(1L, (a, b) => a * b) * SafeTensorsDType.SizeOf(type));
+        }
+        catch (OverflowException e)
+        {
+            throw new CheckpointFormatException(path, name, $"shape {ShapeFormat.Of(shape)} is too large", e);
+        }
+    }
+
+    private static void CheckNoOverlap(string path, IEnumerable<SafeTensorInfo> tensors)
+    {
+        SafeTensorInfo? previous = null;
+        foreach (var t in tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.Begin))
+        {
+            if (previous is not null && t.Begin < previous.End)
+                throw new CheckpointFormatException(path, t.Name,
+                    $"data_offsets overlap those of '{previous.Name}' (bytes {t.Begin}..{t.End} against {previous.Begin}..{previous.End} of the file)");
+            previous = t;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+// Raw byte access to CPU tensors: the one memcpy between a mapped file and tensor memory.
+using TorchSharp;
+
+namespace Blip.Engine.Checkpoints;
+
+/// <summary>Copies bytes in and out of contiguous CPU tensors through <see cref="torch.Tensor.bytes"/>.</summary>
+internal static class TensorMemory
+{
+    // Tensor.bytes gives a Span, which holds at most int.MaxValue bytes: larger tensors go in chunks.
+    private const long ChunkBytes = 1L << 30;
+
+    /// <summary>True when the tensor's bytes can be written in place: CPU, contiguous.</summary>
+    public static bool IsDirectlyWritable(torch.Tensor t) => t.device_type == DeviceType.CPU && t.is_contiguous();
+
+    /// <summary>Copies <paramref name="byteCount"/> bytes from <paramref name="source"/> into a contiguous CPU tensor of that size.</summary>
+    public static unsafe void CopyFrom(byte* source, long byteCount, torch.Tensor destination)
+    {
+        if (byteCount == 0)
+            return;
+        ForEachChunk(destination, (chunk, offset) =>
+            new ReadOnlySpan<byte>(source + offset, chunk.Length).CopyTo(chunk));
+    }
+
+    /// <summary>Writes the bytes of a contiguous CPU tensor to <paramref name="stream"/>.</summary>
+    public static void WriteTo(torch.Tensor source, Stream stream)
+    {
+        if (source.numel() == 0)
+            return;
+        ForEachChunk(source, (chunk, _) => stream.Write(chunk));
+    }
+
+    /// <summary>The address of the tensor's first element, or 0 when it has none or is not on the CPU.</summary>
+    public static unsafe nint DataAddress(torch.Tensor t)
+    {
+        if (t.numel() == 0 || t.device_type != DeviceType.CPU)
+            return 0;
+        using var first = t.as_strided([1], [1]);
+        fixed (byte* p = first.bytes)
+            return (nint)p;
+    }
+
+    private delegate void ChunkAction(Span<byte> chunk, long offset);
+
+    private static void ForEachChunk(torch.Tensor t, ChunkAction action)
+    {
+        long elementSize = t.element_size();
+        long total = t.numel() * elementSize;
+        if (total <= ChunkBytes)
+        {
+            action(t.bytes, 0);
+            return;
+        }
+        using var flat = t.view(-1);
+        long perChunk = ChunkBytes / elementSize;
+        for (long start = 0; start < t.numel(); start += perChunk)
+        {
+            using var part = flat.narrow(0, start, Math.Min(perChunk, t.numel() - start));
+            action(part.bytes, start * elementSize);
+        }
+    }
+}
