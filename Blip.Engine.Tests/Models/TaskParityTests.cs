@@ -56,4 +56,21 @@ public class TaskParityTests
         TensorAssert.AllClose(fixtures.Get("vqa.decoder_logits"), logits, Atol, what: "VQA answer logits");
         TensorAssert.AllClose(fixtures.Get("vqa.loss"), model.Loss(logits, labels), Atol, what: "VQA loss");
     }
+
+    [Test]
+    public void Vqa_original_blip_question_masking_changes_only_padded_questions()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"));
+        model.MaskQuestionPaddingInDecoder = true;
+        var mask = fixtures.Get("vqa.attention_mask");
+        Assert.That(mask[0].sum().item<long>(), Is.LessThan(mask.shape[1]), "fixture question 0 must be padded");
+        Assert.That(mask[1].sum().item<long>(), Is.EqualTo(mask.shape[1]), "fixture question 1 must be unpadded");
+        var logits = model.AnswerLogits(fixtures.Get("vqa.question_embeds"), mask, fixtures.Get("vqa.labels"));
+        var expected = fixtures.Get("vqa.decoder_logits");
+        TensorAssert.AllClose(expected[1], logits[1], Atol, what: "unpadded question");
+        Assert.That((expected[0] - logits[0]).abs().max().item<float>(), Is.GreaterThan(1e-3f), "masking the padding must matter");
+    }
 }

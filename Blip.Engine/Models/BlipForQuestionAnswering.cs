@@ -49,13 +49,20 @@ public sealed class BlipForQuestionAnswering : nn.Module
         return text_encoder.Forward(inputIds, attentionMask, causal: false, encoderStates: imageEmbeds).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether the answer decoder's cross-attention masks the question's padding, as the original BLIP does.
+    /// Default false: transformers (5.12) passes the question mask but its cross-attention never applies it
+    /// (<c>BlipTextAttention</c> forwards it as <c>attention_mask</c>, which cross-attention ignores), so padded
+    /// question tokens are attended. This matters only for batches of questions of different lengths.</summary>
+    public bool MaskQuestionPaddingInDecoder { get; set; }
+
     /// <summary>Answer logits [B,Ta,V], teacher-forced, as transformers' forward: the decoder reads
-    /// <paramref name="answerIds"/> (the labels) and cross-attends to the question states under the question's
-    /// padding mask.</summary>
+    /// <paramref name="answerIds"/> (the labels) and cross-attends to the question states (see
+    /// <see cref="MaskQuestionPaddingInDecoder"/> for the question's padding).</summary>
     public Tensor AnswerLogits(Tensor questionStates, Tensor? questionMask, Tensor answerIds, Tensor? answerMask = null)
     {
         using var scope = NewDisposeScope();
-        return text_decoder.Forward(answerIds, answerMask, questionStates, questionMask).MoveToOuterDisposeScope();
+        var crossMask = MaskQuestionPaddingInDecoder ? questionMask : null;
+        return text_decoder.Forward(answerIds, answerMask, questionStates, crossMask).MoveToOuterDisposeScope();
     }
 
     /// <summary>The decoder's LM loss on answer logits, label smoothing from the text config.</summary>
