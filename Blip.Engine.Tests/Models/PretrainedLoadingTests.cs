@@ -1,0 +1,85 @@
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Models;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Models;
+
+/// <summary>Loading task models from Hub-layout folders: the tolerated variations load; every other difference is
+/// reported at once, by key.</summary>
+public class PretrainedLoadingTests
+{
+    private static TempDir CopyWithWeights(string model, Func<Dictionary<string, Tensor>, Dictionary<string, Tensor>> edit)
+    {
+        var dir = TestPaths.NewTempDir();
+        var source = TinyFixtures.ModelFolder(model);
+        foreach (var file in Directory.GetFiles(source).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
+            File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)));
+        using var reader = CheckpointReader.OpenFolder(source);
+        var tensors = reader.Names.ToDictionary(n => n, n => reader.Load(n));
+        SafeTensorsWriter.Save(Path.Combine(dir.Path, "model.safetensors"), edit(tensors));
+        return dir;
+    }
+
+    [Test]
+    public void Older_hub_files_with_tied_decoder_weight_and_position_ids_load_and_give_the_same_logits()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var dir = CopyWithWeights("captioning", t =>
+        {
+            t["text_decoder.cls.predictions.decoder.weight"] = t["text_decoder.bert.embeddings.word_embeddings.weight"];
+            t["text_decoder.cls.predictions.decoder.bias"] = t["text_decoder.cls.predictions.bias"];
+            t["text_decoder.bert.embeddings.position_ids"] = arange(64, dtype: ScalarType.Int64).unsqueeze(0);
+            return t;
+        });
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(dir.Path);
+        var logits = model.Forward(fixtures.Get("pixel_values"), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
+        TensorAssert.AllClose(fixtures.Get("captioning.logits"), logits, 1e-4, what: "logits from an older-layout file");
+    }
+
+    [Test]
+    public void Missing_unexpected_and_misshaped_keys_are_all_named_in_one_error()
+    {
+        using var scope = NewDisposeScope();
+        using var dir = CopyWithWeights("retrieval", t =>
+        {
+            t.Remove("itm_head.bias");
+            t["text_encoder.pooler.dense.weight"] = zeros(48, 48);
+            t["vision_proj.weight"] = zeros(16, 31);
+            return t;
+        });
+        var e = Assert.Throws<StateDictMismatchException>(() => BlipForImageTextRetrieval.FromPretrained(dir.Path));
+        Assert.That(e!.Message, Does.Contain("itm_head.bias")
+            .And.Contain("text_encoder.pooler.dense.weight")
+            .And.Contain("vision_proj.weight")
+            .And.Contain("model.safetensors"));
+    }
+
+    [Test]
+    public void A_folder_without_config_or_weights_says_what_is_missing()
+    {
+        using var empty = TestPaths.NewTempDir();
+        var noConfig = Assert.Throws<Blip.Engine.Config.ConfigException>(() => BlipForConditionalGeneration.FromPretrained(empty.Path));
+        Assert.That(noConfig!.Message, Does.Contain("config.json"));
+        File.Copy(Path.Combine(TinyFixtures.ModelFolder("captioning"), "config.json"), Path.Combine(empty.Path, "config.json"));
+        File.WriteAllBytes(Path.Combine(empty.Path, "pytorch_model.bin"), [1, 2, 3]);
+        var binOnly = Assert.Throws<CheckpointFormatException>(() => BlipForConditionalGeneration.FromPretrained(empty.Path));
+        Assert.That(binOnly!.Message, Does.Contain("pytorch_model.bin"));
+    }
+
+    [Test]
+    public void Loads_in_bfloat16_and_stays_close_to_float32()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), dtype: ScalarType.BFloat16);
+        Assert.That(model.parameters().All(p => p.dtype == ScalarType.BFloat16));
+        var logits = model.Forward(fixtures.Get("pixel_values").to(ScalarType.BFloat16), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
+        Assert.That(logits.dtype, Is.EqualTo(ScalarType.BFloat16));
+        var expected = fixtures.Get("captioning.logits");
+        double scale = expected.abs().max().item<float>();
+        TensorAssert.AllClose(expected, logits.to(ScalarType.Float32), 0.1 * scale, what: "bfloat16 logits (10% of the largest logit)");
+    }
+}
