@@ -106,13 +106,6 @@ internal sealed class HubHttp : IDisposable
         string detail = Header(response, "X-Error-Message") is string m ? $" ({m})" : "";
         if (code == "EntryNotFound" || (status == 404 && code is null))
             return new HubRemoteFile(false, Header(response, "X-Repo-Commit"), null, null, null);
-        if (code == "RepoNotFound")
-            throw new HubException(HubErrorKind.RepositoryNotFound,
-                $"Hub repository '{repoId}' not found or private: HTTP {status} for {url}{detail}. Check the id; for a private " +
-                "or gated repository set HF_TOKEN (or the token file $HF_HOME/token) to a token that can read it.");
-        if (code == "RevisionNotFound")
-            throw new HubException(HubErrorKind.RevisionNotFound,
-                $"Revision '{options.Revision}' not found in Hub repository '{repoId}': HTTP {status} for {url}{detail}.");
         if (code == "GatedRepo")
             throw new HubException(HubErrorKind.AccessDenied,
                 $"Hub repository '{repoId}' is gated: HTTP {status} for {url}{detail}. Accept its conditions on the model page " +
@@ -123,6 +116,13 @@ internal sealed class HubHttp : IDisposable
                 (options.Token is null
                     ? "exist, and no token was sent: set HF_TOKEN (or the token file $HF_HOME/token)."
                     : "exist, or the token (HF_TOKEN or $HF_HOME/token) was refused or lacks read access."));
+        if (code == "RepoNotFound")
+            throw new HubException(HubErrorKind.RepositoryNotFound,
+                $"Hub repository '{repoId}' not found or private: HTTP {status} for {url}{detail}. Check the id; for a private " +
+                "or gated repository set HF_TOKEN (or the token file $HF_HOME/token) to a token that can read it.");
+        if (code == "RevisionNotFound")
+            throw new HubException(HubErrorKind.RevisionNotFound,
+                $"Revision '{options.Revision}' not found in Hub repository '{repoId}': HTTP {status} for {url}{detail}.");
         throw new HubException(HubErrorKind.Other, $"HTTP {status} {response.ReasonPhrase} for {url}{detail}.");
     }
 

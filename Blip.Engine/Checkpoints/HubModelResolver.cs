@@ -150,6 +150,7 @@ public sealed class HubModelResolver : IDisposable
     {
         string pointer = cache.PointerPath(commit, fileName);
         string blob = cache.BlobPath(remote.Etag!);
+        Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         using (await cache.LockBlobAsync(remote.Etag!, ct).ConfigureAwait(false))
         {
             if (HubCache.PointerExists(pointer))
