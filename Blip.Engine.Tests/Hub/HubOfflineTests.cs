@@ -104,6 +104,28 @@ public sealed class HubOfflineTests : HubTestBase
         Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.UnsupportedWeights));
     }
 
+    [Test, CancelAfter(20_000)]
+    public async Task Single_file_download_works_online_then_offline(CancellationToken ct)
+    {
+        var repo = FakeRepo.Blip();
+        using (var hub = new FakeHub())
+        {
+            hub.AddRepo(repo);
+            using var online = Resolver();
+            Assert.That(await online.TryDownloadFileAsync(repo.Id, "tokenizer.json", Options(hub), null, ct), Does.EndWith("tokenizer.json"));
+            Assert.That(await online.TryDownloadFileAsync(repo.Id, "generation_config.json", Options(hub), null, ct), Is.Null);
+        }
+        using var resolver = Resolver();
+        var offline = Options(null) with { Offline = true };
+
+        string? path = await resolver.TryDownloadFileAsync(repo.Id, "tokenizer.json", offline, null, ct);
+
+        Assert.That(File.ReadAllBytes(path!), Is.EqualTo(repo.Files["tokenizer.json"]));
+        Assert.That(await resolver.TryDownloadFileAsync(repo.Id, "generation_config.json", offline, null, ct), Is.Null);
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.TryDownloadFileAsync(repo.Id, "vocab.txt", offline, null, ct));
+        Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.NotCached));
+    }
+
     /// <summary>The layout huggingface_hub writes: blobs, relative symlinks from the snapshot, refs/main.</summary>
     private string WritePythonStyleCache()
     {

@@ -74,18 +74,31 @@ public sealed class HubModelResolver : IDisposable
     /// <summary>Returns the cached path of one file of a repository, downloading it if needed.</summary>
     /// <param name="repoId">A Hub repository id.</param>
     /// <param name="fileName">The file's path in the repository (forward slashes).</param>
-    /// <param name="options">Endpoint, cache, token and revision; offline mode is not consulted here.</param>
+    /// <param name="options">Endpoint, cache, token, offline flag and revision.</param>
     /// <param name="progress">Receives download progress; null for none.</param>
     /// <param name="cancellationToken">Cancels the request and download.</param>
     /// <returns>The snapshot path of the file, or null when the repository has no such file (recorded in <c>.no_exist</c>).</returns>
+    /// <remarks>Offline, or when the endpoint cannot be reached, the answer comes from the cache as in huggingface_hub.</remarks>
     public async Task<string?> TryDownloadFileAsync(
         string repoId, string fileName, HubOptions options, IProgress<HubDownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         HubRepoId.Validate(repoId);
         ArgumentNullException.ThrowIfNull(options);
         var cache = new HubCache(options.CacheDir, repoId);
-        var (_, path) = await FetchAsync(repoId, cache, options.Revision, fileName, options, progress, cancellationToken).ConfigureAwait(false);
-        return path;
+        string? cached;
+        if (options.Offline)
+            return TryCached(cache, options.Revision, fileName, out cached) ? cached : throw NotCached(repoId, cache, options, "HF_HUB_OFFLINE=1");
+        try
+        {
+            return (await FetchAsync(repoId, cache, options.Revision, fileName, options, progress, cancellationToken).ConfigureAwait(false)).Path;
+        }
+        catch (HubException e) when (e.Kind == HubErrorKind.NetworkUnavailable)
+        {
+            if (!TryCached(cache, options.Revision, fileName, out cached))
+                throw NotCached(repoId, cache, options, e.Message, e);
+            await _notes.WriteLineAsync($"note: {e.Message} Using the cache for {fileName}.").ConfigureAwait(false);
+            return cached;
+        }
     }
 
     /// <inheritdoc/>
@@ -178,6 +191,19 @@ public sealed class HubModelResolver : IDisposable
         }
         return new HubException(HubErrorKind.EntryNotFound,
             $"Hub repository '{repoId}' (commit {commit}) has neither {HubWeightFiles.Single} nor {HubWeightFiles.Index}.");
+    }
+
+    /// <summary>Whether the cache knows the file at the revision: its path, or null when recorded as missing.</summary>
+    private static bool TryCached(HubCache cache, string revision, string fileName, out string? path)
+    {
+        path = null;
+        string? commit = cache.ResolveCommit(revision);
+        if (commit is null)
+            return false;
+        string pointer = cache.PointerPath(commit, fileName);
+        if (HubCache.PointerExists(pointer))
+            path = pointer;
+        return path is not null || cache.IsMarkedMissing(commit, fileName);
     }
 
     /// <summary>The snapshot folder if the cache holds config.json and all weights for the revision, else null.</summary>
