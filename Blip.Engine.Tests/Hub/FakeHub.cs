@@ -16,6 +16,7 @@ public sealed class FakeHub : IDisposable
     private readonly ConcurrentDictionary<string, FakeRepo> _repos = new();
     private readonly ConcurrentDictionary<string, byte[]> _blobs = new();
     private int _dropsLeft;
+    private bool _stall;
 
     public FakeHub(TimeSpan? lifetime = null)
     {
@@ -50,6 +51,13 @@ public sealed class FakeHub : IDisposable
     {
         DropAfterBytes = afterBytes;
         _dropsLeft = 1;
+    }
+
+    /// <summary>The next CDN response sends this many body bytes, then keeps the connection open and silent.</summary>
+    public void StallOnce(int afterBytes)
+    {
+        DropOnce(afterBytes);
+        _stall = true;
     }
 
     public void AddRepo(FakeRepo repo)
@@ -184,6 +192,8 @@ public sealed class FakeHub : IDisposable
         (string, string)[] headers = from > 0 ? [("Content-Range", $"bytes {from}-{bytes.Length - 1}/{bytes.Length}")] : [];
         int? dropAfter = Interlocked.Exchange(ref _dropsLeft, 0) > 0 ? DropAfterBytes : null;
         await WriteAsync(stream, method, from > 0 ? 206 : 200, headers, body, dropAfter);
+        if (dropAfter is not null && _stall)
+            await Task.Delay(Timeout.Infinite, _life.Token);
     }
 
     private static async Task WriteAsync(NetworkStream stream, string method, int status, (string Name, string Value)[] headers, byte[] body, int? dropAfter = null)

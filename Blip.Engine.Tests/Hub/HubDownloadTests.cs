@@ -5,7 +5,7 @@ namespace Blip.Engine.Tests.Hub;
 
 public sealed class HubDownloadTests : HubTestBase
 {
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Resolve_writes_python_cache_layout(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -31,7 +31,7 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(Directory.GetFiles(Path.Combine(repoFolder, "blobs"), "*.incomplete"), Is.Empty);
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Second_resolve_makes_only_head_requests_and_skips_known_missing_files(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -49,7 +49,7 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(hub.Requests.Count(r => r.Path.Contains("/resolve/main/", StringComparison.Ordinal)), Is.EqualTo(1), "only config.json asks the branch");
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Commit_revision_fully_cached_needs_no_request(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -65,7 +65,7 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(hub.Requests, Is.Empty);
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Tag_revision_writes_its_ref(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -83,7 +83,7 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(error.Message, Does.Contain("v9"));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Sharded_weights_follow_the_index(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -104,7 +104,7 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(hub.Requests.Count(r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal)), Is.EqualTo(2));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public void Pytorch_bin_only_is_refused_by_name(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -121,7 +121,7 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(error.Message, Does.Contain("pytorch_model.bin").And.Contain("model.safetensors").And.Contain(repo.Id));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Relative_lfs_redirect_on_the_same_host_is_followed(CancellationToken ct)
     {
         using var hub = new FakeHub { RelativeLfsRedirect = true };
@@ -134,7 +134,7 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"]));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Progress_reaches_the_file_size(CancellationToken ct)
     {
         using var hub = new FakeHub();

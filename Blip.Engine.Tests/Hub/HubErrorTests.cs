@@ -5,7 +5,7 @@ namespace Blip.Engine.Tests.Hub;
 
 public sealed class HubErrorTests : HubTestBase
 {
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public void Missing_repository_says_not_found_or_private(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -17,7 +17,7 @@ public sealed class HubErrorTests : HubTestBase
         Assert.That(error.Message, Does.Contain("not found or private").And.Contain("Salesforce/nope").And.Contain("HF_TOKEN"));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public void Private_repository_without_token_asks_for_HF_TOKEN(CancellationToken ct)
     {
         using var hub = new FakeHub { RequiredToken = "hf_secret" };
@@ -30,7 +30,7 @@ public sealed class HubErrorTests : HubTestBase
         Assert.That(error.Message, Does.Contain("401").And.Contain("HF_TOKEN").And.Contain("no token was sent"));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public void Wrong_token_is_reported_as_refused(CancellationToken ct)
     {
         using var hub = new FakeHub { RequiredToken = "hf_secret" };
@@ -44,7 +44,7 @@ public sealed class HubErrorTests : HubTestBase
         Assert.That(error.Message, Does.Contain("refused").And.Contain("HF_TOKEN"));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Token_goes_to_the_hub_but_not_to_a_cdn_on_another_port(CancellationToken ct)
     {
         using var cdn = new FakeHub();
@@ -62,7 +62,7 @@ public sealed class HubErrorTests : HubTestBase
         Assert.That(cdn.Requests.Select(r => r.Authorization), Is.All.Null);
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Token_is_kept_for_a_redirect_on_the_same_host(CancellationToken ct)
     {
         using var hub = new FakeHub { RequiredToken = "hf_secret" };
@@ -97,7 +97,7 @@ public sealed class HubErrorTests : HubTestBase
     [TestCase("org_1/Name.v2-b")]
     public void Valid_repo_ids_pass(string id) => Assert.That(HubRepoId.IsValid(id), id);
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Local_folder_passes_through_without_network(CancellationToken ct)
     {
         string local = Path.Combine(TempDir, "my-model");
@@ -110,7 +110,7 @@ public sealed class HubErrorTests : HubTestBase
         Assert.ThrowsAsync<DirectoryNotFoundException>(() => resolver.ResolveModelFolderAsync("./no-such-folder", Options(null), null, ct));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public void Repo_without_config_is_refused(CancellationToken ct)
     {
         using var hub = new FakeHub();

@@ -47,7 +47,7 @@ public sealed class HubOfflineTests : HubTestBase
         Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.NotCached));
     }
 
-    [Test, CancelAfter(20_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Python_cache_is_reused_when_the_server_is_down(CancellationToken ct)
     {
         string snapshot = WritePythonStyleCache();
@@ -59,7 +59,7 @@ public sealed class HubOfflineTests : HubTestBase
         Assert.That(Notes.ToString(), Does.Contain("Using the cached snapshot").And.Contain(snapshot));
     }
 
-    [Test, CancelAfter(20_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Cache_filled_by_a_stopped_server_is_reused(CancellationToken ct)
     {
         var repo = FakeRepo.Blip();
@@ -79,7 +79,7 @@ public sealed class HubOfflineTests : HubTestBase
         Assert.That(Notes.ToString(), Does.Contain("Cannot reach"));
     }
 
-    [Test, CancelAfter(20_000)]
+    [Test, CancelAfter(60_000)]
     public void Network_failure_without_cache_says_so(CancellationToken ct)
     {
         using var resolver = Resolver();
@@ -104,7 +104,7 @@ public sealed class HubOfflineTests : HubTestBase
         Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.UnsupportedWeights));
     }
 
-    [Test, CancelAfter(20_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Single_file_download_works_online_then_offline(CancellationToken ct)
     {
         var repo = FakeRepo.Blip();

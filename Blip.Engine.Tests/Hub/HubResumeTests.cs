@@ -5,7 +5,7 @@ namespace Blip.Engine.Tests.Hub;
 
 public sealed class HubResumeTests : HubTestBase
 {
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Interrupted_download_resumes_with_range(CancellationToken ct)
     {
         using var hub = new FakeHub();
@@ -31,7 +31,26 @@ public sealed class HubResumeTests : HubTestBase
         Assert.That(File.Exists(incomplete), Is.False);
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
+    public async Task Stalled_download_times_out_and_resumes(CancellationToken ct)
+    {
+        using var hub = new FakeHub();
+        var repo = FakeRepo.Blip(weightBytes: 300_000);
+        hub.AddRepo(repo);
+        hub.StallOnce(afterBytes: 65_536);
+        using var resolver = Resolver();
+        var options = Options(hub) with { DownloadTimeout = TimeSpan.FromSeconds(1) };
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(repo.Id, options, null, ct));
+        Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.Interrupted));
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, options, null, ct);
+
+        Assert.That(hub.Requests.Last(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Range, Is.EqualTo("bytes=65536-"));
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"]));
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Server_ignoring_range_restarts_from_zero(CancellationToken ct)
     {
         using var hub = new FakeHub { IgnoreRange = true };
@@ -49,7 +68,7 @@ public sealed class HubResumeTests : HubTestBase
         Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"]));
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public void Corrupt_body_fails_the_sha256_check_and_leaves_nothing(CancellationToken ct)
     {
         using var hub = new FakeHub { CorruptBlobs = true };
@@ -67,7 +86,7 @@ public sealed class HubResumeTests : HubTestBase
         Assert.That(Directory.GetFiles(Path.Combine(repoFolder, "blobs")).Where(f => Path.GetFileName(f).StartsWith(sha, StringComparison.Ordinal)), Is.Empty);
     }
 
-    [Test, CancelAfter(30_000)]
+    [Test, CancelAfter(60_000)]
     public async Task Complete_incomplete_file_is_verified_without_a_get(CancellationToken ct)
     {
         using var hub = new FakeHub();

@@ -33,8 +33,8 @@ public abstract class HubTestBase
         CacheDir = CacheDir,
         Token = null,
         Offline = false,
-        EtagTimeout = TimeSpan.FromSeconds(5),
-        DownloadTimeout = TimeSpan.FromSeconds(5),
+        EtagTimeout = TimeSpan.FromSeconds(20),
+        DownloadTimeout = TimeSpan.FromSeconds(20),
     };
 
     protected HubModelResolver Resolver() => new(Notes);
