@@ -1,0 +1,80 @@
+// HubOptions.FromEnvironment: huggingface_hub's variables and precedence, read through an injected lookup.
+using Blip.Engine.Checkpoints;
+
+namespace Blip.Engine.Tests.Hub;
+
+public sealed class HubOptionsTests : HubTestBase
+{
+    private static Func<string, string?> Env(params (string Name, string Value)[] vars)
+    {
+        var map = vars.ToDictionary(v => v.Name, v => v.Value);
+        return name => map.GetValueOrDefault(name);
+    }
+
+    [Test]
+    public void Defaults_follow_home_cache_huggingface_hub()
+    {
+        var o = HubOptions.FromEnvironment(Env(("HOME", "/home/u")));
+
+        Assert.That(o.CacheDir, Is.EqualTo(Path.Combine("/home/u", ".cache", "huggingface", "hub")));
+        Assert.That(o.Endpoint, Is.EqualTo("https://huggingface.co"));
+        Assert.That(o.Revision, Is.EqualTo("main"));
+        Assert.That(o.Offline, Is.False);
+        Assert.That(o.Token, Is.Null);
+    }
+
+    [Test]
+    public void Cache_precedence_is_HF_HUB_CACHE_then_legacy_then_HF_HOME_then_XDG()
+    {
+        Assert.That(HubOptions.FromEnvironment(Env(("HOME", "/h"), ("XDG_CACHE_HOME", "/xdg"))).CacheDir,
+            Is.EqualTo(Path.Combine("/xdg", "huggingface", "hub")));
+        Assert.That(HubOptions.FromEnvironment(Env(("HOME", "/h"), ("XDG_CACHE_HOME", "/xdg"), ("HF_HOME", "/hf"))).CacheDir,
+            Is.EqualTo(Path.Combine("/hf", "hub")));
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HOME", "/hf"), ("HUGGINGFACE_HUB_CACHE", "/legacy"))).CacheDir,
+            Is.EqualTo("/legacy"));
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HOME", "/hf"), ("HUGGINGFACE_HUB_CACHE", "/legacy"), ("HF_HUB_CACHE", "/new"))).CacheDir,
+            Is.EqualTo("/new"));
+        Assert.That(HubOptions.FromEnvironment(Env(("HOME", "/h"), ("HF_HOME", "~/hf"))).CacheDir,
+            Is.EqualTo(Path.Combine("/h", "hf", "hub")));
+    }
+
+    [Test]
+    public void Token_comes_from_HF_TOKEN_else_the_token_file()
+    {
+        string home = Path.Combine(TempDir, "hfhome");
+        Directory.CreateDirectory(home);
+        File.WriteAllText(Path.Combine(home, "token"), "hf_from_file\n");
+
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HOME", home))).Token, Is.EqualTo("hf_from_file"));
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HOME", home), ("HF_TOKEN", "hf_env"))).Token, Is.EqualTo("hf_env"));
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HOME", home), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy"))).Token, Is.EqualTo("hf_legacy"));
+        string other = Path.Combine(TempDir, "other-token");
+        File.WriteAllText(other, "  hf_other  ");
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HOME", home), ("HF_TOKEN_PATH", other))).Token, Is.EqualTo("hf_other"));
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HOME", Path.Combine(TempDir, "none")))).Token, Is.Null);
+    }
+
+    [TestCase("1", true)]
+    [TestCase("true", true)]
+    [TestCase("YES", true)]
+    [TestCase("on", true)]
+    [TestCase("0", false)]
+    [TestCase("no", false)]
+    public void Offline_accepts_huggingface_hub_true_values(string value, bool expected)
+    {
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_HUB_OFFLINE", value))).Offline, Is.EqualTo(expected));
+        Assert.That(HubOptions.FromEnvironment(Env(("TRANSFORMERS_OFFLINE", value))).Offline, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Endpoint_and_timeouts_are_read_and_overridable()
+    {
+        var o = HubOptions.FromEnvironment(Env(("HF_ENDPOINT", "https://hf-mirror.example/"), ("HF_HUB_ETAG_TIMEOUT", "3"), ("HF_HUB_DOWNLOAD_TIMEOUT", "30")));
+
+        Assert.That(o.Endpoint, Is.EqualTo("https://hf-mirror.example"));
+        Assert.That(o.EtagTimeout, Is.EqualTo(TimeSpan.FromSeconds(3)));
+        Assert.That(o.DownloadTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
+        Assert.That((o with { Revision = "v2" }).Revision, Is.EqualTo("v2"));
+        Assert.Throws<ArgumentException>(() => HubOptions.FromEnvironment(Env(("HF_HUB_ETAG_TIMEOUT", "soon"))));
+    }
+}

@@ -1,0 +1,106 @@
+// Interrupted downloads resume with Range; a server that ignores Range restarts cleanly; a corrupt body is rejected.
+using Blip.Engine.Checkpoints;
+
+namespace Blip.Engine.Tests.Hub;
+
+public sealed class HubResumeTests : HubTestBase
+{
+    [Test, CancelAfter(60_000)]
+    public async Task Interrupted_download_resumes_with_range(CancellationToken ct)
+    {
+        using var hub = new FakeHub();
+        var repo = FakeRepo.Blip(weightBytes: 500_000);
+        hub.AddRepo(repo);
+        hub.DropOnce(afterBytes: 123_456);
+        using var resolver = Resolver();
+        string sha = FakeRepo.Sha256(repo.Files["model.safetensors"]);
+        string incomplete = Path.Combine(RepoFolder(repo.Id), "blobs", sha + ".incomplete");
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct));
+        Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.Interrupted));
+        Assert.That(error.Message, Does.Contain("model.safetensors").And.Contain("resume"));
+        Assert.That(new FileInfo(incomplete).Length, Is.EqualTo(123_456));
+        hub.Requests.Clear();
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+
+        var get = hub.Requests.Single(r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal));
+        Assert.That(get.Range, Is.EqualTo("bytes=123456-"));
+        byte[] bytes = File.ReadAllBytes(Path.Combine(folder, "model.safetensors"));
+        Assert.That(FakeRepo.Sha256(bytes), Is.EqualTo(sha));
+        Assert.That(File.Exists(incomplete), Is.False);
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Stalled_download_times_out_and_resumes(CancellationToken ct)
+    {
+        using var hub = new FakeHub();
+        var repo = FakeRepo.Blip(weightBytes: 300_000);
+        hub.AddRepo(repo);
+        hub.StallOnce(afterBytes: 65_536);
+        using var resolver = Resolver();
+        var options = Options(hub) with { DownloadTimeout = TimeSpan.FromSeconds(1) };
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(repo.Id, options, null, ct));
+        Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.Interrupted));
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, options, null, ct);
+
+        Assert.That(hub.Requests.Last(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Range, Is.EqualTo("bytes=65536-"));
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"]));
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Server_ignoring_range_restarts_from_zero(CancellationToken ct)
+    {
+        using var hub = new FakeHub { IgnoreRange = true };
+        var repo = FakeRepo.Blip(weightBytes: 300_000);
+        hub.AddRepo(repo);
+        string sha = FakeRepo.Sha256(repo.Files["model.safetensors"]);
+        string blobs = Path.Combine(RepoFolder(repo.Id), "blobs");
+        Directory.CreateDirectory(blobs);
+        File.WriteAllBytes(Path.Combine(blobs, sha + ".incomplete"), repo.Files["model.safetensors"][..100_000]);
+        using var resolver = Resolver();
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+
+        Assert.That(hub.Requests.Single(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Range, Is.EqualTo("bytes=100000-"));
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"]));
+    }
+
+    [Test, CancelAfter(60_000)]
+    public void Corrupt_body_fails_the_sha256_check_and_leaves_nothing(CancellationToken ct)
+    {
+        using var hub = new FakeHub { CorruptBlobs = true };
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        using var resolver = Resolver();
+        string sha = FakeRepo.Sha256(repo.Files["model.safetensors"]);
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct));
+
+        Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.IntegrityMismatch));
+        Assert.That(error.Message, Does.Contain("model.safetensors").And.Contain(sha).And.Contain("sha256"));
+        string repoFolder = RepoFolder(repo.Id);
+        Assert.That(File.Exists(Path.Combine(repoFolder, "snapshots", repo.Commit, "model.safetensors")), Is.False);
+        Assert.That(Directory.GetFiles(Path.Combine(repoFolder, "blobs")).Where(f => Path.GetFileName(f).StartsWith(sha, StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Complete_incomplete_file_is_verified_without_a_get(CancellationToken ct)
+    {
+        using var hub = new FakeHub();
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        string sha = FakeRepo.Sha256(repo.Files["model.safetensors"]);
+        string blobs = Path.Combine(RepoFolder(repo.Id), "blobs");
+        Directory.CreateDirectory(blobs);
+        File.WriteAllBytes(Path.Combine(blobs, sha + ".incomplete"), repo.Files["model.safetensors"]);
+        using var resolver = Resolver();
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+
+        Assert.That(hub.Requests.Where(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)), Is.Empty);
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"]));
+    }
+}

@@ -1,0 +1,134 @@
+// The on-disk layout of one repository in the Hugging Face hub cache, as huggingface_hub writes it:
+// models--Org--Name/{blobs/<etag>, refs/<revision>, snapshots/<commit>/<file> -> ../../blobs/<etag>, .no_exist/<commit>/<file>}.
+using System.Text.RegularExpressions;
+
+namespace Blip.Engine.Checkpoints;
+
+/// <summary>Reads and writes one repository's folder of the hub cache.</summary>
+internal sealed partial class HubCache
+{
+    public HubCache(string cacheDir, string repoId)
+    {
+        CacheDir = Path.GetFullPath(cacheDir);
+        RepoFolder = Path.Combine(CacheDir, HubRepoId.CacheFolderName(repoId));
+    }
+
+    public string CacheDir { get; }
+
+    public string RepoFolder { get; }
+
+    public static bool IsCommitHash(string revision) => CommitPattern().IsMatch(revision);
+
+    public string BlobPath(string etag) => Path.Combine(RepoFolder, "blobs", etag);
+
+    public string SnapshotFolder(string commit) => Path.Combine(RepoFolder, "snapshots", commit);
+
+    public string PointerPath(string commit, string fileName) => Path.Combine(SnapshotFolder(commit), LocalPath(fileName));
+
+    /// <summary>The commit a revision points to: the revision itself if it is a hash, else <c>refs/&lt;revision&gt;</c>.</summary>
+    public string? ResolveCommit(string revision)
+    {
+        if (IsCommitHash(revision))
+            return revision;
+        string refPath = Path.Combine(RepoFolder, "refs", LocalPath(revision));
+        if (!File.Exists(refPath))
+            return null;
+        string commit = File.ReadAllText(refPath).Trim();
+        return IsCommitHash(commit) ? commit : null;
+    }
+
+    /// <summary>Records <c>refs/&lt;revision&gt;</c>, only when it changes (the cache may be read-only otherwise).</summary>
+    public void WriteRef(string revision, string commit)
+    {
+        if (revision == commit)
+            return;
+        string refPath = Path.Combine(RepoFolder, "refs", LocalPath(revision));
+        if (File.Exists(refPath) && File.ReadAllText(refPath) == commit)
+            return;
+        Directory.CreateDirectory(Path.GetDirectoryName(refPath)!);
+        File.WriteAllText(refPath, commit);
+    }
+
+    /// <summary>Records that <paramref name="fileName"/> does not exist at <paramref name="commit"/> (an empty file).</summary>
+    public void MarkMissing(string commit, string fileName)
+    {
+        string path = Path.Combine(RepoFolder, ".no_exist", commit, LocalPath(fileName));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (File.Create(path))
+        {
+        }
+    }
+
+    public bool IsMarkedMissing(string commit, string fileName) =>
+        File.Exists(Path.Combine(RepoFolder, ".no_exist", commit, LocalPath(fileName)));
+
+    /// <summary>Whether a snapshot file exists and, if it is a link, its blob exists too.</summary>
+    public static bool PointerExists(string pointerPath)
+    {
+        var info = new FileInfo(pointerPath);
+        if (!info.Exists)
+            return false;
+        return info.LinkTarget is null || info.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true };
+    }
+
+    /// <summary>
+    /// Makes <paramref name="pointerPath"/> a relative symlink to <paramref name="blobPath"/> (<c>../../blobs/&lt;etag&gt;</c>).
+    /// Where symlinks fail (Windows without developer mode), a new blob is moved and an old one copied, as huggingface_hub does.
+    /// </summary>
+    public static void Link(string blobPath, string pointerPath, bool newBlob)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(pointerPath)!);
+        File.Delete(pointerPath);
+        string relative = Path.GetRelativePath(Path.GetDirectoryName(pointerPath)!, blobPath);
+        try
+        {
+            File.CreateSymbolicLink(pointerPath, relative);
+            return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            File.Delete(pointerPath);
+        }
+        if (newBlob)
+            File.Move(blobPath, pointerPath);
+        else
+            File.Copy(blobPath, pointerPath);
+    }
+
+    /// <summary>
+    /// Takes the exclusive lock <c>.locks/models--Org--Name/&lt;etag&gt;.lock</c> (where huggingface_hub puts it;
+    /// flock on Unix, like Python's filelock) so that two processes never append to the same <c>.incomplete</c> file.
+    /// </summary>
+    public async Task<IDisposable> LockBlobAsync(string etag, CancellationToken cancellationToken)
+    {
+        string lockPath = Path.Combine(CacheDir, ".locks", Path.GetFileName(RepoFolder), etag + ".lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A repository path (forward slashes) as a relative local path; rejects absolute paths and '..' so that names
+    /// from the server (shard lists) cannot escape the cache.
+    /// </summary>
+    public static string LocalPath(string repoPath)
+    {
+        string[] parts = repoPath.Split('/');
+        if (repoPath.Length == 0 || Path.IsPathRooted(repoPath) || repoPath.Contains('\\', StringComparison.Ordinal)
+            || parts.Any(p => p.Length == 0 || p == "." || p == ".."))
+            throw new HubException(HubErrorKind.Other, $"'{repoPath}' is not a valid file path inside a Hub repository.");
+        return Path.Combine(parts);
+    }
+
+    [GeneratedRegex("^[0-9a-f]{40}$")]
+    private static partial Regex CommitPattern();
+}

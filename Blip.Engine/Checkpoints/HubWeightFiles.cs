@@ -1,0 +1,61 @@
+// Which weight files a BLIP model folder has: model.safetensors, or model.safetensors.index.json and its shards.
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Blip.Engine.Checkpoints;
+
+/// <summary>Names and checks of the safetensors weight files in a snapshot.</summary>
+internal static partial class HubWeightFiles
+{
+    public const string Single = "model.safetensors";
+    public const string Index = "model.safetensors.index.json";
+
+    /// <summary>The distinct shard file names of an index's <c>weight_map</c>, in first-seen order.</summary>
+    public static IReadOnlyList<string> ReadShardNames(string indexPath)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            if (!doc.RootElement.TryGetProperty("weight_map", out JsonElement map) || map.ValueKind != JsonValueKind.Object)
+                throw new HubException(HubErrorKind.Other, $"{indexPath} has no 'weight_map' object.");
+            var names = map.EnumerateObject().Select(p => p.Value.GetString()
+                ?? throw new HubException(HubErrorKind.Other, $"{indexPath}: weight_map['{p.Name}'] is not a file name.")).Distinct().ToList();
+            foreach (string name in names)
+                HubCache.LocalPath(name);
+            return names;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new HubException(HubErrorKind.Other, $"{indexPath} is not a valid safetensors index: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Whether the snapshot holds the single weights file, or an index and all its shards.</summary>
+    public static bool HasWeights(string snapshotFolder, string repoFolder, string commit)
+    {
+        if (HubCache.PointerExists(Path.Combine(snapshotFolder, Single)))
+            return true;
+        string index = Path.Combine(snapshotFolder, Index);
+        if (!HubCache.PointerExists(index))
+        {
+            foreach (string name in HubModelResolver.UnsupportedWeightFiles)
+            {
+                if (HubCache.PointerExists(Path.Combine(snapshotFolder, name)))
+                    throw Unsupported(Path.GetFileName(repoFolder), commit, name);
+            }
+            return false;
+        }
+        return ReadShardNames(index).All(s => HubCache.PointerExists(Path.Combine(snapshotFolder, HubCache.LocalPath(s))));
+    }
+
+    public static HubException Unsupported(string repo, string commit, string fileName) =>
+        new(HubErrorKind.UnsupportedWeights,
+            $"'{repo}' (commit {commit}) has only {fileName} weights (PyTorch pickle), which Blip.Engine does not read: it needs " +
+            $"{Single}. Convert them (transformers: save_pretrained(..., safe_serialization=True)) or use a revision with {Single}.");
+
+    /// <summary>An etag becomes a file name in blobs/: allow only hex digits and the characters of git/LFS ids.</summary>
+    public static bool IsSafeEtag(string etag) => EtagPattern().IsMatch(etag);
+
+    [GeneratedRegex("^[A-Za-z0-9_\\-]{1,128}$")]
+    private static partial Regex EtagPattern();
+}
