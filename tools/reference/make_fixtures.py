@@ -311,12 +311,21 @@ def main() -> None:
                       "tokenize_chinese_chars": True, "model_max_length": tok.model_max_length,
                       "return_token_type_ids": False, "padding": "longest, right, pad id 0"},
         "models": facts,
+        "generation_defaults": generation_defaults(),
         "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", "")}
                     for k, v in sorted(t.items())},
     }
     (out / "expected.json").write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
     print(f"wrote {out}")
+
+
+def generation_defaults() -> dict:
+    """transformers' defaults for the generate() settings the fixtures leave unset."""
+    d = transformers.GenerationConfig._get_default_generation_params()  # fills the fields left None
+    keys = ("length_penalty", "early_stopping", "no_repeat_ngram_size", "num_return_sequences", "min_length",
+            "repetition_penalty", "temperature", "top_k", "top_p")
+    return {k: d.get(k) for k in keys}
 
 
 def compare_backends(folder: Path, images, pixel_values) -> dict:
