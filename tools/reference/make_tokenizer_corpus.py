@@ -215,7 +215,8 @@ def main():
         write_jsonl(os.path.join(OUT, "corpus.jsonl"), rows)
 
         trunc = []
-        for text in ["", "a", "a b c d", "a picture of a dog", "unaffable tokenization"]:
+        for text in ["", "a", "a b c d", "a picture of a dog", "unaffable tokenization", "tokenization unaffable",
+                     "!!hello", "東京", "[DEC]unaffable", "hello\u200bworld", "a" * 101 + " b"]:
             for max_length in range(5):
                 for special in (True, False):
                     ids = tok(text, truncation=True, max_length=max_length, add_special_tokens=special).input_ids
