@@ -22,6 +22,7 @@ public sealed class BlipTokenizer : IDisposable
     private readonly Lazy<NativeTokenizerSession> _keepSpecialSession;
     private readonly int[] _prefix;
     private readonly int[] _suffix;
+    private volatile bool _disposed;
 
     private BlipTokenizer(TokenizerJson json, TokenizerSettings settings)
     {
@@ -135,6 +136,7 @@ public sealed class BlipTokenizer : IDisposable
     public long[] Encode(string text, bool addSpecialTokens = true, int? maxLength = null)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (maxLength < 0)
             throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, "maxLength must be null or at least 0.");
         uint[] content = _session.Encode(text);
@@ -192,6 +194,7 @@ public sealed class BlipTokenizer : IDisposable
     public string Decode(IReadOnlyList<long> ids, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var native = new uint[ids.Count];
         for (int i = 0; i < native.Length; i++)
         {
@@ -217,6 +220,7 @@ public sealed class BlipTokenizer : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        _disposed = true;
         _session.Dispose();
         if (_keepSpecialSession.IsValueCreated)
             _keepSpecialSession.Value.Dispose();

@@ -40,6 +40,12 @@ internal sealed class NativeTokenizerSession : IDisposable
         {
             throw new InvalidDataException($"{source}: the tokenizers library rejected it: {e.Message}", e);
         }
+        catch (DllNotFoundException e)
+        {
+            throw new PlatformNotSupportedException(
+                "The native Hugging Face tokenizers library (libhf_tokenizers) did not load; Blip.Engine references " +
+                "Tokenizers.DotNet.runtime.linux-x64 only, so other platforms need their Tokenizers.DotNet.runtime.* package.", e);
+        }
         finally
         {
             File.Delete(path);
