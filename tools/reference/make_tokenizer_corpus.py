@@ -54,6 +54,17 @@ HUB_TOKENIZER_CONFIG = {
     "tokenizer_class": "BertTokenizer",
     "unk_token": "[UNK]",
 }
+HUB_PREPROCESSOR_CONFIG = {  # only so that BlipProcessor.from_pretrained finds an image processor
+    "do_normalize": True,
+    "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_processor_type": "BlipImageProcessor",
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "processor_class": "BlipProcessor",
+    "resample": 3,
+    "rescale_factor": 0.00392156862745098,
+    "size": {"height": 384, "width": 384},
+}
 HUB_SPECIAL_TOKENS_MAP = {
     "additional_special_tokens": ["[ENC]"],
     "bos_token": "[DEC]",
@@ -157,6 +168,7 @@ def make_hub_folder(tmp):
     shutil.copyfile(VOCAB, os.path.join(hub, "vocab.txt"))
     write_json(os.path.join(hub, "tokenizer_config.json"), HUB_TOKENIZER_CONFIG)
     write_json(os.path.join(hub, "special_tokens_map.json"), HUB_SPECIAL_TOKENS_MAP)
+    write_json(os.path.join(hub, "preprocessor_config.json"), HUB_PREPROCESSOR_CONFIG)
     return hub
 
 
@@ -198,8 +210,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         hub = make_hub_folder(tmp)
-        tok = AutoTokenizer.from_pretrained(hub)
-        assert BlipProcessor.from_pretrained  # the processor wraps exactly this tokenizer class
+        tok = BlipProcessor.from_pretrained(hub).tokenizer
+        assert type(tok) is type(AutoTokenizer.from_pretrained(hub)), "BlipProcessor's tokenizer class"
         assert tok.convert_tokens_to_ids(["[DEC]", "[ENC]"]) == [30522, 30523], "special ids"
         assert tok.bos_token_id == 30522 and tok.model_max_length == 512
         saved = os.path.join(tmp, "saved")
