@@ -118,6 +118,35 @@ public sealed class BlipTokenizerTests
     }
 
     [Test]
+    public void Explicit_added_token_ids_of_tokenizer_config_win()
+    {
+        string dir = Path.Combine(_tempDir, "added-tokens-decoder");
+        WriteHubVocabFolder(dir);
+        string config = Path.Combine(dir, "tokenizer_config.json");
+        const string Decoder = "{\"added_tokens_decoder\": {\"30522\": {\"content\": \"[ENC]\", \"special\": true}, " +
+            "\"30523\": {\"content\": \"[DEC]\", \"special\": true}},";
+        File.WriteAllText(config, File.ReadAllText(config).Replace("{", Decoder, StringComparison.Ordinal));
+        using var tokenizer = BlipTokenizer.Load(dir);
+        Assert.Multiple(() =>
+        {
+            Assert.That(tokenizer.BosTokenId, Is.EqualTo(30523));
+            Assert.That(tokenizer.EncTokenId, Is.EqualTo(30522));
+            Assert.That(tokenizer.Encode("[DEC] x"), Is.EqualTo(new long[] { 101, 30523, 1060, 102 }));
+            Assert.That(tokenizer.Decode([101, 30523, 1060, 102]), Is.EqualTo("x"));
+        });
+    }
+
+    [Test]
+    public void Vocabulary_without_the_unknown_token_is_refused()
+    {
+        string vocab = Path.Combine(_tempDir, "tiny-vocab.txt");
+        Directory.CreateDirectory(_tempDir);
+        File.WriteAllText(vocab, "[PAD]\n[CLS]\n[SEP]\n[MASK]\nhello\n");
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(vocab).And.Message.Contains("[UNK]"));
+    }
+
+    [Test]
     public void Load_names_what_is_missing()
     {
         string empty = Path.Combine(_tempDir, "empty");
