@@ -22,6 +22,7 @@ import transformers
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file, save_file
 from transformers import (
+    AutoImageProcessor,
     BertTokenizer,
     BlipConfig,
     BlipForConditionalGeneration,
@@ -260,6 +261,7 @@ def main() -> None:
         run_retrieval(models["retrieval"], processor, pixel_values, t, facts)
         run_vqa(models["vqa"], processor, pixel_values, t, facts)
 
+    backends = compare_backends(out / "captioning", [pil["rgb"], pil["gray"]], pixel_values)
     t = {k: v.detach().contiguous().to(torch.int64 if v.dtype in (torch.int32, torch.int64) else torch.float32)
          for k, v in t.items()}
     save_file(dict(sorted(t.items())), out / "expected.safetensors")
@@ -299,6 +301,7 @@ def main() -> None:
                      "np.uint8 HWC -> CHW -> PIL resize of the uint8 image to 384x384 BICUBIC "
                      "(resample=3, reducing_gap None, aspect not kept, no crop) -> float64 * (1/255) -> "
                      "float32 -> (x - mean) / std in float32",
+            "loading_back": backends,
             "settings": {k: v for k, v in processor.image_processor.to_dict().items()
                          if k in ("do_convert_rgb", "do_resize", "size", "resample", "do_rescale",
                                   "rescale_factor", "do_normalize", "image_mean", "image_std",
@@ -308,12 +311,34 @@ def main() -> None:
                       "tokenize_chinese_chars": True, "model_max_length": tok.model_max_length,
                       "return_token_type_ids": False, "padding": "longest, right, pad id 0"},
         "models": facts,
+        "generation_defaults": generation_defaults(),
         "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", "")}
                     for k, v in sorted(t.items())},
     }
     (out / "expected.json").write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
     print(f"wrote {out}")
+
+
+def generation_defaults() -> dict:
+    """transformers' defaults for the generate() settings the fixtures leave unset."""
+    d = transformers.GenerationConfig._get_default_generation_params()  # fills the fields left None
+    keys = ("length_penalty", "early_stopping", "no_repeat_ngram_size", "num_return_sequences", "min_length",
+            "repetition_penalty", "temperature", "top_k", "top_p")
+    return {k: d.get(k) for k in keys}
+
+
+def compare_backends(folder: Path, images, pixel_values) -> dict:
+    """What from_pretrained of the saved folder gives, and how far the default backend is from PIL."""
+    res = {}
+    for label, kwargs in (("default", {}), ("backend_pil", {"backend": "pil"})):
+        proc = AutoImageProcessor.from_pretrained(folder, **kwargs)
+        pv = proc(images=images, return_tensors="pt")["pixel_values"]
+        res[label] = {"class": type(proc).__name__,
+                      "max_abs_diff_vs_pixel_values": float((pv - pixel_values).abs().max())}
+    res["note"] = ("the fixtures use the PIL backend; AutoImageProcessor.from_pretrained(folder) picks the "
+                   "torchvision backend when torchvision is installed (resizes differently); pass backend='pil'")
+    return res
 
 
 def tokenize(processor, texts):

@@ -1,0 +1,267 @@
+// BLIP's tokenizer: BERT uncased WordPiece plus [DEC] (bos, 30522) and [ENC] (30523), equal to
+// transformers' BertTokenizer as BlipProcessor loads it. The WordPiece work is Hugging Face's own Rust
+// `tokenizers` (through Tokenizers.DotNet); special tokens, truncation, padding and the config files
+// are handled here, as transformers' Python layer does.
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>Text ↔ token ids for BLIP, identical to transformers' BLIP tokenizer.</summary>
+/// <remarks>
+/// Reproduces <c>BlipProcessor.from_pretrained(...).tokenizer</c> of transformers 5: BERT's
+/// normalizer (clean text, CJK split, accent strip and lowercase when uncased), BERT's pre-tokenizer,
+/// WordPiece (<c>[UNK]</c> for unknown words and for words over 100 characters), <c>[CLS] text [SEP]</c>,
+/// right truncation that keeps <c>[SEP]</c>, right padding with the pad id. Instances are safe to
+/// share between threads; dispose them to free the native tokenizer.
+/// </remarks>
+public sealed class BlipTokenizer : IDisposable
+{
+    private readonly TokenizerJson _json;
+    private readonly NativeTokenizerSession _session;
+    private readonly Lazy<NativeTokenizerSession> _keepSpecialSession;
+    private readonly int[] _prefix;
+    private readonly int[] _suffix;
+    private volatile bool _disposed;
+
+    private BlipTokenizer(TokenizerJson json, TokenizerSettings settings)
+    {
+        _json = json;
+        (_prefix, _suffix) = json.SingleTemplate();
+        ModelMaxLength = settings.ModelMaxLength;
+        CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
+        PadTokenId = RequireId(settings.PadToken, "pad_token");
+        UnkTokenId = RequireId(settings.UnkToken, "unk_token");
+        ClsTokenId = RequireId(settings.ClsToken, "cls_token");
+        SepTokenId = RequireId(settings.SepToken, "sep_token");
+        MaskTokenId = RequireId(settings.MaskToken, "mask_token");
+        BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token");
+        EncTokenId = RequireId("[ENC]", "[ENC] (BLIP's encoder token)");
+        _session = new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: false), json.Source);
+        _keepSpecialSession = new(() => new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: true), json.Source));
+    }
+
+    /// <summary>Id of <c>[PAD]</c> (0), used to pad batches.</summary>
+    public int PadTokenId { get; }
+
+    /// <summary>Id of <c>[UNK]</c> (100).</summary>
+    public int UnkTokenId { get; }
+
+    /// <summary>Id of <c>[CLS]</c> (101), first token of an encoded text.</summary>
+    public int ClsTokenId { get; }
+
+    /// <summary>Id of <c>[SEP]</c> (102), last token of an encoded text; generation stops on it.</summary>
+    public int SepTokenId { get; }
+
+    /// <summary>Id of <c>[MASK]</c> (103).</summary>
+    public int MaskTokenId { get; }
+
+    /// <summary>Id of the bos token <c>[DEC]</c> (30522) that starts captions.</summary>
+    public int BosTokenId { get; }
+
+    /// <summary>Id of <c>[ENC]</c> (30523), the original BLIP's first token for image-text matching.</summary>
+    public int EncTokenId { get; }
+
+    /// <summary>Number of ids, vocabulary and added tokens (30524 for BLIP).</summary>
+    public int VocabularySize => _json.IdToToken.Count;
+
+    /// <summary><c>model_max_length</c> of tokenizer_config.json (512 for BLIP).</summary>
+    public int ModelMaxLength { get; }
+
+    /// <summary><c>clean_up_tokenization_spaces</c> of tokenizer_config.json (absent, so false, for BLIP in transformers 5).</summary>
+    public bool CleanUpTokenizationSpaces { get; }
+
+    /// <summary>Receives warnings (truncation, texts over <see cref="ModelMaxLength"/>); when null they go to <see cref="Trace.TraceWarning(string)"/>.</summary>
+    public Action<string>? Warning { get; set; }
+
+    /// <summary>
+    /// Loads the tokenizer of a model folder: <c>tokenizer.json</c> when present, otherwise
+    /// <c>vocab.txt</c>; <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c> when present.
+    /// </summary>
+    /// <param name="modelDir">A Hub model folder such as a snapshot of Salesforce/blip-image-captioning-large.</param>
+    public static BlipTokenizer Load(string modelDir)
+    {
+        ArgumentNullException.ThrowIfNull(modelDir);
+        if (!Directory.Exists(modelDir))
+            throw new DirectoryNotFoundException($"Tokenizer folder '{modelDir}' does not exist.");
+        string config = Path.Combine(modelDir, "tokenizer_config.json");
+        string map = Path.Combine(modelDir, "special_tokens_map.json");
+        string tokenizerJson = Path.Combine(modelDir, "tokenizer.json");
+        if (File.Exists(tokenizerJson))
+            return FromTokenizerJson(tokenizerJson, config, map);
+        string vocab = Path.Combine(modelDir, "vocab.txt");
+        if (File.Exists(vocab))
+            return FromVocabulary(vocab, config, map);
+        throw new FileNotFoundException($"Tokenizer folder '{modelDir}' has neither tokenizer.json nor vocab.txt.", tokenizerJson);
+    }
+
+    /// <summary>Builds the tokenizer from a WordPiece <c>vocab.txt</c>, as transformers converts it.</summary>
+    /// <param name="vocabPath">One token a line; line n is id n.</param>
+    /// <param name="tokenizerConfigPath">tokenizer_config.json; null or missing: BLIP's Hub values (uncased, CJK split, 512).</param>
+    /// <param name="specialTokensMapPath">special_tokens_map.json; null or missing: BLIP's (bos <c>[DEC]</c>, extra <c>[ENC]</c>).</param>
+    /// <remarks>Special tokens missing from the vocabulary get the next ids: <c>[DEC]</c> = 30522, <c>[ENC]</c> = 30523.</remarks>
+    public static BlipTokenizer FromVocabulary(string vocabPath, string? tokenizerConfigPath = null, string? specialTokensMapPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(vocabPath);
+        if (!File.Exists(vocabPath))
+            throw new FileNotFoundException($"Vocabulary '{vocabPath}' does not exist.", vocabPath);
+        var settings = TokenizerSettings.Read(tokenizerConfigPath, specialTokensMapPath);
+        return new BlipTokenizer(TokenizerJson.FromVocabulary(vocabPath, settings), settings);
+    }
+
+    /// <summary>Loads a Hugging Face <c>tokenizer.json</c> (BERT WordPiece) with optional config files.</summary>
+    /// <param name="tokenizerJsonPath">The tokenizers-library file.</param>
+    /// <param name="tokenizerConfigPath">tokenizer_config.json for model_max_length and the special token names.</param>
+    /// <param name="specialTokensMapPath">special_tokens_map.json for the special token names.</param>
+    public static BlipTokenizer FromTokenizerJson(string tokenizerJsonPath, string? tokenizerConfigPath = null, string? specialTokensMapPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizerJsonPath);
+        if (!File.Exists(tokenizerJsonPath))
+            throw new FileNotFoundException($"Tokenizer file '{tokenizerJsonPath}' does not exist.", tokenizerJsonPath);
+        var settings = TokenizerSettings.Read(tokenizerConfigPath, specialTokensMapPath);
+        return new BlipTokenizer(TokenizerJson.Read(tokenizerJsonPath), settings);
+    }
+
+    /// <summary>Token ids of <paramref name="text"/>, as transformers' <c>tokenizer(text).input_ids</c>.</summary>
+    /// <param name="text">Any text; must not hold unpaired UTF-16 surrogates.</param>
+    /// <param name="addSpecialTokens">Put <c>[CLS]</c> before and <c>[SEP]</c> after the text.</param>
+    /// <param name="maxLength">
+    /// Truncate on the right to this many ids, special tokens included (<c>truncation=True, max_length=n</c>);
+    /// at least the number of special tokens added (2), since transformers' result below that is an artefact.
+    /// </param>
+    /// <remarks>
+    /// As in transformers, no truncation happens without <paramref name="maxLength"/>; a result longer
+    /// than <see cref="ModelMaxLength"/> is then only warned about. Truncation is warned about too.
+    /// </remarks>
+    public long[] Encode(string text, bool addSpecialTokens = true, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (maxLength < 0)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, "maxLength must be null or at least 0.");
+        uint[] content = _session.Encode(text);
+        int keep = KeptContent(content.Length, addSpecialTokens, maxLength);
+        int[] prefix = addSpecialTokens ? _prefix : [];
+        int[] suffix = addSpecialTokens ? _suffix : [];
+        var ids = new long[prefix.Length + keep + suffix.Length];
+        for (int i = 0; i < prefix.Length; i++)
+            ids[i] = prefix[i];
+        for (int i = 0; i < keep; i++)
+            ids[prefix.Length + i] = content[i];
+        for (int i = 0; i < suffix.Length; i++)
+            ids[prefix.Length + keep + i] = suffix[i];
+        if (maxLength is null && ids.Length > ModelMaxLength)
+            Warn(string.Create(CultureInfo.InvariantCulture,
+                $"Token indices sequence length is longer than the specified maximum sequence length for this model ({ids.Length} > {ModelMaxLength}). Running this sequence through the model will result in indexing errors"));
+        return ids;
+    }
+
+    /// <summary>Encodes every text and pads them on the right with <see cref="PadTokenId"/> to the longest.</summary>
+    /// <param name="texts">The texts; none may be null.</param>
+    /// <param name="addSpecialTokens">As in <see cref="Encode"/>.</param>
+    /// <param name="maxLength">As in <see cref="Encode"/>, for every text.</param>
+    public TokenBatch EncodeBatch(IReadOnlyList<string> texts, bool addSpecialTokens = true, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var rows = new long[texts.Count][];
+        for (int b = 0; b < rows.Length; b++)
+        {
+            string text = texts[b] ?? throw new ArgumentException($"texts[{b}] is null.", nameof(texts));
+            rows[b] = Encode(text, addSpecialTokens, maxLength);
+        }
+        int length = rows.Length == 0 ? 0 : rows.Max(r => r.Length);
+        var ids = new long[rows.Length][];
+        var mask = new long[rows.Length][];
+        for (int b = 0; b < rows.Length; b++)
+        {
+            ids[b] = new long[length];
+            mask[b] = new long[length];
+            Array.Fill(ids[b], PadTokenId);
+            rows[b].CopyTo(ids[b], 0);
+            Array.Fill(mask[b], 1L, 0, rows[b].Length);
+        }
+        return new TokenBatch(ids, mask);
+    }
+
+    /// <summary>Text of <paramref name="ids"/>, as transformers' <c>tokenizer.decode(ids, skip_special_tokens=...)</c>.</summary>
+    /// <param name="ids">Token ids; ids that name no token are dropped, as transformers does.</param>
+    /// <param name="skipSpecialTokens">Leave out special tokens (<c>[CLS]</c>, <c>[SEP]</c>, <c>[PAD]</c>, <c>[DEC]</c>, <c>[ENC]</c>, ...).</param>
+    /// <remarks>
+    /// "##" pieces join the previous token; the WordPiece decoder's own cleanup removes the space before
+    /// <c>. ? ! ,</c>. transformers' <c>clean_up_tokenization</c> runs on top only when
+    /// <see cref="CleanUpTokenizationSpaces"/> is set.
+    /// </remarks>
+    public string Decode(IReadOnlyList<long> ids, bool skipSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var native = new uint[ids.Count];
+        for (int i = 0; i < native.Length; i++)
+        {
+            if (ids[i] is < 0 or > uint.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"ids[{i}] is not a token id.");
+            native[i] = (uint)ids[i];
+        }
+        var session = skipSpecialTokens ? _session : _keepSpecialSession.Value;
+        string text = session.Decode(native);
+        return CleanUpTokenizationSpaces ? CleanUpTokenization(text) : text;
+    }
+
+    /// <summary>The token of <paramref name="id"/>, or null when it names none (transformers' <c>convert_ids_to_tokens</c>).</summary>
+    public string? IdToToken(long id) => id >= 0 && id < _json.IdToToken.Count ? _json.IdToToken[(int)id] : null;
+
+    /// <summary>The id of <paramref name="token"/> (a vocabulary entry such as "##s" or an added token), or null.</summary>
+    public int? TokenToId(string token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return _json.TokenToId.TryGetValue(token, out int id) ? id : null;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _disposed = true;
+        _session.Dispose();
+        if (_keepSpecialSession.IsValueCreated)
+            _keepSpecialSession.Value.Dispose();
+    }
+
+    private int KeptContent(int count, bool addSpecialTokens, int? maxLength)
+    {
+        if (maxLength is not int max)
+            return count;
+        int specials = addSpecialTokens ? _prefix.Length + _suffix.Length : 0;
+        int limit = max - specials;
+        if (limit < 0)
+        {
+            // transformers 5.12.1 returns no truncation worth the name here: tokenizers 0.23 keeps the
+            // leading added tokens and the first word, whatever max_length (Fixtures/tokenizer/truncation.jsonl).
+            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength,
+                $"maxLength must be at least {specials}, the number of special tokens added.");
+        }
+        if (count <= limit)
+            return count;
+        Warn(string.Create(CultureInfo.InvariantCulture,
+            $"Truncated the text from {count + specials} to {max} tokens (maxLength {max})."));
+        return limit;
+    }
+
+    private void Warn(string message)
+    {
+        if (Warning is { } sink)
+            sink(message);
+        else
+            Trace.TraceWarning("BlipTokenizer: " + message);
+    }
+
+    // transformers' PreTrainedTokenizerBase.clean_up_tokenization.
+    private static string CleanUpTokenization(string text) => text
+        .Replace(" .", ".", StringComparison.Ordinal).Replace(" ?", "?", StringComparison.Ordinal)
+        .Replace(" !", "!", StringComparison.Ordinal).Replace(" ,", ",", StringComparison.Ordinal)
+        .Replace(" ' ", "'", StringComparison.Ordinal).Replace(" n't", "n't", StringComparison.Ordinal)
+        .Replace(" 'm", "'m", StringComparison.Ordinal).Replace(" 's", "'s", StringComparison.Ordinal)
+        .Replace(" 've", "'ve", StringComparison.Ordinal).Replace(" 're", "'re", StringComparison.Ordinal);
+
+    private int RequireId(string token, string role) => _json.TokenToId.TryGetValue(token, out int id) ? id
+        : throw new InvalidDataException($"{_json.Source}: the {role} '{token}' is not in the vocabulary or the added tokens.");
+}

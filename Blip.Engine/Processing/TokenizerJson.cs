@@ -1,0 +1,203 @@
+// tokenizer.json documents: read one from a model folder, or build one from vocab.txt and the configs
+// the way transformers' BertTokenizer (tokenization_bert.py) builds its Rust tokenizer, and derive the
+// variants the native library needs (it always adds special tokens and always skips them on decode).
+using System.Text.Json.Nodes;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>A parsed <c>tokenizer.json</c> with its id ↔ token tables.</summary>
+internal sealed class TokenizerJson
+{
+    private TokenizerJson(JsonObject root, string source, Dictionary<string, int> tokenToId, string?[] idToToken)
+    {
+        Root = root;
+        Source = source;
+        TokenToId = tokenToId;
+        IdToToken = idToToken;
+    }
+
+    /// <summary>The whole document.</summary>
+    public JsonObject Root { get; }
+
+    /// <summary>Where it came from, for error messages.</summary>
+    public string Source { get; }
+
+    /// <summary>Vocabulary and added tokens.</summary>
+    public IReadOnlyDictionary<string, int> TokenToId { get; }
+
+    /// <summary>Token of each id (null for ids that name nothing).</summary>
+    public IReadOnlyList<string?> IdToToken { get; }
+
+    /// <summary>Reads a <c>tokenizer.json</c> file with a WordPiece model.</summary>
+    public static TokenizerJson Read(string path) => Create(TokenizerSettings.ReadObject(path), path);
+
+    /// <summary>Builds the document transformers 5 makes for a BertTokenizer from vocab.txt and its configs.</summary>
+    public static TokenizerJson FromVocabulary(string vocabPath, TokenizerSettings settings)
+    {
+        var vocab = ReadVocabulary(vocabPath);
+        var root = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["truncation"] = null,
+            ["padding"] = null,
+            ["added_tokens"] = AddedTokens(vocab, settings, vocabPath),
+            ["normalizer"] = new JsonObject
+            {
+                ["type"] = "BertNormalizer",
+                ["clean_text"] = true,
+                ["handle_chinese_chars"] = settings.TokenizeChineseChars,
+                ["strip_accents"] = settings.StripAccents,
+                ["lowercase"] = settings.DoLowerCase,
+            },
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "BertPreTokenizer" },
+            ["post_processor"] = Template(settings, vocab, vocabPath),
+            ["decoder"] = new JsonObject { ["type"] = "WordPiece", ["prefix"] = "##", ["cleanup"] = true },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "WordPiece",
+                ["unk_token"] = settings.UnkToken,
+                ["continuing_subword_prefix"] = "##",
+                ["max_input_chars_per_word"] = 100,
+                ["vocab"] = new JsonObject(vocab.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            },
+        };
+        return Create(root, vocabPath);
+    }
+
+    /// <summary>
+    /// The document the native library loads: no post-processor, truncation or padding (this class
+    /// applies those itself); with <paramref name="keepSpecialOnDecode"/>, added tokens are marked
+    /// non-special so that the library's decode (which always skips special tokens) keeps them.
+    /// </summary>
+    public string NativeDocument(bool keepSpecialOnDecode)
+    {
+        var copy = (JsonObject)Root.DeepClone();
+        copy["post_processor"] = null;
+        copy["truncation"] = null;
+        copy["padding"] = null;
+        if (keepSpecialOnDecode && copy["added_tokens"] is JsonArray added)
+        {
+            foreach (var token in added.OfType<JsonObject>())
+                token["special"] = false;
+        }
+        return copy.ToJsonString();
+    }
+
+    /// <summary>
+    /// The ids the post-processor puts before and after a single sequence: [CLS] and [SEP] for BERT
+    /// (TemplateProcessing as transformers 5 writes it, or the older BertProcessing).
+    /// </summary>
+    public (int[] Prefix, int[] Suffix) SingleTemplate()
+    {
+        var post = Root["post_processor"] as JsonObject
+            ?? throw new InvalidDataException($"{Source}: no 'post_processor', so the special tokens to add are unknown.");
+        switch (post["type"]?.GetValue<string>())
+        {
+            case "BertProcessing":
+                return ([post["cls"]![1]!.GetValue<int>()], [post["sep"]![1]!.GetValue<int>()]);
+            case "TemplateProcessing":
+                var prefix = new List<int>();
+                var suffix = new List<int>();
+                bool seenA = false;
+                foreach (var piece in (post["single"] as JsonArray ?? []).OfType<JsonObject>())
+                {
+                    if (piece["Sequence"] is not null) { seenA = true; continue; }
+                    var name = piece["SpecialToken"]?["id"]?.GetValue<string>()
+                        ?? throw new InvalidDataException($"{Source}: unreadable post_processor.single piece {piece.ToJsonString()}.");
+                    var ids = post["special_tokens"]?[name]?["ids"] as JsonArray
+                        ?? throw new InvalidDataException($"{Source}: post_processor.special_tokens has no '{name}'.");
+                    (seenA ? suffix : prefix).AddRange(ids.Select(i => i!.GetValue<int>()));
+                }
+                return ([.. prefix], [.. suffix]);
+            case var other:
+                throw new InvalidDataException($"{Source}: post_processor type '{other}' is not supported (BERT uses TemplateProcessing or BertProcessing).");
+        }
+    }
+
+    /// <summary>Ids of the added tokens marked special (the ones decode skips).</summary>
+    public IReadOnlySet<int> SpecialIds() =>
+        (Root["added_tokens"] as JsonArray ?? [])
+            .OfType<JsonObject>()
+            .Where(t => t["special"]?.GetValue<bool>() == true)
+            .Select(t => t["id"]!.GetValue<int>())
+            .ToHashSet();
+
+    private static TokenizerJson Create(JsonObject root, string source)
+    {
+        if (root["model"] is not JsonObject model || model["type"]?.GetValue<string>() != "WordPiece"
+            || model["vocab"] is not JsonObject vocab)
+            throw new InvalidDataException($"{source}: expected a WordPiece model with a 'vocab' object (BERT tokenizer).");
+        var tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (token, id) in vocab)
+            tokenToId[token] = id?.GetValue<int>() ?? throw new InvalidDataException($"{source}: vocab entry '{token}' has no id.");
+        foreach (var added in (root["added_tokens"] as JsonArray ?? []).OfType<JsonObject>())
+            tokenToId[added["content"]!.GetValue<string>()] = added["id"]!.GetValue<int>();
+        var idToToken = new string?[tokenToId.Count == 0 ? 0 : tokenToId.Values.Max() + 1];
+        foreach (var (token, id) in tokenToId)
+            idToToken[id] ??= token;
+        return new TokenizerJson(root, source, tokenToId, idToToken);
+    }
+
+    // transformers' load_vocab: one token a line, only "\n" stripped; a repeated token keeps its last line.
+    private static Dictionary<string, int> ReadVocabulary(string vocabPath)
+    {
+        var text = File.ReadAllText(vocabPath, System.Text.Encoding.UTF8);
+        var lines = text.Split('\n');
+        int count = text.EndsWith('\n') ? lines.Length - 1 : lines.Length;
+        if (count == 0)
+            throw new InvalidDataException($"{vocabPath}: the vocabulary is empty.");
+        var vocab = new Dictionary<string, int>(count, StringComparer.Ordinal);
+        for (int i = 0; i < count; i++)
+            vocab[lines[i]] = i;
+        return vocab;
+    }
+
+    // Special tokens already in vocab.txt keep their ids; new ones come after the vocabulary in
+    // transformers' order (explicit added_tokens_decoder ids first, then bos, eos, ..., extras).
+    private static JsonArray AddedTokens(Dictionary<string, int> vocab, TokenizerSettings settings, string vocabPath)
+    {
+        var added = new SortedDictionary<int, AddedTokenSpec>();
+        foreach (var spec in settings.AddedTokensDecoder)
+            added[spec.Id] = spec;
+        int next = Math.Max(vocab.Count, added.Count == 0 ? 0 : added.Keys.Max() + 1);
+        foreach (var token in settings.AllSpecialTokens())
+        {
+            if (added.Values.Any(a => a.Content == token))
+                continue;
+            int id = vocab.TryGetValue(token, out int known) ? known : next++;
+            added[id] = new AddedTokenSpec(id, token, Special: true);
+        }
+        if (!vocab.ContainsKey(settings.UnkToken))
+            throw new InvalidDataException($"{vocabPath}: the unknown token '{settings.UnkToken}' is not in the vocabulary.");
+        return new JsonArray(added.Values.Select(a => (JsonNode)new JsonObject
+        {
+            ["id"] = a.Id,
+            ["content"] = a.Content,
+            ["single_word"] = a.SingleWord,
+            ["lstrip"] = a.LStrip,
+            ["rstrip"] = a.RStrip,
+            ["normalized"] = a.Normalized,
+            ["special"] = a.Special,
+        }).ToArray());
+    }
+
+    private static JsonObject Template(TokenizerSettings settings, Dictionary<string, int> vocab, string vocabPath)
+    {
+        static JsonObject Special(string token, int type) => new() { ["SpecialToken"] = new JsonObject { ["id"] = token, ["type_id"] = type } };
+        static JsonObject Sequence(string id, int type) => new() { ["Sequence"] = new JsonObject { ["id"] = id, ["type_id"] = type } };
+        int IdOf(string token) => vocab.TryGetValue(token, out int id) ? id
+            : throw new InvalidDataException($"{vocabPath}: the special token '{token}' is not in the vocabulary.");
+        return new JsonObject
+        {
+            ["type"] = "TemplateProcessing",
+            ["single"] = new JsonArray(Special(settings.ClsToken, 0), Sequence("A", 0), Special(settings.SepToken, 0)),
+            ["pair"] = new JsonArray(Special(settings.ClsToken, 0), Sequence("A", 0), Special(settings.SepToken, 0),
+                Sequence("B", 1), Special(settings.SepToken, 1)),
+            ["special_tokens"] = new JsonObject
+            {
+                [settings.ClsToken] = new JsonObject { ["id"] = settings.ClsToken, ["ids"] = new JsonArray(IdOf(settings.ClsToken)), ["tokens"] = new JsonArray(settings.ClsToken) },
+                [settings.SepToken] = new JsonObject { ["id"] = settings.SepToken, ["ids"] = new JsonArray(IdOf(settings.SepToken)), ["tokens"] = new JsonArray(settings.SepToken) },
+            },
+        };
+    }
+}

@@ -1,0 +1,146 @@
+// The tokenizer settings of a model folder: tokenizer_config.json and special_tokens_map.json, as
+// transformers' PreTrainedTokenizerBase reads them; absent files mean the BLIP Hub configuration.
+using System.Text.Json.Nodes;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>A token added on top of the WordPiece vocabulary (transformers' <c>AddedToken</c>).</summary>
+internal sealed record AddedTokenSpec(int Id, string Content, bool Special, bool Normalized = false,
+    bool LStrip = false, bool RStrip = false, bool SingleWord = false);
+
+/// <summary>Settings read from <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c>.</summary>
+internal sealed record TokenizerSettings
+{
+    /// <summary>transformers' <c>VERY_LARGE_INTEGER</c> stand-in when no <c>model_max_length</c> is given.</summary>
+    public const int UnboundedLength = int.MaxValue;
+
+    public bool DoLowerCase { get; init; } = true;
+    public bool? StripAccents { get; init; }
+    public bool TokenizeChineseChars { get; init; } = true;
+    public int ModelMaxLength { get; init; } = 512;
+    public bool CleanUpTokenizationSpaces { get; init; }
+    public string UnkToken { get; init; } = "[UNK]";
+    public string SepToken { get; init; } = "[SEP]";
+    public string PadToken { get; init; } = "[PAD]";
+    public string ClsToken { get; init; } = "[CLS]";
+    public string MaskToken { get; init; } = "[MASK]";
+    public string? BosToken { get; init; } = "[DEC]";
+    public string? EosToken { get; init; }
+    public IReadOnlyList<string> ExtraSpecialTokens { get; init; } = ["[ENC]"];
+
+    /// <summary>Tokens with explicit ids (<c>added_tokens_decoder</c> of transformers ≥ 4.34 configs).</summary>
+    public IReadOnlyList<AddedTokenSpec> AddedTokensDecoder { get; init; } = [];
+
+    /// <summary>The named special tokens in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order, then the extras.</summary>
+    public IEnumerable<string> AllSpecialTokens()
+    {
+        string?[] named = [BosToken, EosToken, UnkToken, SepToken, PadToken, ClsToken, MaskToken];
+        return named.OfType<string>().Concat(ExtraSpecialTokens).Distinct(StringComparer.Ordinal);
+    }
+
+    /// <summary>Reads whichever of the two files exist (null or missing: BLIP's Hub values).</summary>
+    public static TokenizerSettings Read(string? tokenizerConfigPath, string? specialTokensMapPath)
+    {
+        var settings = new TokenizerSettings();
+        if (tokenizerConfigPath is not null && File.Exists(tokenizerConfigPath))
+            settings = settings.With(ReadObject(tokenizerConfigPath), tokenizerConfigPath, isConfig: true);
+        if (specialTokensMapPath is not null && File.Exists(specialTokensMapPath))
+            settings = settings.With(ReadObject(specialTokensMapPath), specialTokensMapPath, isConfig: false);
+        return settings;
+    }
+
+    private TokenizerSettings With(JsonObject json, string path, bool isConfig)
+    {
+        var s = this with
+        {
+            UnkToken = TokenText(json, "unk_token", path) ?? UnkToken,
+            SepToken = TokenText(json, "sep_token", path) ?? SepToken,
+            PadToken = TokenText(json, "pad_token", path) ?? PadToken,
+            ClsToken = TokenText(json, "cls_token", path) ?? ClsToken,
+            MaskToken = TokenText(json, "mask_token", path) ?? MaskToken,
+            BosToken = TokenText(json, "bos_token", path) ?? BosToken,
+            EosToken = TokenText(json, "eos_token", path) ?? EosToken,
+            ExtraSpecialTokens = TokenList(json, "extra_special_tokens", path)
+                ?? TokenList(json, "additional_special_tokens", path) ?? ExtraSpecialTokens,
+        };
+        if (!isConfig)
+            return s;
+        return s with
+        {
+            DoLowerCase = Bool(json, "do_lower_case", path) ?? DoLowerCase,
+            StripAccents = Bool(json, "strip_accents", path),
+            TokenizeChineseChars = Bool(json, "tokenize_chinese_chars", path) ?? TokenizeChineseChars,
+            ModelMaxLength = MaxLength(json, path),
+            CleanUpTokenizationSpaces = Bool(json, "clean_up_tokenization_spaces", path) ?? false,
+            AddedTokensDecoder = AddedTokens(json, path),
+        };
+    }
+
+    internal static JsonObject ReadObject(string path)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new InvalidDataException($"{path}: expected a JSON object at the top level.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e);
+        }
+    }
+
+    private static bool? Bool(JsonObject json, string key, string path) => json[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out bool b) => b,
+        var other => throw new InvalidDataException($"{path}: '{key}' must be true, false or null, not {other.ToJsonString()}."),
+    };
+
+    private static int MaxLength(JsonObject json, string path) => json["model_max_length"] switch
+    {
+        null => UnboundedLength,
+        JsonValue v when v.TryGetValue(out long n) && n > 0 => n >= int.MaxValue ? UnboundedLength : (int)n,
+        // transformers writes int(1e30) when unbounded; that does not fit a long.
+        JsonValue v when v.TryGetValue(out double d) && d >= int.MaxValue => UnboundedLength,
+        var other => throw new InvalidDataException($"{path}: 'model_max_length' must be a positive integer, not {other.ToJsonString()}."),
+    };
+
+    private static string? TokenText(JsonObject json, string key, string path) => json[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out string? s) => s,
+        JsonObject o when o["content"] is JsonValue c && c.TryGetValue(out string? s) => s,
+        var other => throw new InvalidDataException($"{path}: '{key}' must be a string or an AddedToken object, not {other.ToJsonString()}."),
+    };
+
+    private static string[]? TokenList(JsonObject json, string key, string path)
+    {
+        if (json[key] is null)
+            return null;
+        if (json[key] is not JsonArray array)
+            throw new InvalidDataException($"{path}: '{key}' must be a list of tokens.");
+        var wrapper = new JsonObject();
+        return array.Select((item, i) =>
+        {
+            wrapper["t"] = item?.DeepClone();
+            return TokenText(wrapper, "t", path) ?? throw new InvalidDataException($"{path}: '{key}[{i}]' is null.");
+        }).ToArray();
+    }
+
+    private static AddedTokenSpec[] AddedTokens(JsonObject json, string path)
+    {
+        if (json["added_tokens_decoder"] is not JsonObject decoder)
+            return [];
+        return decoder.Select(kv =>
+        {
+            if (!int.TryParse(kv.Key, out int id) || id < 0 || kv.Value is not JsonObject t
+                || t["content"]?.GetValue<string>() is not { } content)
+                throw new InvalidDataException($"{path}: 'added_tokens_decoder' entry '{kv.Key}' needs a non-negative id and a 'content'.");
+            return new AddedTokenSpec(id, content, Flag(t, "special"), Flag(t, "normalized"),
+                Flag(t, "lstrip"), Flag(t, "rstrip"), Flag(t, "single_word"));
+        }).ToArray();
+    }
+
+    private static bool Flag(JsonObject token, string key) =>
+        token[key] is JsonValue v && v.TryGetValue(out bool b) && b;
+}
