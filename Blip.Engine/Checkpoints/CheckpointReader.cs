@@ -1,7 +1,7 @@
 // A model's weights as one set of names: a single safetensors file or the shards of an index.
-namespace Blip.Engine.Checkpoints;
-
 using TorchSharp;
+
+namespace Blip.Engine.Checkpoints;
 
 /// <summary>
 /// The tensors of a checkpoint: <c>model.safetensors</c>, or the shards listed by

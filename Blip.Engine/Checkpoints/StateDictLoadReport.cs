@@ -1,13 +1,6 @@
 // The outcome of StateDictLoader.Load: what was loaded and every key that did not fit.
 namespace Blip.Engine.Checkpoints;
 
-/// <summary>A module key whose file tensor does not fit it.</summary>
-/// <param name="Key">The module (and file) key.</param>
-/// <param name="FileShape">The tensor's shape in the file.</param>
-/// <param name="ModuleShape">The module tensor's shape.</param>
-/// <param name="Problem">What differs, in words.</param>
-public sealed record StateDictMismatch(string Key, long[] FileShape, long[] ModuleShape, string Problem);
-
 /// <summary>What <see cref="StateDictLoader.Load"/> did.</summary>
 /// <param name="Loaded">File keys copied into the module.</param>
 /// <param name="Missing">Module keys the file lacks (not tolerated, not supplied through a tied twin).</param>

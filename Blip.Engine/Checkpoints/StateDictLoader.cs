@@ -9,7 +9,7 @@ namespace Blip.Engine.Checkpoints;
 /// broadcasts mis-shaped tensors silently.
 /// </summary>
 /// <remarks>
-/// Like transformers, keys that are the same tensor in the module (tied weights) are one slot: when the file
+/// Keys that are the same tensor in the module (tied weights, found by object or by memory address) are one slot: when the file
 /// has any of them, the first of them in <c>state_dict()</c> order that the file holds (with the right shape) is
 /// loaded, the others are skipped unread (their shapes are still checked), and none is reported missing.
 /// </remarks>

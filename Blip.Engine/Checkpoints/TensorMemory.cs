@@ -7,26 +7,26 @@ namespace Blip.Engine.Checkpoints;
 internal static class TensorMemory
 {
     // Tensor.bytes gives a Span, which holds at most int.MaxValue bytes: larger tensors go in chunks.
-    private const long ChunkBytes = 1L << 30;
+    public const long DefaultChunkBytes = 1L << 30;
 
     /// <summary>True when the tensor's bytes can be written in place: CPU, contiguous.</summary>
     public static bool IsDirectlyWritable(torch.Tensor t) => t.device_type == DeviceType.CPU && t.is_contiguous();
 
     /// <summary>Copies <paramref name="byteCount"/> bytes from <paramref name="source"/> into a contiguous CPU tensor of that size.</summary>
-    public static unsafe void CopyFrom(byte* source, long byteCount, torch.Tensor destination)
+    public static unsafe void CopyFrom(byte* source, long byteCount, torch.Tensor destination, long chunkBytes = DefaultChunkBytes)
     {
         if (byteCount == 0)
             return;
-        ForEachChunk(destination, (chunk, offset) =>
+        ForEachChunk(destination, chunkBytes, (chunk, offset) =>
             new ReadOnlySpan<byte>(source + offset, chunk.Length).CopyTo(chunk));
     }
 
     /// <summary>Writes the bytes of a contiguous CPU tensor to <paramref name="stream"/>.</summary>
-    public static void WriteTo(torch.Tensor source, Stream stream)
+    public static void WriteTo(torch.Tensor source, Stream stream, long chunkBytes = DefaultChunkBytes)
     {
         if (source.numel() == 0)
             return;
-        ForEachChunk(source, (chunk, _) => stream.Write(chunk));
+        ForEachChunk(source, chunkBytes, (chunk, _) => stream.Write(chunk));
     }
 
     /// <summary>The address of the tensor's first element, or 0 when it has none or is not on the CPU.</summary>
@@ -41,17 +41,17 @@ internal static class TensorMemory
 
     private delegate void ChunkAction(Span<byte> chunk, long offset);
 
-    private static void ForEachChunk(torch.Tensor t, ChunkAction action)
+    private static void ForEachChunk(torch.Tensor t, long chunkBytes, ChunkAction action)
     {
         long elementSize = t.element_size();
         long total = t.numel() * elementSize;
-        if (total <= ChunkBytes)
+        if (total <= chunkBytes)
         {
             action(t.bytes, 0);
             return;
         }
         using var flat = t.view(-1);
-        long perChunk = ChunkBytes / elementSize;
+        long perChunk = Math.Max(1, chunkBytes / elementSize);
         for (long start = 0; start < t.numel(); start += perChunk)
         {
             using var part = flat.narrow(0, start, Math.Min(perChunk, t.numel() - start));

@@ -1,0 +1,151 @@
+// Every malformation of a safetensors file gives a CheckpointFormatException naming file, key and problem.
+using Blip.Engine.Checkpoints;
+
+namespace Blip.Engine.Tests.Checkpoints;
+
+public sealed class SafeTensorsMalformedTests : CheckpointTestBase
+{
+    private static CheckpointFormatException OpenFails(string path)
+    {
+        var e = Assert.Throws<CheckpointFormatException>(() => SafeTensorsFile.Open(path).Dispose())!;
+        Assert.That(e.Message, Does.Contain(Path.GetFileName(path)));
+        Assert.That(e.FilePath, Is.EqualTo(path));
+        return e;
+    }
+
+    private static string Entry(string name, string dtype, string shape, string offsets) =>
+        $"\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":{shape},\"data_offsets\":{offsets}}}";
+
+    [Test]
+    public void Empty_file() =>
+        Assert.That(OpenFails(WriteRaw("empty.safetensors", [])).Message, Does.Contain("empty"));
+
+    [Test]
+    public void File_shorter_than_header_length() =>
+        Assert.That(OpenFails(WriteRaw("short.safetensors", [1, 2, 3])).Message, Does.Contain("shorter than the 8-byte header length"));
+
+    [Test]
+    public void Header_length_beyond_file()
+    {
+        var bytes = new byte[20];
+        bytes[0] = 100;
+        Assert.That(OpenFails(WriteRaw("beyond.safetensors", bytes)).Message, Does.Contain("header length 100 runs past the end"));
+    }
+
+    [Test]
+    public void Header_length_over_cap()
+    {
+        var bytes = new byte[16];
+        bytes[6] = 1; // 2^48
+        Assert.That(OpenFails(WriteRaw("huge.safetensors", bytes)).Message, Does.Contain("exceeds"));
+    }
+
+    [Test]
+    public void Bad_json() =>
+        Assert.That(OpenFails(WriteSafeTensors("badjson.safetensors", "{\"w\": {")).Message, Does.Contain("not valid JSON"));
+
+    [Test]
+    public void Header_not_utf8()
+    {
+        byte[] bytes = [4, 0, 0, 0, 0, 0, 0, 0, (byte)'{', 0xFF, 0xFE, (byte)'}'];
+        Assert.That(OpenFails(WriteRaw("latin.safetensors", bytes)).Message, Does.Contain("UTF-8"));
+    }
+
+    [Test]
+    public void Header_not_an_object() =>
+        Assert.That(OpenFails(WriteSafeTensors("array.safetensors", "[1, 2]")).Message, Does.Contain("not a JSON object"));
+
+    [Test]
+    public void Content_after_the_object() =>
+        Assert.That(OpenFails(WriteSafeTensors("trailing.safetensors", "{} {}")).Message, Does.Contain("not valid JSON"));
+
+    [Test]
+    public void Unknown_dtype()
+    {
+        var e = OpenFails(WriteSafeTensors("dtype.safetensors", "{" + Entry("enc.w", "F8_E4M3", "[4]", "[0,4]") + "}", 4));
+        Assert.That(e.Key, Is.EqualTo("enc.w"));
+        Assert.That(e.Message, Does.Contain("'enc.w'").And.Contain("unknown dtype 'F8_E4M3'"));
+    }
+
+    [Test]
+    public void Negative_shape()
+    {
+        var e = OpenFails(WriteSafeTensors("neg.safetensors", "{" + Entry("w", "F32", "[-1,2]", "[0,8]") + "}", 8));
+        Assert.That(e.Message, Does.Contain("'w'").And.Contain("negative dimension"));
+    }
+
+    [Test]
+    public void Shape_not_integers()
+    {
+        var e = OpenFails(WriteSafeTensors("frac.safetensors", "{" + Entry("w", "F32", "[1.5]", "[0,4]") + "}", 4));
+        Assert.That(e.Message, Does.Contain("'w'").And.Contain("'shape' must hold integers"));
+    }
+
+    [Test]
+    public void Overlapping_offsets()
+    {
+        string header = "{" + Entry("a", "F32", "[2]", "[0,8]") + "," + Entry("b", "F32", "[2]", "[4,12]") + "}";
+        var e = OpenFails(WriteSafeTensors("overlap.safetensors", header, 12));
+        Assert.That(e.Message, Does.Contain("'b'").And.Contain("overlap those of 'a'"));
+    }
+
+    [Test]
+    public void Offsets_past_the_end()
+    {
+        var e = OpenFails(WriteSafeTensors("past.safetensors", "{" + Entry("w", "F32", "[2]", "[0,8]") + "}", 4));
+        Assert.That(e.Message, Does.Contain("'w'").And.Contain("run past the end of the data (4 bytes)"));
+    }
+
+    [Test]
+    public void Begin_after_end()
+    {
+        var e = OpenFails(WriteSafeTensors("reversed.safetensors", "{" + Entry("w", "F32", "[1]", "[8,4]") + "}", 8));
+        Assert.That(e.Message, Does.Contain("'w'").And.Contain("begin is after end"));
+    }
+
+    [Test]
+    public void Wrong_byte_length()
+    {
+        var e = OpenFails(WriteSafeTensors("len.safetensors", "{" + Entry("w", "F32", "[3]", "[0,8]") + "}", 8));
+        Assert.That(e.Message, Does.Contain("'w'").And.Contain("needs 12 bytes but data_offsets [0, 8] span 8"));
+    }
+
+    [Test]
+    public void Duplicate_key()
+    {
+        string header = "{" + Entry("w", "F32", "[1]", "[0,4]") + "," + Entry("w", "F32", "[1]", "[4,8]") + "}";
+        var e = OpenFails(WriteSafeTensors("dup.safetensors", header, 8));
+        Assert.That(e.Message, Does.Contain("'w'").And.Contain("appears twice"));
+    }
+
+    [Test]
+    public void Missing_field()
+    {
+        var e = OpenFails(WriteSafeTensors("nooffsets.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4));
+        Assert.That(e.Message, Does.Contain("'w'").And.Contain("lacks 'data_offsets'"));
+    }
+
+    [Test]
+    public void Metadata_value_not_a_string()
+    {
+        var e = OpenFails(WriteSafeTensors("meta.safetensors", "{\"__metadata__\":{\"format\":1}}"));
+        Assert.That(e.Message, Does.Contain("__metadata__.format").And.Contain("must be strings"));
+    }
+
+    [Test]
+    public void Unknown_key_on_load_names_key_and_file()
+    {
+        string path = WriteSafeTensors("one.safetensors", "{" + Entry("w", "F32", "[1]", "[0,4]") + "}", 4);
+        using var file = SafeTensorsFile.Open(path);
+        var e = Assert.Throws<CheckpointFormatException>(() => file.Load("nope").Dispose())!;
+        Assert.That(e.Message, Does.Contain("one.safetensors").And.Contain("'nope'").And.Contain("no tensor of that name"));
+    }
+
+    [Test]
+    public void Gaps_between_tensors_are_allowed()
+    {
+        string header = "{" + Entry("a", "F32", "[1]", "[0,4]") + "," + Entry("b", "I8", "[0]", "[4,4]") + "," + Entry("c", "U8", "[2]", "[8,10]") + "}";
+        using var file = SafeTensorsFile.Open(WriteSafeTensors("gaps.safetensors", header, 12));
+        Assert.That(file.Tensors.Keys, Is.EqualTo(new[] { "a", "b", "c" }));
+    }
+}
