@@ -78,8 +78,20 @@ public class PretrainedLoadingTests
         Assert.That(model.parameters().All(p => p.dtype == ScalarType.BFloat16));
         var logits = model.Forward(fixtures.Get("pixel_values").to(ScalarType.BFloat16), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
         Assert.That(logits.dtype, Is.EqualTo(ScalarType.BFloat16));
+        var weights = model.state_dict();
+        AssertShareMemory(weights["text_decoder.cls.predictions.decoder.weight"], weights["text_decoder.bert.embeddings.word_embeddings.weight"], "decoder weight");
+        AssertShareMemory(weights["text_decoder.cls.predictions.decoder.bias"], weights["text_decoder.cls.predictions.bias"], "decoder bias");
         var expected = fixtures.Get("captioning.logits");
         double scale = expected.abs().max().item<float>();
         TensorAssert.AllClose(expected, logits.to(ScalarType.Float32), 0.1 * scale, what: "bfloat16 logits (10% of the largest logit)");
+    }
+
+    private static void AssertShareMemory(Tensor alias, Tensor owner, string what)
+    {
+        using var noGrad = no_grad();
+        var saved = owner.flatten()[0].clone();
+        owner.flatten()[0].fill_(7.0);
+        Assert.That(alias.flatten()[0].to(ScalarType.Float32).item<float>(), Is.EqualTo(7f), $"{what} is still tied after the dtype change");
+        owner.flatten()[0].copy_(saved);
     }
 }

@@ -19,8 +19,40 @@ public sealed class BlipTextLMHeadModel : nn.Module
         Config = config;
         bert = new BlipTextModel(config);
         cls = new BlipTextOnlyMLMHead(config);
-        if (config.TieWordEmbeddings) cls.Predictions.TieDecoderWeight(bert.Embeddings.WordEmbeddings.weight!);
         RegisterComponents();
+        TieWeights();
+    }
+
+    /// <summary>Makes the LM head's decoder use the word embedding matrix (when the config ties them) and
+    /// <c>cls.predictions.bias</c>, as transformers ties them. Conversions with <c>.to(...)</c> re-tie by themselves.</summary>
+    public void TieWeights()
+    {
+        cls.Predictions.TieBias();
+        if (Config.TieWordEmbeddings) cls.Predictions.TieDecoderWeight(bert.Embeddings.WordEmbeddings.weight!);
+    }
+
+    /// <inheritdoc/>
+    protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking)
+    {
+        base._to(device, dtype, non_blocking);
+        TieWeights();
+        return this;
+    }
+
+    /// <inheritdoc/>
+    protected override nn.Module _to(DeviceType deviceType, int deviceIndex, bool non_blocking)
+    {
+        base._to(deviceType, deviceIndex, non_blocking);
+        TieWeights();
+        return this;
+    }
+
+    /// <inheritdoc/>
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
+    {
+        base._to(dtype, non_blocking);
+        TieWeights();
+        return this;
     }
 
     /// <summary>The configuration this decoder was built from.</summary>

@@ -12,7 +12,7 @@ namespace Blip.Engine.Modules.Text;
 public sealed class BlipTextLMPredictionHead : nn.Module<Tensor, Tensor>
 {
     private readonly BlipTextPredictionHeadTransform transform;
-    private readonly Linear decoder;  // [V,C]
+    private readonly BlipTextLMDecoder decoder;  // [V,C]
     private readonly Parameter bias;  // [V]
 
     /// <summary>Creates the head for <paramref name="config"/>.</summary>
@@ -20,14 +20,17 @@ public sealed class BlipTextLMPredictionHead : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(config);
         transform = new BlipTextPredictionHeadTransform(config);
-        decoder = nn.Linear(config.HiddenSize, config.VocabSize);
+        decoder = new BlipTextLMDecoder(config.HiddenSize, config.VocabSize);
         bias = nn.Parameter(zeros(config.VocabSize));
-        decoder.bias = bias;
         RegisterComponents();
+        TieBias();
     }
 
     /// <summary>Makes the vocabulary projection use <paramref name="weight"/> [V,C] (the word embeddings).</summary>
-    internal void TieDecoderWeight(Parameter weight) => decoder.weight = weight;
+    internal void TieDecoderWeight(Parameter weight) => decoder.TieWeight(weight);
+
+    /// <summary>Makes the vocabulary projection's bias <c>cls.predictions.bias</c> itself.</summary>
+    internal void TieBias() => decoder.TieBias(bias);
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor hidden)
