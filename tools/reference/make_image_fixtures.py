@@ -5,9 +5,10 @@ Regenerating gives byte-identical files (fixed numpy seeds, PIL encoders are det
 
 Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images/):
   src/NAME.EXT        the input images, drawn here: smooth gradients + shapes (+ a little numpy
-                      noise) so that PNGs stay small. PNG (RGB, L, P+tRNS, LA, RGBA, 16-bit RGB,
-                      16-bit gray), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe
-                      CMYK, EXIF orientation 6), WebP (lossy, lossless), and edge sizes (1x1, 5x3).
+                      noise) so that PNGs stay small. PNG (RGB, L, P+tRNS, LA, RGBA; 16-bit RGB,
+                      RGBA, LA and gray; Adam7-interlaced; the hand-written ones use all five row
+                      filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
+                      EXIF orientation 6), WebP (lossy, lossless), and edge sizes (1x1, 5x3).
   expected.json       for each image: PIL's mode after Image.open, its size, and the SHA-256 of
                       `np.asarray(img.convert("RGB"))` (HWC uint8) = check (a), decode == PIL exactly;
                       for each resize target: the SHA-256 of PIL's BICUBIC result (uint8 HWC), which
@@ -68,12 +69,41 @@ def noise(w, h, seed, channels=3):
     return a.astype(np.uint8)
 
 
-def png_raw(path, w, h, bit_depth, color_type, rows):
-    """Writes a PNG by hand (PIL cannot write 16-bit RGB): rows is a big-endian byte array."""
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def png_filter(rows, bpp):
+    """Filters each row with type (row index % 5): None, Sub, Up, Average, Paeth (PNG spec 9.2)."""
+    out, prior = [], np.zeros(rows.shape[1], np.int32)
+    for i, raw in enumerate(rows.astype(np.int32)):
+        a = np.concatenate([np.zeros(bpp, np.int32), raw[:-bpp]])
+        c = np.concatenate([np.zeros(bpp, np.int32), prior[:-bpp]])
+        b, t = prior, i % 5
+        if t == 4:
+            p = a + b - c
+            pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+            pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+        else:
+            pred = [0 * a, a, b, (a + b) // 2][t]
+        out.append(bytes([t]) + ((raw - pred) % 256).astype(np.uint8).tobytes())
+        prior = raw
+    return b"".join(out)
+
+
+def png_raw(path, pixels, bit_depth, color_type, interlace=False):
+    """Writes a PNG by hand (PIL cannot write 16-bit RGB/RGBA/LA nor interlace): pixels is HxWxC uint8/uint16."""
     def chunk(tag, data):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-    raw = b"".join(b"\x00" + rows[i].tobytes() for i in range(h))
-    ihdr = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0)
+    h, w = pixels.shape[:2]
+    pix = pixels.reshape(h, w, -1).astype(">u2" if bit_depth == 16 else np.uint8)
+    bpp = pix.shape[2] * bit_depth // 8
+    passes = ADAM7 if interlace else [(0, 0, 1, 1)]
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = pix[y0::dy, x0::dx]
+        if sub.size:
+            raw += png_filter(np.ascontiguousarray(sub).reshape(sub.shape[0], -1).view(np.uint8), bpp)
+    ihdr = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, int(interlace))
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
@@ -99,11 +129,14 @@ def make_sources():
     rgba.putalpha(Image.fromarray(alpha))
     rgba.save(s("rgba_110x70.png"))
     rng = np.random.default_rng(13)
-    rgb16 = rng.integers(0, 65536, (48, 64, 3), dtype=np.uint16).astype(">u2")
-    png_raw(s("rgb16_64x48.png"), 64, 48, 16, 2, rgb16.reshape(48, -1).view(np.uint8))
+    png_raw(s("rgb16_64x48.png"), rng.integers(0, 65536, (48, 64, 3), dtype=np.uint16), 16, 2)
+    png_raw(s("rgba16_40x30.png"), rng.integers(0, 65536, (30, 40, 4), dtype=np.uint16), 16, 6)
+    png_raw(s("gray_alpha16_40x30.png"), rng.integers(0, 65536, (30, 40, 2), dtype=np.uint16), 16, 4)
     gray16 = np.concatenate([np.arange(0, 64 * 24, dtype=np.uint16).reshape(24, 64) % 300,
-                             rng.integers(0, 65536, (24, 64), dtype=np.uint16)]).astype(">u2")
-    png_raw(s("gray16_64x48.png"), 64, 48, 16, 0, gray16.view(np.uint8))
+                             rng.integers(0, 65536, (24, 64), dtype=np.uint16)])
+    png_raw(s("gray16_64x48.png"), gray16, 16, 0)
+    png_raw(s("gray16_interlaced_29x19.png"), rng.integers(0, 400, (19, 29), dtype=np.uint16), 16, 0, interlace=True)
+    png_raw(s("rgb_interlaced_29x19.png"), noise(29, 19, 22), 8, 2, interlace=True)
     base = scene(320, 240, 14, noise=3)
     base.save(s("jpeg_q90_420_320x240.jpg"), quality=90, subsampling=2)
     base.save(s("jpeg_q90_422_320x240.jpg"), quality=90, subsampling=1)
