@@ -6,6 +6,7 @@
 // accumulation starting at one half, the result shifted and clipped to 0..255 after EACH pass, the
 // horizontal pass first (over only the rows the vertical pass reads), and a pass skipped when its
 // size does not change.
+using System.Numerics;
 using System.Runtime.InteropServices;
 
 namespace Blip.Engine.Processing;
@@ -76,28 +77,59 @@ internal static class PillowResample
     }
 
     // Every output row from the taps of input rows (bounds relative to rowOffset): [outHeight, width, 3].
+    // Pillow loops pixel by pixel; summing whole rows instead gives the same integers (addition of
+    // ints is exact and the order does not matter) and lets the loop run on SIMD vectors.
     private static byte[] Vertical(ReadOnlyMemory<byte> input, int width, int rowOffset, int outHeight, Coefficients k)
     {
         int stride = width * 3;
         var output = new byte[(long)outHeight * stride];
-        Parallel.For(0, outHeight, y =>
+        Parallel.For(0, outHeight, () => new int[stride], (y, _, sums) =>
         {
             var src = input.Span;
-            var dst = output.AsSpan(y * stride, stride);
             int min = k.Bounds[2 * y] - rowOffset, count = k.Bounds[(2 * y) + 1];
             var w = k.Weights.AsSpan(y * k.Size, count);
-            for (int x = 0; x < stride; x++)
+            sums.AsSpan().Fill(1 << (PrecisionBits - 1));
+            for (int i = 0; i < w.Length; i++)
             {
-                int s = 1 << (PrecisionBits - 1);
-                for (int i = 0, p = (min * stride) + x; i < w.Length; i++, p += stride)
-                {
-                    s += src[p] * w[i];
-                }
-
-                dst[x] = Clip8(s);
+                AddWeightedRow(src.Slice((min + i) * stride, stride), w[i], sums);
             }
-        });
+
+            var dst = output.AsSpan(y * stride, stride);
+            for (int x = 0; x < dst.Length; x++)
+            {
+                dst[x] = Clip8(sums[x]);
+            }
+
+            return sums;
+        }, _ => { });
         return output;
+    }
+
+    // sums[x] += row[x] * weight, widening bytes to ints a vector at a time.
+    private static void AddWeightedRow(ReadOnlySpan<byte> row, int weight, Span<int> sums)
+    {
+        int x = 0;
+        if (Vector.IsHardwareAccelerated && row.Length >= Vector<byte>.Count)
+        {
+            var wv = new Vector<int>(weight);
+            for (; x <= row.Length - Vector<byte>.Count; x += Vector<byte>.Count)
+            {
+                Vector.Widen(new Vector<byte>(row[x..]), out var lo16, out var hi16);
+                Vector.Widen(lo16, out var a, out var b);
+                Vector.Widen(hi16, out var c, out var d);
+                int n = Vector<int>.Count;
+                var s = sums[x..];
+                (new Vector<int>(s) + (Vector.AsVectorInt32(a) * wv)).CopyTo(s);
+                (new Vector<int>(s[n..]) + (Vector.AsVectorInt32(b) * wv)).CopyTo(s[n..]);
+                (new Vector<int>(s[(2 * n)..]) + (Vector.AsVectorInt32(c) * wv)).CopyTo(s[(2 * n)..]);
+                (new Vector<int>(s[(3 * n)..]) + (Vector.AsVectorInt32(d) * wv)).CopyTo(s[(3 * n)..]);
+            }
+        }
+
+        for (; x < row.Length; x++)
+        {
+            sums[x] += row[x] * weight;
+        }
     }
 
     // Resample.c clip8: a lookup on (value >> PRECISION_BITS) that saturates to 0..255.
