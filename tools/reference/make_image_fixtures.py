@@ -8,7 +8,8 @@ Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images
                       noise) so that PNGs stay small. PNG (RGB, L, P+tRNS, LA, RGBA; 16-bit RGB,
                       RGBA, LA and gray; Adam7-interlaced; the hand-written ones use all five row
                       filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
-                      EXIF orientation 6), WebP (lossy, lossless), and edge sizes (1x1, 5x3).
+                      EXIF orientation 6, sRGB ICC profile), PNG with gAMA 1.0 (PIL ignores colour
+                      metadata), WebP (lossy, lossless), and edge sizes (1x1, 5x3).
   expected.json       for each image: PIL's mode after Image.open, its size, and the SHA-256 of
                       `np.asarray(img.convert("RGB"))` (HWC uint8) = check (a), decode == PIL exactly;
                       for each resize target: the SHA-256 of PIL's BICUBIC result (uint8 HWC), which
@@ -18,12 +19,13 @@ Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images
                       [1,3,H,W]) for a few images at small configured sizes, and for a 256x3 ramp
                       holding every byte value in every channel (identity size, so it pins the
                       rescale + normalize arithmetic for all 768 inputs) = check (c), within 1e-6.
-  orient6_transposed  SHA-256 of ImageOps.exif_transpose(img).convert("RGB") for the EXIF test.
-Storing SHA-256 instead of 384x384 arrays keeps the folder at a few hundred KB; a mismatch is then
-diagnosed by dumping the C# result and comparing it here.
+                      For the EXIF-orientation JPEG also exif_transposed_sha256, the SHA-256 of
+                      ImageOps.exif_transpose(img).convert("RGB").
+Storing SHA-256 instead of 384x384 arrays keeps the folder at about half a MB; a mismatch is
+diagnosed by running the tests with BLIP_IMAGE_DUMP=DIR (they write the C# bytes as DIR/NAME.WxH.rgb)
+and comparing those with PIL here.
 """
 import hashlib
-import io
 import json
 import os
 import struct
@@ -31,7 +33,7 @@ import zlib
 
 import numpy as np
 import PIL
-from PIL import Image, ImageDraw, ImageOps, features
+from PIL import Image, ImageCms, ImageDraw, ImageOps, features
 import transformers
 from transformers import BlipImageProcessorPil
 
@@ -90,7 +92,7 @@ def png_filter(rows, bpp):
     return b"".join(out)
 
 
-def png_raw(path, pixels, bit_depth, color_type, interlace=False):
+def png_raw(path, pixels, bit_depth, color_type, interlace=False, extra=()):
     """Writes a PNG by hand (PIL cannot write 16-bit RGB/RGBA/LA nor interlace): pixels is HxWxC uint8/uint16."""
     def chunk(tag, data):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
@@ -105,7 +107,7 @@ def png_raw(path, pixels, bit_depth, color_type, interlace=False):
             raw += png_filter(np.ascontiguousarray(sub).reshape(sub.shape[0], -1).view(np.uint8), bpp)
     ihdr = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, int(interlace))
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(chunk(t, d) for t, d in extra) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
 def make_sources():
@@ -137,6 +139,10 @@ def make_sources():
     png_raw(s("gray16_64x48.png"), gray16, 16, 0)
     png_raw(s("gray16_interlaced_29x19.png"), rng.integers(0, 400, (19, 29), dtype=np.uint16), 16, 0, interlace=True)
     png_raw(s("rgb_interlaced_29x19.png"), noise(29, 19, 22), 8, 2, interlace=True)
+    # colour metadata that PIL ignores and a colour-managed decoder would apply
+    png_raw(s("rgb_gamma1_40x30.png"), np.asarray(scene(40, 30, 23)), 8, 2, extra=[(b"gAMA", struct.pack(">I", 100000))])
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    scene(64, 48, 24).save(s("jpeg_icc_64x48.jpg"), quality=90, icc_profile=srgb)
     base = scene(320, 240, 14, noise=3)
     base.save(s("jpeg_q90_420_320x240.jpg"), quality=90, subsampling=2)
     base.save(s("jpeg_q90_422_320x240.jpg"), quality=90, subsampling=1)
