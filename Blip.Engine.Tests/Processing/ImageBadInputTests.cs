@@ -53,6 +53,8 @@ public sealed class ImageBadInputTests
         var data = File.ReadAllBytes(ImageFixtures.Source("rgb_200x150.png"));
         Fails(data, "rgb_200x150.png", new ImageDecodeOptions { MaxPixels = 200 * 150 - 1 });
         Assert.That(ImageDecoder.Decode(data, "ok", new ImageDecodeOptions { MaxPixels = 200 * 150 }).Width, Is.EqualTo(200));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new ImageDecodeOptions { MaxPixels = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new ImageDecodeOptions { MaxPixels = 1L << 40 });
     }
 
     private static byte[] PngClaiming(int width, int height)

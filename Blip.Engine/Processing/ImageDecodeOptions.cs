@@ -9,11 +9,26 @@ public sealed record ImageDecodeOptions
     /// <summary>The defaults: 100-megapixel limit, EXIF orientation not applied (as transformers).</summary>
     public static ImageDecodeOptions Default { get; } = new();
 
+    /// <summary>The largest allowed <see cref="MaxPixels"/>: the decode buffer (4 bytes a pixel) must fit one .NET array.</summary>
+    public const long UpperMaxPixels = int.MaxValue / 4;
+
     /// <summary>
     /// Images whose header claims more than this many pixels (width·height) are refused before
-    /// their pixels are decoded. Default <see cref="DefaultMaxPixels"/>.
+    /// their pixels are decoded. Default <see cref="DefaultMaxPixels"/>; 1 to <see cref="UpperMaxPixels"/>.
     /// </summary>
-    public long MaxPixels { get; init; } = DefaultMaxPixels;
+    /// <exception cref="ArgumentOutOfRangeException">Set outside 1..<see cref="UpperMaxPixels"/>.</exception>
+    public long MaxPixels
+    {
+        get => _maxPixels;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxPixels));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, UpperMaxPixels, nameof(MaxPixels));
+            _maxPixels = value;
+        }
+    }
+
+    private readonly long _maxPixels = DefaultMaxPixels;
 
     /// <summary>
     /// When true, rotate/flip the image as its EXIF orientation says (PIL's
