@@ -48,6 +48,17 @@ public sealed class ImageBadInputTests
     }
 
     [Test]
+    public void Jpeg_header_claiming_too_many_pixels_is_refused_before_decoding()
+    {
+        // The fixture with its frame header (SOF0: FF C0, length, precision, height, width) set to 60000 x 60000.
+        var data = File.ReadAllBytes(ImageFixtures.Source("jpeg_q90_420_320x240.jpg"));
+        int sof = data.AsSpan().IndexOf([(byte)0xFF, (byte)0xC0]);
+        BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(sof + 5), 60000);
+        BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(sof + 7), 60000);
+        Assert.That(Fails(data, "huge.jpg").Message, Does.Contain("60000x60000"));
+    }
+
+    [Test]
     public void Pixel_limit_is_configurable()
     {
         var data = File.ReadAllBytes(ImageFixtures.Source("rgb_200x150.png"));

@@ -5,7 +5,7 @@ Regenerating gives byte-identical files (fixed numpy seeds, PIL encoders are det
 
 Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images/):
   src/NAME.EXT        the input images, drawn here: smooth gradients + shapes (+ a little numpy
-                      noise) so that PNGs stay small. PNG (RGB, L, P+tRNS, LA, RGBA; 16-bit RGB,
+                      noise) so that PNGs stay small. PNG (RGB, L, P+tRNS, LA, RGBA; 1/2/4-bit gray; 16-bit RGB,
                       RGBA, LA and gray; Adam7-interlaced; the hand-written ones use all five row
                       filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
                       EXIF orientation 6, sRGB ICC profile), PNG with gAMA 1.0 (PIL ignores colour
@@ -98,13 +98,17 @@ def png_raw(path, pixels, bit_depth, color_type, interlace=False, extra=()):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
     h, w = pixels.shape[:2]
     pix = pixels.reshape(h, w, -1).astype(">u2" if bit_depth == 16 else np.uint8)
-    bpp = pix.shape[2] * bit_depth // 8
+    bpp = max(1, pix.shape[2] * bit_depth // 8)
     passes = ADAM7 if interlace else [(0, 0, 1, 1)]
     raw = b""
     for x0, y0, dx, dy in passes:
         sub = pix[y0::dy, x0::dx]
         if sub.size:
-            raw += png_filter(np.ascontiguousarray(sub).reshape(sub.shape[0], -1).view(np.uint8), bpp)
+            rows = np.ascontiguousarray(sub).reshape(sub.shape[0], -1)
+            if bit_depth < 8:  # pack gray samples MSB first, each row padded to a whole byte
+                bits = np.unpackbits(rows[:, :, None], axis=2)[:, :, 8 - bit_depth:].reshape(rows.shape[0], -1)
+                rows = np.packbits(bits, axis=1)
+            raw += png_filter(rows.view(np.uint8), bpp)
     ihdr = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, int(interlace))
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(chunk(t, d) for t, d in extra) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
@@ -139,9 +143,14 @@ def make_sources():
     png_raw(s("gray16_64x48.png"), gray16, 16, 0)
     png_raw(s("gray16_interlaced_29x19.png"), rng.integers(0, 400, (19, 29), dtype=np.uint16), 16, 0, interlace=True)
     png_raw(s("rgb_interlaced_29x19.png"), noise(29, 19, 22), 8, 2, interlace=True)
+    png_raw(s("gray1_35x21.png"), noise(35, 21, 25, 1) % 2, 1, 0)   # PIL mode "1"
+    png_raw(s("gray2_35x21.png"), noise(35, 21, 26, 1) % 4, 2, 0)   # PIL "L" from "L;2" (x85)
+    png_raw(s("gray4_35x21.png"), noise(35, 21, 27, 1) % 16, 4, 0)  # PIL "L" from "L;4" (x17)
     # colour metadata that PIL ignores and a colour-managed decoder would apply
     png_raw(s("rgb_gamma1_40x30.png"), np.asarray(scene(40, 30, 23)), 8, 2, extra=[(b"gAMA", struct.pack(">I", 100000))])
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    srgb = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    srgb[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)  # lcms stamps the creation time: fix it
+    srgb = bytes(srgb)
     scene(64, 48, 24).save(s("jpeg_icc_64x48.jpg"), quality=90, icc_profile=srgb)
     base = scene(320, 240, 14, noise=3)
     base.save(s("jpeg_q90_420_320x240.jpg"), quality=90, subsampling=2)
