@@ -10,7 +10,7 @@ namespace Blip.Engine.Processing;
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
 /// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
-/// ignored, as PIL does), 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
+/// ignored, as PIL does), a GIF's transparent index shows its palette colour, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
 /// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot). EXIF orientation is ignored unless
 /// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set.
 /// </remarks>
@@ -82,11 +82,16 @@ public static class ImageDecoder
 
         var image = ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray
             ? DecodeGray16Png(codec, data, sourceName)
-            : DecodeRgba8(codec, sourceName);
+            : DecodeRgba8(codec, sourceName, TransparentGifColour(codec, data));
         return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
     }
 
-    private static RgbImage DecodeRgba8(SKCodec codec, string sourceName)
+    private static (byte R, byte G, byte B)? TransparentGifColour(SKCodec codec, ReadOnlySpan<byte> data) =>
+        codec.EncodedFormat == SKEncodedImageFormat.Gif ? ImageGifTransparency.TransparentColour(data) : null;
+
+    // RGBA → RGB dropping alpha. In a GIF only the transparent index has alpha 0, and Skia writes
+    // it as (0, 0, 0, 0); PIL shows that index's palette colour, so it is put back.
+    private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? transparent = null)
     {
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = GetPixels(codec, info, sourceName);
@@ -96,6 +101,10 @@ public static class ImageDecoder
             rgb[j] = rgba[i];
             rgb[j + 1] = rgba[i + 1];
             rgb[j + 2] = rgba[i + 2];
+            if (transparent is { } t && rgba[i + 3] == 0)
+            {
+                (rgb[j], rgb[j + 1], rgb[j + 2]) = t;
+            }
         }
 
         return new RgbImage(info.Width, info.Height, rgb);

@@ -9,7 +9,7 @@ Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images
                       RGBA, LA and gray; Adam7-interlaced; the hand-written ones use all five row
                       filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
                       EXIF orientation 6, sRGB ICC profile), PNG with gAMA 1.0 (PIL ignores colour
-                      metadata), WebP (lossy, lossless), and edge sizes (1x1, 5x3).
+                      metadata), WebP (lossy, lossless), GIF with a transparent index, BMP, and edge sizes (1x1, 5x3).
   expected.json       for each image: PIL's mode after Image.open, its size, and the SHA-256 of
                       `np.asarray(img.convert("RGB"))` (HWC uint8) = check (a), decode == PIL exactly;
                       for each resize target: the SHA-256 of PIL's BICUBIC result (uint8 HWC), which
@@ -163,6 +163,9 @@ def make_sources():
     exif[0x0112] = 6
     scene(120, 80, 18).save(s("jpeg_orient6_120x80.jpg"), quality=90, exif=exif.tobytes())
     scene(1000, 700, 19).save(s("jpeg_q90_1000x700.jpg"), quality=90)
+    gif = scene(60, 40, 28).quantize(colors=32, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    gif.save(s("gif_transparent_60x40.gif"), transparency=5)
+    scene(50, 30, 29).save(s("bmp_50x30.bmp"))
     scene(200, 150, 20).save(s("webp_lossy_200x150.webp"), quality=80, method=4)
     scene(96, 64, 21).save(s("webp_lossless_96x64.webp"), lossless=True)
 
