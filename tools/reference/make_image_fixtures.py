@@ -9,7 +9,7 @@ Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images
                       RGBA, LA and gray; Adam7-interlaced; the hand-written ones use all five row
                       filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
                       EXIF orientation 6, sRGB ICC profile), PNG with gAMA 1.0 (PIL ignores colour
-                      metadata), WebP (lossy, lossless), GIF with a transparent index, BMP, and edge sizes (1x1, 5x3).
+                      metadata), WebP (lossy, lossless, both with alpha), GIF with a transparent index, BMP, and edge sizes (1x1, 5x3).
   expected.json       for each image: PIL's mode after Image.open, its size, and the SHA-256 of
                       `np.asarray(img.convert("RGB"))` (HWC uint8) = check (a), decode == PIL exactly;
                       for each resize target: the SHA-256 of PIL's BICUBIC result (uint8 HWC), which
@@ -168,6 +168,10 @@ def make_sources():
     scene(50, 30, 29).save(s("bmp_50x30.bmp"))
     scene(200, 150, 20).save(s("webp_lossy_200x150.webp"), quality=80, method=4)
     scene(96, 64, 21).save(s("webp_lossless_96x64.webp"), lossless=True)
+    walpha = scene(80, 60, 30)
+    walpha.putalpha(Image.fromarray(noise(80, 60, 31, 1) // 64 * 85))  # 0, 85, 170, 255
+    walpha.save(s("webp_lossy_alpha_80x60.webp"), quality=80, exact=True)
+    walpha.save(s("webp_lossless_alpha_80x60.webp"), lossless=True, exact=True)
 
 
 def sha(a):
