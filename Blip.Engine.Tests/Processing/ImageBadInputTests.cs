@@ -1,0 +1,111 @@
+using System.Buffers.Binary;
+using Blip.Engine.Processing;
+
+namespace Blip.Engine.Tests.Processing;
+
+public sealed class ImageBadInputTests
+{
+    private static ImageDecodeException Fails(byte[] data, string name, ImageDecodeOptions? options = null)
+    {
+        var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(data, name, options));
+        Assert.That(e!.Message, Does.Contain(name));
+        return e;
+    }
+
+    [Test]
+    public void Zero_bytes() => Assert.That(Fails([], "empty.png").Message, Does.Contain("empty"));
+
+    [Test]
+    public void Not_an_image() => Fails("hello, this is text, not pixels\n"u8.ToArray(), "notes.txt");
+
+    [TestCase("jpeg_q90_420_320x240.jpg")]
+    [TestCase("jpeg_progressive_333x201.jpg")]
+    [TestCase("rgb_200x150.png")]
+    [TestCase("webp_lossy_200x150.webp")]
+    public void Truncated_file(string name)
+    {
+        var data = File.ReadAllBytes(ImageFixtures.Source(name));
+        Fails(data[..(data.Length / 2)], name);
+        Fails(data[..40], name);
+    }
+
+    [Test]
+    public void Missing_file()
+    {
+        var path = Path.Combine(ImageFixtures.Folder, "no-such-image.png");
+        var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(path));
+        Assert.That(e!.Message, Does.Contain(path));
+        var processor = new BlipImageProcessor();
+        Assert.Throws<ImageDecodeException>(() => processor.Preprocess([path]).Dispose());
+    }
+
+    [Test]
+    public void Header_claiming_too_many_pixels_is_refused_before_decoding()
+    {
+        // A valid PNG header claiming 50000 x 50000 (2.5 gigapixels, 10 GB as RGBA) with almost no data.
+        var e = Fails(PngClaiming(50_000, 50_000), "huge.png");
+        Assert.That(e.Message, Does.Contain("50000x50000").And.Contain("MaxPixels"));
+    }
+
+    [Test]
+    public void Jpeg_header_claiming_too_many_pixels_is_refused_before_decoding()
+    {
+        // The fixture with its frame header (SOF0: FF C0, length, precision, height, width) set to 60000 x 60000.
+        var data = File.ReadAllBytes(ImageFixtures.Source("jpeg_q90_420_320x240.jpg"));
+        int sof = data.AsSpan().IndexOf([(byte)0xFF, (byte)0xC0]);
+        BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(sof + 5), 60000);
+        BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(sof + 7), 60000);
+        Assert.That(Fails(data, "huge.jpg").Message, Does.Contain("60000x60000"));
+    }
+
+    [Test]
+    public void Pixel_limit_is_configurable()
+    {
+        var data = File.ReadAllBytes(ImageFixtures.Source("rgb_200x150.png"));
+        Fails(data, "rgb_200x150.png", new ImageDecodeOptions { MaxPixels = 200 * 150 - 1 });
+        Assert.That(ImageDecoder.Decode(data, "ok", new ImageDecodeOptions { MaxPixels = 200 * 150 }).Width, Is.EqualTo(200));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new ImageDecodeOptions { MaxPixels = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new ImageDecodeOptions { MaxPixels = 1L << 40 });
+    }
+
+    private static byte[] PngClaiming(int width, int height)
+    {
+        using var png = new MemoryStream();
+        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8; // bit depth
+        ihdr[9] = 2; // RGB
+        Chunk(png, "IHDR", ihdr);
+        Chunk(png, "IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        Chunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
+    private static void Chunk(Stream s, string tag, byte[] data)
+    {
+        Span<byte> len = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(len, data.Length);
+        s.Write(len);
+        var typed = System.Text.Encoding.ASCII.GetBytes(tag).Concat(data).ToArray();
+        s.Write(typed);
+        BinaryPrimitives.WriteUInt32BigEndian(len, Crc32(typed));
+        s.Write(len);
+    }
+
+    private static uint Crc32(byte[] bytes)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (var b in bytes)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+}

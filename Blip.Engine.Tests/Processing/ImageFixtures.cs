@@ -1,0 +1,51 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Blip.Engine.Processing;
+
+namespace Blip.Engine.Tests.Processing;
+
+/// <summary>Reads Fixtures/images (made by tools/reference/make_image_fixtures.py).</summary>
+internal static class ImageFixtures
+{
+    public static string Folder => Path.Combine(TestContext.CurrentContext.TestDirectory, "Fixtures", "images");
+
+    public static string Source(string name) => Path.Combine(Folder, "src", name);
+
+    private static readonly Lazy<JsonDocument> Expected = new(() =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(TestContext.CurrentContext.TestDirectory, "Fixtures", "images", "expected.json"))));
+
+    public static JsonElement Images => Expected.Value.RootElement.GetProperty("images");
+
+    public static JsonElement Full => Expected.Value.RootElement.GetProperty("full");
+
+    public static IEnumerable<string> ImageNames() => Images.EnumerateObject().Select(p => p.Name).ToList();
+
+    public static IEnumerable<TestCaseData> ResizeCases() =>
+        Images.EnumerateObject().SelectMany(img => img.Value.GetProperty("resized").EnumerateArray().Select(r =>
+            new TestCaseData(img.Name, r.GetProperty("height").GetInt32(), r.GetProperty("width").GetInt32(), r.GetProperty("sha256").GetString())))
+        .ToList();
+
+    public static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    public static string Sha256(ReadOnlySpan<float> values) =>
+        Sha256(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+
+    /// <summary>With BLIP_IMAGE_DUMP set, writes what C# produced so the Python side can measure differences.</summary>
+    public static void Dump(string name, RgbImage image)
+    {
+        var dir = Environment.GetEnvironmentVariable("BLIP_IMAGE_DUMP");
+        if (!string.IsNullOrEmpty(dir))
+        {
+            Directory.CreateDirectory(dir);
+            File.WriteAllBytes(Path.Combine(dir, $"{name}.{image.Width}x{image.Height}.rgb"), image.Pixels.ToArray());
+        }
+    }
+
+    public static float[] ReadFloats(string file)
+    {
+        var bytes = File.ReadAllBytes(Path.Combine(Folder, "full", file));
+        var floats = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, floats, 0, bytes.Length);
+        return floats;
+    }
+}

@@ -1,0 +1,88 @@
+using Blip.Engine.Config;
+
+namespace Blip.Engine.Tests.Processing;
+
+public sealed class ImageProcessorConfigTests
+{
+    // What BlipProcessor.save_pretrained writes with transformers 5.12.1 (processor_config.json).
+    private const string Nested = """
+        {
+          "image_processor": {
+            "do_convert_rgb": true, "do_normalize": true, "do_rescale": true, "do_resize": true,
+            "image_mean": [0.48145466, 0.4578275, 0.40821073],
+            "image_processor_type": "BlipImageProcessor",
+            "image_std": [0.26862954, 0.26130258, 0.27577711],
+            "resample": 3, "rescale_factor": 0.00392156862745098,
+            "size": {"height": 384, "width": 384}
+          },
+          "processor_class": "BlipProcessor"
+        }
+        """;
+
+    [Test]
+    public void Defaults_equal_transformers_BlipImageProcessor()
+    {
+        var d = ImageProcessorConfig.Default;
+        Assert.Multiple(() =>
+        {
+            Assert.That((d.Height, d.Width, d.Resample), Is.EqualTo((384, 384, 3)));
+            Assert.That((d.DoResize, d.DoRescale, d.DoNormalize, d.DoConvertRgb), Is.EqualTo((true, true, true, true)));
+            Assert.That(d.RescaleFactor, Is.EqualTo(0.00392156862745098));
+            Assert.That(d.ImageMean, Is.EqualTo(new[] { 0.48145466, 0.4578275, 0.40821073 }));
+            Assert.That(d.ImageStd, Is.EqualTo(new[] { 0.26862954, 0.26130258, 0.27577711 }));
+        });
+    }
+
+    [Test]
+    public void Nested_processor_config_parses_to_the_defaults()
+    {
+        var c = ImageProcessorConfig.Parse(Nested);
+        Assert.That(c with { ImageMean = [], ImageStd = [] }, Is.EqualTo(ImageProcessorConfig.Default with { ImageMean = [], ImageStd = [] }));
+        Assert.That(c.ImageStd, Is.EqualTo(ImageProcessorConfig.Default.ImageStd));
+    }
+
+    [Test]
+    public void Flat_preprocessor_config_with_integer_size_and_missing_keys()
+    {
+        var c = ImageProcessorConfig.Parse("""{"size": 224, "do_normalize": false, "image_mean": 0.5}""");
+        Assert.That((c.Height, c.Width, c.DoNormalize, c.DoConvertRgb), Is.EqualTo((224, 224, false, true)));
+        Assert.That(c.ImageMean, Is.EqualTo(new[] { 0.5, 0.5, 0.5 }));
+    }
+
+    [Test]
+    public void Load_prefers_the_nested_processor_config_then_the_preprocessor_config()
+    {
+        var dir = Directory.CreateTempSubdirectory("blip-imgcfg-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, ImageProcessorConfig.PreprocessorFileName), """{"size": {"height": 100, "width": 200}}""");
+            Assert.That(ImageProcessorConfig.Load(dir).Width, Is.EqualTo(200));
+            File.WriteAllText(Path.Combine(dir, ImageProcessorConfig.ProcessorFileName), """{"processor_class": "BlipProcessor"}""");
+            Assert.That(ImageProcessorConfig.Load(dir).Width, Is.EqualTo(200), "no nested image_processor: fall back");
+            File.WriteAllText(Path.Combine(dir, ImageProcessorConfig.ProcessorFileName), Nested);
+            Assert.That(ImageProcessorConfig.Load(dir).Width, Is.EqualTo(384));
+            Assert.Throws<FileNotFoundException>(() => ImageProcessorConfig.Load(Path.Combine(dir, "nothing-here")));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [TestCase("""{"resample": 2}""", "resample", "2")]
+    [TestCase("""{"image_mean": [0.5, 0.5]}""", "image_mean", "3")]
+    [TestCase("""{"image_std": [0.5, 0, 0.5]}""", "image_std", "non-zero")]
+    [TestCase("""{"size": {"shortest_edge": 384}}""", "size", "shortest_edge")]
+    [TestCase("""{"size": {"height": 0, "width": 4}}""", "size", "0x4")]
+    [TestCase("""{"do_resize": "yes"}""", "do_resize", "yes")]
+    [TestCase("""{"rescale_factor": -1}""", "rescale_factor", "-1")]
+    public void Invalid_fields_are_named(string json, string field, string detail)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ImageProcessorConfig.Parse(json, "cfg.json"));
+        Assert.That(e!.Message, Does.Contain("cfg.json").And.Contain($"'{field}'").And.Contain(detail));
+    }
+
+    [Test]
+    public void Malformed_json_names_the_source() =>
+        Assert.That(Assert.Throws<InvalidDataException>(() => ImageProcessorConfig.Parse("{", "x.json"))!.Message, Does.Contain("x.json"));
+}

@@ -1,0 +1,38 @@
+namespace Blip.Engine.Processing;
+
+/// <summary>Options of <see cref="ImageDecoder"/>.</summary>
+public sealed record ImageDecodeOptions
+{
+    /// <summary>The default limit: 100 megapixels.</summary>
+    public const long DefaultMaxPixels = 100_000_000;
+
+    /// <summary>The defaults: 100-megapixel limit, EXIF orientation not applied (as transformers).</summary>
+    public static ImageDecodeOptions Default { get; } = new();
+
+    /// <summary>The largest allowed <see cref="MaxPixels"/>: the decode buffer (4 bytes a pixel) must fit one .NET array.</summary>
+    public const long UpperMaxPixels = int.MaxValue / 4;
+
+    /// <summary>
+    /// Images whose header claims more than this many pixels (width·height) are refused before
+    /// their pixels are decoded. Default <see cref="DefaultMaxPixels"/>; 1 to <see cref="UpperMaxPixels"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set outside 1..<see cref="UpperMaxPixels"/>.</exception>
+    public long MaxPixels
+    {
+        get => _maxPixels;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxPixels));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, UpperMaxPixels, nameof(MaxPixels));
+            _maxPixels = value;
+        }
+    }
+
+    private readonly long _maxPixels = DefaultMaxPixels;
+
+    /// <summary>
+    /// When true, rotate/flip the image as its EXIF orientation says (PIL's
+    /// <c>ImageOps.exif_transpose</c>). Default false: transformers' processor does not.
+    /// </summary>
+    public bool ApplyExifOrientation { get; init; }
+}

@@ -1,0 +1,146 @@
+// Image bytes → RgbImage, equal to PIL's Image.open(...).convert("RGB"): SkiaSharp decodes
+// (libpng / libjpeg-turbo / libwebp, as Pillow uses), then the few places where PIL's mode
+// conversion differs from Skia's are done here (16-bit PNGs).
+using SkiaSharp;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>Decodes PNG, JPEG, WebP (and the other formats Skia reads) into <see cref="RgbImage"/>.</summary>
+/// <remarks>
+/// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
+/// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
+/// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
+/// ignored, as PIL does), a GIF's transparent index shows its palette colour, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
+/// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot). EXIF orientation is ignored unless
+/// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set.
+/// </remarks>
+public static class ImageDecoder
+{
+    /// <summary>Reads and decodes the file at <paramref name="path"/>.</summary>
+    /// <exception cref="ImageDecodeException">The file is missing, unreadable, not an image, truncated or too large.</exception>
+    public static RgbImage Decode(string path, ImageDecodeOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] data;
+        try
+        {
+            data = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new ImageDecodeException($"Image '{path}' cannot be read: {e.Message}", e);
+        }
+
+        return Decode(data, path, options);
+    }
+
+    /// <summary>Reads <paramref name="stream"/> to its end and decodes it.</summary>
+    /// <param name="stream">The encoded image.</param>
+    /// <param name="sourceName">Names the image in error messages (a file name or URL).</param>
+    /// <param name="options">Decode options; <see cref="ImageDecodeOptions.Default"/> when null.</param>
+    /// <exception cref="ImageDecodeException">The data is not a decodable image or is too large.</exception>
+    public static RgbImage Decode(Stream stream, string sourceName, ImageDecodeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return Decode(buffer.ToArray(), sourceName, options);
+    }
+
+    /// <summary>Decodes the encoded image in <paramref name="data"/>.</summary>
+    /// <param name="data">The encoded image (PNG, JPEG, WebP, ...).</param>
+    /// <param name="sourceName">Names the image in error messages (a file name or URL).</param>
+    /// <param name="options">Decode options; <see cref="ImageDecodeOptions.Default"/> when null.</param>
+    /// <exception cref="ImageDecodeException">The data is not a decodable image or is too large.</exception>
+    public static RgbImage Decode(ReadOnlySpan<byte> data, string sourceName, ImageDecodeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(sourceName);
+        options ??= ImageDecodeOptions.Default;
+        if (data.IsEmpty)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is empty (0 bytes).");
+        }
+
+        using var skData = SKData.CreateCopy(data);
+        using var codec = SKCodec.Create(skData)
+            ?? throw new ImageDecodeException(
+                $"Image '{sourceName}' ({data.Length} bytes) is not in a format that can be decoded (PNG, JPEG, WebP, GIF, BMP).");
+        var info = codec.Info;
+        long pixels = (long)info.Width * info.Height;
+        if (info.Width <= 0 || info.Height <= 0 || pixels > options.MaxPixels)
+        {
+            throw new ImageDecodeException(
+                $"Image '{sourceName}' claims {info.Width}x{info.Height} = {pixels} pixels; the limit is {options.MaxPixels} (ImageDecodeOptions.MaxPixels).");
+        }
+
+        if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && !HasEndOfImageAfterLastScan(data))
+        {
+            // libjpeg-turbo (via Skia) fills in a progressive JPEG cut inside a later scan and
+            // reports success; PIL raises "image file is truncated". Refuse it, as PIL does.
+            throw new ImageDecodeException($"Image '{sourceName}' is a truncated JPEG (no end-of-image marker after its last scan).");
+        }
+
+        var image = ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray
+            ? DecodeGray16Png(codec, data, sourceName)
+            : DecodeRgba8(codec, sourceName, TransparentGifColour(codec, data));
+        return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
+    }
+
+    private static (byte R, byte G, byte B)? TransparentGifColour(SKCodec codec, ReadOnlySpan<byte> data) =>
+        codec.EncodedFormat == SKEncodedImageFormat.Gif ? ImageGifTransparency.TransparentColour(data) : null;
+
+    // RGBA → RGB dropping alpha. In a GIF only the transparent index has alpha 0, and Skia writes
+    // it as (0, 0, 0, 0); PIL shows that index's palette colour, so it is put back.
+    private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? transparent = null)
+    {
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = GetPixels(codec, info, sourceName);
+        var rgb = new byte[(long)info.Width * info.Height * 3];
+        for (int i = 0, j = 0; j < rgb.Length; i += 4, j += 3)
+        {
+            rgb[j] = rgba[i];
+            rgb[j + 1] = rgba[i + 1];
+            rgb[j + 2] = rgba[i + 2];
+            if (transparent is { } t && rgba[i + 3] == 0)
+            {
+                (rgb[j], rgb[j + 1], rgb[j + 2]) = t;
+            }
+        }
+
+        return new RgbImage(info.Width, info.Height, rgb);
+    }
+
+    // PIL opens a 16-bit gray PNG as mode I;16 and convert("RGB") clips it to 255; Skia cuts such
+    // PNGs to 8 bits before any output format, so they are decoded here (after Skia validated the
+    // file by decoding it once, which also gives the truncation checks). 16-bit RGB, RGBA and
+    // gray+alpha keep their high byte in both, so they take the 8-bit path.
+    private static RgbImage DecodeGray16Png(SKCodec codec, ReadOnlySpan<byte> data, string sourceName)
+    {
+        _ = DecodeRgba8(codec, sourceName);
+        return ImagePngGray16.Decode(data, sourceName);
+    }
+
+    // FF DA (start of scan) and FF D9 (end of image) never occur inside entropy-coded data (an FF
+    // there is followed by 00); an EOI of an EXIF thumbnail comes before the first scan.
+    private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data) =>
+        data.LastIndexOf([(byte)0xFF, (byte)0xD9]) > data.LastIndexOf([(byte)0xFF, (byte)0xDA]);
+
+    private static unsafe byte[] GetPixels(SKCodec codec, SKImageInfo info, string sourceName)
+    {
+        var pixels = new byte[info.BytesSize64];
+        SKCodecResult result;
+        fixed (byte* p = pixels)
+        {
+            result = codec.GetPixels(info, (IntPtr)p);
+        }
+
+        return result switch
+        {
+            SKCodecResult.Success => pixels,
+            SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput => throw new ImageDecodeException(
+                $"Image '{sourceName}' is truncated or corrupt ({codec.EncodedFormat}, {info.Width}x{info.Height}): {result}."),
+            _ => throw new ImageDecodeException(
+                $"Image '{sourceName}' ({codec.EncodedFormat}, {info.Width}x{info.Height}) cannot be decoded to {info.ColorType}: {result}."),
+        };
+    }
+}
