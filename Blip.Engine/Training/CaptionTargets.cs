@@ -1,0 +1,40 @@
+// Turns tokenized captions into the decoder's input ids, attention mask and labels for one loss recipe.
+using Blip.Engine.Processing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Training;
+
+/// <summary>Decoder inputs and labels of one batch of captions; owns the three tensors.</summary>
+/// <param name="InputIds">[B,T] ids fed to the decoder.</param>
+/// <param name="AttentionMask">[B,T] 1 for tokens, 0 for padding.</param>
+/// <param name="Labels">[B,T] targets, -100 where ignored.</param>
+public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tensor Labels) : IDisposable
+{
+    /// <summary>The id that cross-entropy ignores.</summary>
+    public const long IgnoreIndex = -100;
+
+    /// <summary>Tokenizes <paramref name="captions"/> (padded to the longest) and applies <paramref name="settings"/>.</summary>
+    public static CaptionTargets Build(BlipTokenizer tokenizer, IReadOnlyList<string> captions, CaptionLossSettings settings, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(captions);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        var (ids, mask) = tokenizer.EncodeBatch(captions, maxLength: maxLength).ToTensors(); // [B,T]
+        if (settings.ReplaceClsWithBos) ids[.., 0] = tensor((long)tokenizer.BosTokenId);
+        var labels = ids.clone();
+        if (settings.MaskPadding) labels.masked_fill_(mask.eq(0), IgnoreIndex);
+        int promptLength = settings.Prompt.Length == 0 ? 0 : tokenizer.Encode(settings.Prompt).Length - 1; // [CLS]+prompt, no [SEP]
+        if (promptLength > 0) labels[.., ..Math.Min(promptLength, (int)labels.shape[1])] = tensor(IgnoreIndex);
+        return new CaptionTargets(ids, mask, labels);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        InputIds.Dispose();
+        AttentionMask.Dispose();
+        Labels.Dispose();
+    }
+}
