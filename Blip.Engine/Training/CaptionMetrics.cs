@@ -1,0 +1,117 @@
+// Caption metrics: exact match, corpus BLEU-4 (Papineni et al.) and CIDEr-D (Vedantam et al., as pycocoevalcap).
+namespace Blip.Engine.Training;
+
+/// <summary>Scores generated captions against reference captions (one or more per image).</summary>
+/// <remarks>Text is lower-cased and split into words with punctuation removed (a simplification of the PTB
+/// tokenizer that pycocoevalcap runs).</remarks>
+public static class CaptionMetrics
+{
+    /// <summary>Lower-cased words without punctuation.</summary>
+    public static string[] Words(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var cleaned = new string(text.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : ' ').ToArray());
+        return cleaned.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>Fraction of candidates whose words equal those of one of their references.</summary>
+    public static double ExactMatch(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references)
+    {
+        Check(candidates, references);
+        int hits = candidates.Where((c, i) => references[i].Any(r => Words(r).SequenceEqual(Words(c)))).Count();
+        return (double)hits / candidates.Count;
+    }
+
+    /// <summary>Corpus BLEU-4: geometric mean of clipped 1..4-gram precisions times the brevity penalty (closest
+    /// reference length), no smoothing.</summary>
+    public static double Bleu4(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references)
+    {
+        Check(candidates, references);
+        var matched = new double[4];
+        var total = new double[4];
+        double candLength = 0, refLength = 0;
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            var cand = Words(candidates[i]);
+            var refs = references[i].Select(Words).ToList();
+            candLength += cand.Length;
+            refLength += refs.Select(r => r.Length).OrderBy(l => Math.Abs(l - cand.Length)).ThenBy(l => l).First();
+            for (int n = 1; n <= 4; n++)
+            {
+                var counts = NGrams(cand, n);
+                var maxRef = new Dictionary<string, int>();
+                foreach (var r in refs)
+                    foreach (var (g, c) in NGrams(r, n)) maxRef[g] = Math.Max(maxRef.GetValueOrDefault(g), c);
+                matched[n - 1] += counts.Sum(kv => Math.Min(kv.Value, maxRef.GetValueOrDefault(kv.Key)));
+                total[n - 1] += Math.Max(0, cand.Length - n + 1);
+            }
+        }
+        if (matched.Any(m => m == 0)) return 0;
+        double logPrecision = Enumerable.Range(0, 4).Sum(n => Math.Log(matched[n] / total[n])) / 4;
+        double brevity = candLength >= refLength ? 1 : Math.Exp(1 - refLength / Math.Max(candLength, 1e-9));
+        return brevity * Math.Exp(logPrecision);
+    }
+
+    /// <summary>CIDEr-D: mean over images of the average over n = 1..4 of the TF-IDF cosine between candidate and each
+    /// reference (document frequencies from the references), clipped, with a Gaussian length penalty (σ = 6), ×10.</summary>
+    public static double CiderD(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references)
+    {
+        Check(candidates, references);
+        var refGrams = references.Select(rs => rs.Select(r => Words(r)).ToList()).ToList();
+        var df = new Dictionary<string, int>[4];
+        for (int n = 1; n <= 4; n++)
+        {
+            df[n - 1] = new Dictionary<string, int>();
+            foreach (var refs in refGrams)
+                foreach (var g in refs.SelectMany(r => NGrams(r, n).Keys).Distinct()) df[n - 1][g] = df[n - 1].GetValueOrDefault(g) + 1;
+        }
+        double logDocs = Math.Log(candidates.Count);
+        double score = 0;
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            var cand = Words(candidates[i]);
+            double perImage = 0;
+            for (int n = 1; n <= 4; n++)
+            {
+                var c = TfIdf(NGrams(cand, n), df[n - 1], logDocs);
+                foreach (var r in refGrams[i])
+                {
+                    var v = TfIdf(NGrams(r, n), df[n - 1], logDocs);
+                    perImage += Similarity(c, v) * Math.Exp(-Math.Pow(cand.Length - r.Length, 2) / (2 * 36.0)) / 4;
+                }
+            }
+            score += perImage / refGrams[i].Count * 10;
+        }
+        return score / candidates.Count;
+    }
+
+    private static Dictionary<string, double> TfIdf(Dictionary<string, int> counts, Dictionary<string, int> df, double logDocs) =>
+        counts.ToDictionary(kv => kv.Key, kv => kv.Value * (logDocs - Math.Log(Math.Max(1.0, df.GetValueOrDefault(kv.Key)))));
+
+    private static double Similarity(Dictionary<string, double> cand, Dictionary<string, double> reference)
+    {
+        double dot = cand.Sum(kv => Math.Min(kv.Value, reference.GetValueOrDefault(kv.Key)) * reference.GetValueOrDefault(kv.Key));
+        double norms = Math.Sqrt(cand.Values.Sum(v => v * v)) * Math.Sqrt(reference.Values.Sum(v => v * v));
+        return norms == 0 ? 0 : dot / norms;
+    }
+
+    private static Dictionary<string, int> NGrams(string[] words, int n)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i + n <= words.Length; i++)
+        {
+            string g = string.Join(' ', words, i, n);
+            counts[g] = counts.GetValueOrDefault(g) + 1;
+        }
+        return counts;
+    }
+
+    private static void Check(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        ArgumentNullException.ThrowIfNull(references);
+        if (candidates.Count != references.Count || candidates.Count == 0)
+            throw new ArgumentException($"need one reference list per candidate and at least one: {candidates.Count} candidates, {references.Count} reference lists", nameof(references));
+        if (references.Any(r => r.Count == 0)) throw new ArgumentException("an image has no reference caption", nameof(references));
+    }
+}

@@ -1,0 +1,98 @@
+// Which parameters train, which get weight decay, and the weights a checkpoint holds.
+using Blip.Engine.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Training;
+
+/// <summary>Parameter selection for fine-tuning, by transformers' state_dict names.</summary>
+public static class ModelParameters
+{
+    /// <summary>The part a parameter belongs to, from its name's first component.</summary>
+    public static ModelParts PartOf(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.StartsWith("vision_model.", StringComparison.Ordinal)) return ModelParts.Vision;
+        if (name.StartsWith("text_encoder.", StringComparison.Ordinal)) return ModelParts.TextEncoder;
+        if (name.StartsWith("text_decoder.", StringComparison.Ordinal)) return ModelParts.Decoder;
+        return ModelParts.None;
+    }
+
+    /// <summary>True for parameters that get no weight decay: biases and LayerNorm weights (the usual no-decay group).</summary>
+    public static bool IsNoDecay(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return name.EndsWith(".bias", StringComparison.Ordinal) || name.EndsWith("predictions.bias", StringComparison.Ordinal) ||
+               name.Contains("LayerNorm", StringComparison.Ordinal) || name.Contains("layer_norm", StringComparison.Ordinal) ||
+               name.Contains("layernorm", StringComparison.Ordinal);
+    }
+
+    /// <summary>Freezes <paramref name="freeze"/> (requires_grad off) and returns every other parameter once, by name
+    /// (a tied tensor once, under its owner's name), in the model's order.</summary>
+    public static IReadOnlyList<(string Name, Parameter Parameter)> Trainable(nn.Module model, ModelParts freeze)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var seen = new HashSet<IntPtr>();
+        var result = new List<(string, Parameter)>();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (PretrainedLoader.IsTiedAlias(name) || !seen.Add(p.Handle)) continue;
+            bool frozen = (PartOf(name) & freeze) != 0;
+            p.requires_grad = !frozen;
+            if (!frozen) result.Add((name, p));
+        }
+        return result;
+    }
+
+    /// <summary>The model's weights by transformers' names, without the tied aliases (<c>cls.predictions.decoder.*</c>)
+    /// that transformers 5 omits from its files; the tensors belong to the model.</summary>
+    public static IReadOnlyList<KeyValuePair<string, Tensor>> StateDict(nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.state_dict()
+            .Where(kv => !PretrainedLoader.IsTiedAlias(kv.Key) && !PretrainedLoader.IsPositionIdsBuffer(kv.Key))
+            .ToList();
+    }
+
+    /// <summary>Sets the rate of every dropout module of the model (the text model's; the vision model has none).</summary>
+    public static void SetDropout(nn.Module model, double rate)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (var module in model.modules())
+            if (module is Dropout dropout) dropout.p = rate;
+    }
+
+    /// <summary>Re-draws every parameter as transformers' <c>_init_weights</c> does for a fresh model: LayerNorm weights 1,
+    /// biases 0, everything else N(0, <paramref name="std"/>) from torch's default generator (seed it first).</summary>
+    public static void InitializeRandom(nn.Module model, double std = 0.02)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var noGrad = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (PretrainedLoader.IsTiedAlias(name)) continue;
+            bool norm = name.Contains("LayerNorm", StringComparison.Ordinal) || name.Contains("layer_norm", StringComparison.Ordinal) ||
+                        name.Contains("layernorm", StringComparison.Ordinal);
+            if (norm && name.EndsWith(".weight", StringComparison.Ordinal)) p.fill_(1);
+            else if (name.EndsWith("bias", StringComparison.Ordinal)) p.zero_();
+            else p.normal_(0, std);
+        }
+    }
+
+    /// <summary>AdamW over <paramref name="trainable"/> in two groups: weight decay, and none for biases and LayerNorm.</summary>
+    public static AdamW CreateOptimizer(IReadOnlyList<(string Name, Parameter Parameter)> trainable, TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(trainable);
+        ArgumentNullException.ThrowIfNull(options);
+        var decay = trainable.Where(x => !IsNoDecay(x.Name)).Select(x => x.Parameter).ToList();
+        var noDecay = trainable.Where(x => IsNoDecay(x.Name)).Select(x => x.Parameter).ToList();
+        if (decay.Count + noDecay.Count == 0) throw new ArgumentException("every parameter is frozen: nothing to train", nameof(trainable));
+        var groups = new List<AdamW.ParamGroup>
+        {
+            new(decay, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, false, false),
+            new(noDecay, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, 0.0, false, false),
+        };
+        return optim.AdamW(groups, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
+    }
+}

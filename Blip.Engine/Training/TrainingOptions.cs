@@ -1,0 +1,117 @@
+// The settings of a fine-tuning run, immutable and validated once.
+namespace Blip.Engine.Training;
+
+/// <summary>Parts of a BLIP model that can be frozen (their parameters get no gradient and no update).</summary>
+[Flags]
+public enum ModelParts
+{
+    /// <summary>Nothing frozen.</summary>
+    None = 0,
+
+    /// <summary>The ViT image encoder (<c>vision_model.*</c>).</summary>
+    Vision = 1,
+
+    /// <summary>The text encoder of retrieval/VQA models (<c>text_encoder.*</c>).</summary>
+    TextEncoder = 2,
+
+    /// <summary>The caption/answer decoder (<c>text_decoder.*</c>).</summary>
+    Decoder = 4,
+}
+
+/// <summary>Fine-tuning settings; defaults follow BLIP's captioning fine-tune where it has one.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Examples per forward pass.</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Forward passes whose gradients are summed (averaged) before one optimizer step.</summary>
+    public int GradientAccumulation { get; init; } = 1;
+
+    /// <summary>Peak learning rate, reached at the end of warm-up (BLIP captioning: 1e-5).</summary>
+    public double LearningRate { get; init; } = 1e-5;
+
+    /// <summary>Learning rate at the end of the cosine decay.</summary>
+    public double MinLearningRate { get; init; }
+
+    /// <summary>Optimizer steps of linear warm-up from 0.</summary>
+    public int WarmupSteps { get; init; }
+
+    /// <summary>AdamW decoupled weight decay (BLIP: 0.05); never applied to biases and LayerNorm weights.</summary>
+    public double WeightDecay { get; init; } = 0.05;
+
+    /// <summary>AdamW β1.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>AdamW β2.</summary>
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>AdamW ε.</summary>
+    public double Epsilon { get; init; } = 1e-8;
+
+    /// <summary>Clip the global gradient L2 norm to this; null for no clipping.</summary>
+    public double? MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>Seed of weights' dropout masks, data order and hard negatives: the same seed repeats a run.</summary>
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Parts whose parameters are frozen.</summary>
+    public ModelParts Freeze { get; init; }
+
+    /// <summary>Dropout of the text model (hidden and attention probabilities); null keeps the config's (0.0 in Hub
+    /// files; BLIP trained with 0.1).</summary>
+    public double? TextDropout { get; init; }
+
+    /// <summary>Captioning loss recipe.</summary>
+    public CaptionLossSettings Loss { get; init; } = CaptionLossSettings.Transformers;
+
+    /// <summary>Truncate captions to this many tokens (special tokens included); BLIP used 40 for COCO.</summary>
+    public int MaxTextLength { get; init; } = 40;
+
+    /// <summary>Save a resumable checkpoint every this many optimizer steps (and at each epoch end); 0: epoch ends only.</summary>
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>Random resized crop and horizontal flip on training images (the reference's augmentation). Not yet
+    /// implemented: must stay false.</summary>
+    public bool Augment { get; init; }
+
+    /// <summary>Batches prepared ahead by the background loader.</summary>
+    public int Prefetch { get; init; } = 2;
+
+    /// <summary>Stop after this many optimizer steps in total (null: run every epoch to its end).</summary>
+    public int? MaxSteps { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
+    public TrainingOptions Validate()
+    {
+        Positive(Epochs, nameof(Epochs));
+        Positive(BatchSize, nameof(BatchSize));
+        Positive(GradientAccumulation, nameof(GradientAccumulation));
+        Positive(MaxTextLength, nameof(MaxTextLength));
+        Positive(Prefetch, nameof(Prefetch));
+        if (MaxSteps is { } m) Positive(m, nameof(MaxSteps));
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) Fail(nameof(LearningRate), $"must be > 0, got {LearningRate}");
+        if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) Fail(nameof(MinLearningRate), $"must be in [0, {nameof(LearningRate)}], got {MinLearningRate}");
+        if (WarmupSteps < 0) Fail(nameof(WarmupSteps), $"must be ≥ 0, got {WarmupSteps}");
+        if (!(WeightDecay >= 0)) Fail(nameof(WeightDecay), $"must be ≥ 0, got {WeightDecay}");
+        if (!(Beta1 >= 0 && Beta1 < 1)) Fail(nameof(Beta1), $"must be in [0, 1), got {Beta1}");
+        if (!(Beta2 >= 0 && Beta2 < 1)) Fail(nameof(Beta2), $"must be in [0, 1), got {Beta2}");
+        if (!(Epsilon > 0)) Fail(nameof(Epsilon), $"must be > 0, got {Epsilon}");
+        if (MaxGradNorm is { } g && !(g > 0)) Fail(nameof(MaxGradNorm), $"must be > 0 or null, got {g}");
+        if (TextDropout is { } d && !(d >= 0 && d < 1)) Fail(nameof(TextDropout), $"must be in [0, 1), got {d}");
+        if (CheckpointEvery < 0) Fail(nameof(CheckpointEvery), $"must be ≥ 0, got {CheckpointEvery}");
+        if (Augment) Fail(nameof(Augment), "augmentation is not implemented yet");
+        ArgumentNullException.ThrowIfNull(Loss, nameof(Loss));
+        Loss.Validate();
+        return this;
+    }
+
+    private static void Positive(int value, string name)
+    {
+        if (value <= 0) Fail(name, $"must be > 0, got {value}");
+    }
+
+    private static void Fail(string name, string message) => throw new ArgumentException($"{name} {message}", name);
+}
