@@ -108,12 +108,13 @@ public sealed class CaptionTrainer
                 batchInEpoch++;
                 bool lastOfEpoch = batchInEpoch * options.BatchSize >= train.Count;
                 if (stepLosses.Count < options.GradientAccumulation && !lastOfEpoch) continue;
-                OptimizerStep(epoch, images / clock.Elapsed.TotalSeconds);
+                var progress = OptimizerStep(epoch, images / clock.Elapsed.TotalSeconds);
                 images = 0;
                 clock.Restart();
                 bool due = options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0;
                 if (lastOfEpoch) TrainingCheckpoint.Save(checkpoint, owner.model, optimizer, new TrainerState(Step, epoch + 1, 0, options.Seed));
                 else if (due) TrainingCheckpoint.Save(checkpoint, owner.model, optimizer, new TrainerState(Step, epoch, batchInEpoch, options.Seed));
+                owner.Progress?.Invoke(progress); // after the checkpoint: a crash here loses nothing
                 if (Finished) break;
             }
         }
@@ -127,7 +128,7 @@ public sealed class CaptionTrainer
             return loss.item<float>();
         }
 
-        private void OptimizerStep(int epoch, double imagesPerSecond)
+        private TrainingProgress OptimizerStep(int epoch, double imagesPerSecond)
         {
             double lr = LearningRateSchedule.At(Step, totalSteps, options.WarmupSteps, options.LearningRate, options.MinLearningRate);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
@@ -139,7 +140,7 @@ public sealed class CaptionTrainer
             Step++;
             Losses.Add(loss);
             log.Step(Step, epoch, loss, lr, imagesPerSecond);
-            owner.Progress?.Invoke(new TrainingProgress(Step, totalSteps, epoch, loss, lr, imagesPerSecond));
+            return new TrainingProgress(Step, totalSteps, epoch, loss, lr, imagesPerSecond);
         }
 
         public void Evaluate(IReadOnlyList<CaptionExample> eval, int epoch)

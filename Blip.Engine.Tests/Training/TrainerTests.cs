@@ -1,0 +1,132 @@
+// The trainer's mechanics on the synthetic task: repeatability, resume after a crash, freezing, the log, the export.
+using System.Text.Json;
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Config;
+using Blip.Engine.Models;
+using Blip.Engine.Processing;
+using Blip.Engine.Tests.Support;
+using Blip.Engine.Training;
+
+namespace Blip.Engine.Tests.Training;
+
+public sealed class TrainerTests
+{
+    private TempDir dir = null!;
+    private string modelDir = null!;
+    private IReadOnlyList<CaptionExample> train = null!;
+
+    private static readonly TrainingOptions Options = new()
+    {
+        Epochs = 2, BatchSize = 2, GradientAccumulation = 2, LearningRate = 1e-3, WarmupSteps = 1, TextDropout = 0.1,
+        CheckpointEvery = 1, Seed = 5, Loss = CaptionLossSettings.OriginalBlip(prompt: ""),
+    };
+
+    [OneTimeSetUp]
+    public void MakeTask()
+    {
+        dir = TestPaths.NewTempDir();
+        modelDir = SyntheticCaptions.MakeModelFolder(Path.Combine(dir.Path, "model"));
+        train = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 2, seed: 3)); // 8 examples
+    }
+
+    [OneTimeTearDown]
+    public void Cleanup() => dir.Dispose();
+
+    private (BlipForConditionalGeneration Model, TrainingResult Result) Run(string output, TrainingOptions options, bool resume = false,
+        Action<TrainingProgress>? progress = null)
+    {
+        var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var trainer = new CaptionTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options) { Progress = progress };
+        try
+        {
+            return (model, trainer.Train(train, output, resume: resume));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static void AssertSameWeights(BlipForConditionalGeneration expected, BlipForConditionalGeneration actual, string what)
+    {
+        var a = ModelParameters.StateDict(expected).ToDictionary(kv => kv.Key, kv => kv.Value);
+        foreach (var (name, t) in ModelParameters.StateDict(actual))
+            Assert.That(t.eq(a[name]).all().item<bool>(), Is.True, $"{what}: {name} differs (max |diff| {(t - a[name]).abs().max().item<float>()})");
+    }
+
+    [Test]
+    public void A_seed_repeats_a_run_and_a_resumed_run_equals_an_uninterrupted_one()
+    {
+        var (first, result) = Run(Path.Combine(dir.Path, "a"), Options);
+        using var a = first;
+        Assert.That(result.Steps, Is.EqualTo(4));
+        using var again = Run(Path.Combine(dir.Path, "a2"), Options).Model;
+        AssertSameWeights(a, again, "same seed");
+
+        string output = Path.Combine(dir.Path, "b");
+        Assert.Throws<InvalidOperationException>(() => Run(output, Options, progress: p =>
+        {
+            if (p.Step == 3) throw new InvalidOperationException("simulated crash after step 3");
+        }));
+        var (resumed, rest) = Run(output, Options, resume: true);
+        using var b = resumed;
+        Assert.That(rest.Steps, Is.EqualTo(4));
+        Assert.That(rest.Losses, Has.Count.EqualTo(1), "only step 4 remained");
+        AssertSameWeights(a, b, "resumed");
+
+        var lines = File.ReadAllLines(Path.Combine(output, "train_log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.That(lines.Select(l => l.GetProperty("step").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+        Assert.That(lines.All(l => l.GetProperty("loss").GetDouble() > 0 && l.GetProperty("lr").GetDouble() > 0), Is.True);
+        Assert.That(Directory.Exists(Path.Combine(output, "checkpoint.tmp")) || Directory.Exists(Path.Combine(output, "checkpoint.old")), Is.False);
+    }
+
+    [Test]
+    public void Freezing_the_vision_encoder_leaves_it_unchanged_and_trains_the_decoder()
+    {
+        using var before = BlipForConditionalGeneration.FromPretrained(modelDir);
+        var (model, _) = Run(Path.Combine(dir.Path, "frozen"), Options with { Epochs = 1, Freeze = ModelParts.Vision, TextDropout = null });
+        using var after = model;
+        var old = ModelParameters.StateDict(before).ToDictionary(kv => kv.Key, kv => kv.Value);
+        foreach (var (name, t) in ModelParameters.StateDict(after))
+        {
+            bool same = t.eq(old[name]).all().item<bool>();
+            if (name.StartsWith("vision_model.", StringComparison.Ordinal)) Assert.That(same, Is.True, $"{name} changed while frozen");
+            else if (name.EndsWith(".weight", StringComparison.Ordinal) && !name.Contains("position", StringComparison.Ordinal))
+                Assert.That(same, Is.False, $"{name} did not train");
+        }
+    }
+
+    [Test]
+    public void No_decay_group_holds_biases_and_LayerNorm_weights_only()
+    {
+        using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        var names = ModelParameters.Trainable(model, ModelParts.None).Select(x => x.Name).ToList();
+        Assert.That(names, Does.Not.Contain("text_decoder.cls.predictions.decoder.weight"), "the tied alias is trained once, as the embeddings");
+        Assert.That(names.Where(ModelParameters.IsNoDecay), Has.All.Matches<string>(n => n.EndsWith("bias", StringComparison.Ordinal) ||
+            n.Contains("LayerNorm", StringComparison.Ordinal) || n.Contains("layer_norm", StringComparison.Ordinal) || n.Contains("layernorm", StringComparison.Ordinal)));
+        Assert.That(ModelParameters.IsNoDecay("text_decoder.bert.encoder.layer.0.attention.output.LayerNorm.weight"), Is.True);
+        Assert.That(ModelParameters.IsNoDecay("vision_model.encoder.layers.0.layer_norm1.weight"), Is.True);
+        Assert.That(ModelParameters.IsNoDecay("vision_model.encoder.layers.0.self_attn.qkv.weight"), Is.False);
+        Assert.That(ModelParameters.IsNoDecay("text_decoder.bert.embeddings.word_embeddings.weight"), Is.False);
+    }
+
+    [Test]
+    public void Export_holds_transformers_keys_without_tied_aliases_and_loads_back_with_equal_logits()
+    {
+        using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        string output = Path.Combine(dir.Path, "export");
+        HubExport.Save(model, modelDir, output);
+        using (var file = SafeTensorsFile.Open(Path.Combine(output, "model.safetensors")))
+        using (var source = SafeTensorsFile.Open(Path.Combine(modelDir, "model.safetensors")))
+            Assert.That(file.Tensors.Keys.Order(), Is.EqualTo(source.Tensors.Keys.Order()));
+        Assert.That(File.Exists(Path.Combine(output, "config.json")) && File.Exists(Path.Combine(output, "vocab.txt")) &&
+                    File.Exists(Path.Combine(output, "processor_config.json")), Is.True);
+        using var loaded = BlipForConditionalGeneration.FromPretrained(output);
+        using var scope = NewDisposeScope();
+        var pixels = randn(1, 3, 64, 64);
+        var ids = tensor(new long[,] { { 1038, 1, 5 } });
+        TensorAssert.AllClose(model.Forward(pixels, ids), loaded.Forward(pixels, ids), 0, 0, "logits after export");
+    }
+}

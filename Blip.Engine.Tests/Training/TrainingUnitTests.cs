@@ -1,0 +1,124 @@
+// Small hand-checkable pieces of training: options, schedule, losses on known inputs, metrics, dataset files.
+using Blip.Engine.Tests.Support;
+using Blip.Engine.Training;
+
+namespace Blip.Engine.Tests.Training;
+
+public sealed class TrainingUnitTests
+{
+    [TestCase(nameof(TrainingOptions.BatchSize))]
+    [TestCase(nameof(TrainingOptions.LearningRate))]
+    [TestCase(nameof(TrainingOptions.GradientAccumulation))]
+    [TestCase(nameof(TrainingOptions.TextDropout))]
+    public void Invalid_options_name_the_field(string field)
+    {
+        var options = field switch
+        {
+            nameof(TrainingOptions.BatchSize) => new TrainingOptions { BatchSize = 0 },
+            nameof(TrainingOptions.LearningRate) => new TrainingOptions { LearningRate = -1 },
+            nameof(TrainingOptions.GradientAccumulation) => new TrainingOptions { GradientAccumulation = 0 },
+            _ => new TrainingOptions { TextDropout = 1.5 },
+        };
+        var e = Assert.Throws<ArgumentException>(() => options.Validate());
+        Assert.That(e!.ParamName, Is.EqualTo(field));
+        Assert.That(e.Message, Does.Contain(field));
+    }
+
+    [Test]
+    public void Invalid_label_smoothing_names_the_field()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new CaptionLossSettings { LabelSmoothing = 1.0 }.Validate());
+        Assert.That(e!.ParamName, Is.EqualTo(nameof(CaptionLossSettings.LabelSmoothing)));
+    }
+
+    [Test]
+    public void Schedule_warms_up_linearly_then_follows_a_cosine_to_the_floor()
+    {
+        Assert.That(LearningRateSchedule.At(0, 110, 10, 1.0, 0.0), Is.EqualTo(0.1).Within(1e-12));
+        Assert.That(LearningRateSchedule.At(9, 110, 10, 1.0, 0.0), Is.EqualTo(1.0).Within(1e-12));
+        Assert.That(LearningRateSchedule.At(10, 110, 10, 1.0, 0.0), Is.EqualTo(1.0).Within(1e-12));
+        Assert.That(LearningRateSchedule.At(60, 110, 10, 1.0, 0.0), Is.EqualTo(0.5).Within(1e-12));
+        Assert.That(LearningRateSchedule.At(110, 110, 10, 1.0, 0.1), Is.EqualTo(0.1).Within(1e-12));
+    }
+
+    [Test]
+    public void Itc_on_orthogonal_features_equals_the_formula()
+    {
+        using var scope = NewDisposeScope();
+        var features = eye(3);
+        double t = 0.5;
+        var loss = RetrievalLoss.Itc(features, features, tensor((float)t));
+        // each row: logits 1/t on the diagonal, 0 elsewhere → -log(e^(1/t) / (e^(1/t) + 2)), both directions equal
+        double expected = -Math.Log(Math.Exp(1 / t) / (Math.Exp(1 / t) + 2));
+        Assert.That(loss.item<float>(), Is.EqualTo(expected).Within(1e-6));
+    }
+
+    [Test]
+    public void Itc_with_shared_image_ids_spreads_the_target_over_the_positives()
+    {
+        using var scope = NewDisposeScope();
+        var features = tensor(new float[,] { { 1, 0 }, { 1, 0 } }); // two captions of one image, identical features
+        var loss = RetrievalLoss.Itc(features, features, tensor(1f), tensor(new long[] { 7, 7 }));
+        Assert.That(loss.item<float>(), Is.EqualTo(Math.Log(2)).Within(1e-6), "uniform over two equal logits, target ½,½");
+    }
+
+    [Test]
+    public void Hard_negatives_are_never_positives_and_follow_the_similarity()
+    {
+        using var scope = NewDisposeScope();
+        var sim = tensor(new float[,] { { 9, 30, 0, 0 }, { 0, 9, 0, 30 }, { 30, 0, 9, 0 }, { 0, 0, 30, 9 } });
+        using var generator = new Generator(1);
+        for (int trial = 0; trial < 20; trial++)
+        {
+            var neg = RetrievalLoss.SampleHardNegatives(sim, generator: generator).data<long>().ToArray();
+            Assert.That(neg, Is.EqualTo(new long[] { 1, 3, 0, 2 }), "the most similar non-matching column");
+        }
+        var ids = tensor(new long[] { 0, 0, 1, 1 }); // rows 0,1 share an image: neither may be the other's negative
+        var uniform = zeros(4, 4);
+        for (int trial = 0; trial < 20; trial++)
+        {
+            var neg = RetrievalLoss.SampleHardNegatives(uniform, ids, generator).data<long>().ToArray();
+            Assert.That(neg[0] >= 2 && neg[1] >= 2 && neg[2] <= 1 && neg[3] <= 1, Is.True, string.Join(",", neg));
+        }
+    }
+
+    [Test]
+    public void Caption_metrics_on_hand_checked_examples()
+    {
+        IReadOnlyList<IReadOnlyList<string>> refs = [["one red square here"], ["two blue circles there"]];
+        Assert.That(CaptionMetrics.ExactMatch(["One red square, here!", "two blue circles"], refs), Is.EqualTo(0.5));
+        Assert.That(CaptionMetrics.Bleu4(["one red square here", "two blue circles there"], refs), Is.EqualTo(1.0).Within(1e-12));
+        Assert.That(CaptionMetrics.Bleu4(["green", "green"], refs), Is.Zero);
+        // every n-gram is in one of two documents: idf log 2 for all, cosine 1 for n = 1..4, no length penalty → 10
+        Assert.That(CaptionMetrics.CiderD(["one red square here", "two blue circles there"], refs), Is.EqualTo(10.0).Within(1e-9));
+        Assert.That(CaptionMetrics.CiderD(["green", "green"], refs), Is.Zero);
+        // BLEU: 3 of 4 words, brevity exp(1 - 4/3); precisions 3/3, 2/2, 1/1 and 0 4-grams → 0 without smoothing
+        Assert.That(CaptionMetrics.Bleu4(["one red square", "two blue circles"], refs), Is.Zero);
+    }
+
+    [Test]
+    public void Jsonl_errors_name_the_file_and_line_and_paths_are_relative_to_it()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string path = Path.Combine(dir.Path, "d.jsonl");
+        File.WriteAllLines(path, ["{\"image\": \"img/a.png\", \"caption\": \"x\"}", "", "{\"image\": \"img/a.png\", \"caption\": \"y\"}"]);
+        var examples = CaptionDataset.LoadJsonl(path);
+        Assert.That(examples.Select(e => e.ImagePath), Has.All.EqualTo(Path.Combine(dir.Path, "img", "a.png")));
+        Assert.That(examples.Select(e => e.ImageId).Distinct().Count(), Is.EqualTo(1));
+        File.AppendAllLines(path, ["{\"image\": 3}"]);
+        var e = Assert.Throws<FormatException>(() => CaptionDataset.LoadJsonl(path));
+        Assert.That(e!.Message, Does.Contain("d.jsonl:4"));
+    }
+
+    [Test]
+    public void Karpathy_files_give_one_example_per_caption()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string path = Path.Combine(dir.Path, "coco_karpathy_val.json");
+        File.WriteAllText(path, "[{\"image\": \"val2014/1.jpg\", \"caption\": [\"a b\", \"c d\"]}, {\"image\": \"train2014/2.jpg\", \"caption\": \"e f\", \"image_id\": \"coco_2\"}]");
+        var examples = CaptionDataset.LoadKarpathy(path, "/coco");
+        Assert.That(examples.Select(e => e.Caption), Is.EqualTo(new[] { "a b", "c d", "e f" }));
+        Assert.That(examples.Select(e => e.ImageId), Is.EqualTo(new long[] { 0, 0, 1 }));
+        Assert.That(examples[2].ImagePath, Is.EqualTo(Path.GetFullPath("/coco/train2014/2.jpg")));
+    }
+}
