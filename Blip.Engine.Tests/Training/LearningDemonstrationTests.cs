@@ -22,7 +22,7 @@ public sealed class LearningDemonstrationTests
         var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
         var options = new TrainingOptions
         {
-            Epochs = 14, BatchSize = 16, LearningRate = 2e-3, WarmupSteps = 10, WeightDecay = 0.01, Seed = 1,
+            Epochs = 10, BatchSize = 16, LearningRate = 2e-3, WarmupSteps = 10, WeightDecay = 0.01, Seed = 1,
             Loss = CaptionLossSettings.OriginalBlip(prompt: ""),
         };
         var clock = Stopwatch.StartNew();
