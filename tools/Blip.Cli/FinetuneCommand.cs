@@ -1,0 +1,208 @@
+// `blip finetune caption|itm`: parses its options, runs Blip.Engine.Training, draws a progress bar, exports the model.
+using System.Globalization;
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Config;
+using Blip.Engine.Models;
+using Blip.Engine.Processing;
+using Blip.Engine.Training;
+
+namespace Blip.Cli;
+
+/// <summary>The <c>finetune</c> command (self-contained; the CLI's dispatcher calls <see cref="Run"/>).</summary>
+public static class FinetuneCommand
+{
+    private const string Usage = """
+        usage: blip finetune caption --model DIR|HUB_ID --train FILE --output DIR [options]
+          --train FILE          JSONL of {"image": path, "caption": text} (paths relative to the file), or a COCO
+                                Karpathy .json with --image-root
+          --eval FILE           held-out file of the same kind, evaluated after each epoch (exact match, BLEU-4, CIDEr-D)
+          --image-root DIR      image folder of Karpathy annotation files
+          --epochs N (1)  --lr X (1e-5)  --min-lr X (0)  --warmup N (0)  --batch-size N (8)  --grad-accum N (1)
+          --weight-decay X (0.05)  --max-grad-norm X|none (1.0)  --seed N (42)  --max-steps N
+          --freeze PARTS        comma list of vision, text-encoder, decoder
+          --dropout X           text dropout (hidden and attention); default: the config's
+          --recipe transformers|blip   loss recipe (default transformers; blip: [DEC] first, pads and prompt masked,
+                                label smoothing 0.1)
+          --prompt TEXT         prompt masked by the blip recipe (default "a picture of ")
+          --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end)
+          --resume              continue from OUTPUT/checkpoint
+        The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
+        """;
+
+    /// <summary>Runs <c>finetune</c> with <paramref name="args"/> (after the word "finetune"); returns the exit code:
+    /// 0 done, 1 failed, 2 usage error.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        FinetuneArguments parsed;
+        try
+        {
+            parsed = FinetuneArguments.Parse(args);
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"blip finetune: {e.Message}");
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+        if (parsed.Help)
+        {
+            stdout.WriteLine(Usage);
+            return 0;
+        }
+        try
+        {
+            return parsed.Task == "caption" ? Caption(parsed, stdout, stderr) : Itm(stderr);
+        }
+        catch (Exception e) when (e is IOException or FormatException or ArgumentException or ConfigException or HubException or CheckpointFormatException
+                                      or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine();
+            stderr.WriteLine($"blip finetune: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Caption(FinetuneArguments a, TextWriter stdout, TextWriter stderr)
+    {
+        string modelDir = ResolveModel(a.Model, stderr);
+        var train = Load(a.Train, a.ImageRoot);
+        var eval = a.Eval is null ? null : Load(a.Eval, a.ImageRoot);
+        using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        var bar = new ProgressBar(stderr);
+        var trainer = new CaptionTrainer(model, tokenizer, processor, a.Options) { Progress = bar.Draw };
+        stderr.WriteLine($"fine-tuning {modelDir} on {train.Count} captions for {trainer.TotalSteps(train.Count)} steps");
+        var result = trainer.Train(train, a.Output, eval, a.Resume);
+        stderr.WriteLine();
+        foreach (var (metrics, epoch) in result.Evaluations.Select((m, i) => (m, i)))
+            stderr.WriteLine($"epoch {epoch}: " + string.Join(", ", metrics.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F4}"))));
+        string exportDir = Path.Combine(a.Output, "model");
+        HubExport.Save(model, modelDir, exportDir);
+        stdout.WriteLine(Path.GetFullPath(exportDir));
+        return 0;
+    }
+
+    private static int Itm(TextWriter stderr)
+    {
+        stderr.WriteLine("blip finetune itm: not implemented yet (the ITC/ITM losses exist in Blip.Engine.Training.RetrievalLoss; the trainer does not use them yet)");
+        return 1;
+    }
+
+    private static IReadOnlyList<CaptionExample> Load(string path, string? imageRoot) =>
+        path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+            ? CaptionDataset.LoadJsonl(path)
+            : CaptionDataset.LoadKarpathy(path, imageRoot ?? throw new ArgumentException($"--image-root is needed to read the Karpathy file {path}"));
+
+    private static string ResolveModel(string idOrPath, TextWriter stderr)
+    {
+        if (Directory.Exists(idOrPath)) return Path.GetFullPath(idOrPath);
+        using var resolver = new HubModelResolver(stderr);
+        return resolver.ResolveModelFolderAsync(idOrPath, HubOptions.FromEnvironment(), new HubConsoleProgress(stderr)).GetAwaiter().GetResult();
+    }
+
+    /// <summary>A one-line progress bar redrawn in place: bar, step, loss, learning rate, images/s.</summary>
+    private sealed class ProgressBar(TextWriter writer)
+    {
+        public void Draw(TrainingProgress p)
+        {
+            const int width = 30;
+            int filled = (int)Math.Round(width * (double)p.Step / p.TotalSteps);
+            writer.Write(string.Create(CultureInfo.InvariantCulture,
+                $"\r[{new string('#', filled)}{new string('-', width - filled)}] {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.ImagesPerSecond:F1} img/s"));
+            writer.Flush();
+        }
+    }
+
+    /// <summary>What <c>blip finetune</c> was asked to do.</summary>
+    private sealed record FinetuneArguments
+    {
+        public string Task { get; init; } = "";
+
+        public string Model { get; init; } = "";
+
+        public string Train { get; init; } = "";
+
+        public string Output { get; init; } = "";
+
+        public string? Eval { get; init; }
+
+        public string? ImageRoot { get; init; }
+
+        public bool Resume { get; init; }
+
+        public bool Help { get; init; }
+
+        public TrainingOptions Options { get; init; } = new();
+
+        /// <summary>Parses and validates; <see cref="ArgumentException"/> names the bad option.</summary>
+        public static FinetuneArguments Parse(string[] args)
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help") return new FinetuneArguments { Help = true };
+            if (args[0] is not ("caption" or "itm")) throw new ArgumentException($"unknown task '{args[0]}' (expected caption or itm)");
+            var a = new FinetuneArguments { Task = args[0] };
+            var o = new TrainingOptions();
+            string recipe = "transformers", prompt = "a picture of ";
+            for (int i = 1; i < args.Length; i++)
+            {
+                string name = args[i];
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value");
+                switch (name)
+                {
+                    case "-h" or "--help": a = a with { Help = true }; break;
+                    case "--model": a = a with { Model = Value() }; break;
+                    case "--train": a = a with { Train = Value() }; break;
+                    case "--output": a = a with { Output = Value() }; break;
+                    case "--eval": a = a with { Eval = Value() }; break;
+                    case "--image-root": a = a with { ImageRoot = Value() }; break;
+                    case "--resume": a = a with { Resume = true }; break;
+                    case "--epochs": o = o with { Epochs = Int(name, Value()) }; break;
+                    case "--lr": o = o with { LearningRate = Double(name, Value()) }; break;
+                    case "--min-lr": o = o with { MinLearningRate = Double(name, Value()) }; break;
+                    case "--warmup": o = o with { WarmupSteps = Int(name, Value()) }; break;
+                    case "--batch-size": o = o with { BatchSize = Int(name, Value()) }; break;
+                    case "--grad-accum": o = o with { GradientAccumulation = Int(name, Value()) }; break;
+                    case "--weight-decay": o = o with { WeightDecay = Double(name, Value()) }; break;
+                    case "--max-grad-norm": string v = Value(); o = o with { MaxGradNorm = v == "none" ? null : Double(name, v) }; break;
+                    case "--seed": o = o with { Seed = Int(name, Value()) }; break;
+                    case "--max-steps": o = o with { MaxSteps = Int(name, Value()) }; break;
+                    case "--checkpoint-every": o = o with { CheckpointEvery = Int(name, Value()) }; break;
+                    case "--dropout": o = o with { TextDropout = Double(name, Value()) }; break;
+                    case "--freeze": o = o with { Freeze = Parts(Value()) }; break;
+                    case "--recipe": recipe = Value(); break;
+                    case "--prompt": prompt = Value(); break;
+                    default: throw new ArgumentException($"unknown option '{name}'");
+                }
+            }
+            if (a.Help) return a;
+            if (a.Model.Length == 0) throw new ArgumentException("--model is required");
+            if (a.Train.Length == 0) throw new ArgumentException("--train is required");
+            if (a.Output.Length == 0) throw new ArgumentException("--output is required");
+            var loss = recipe switch
+            {
+                "transformers" => CaptionLossSettings.Transformers,
+                "blip" => CaptionLossSettings.OriginalBlip(prompt),
+                _ => throw new ArgumentException($"--recipe must be transformers or blip, got '{recipe}'"),
+            };
+            return a with { Options = (o with { Loss = loss }).Validate() };
+        }
+
+        private static int Int(string name, string value) =>
+            int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n : throw new ArgumentException($"{name} expects an integer, got '{value}'");
+
+        private static double Double(string name, string value) =>
+            double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) ? x : throw new ArgumentException($"{name} expects a number, got '{value}'");
+
+        private static ModelParts Parts(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Aggregate(ModelParts.None, (all, part) => all | part switch
+            {
+                "vision" => ModelParts.Vision,
+                "text-encoder" or "text" => ModelParts.TextEncoder,
+                "decoder" => ModelParts.Decoder,
+                _ => throw new ArgumentException($"--freeze: unknown part '{part}' (vision, text-encoder, decoder)"),
+            });
+    }
+}
