@@ -17,10 +17,15 @@ internal static class SyntheticCaptions
 
     /// <summary>Writes a model folder: the tiny captioning fixture's files with 64 px images, a 64-wide text model, the
     /// colour words in place of [unused0..4], and freshly initialised weights (seeded).</summary>
-    public static string MakeModelFolder(string folder, long seed = 7)
+    public static string MakeModelFolder(string folder, long seed = 7) => MakeFolder(folder, "captioning", seed);
+
+    /// <summary>As <see cref="MakeModelFolder"/>, for the retrieval model (from the tiny retrieval fixture).</summary>
+    public static string MakeRetrievalFolder(string folder, long seed = 7) => MakeFolder(folder, "retrieval", seed);
+
+    private static string MakeFolder(string folder, string kind, long seed)
     {
         Directory.CreateDirectory(folder);
-        string tiny = TinyFixtures.ModelFolder("captioning");
+        string tiny = TinyFixtures.ModelFolder(kind);
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(tiny, "config.json")))!;
         config["vision_config"]!["image_size"] = 64;
         var text = config["text_config"]!;
@@ -36,7 +41,9 @@ internal static class SyntheticCaptions
         File.WriteAllLines(Path.Combine(folder, "vocab.txt"), vocab);
         File.Copy(Path.Combine(tiny, "tokenizer_config.json"), Path.Combine(folder, "tokenizer_config.json"));
         torch.manual_seed(seed);
-        using var model = new BlipForConditionalGeneration(BlipConfig.Load(folder));
+        using TorchSharp.torch.nn.Module model = kind == "captioning"
+            ? new BlipForConditionalGeneration(BlipConfig.Load(folder))
+            : new BlipForImageTextRetrieval(BlipConfig.Load(folder));
         ModelParameters.InitializeRandom(model);
         HubExport.Save(model, folder, folder);
         return folder;

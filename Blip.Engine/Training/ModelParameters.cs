@@ -81,12 +81,16 @@ public static class ModelParameters
     }
 
     /// <summary>AdamW over <paramref name="trainable"/> in two groups: weight decay, and none for biases and LayerNorm.</summary>
-    public static AdamW CreateOptimizer(IReadOnlyList<(string Name, Parameter Parameter)> trainable, TrainingOptions options)
+    /// <param name="trainable">Named model parameters (from <see cref="Trainable"/>).</param>
+    /// <param name="options">Rates, betas, ε and weight decay.</param>
+    /// <param name="extraNoDecay">Trainable tensors outside the model (e.g. the ITC temperature), never decayed.</param>
+    public static AdamW CreateOptimizer(IReadOnlyList<(string Name, Parameter Parameter)> trainable, TrainingOptions options,
+        IReadOnlyList<Parameter>? extraNoDecay = null)
     {
         ArgumentNullException.ThrowIfNull(trainable);
         ArgumentNullException.ThrowIfNull(options);
         var decay = trainable.Where(x => !IsNoDecay(x.Name)).Select(x => x.Parameter).ToList();
-        var noDecay = trainable.Where(x => IsNoDecay(x.Name)).Select(x => x.Parameter).ToList();
+        var noDecay = trainable.Where(x => IsNoDecay(x.Name)).Select(x => x.Parameter).Concat(extraNoDecay ?? []).ToList();
         if (decay.Count + noDecay.Count == 0) throw new ArgumentException("every parameter is frozen: nothing to train", nameof(trainable));
         var groups = new List<AdamW.ParamGroup>
         {

@@ -23,7 +23,13 @@ public static class TrainingCheckpoint
     private const string StateFile = "trainer_state.json";
 
     /// <summary>Writes the checkpoint into <paramref name="folder"/>, replacing the previous one atomically.</summary>
-    public static void Save(string folder, nn.Module model, OptimizerHelper optimizer, TrainerState state)
+    /// <param name="folder">The checkpoint folder.</param>
+    /// <param name="model">Its weights go to <c>model.safetensors</c>.</param>
+    /// <param name="optimizer">Its moments go to <c>optimizer.bin</c>.</param>
+    /// <param name="state">The trainer's position.</param>
+    /// <param name="extra">Trainable tensors outside the model (<c>extra.safetensors</c>), or null.</param>
+    public static void Save(string folder, nn.Module model, OptimizerHelper optimizer, TrainerState state,
+        IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(model);
@@ -35,6 +41,7 @@ public static class TrainingCheckpoint
         Directory.CreateDirectory(tmp);
         SafeTensorsWriter.Save(Path.Combine(tmp, "model.safetensors"), ModelParameters.StateDict(model));
         optimizer.save_state_dict(Path.Combine(tmp, "optimizer.bin"));
+        if (extra is { Count: > 0 }) SafeTensorsWriter.Save(Path.Combine(tmp, "extra.safetensors"), extra.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach())));
         using (var rngState = Generator.Default.get_state())
             SafeTensorsWriter.Save(Path.Combine(tmp, "rng.safetensors"), [new("cpu", rngState)]);
         File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
@@ -49,13 +56,24 @@ public static class TrainingCheckpoint
 
     /// <summary>Restores model, optimizer and RNG from <paramref name="folder"/> and returns the trainer's state.</summary>
     /// <exception cref="FileNotFoundException">No checkpoint there.</exception>
-    public static TrainerState Load(string folder, nn.Module model, OptimizerHelper optimizer)
+    /// <param name="folder">The checkpoint folder.</param>
+    /// <param name="model">Receives the weights.</param>
+    /// <param name="optimizer">Receives the moments (built with the same parameter groups as when saved).</param>
+    /// <param name="extra">Tensors to overwrite in place from <c>extra.safetensors</c>, by name, or null.</param>
+    public static TrainerState Load(string folder, nn.Module model, OptimizerHelper optimizer, IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         string dir = Resolve(folder) ?? throw new FileNotFoundException($"no training checkpoint in {folder}", Path.Combine(folder, StateFile));
         using (var reader = CheckpointReader.OpenFolder(dir)) PretrainedLoader.LoadWeights(model, reader);
         optimizer.load_state_dict(Path.Combine(dir, "optimizer.bin"));
+        if (extra is { Count: > 0 })
+        {
+            using var file = SafeTensorsFile.Open(Path.Combine(dir, "extra.safetensors"));
+            using var noGrad = no_grad();
+            foreach (var (name, target) in extra)
+                using (var saved = file.Load(name)) target.copy_(saved);
+        }
         using (var rng = SafeTensorsFile.Open(Path.Combine(dir, "rng.safetensors")))
         using (var state = rng.Load("cpu"))
             Generator.Default.set_state(state);

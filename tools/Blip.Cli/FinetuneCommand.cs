@@ -12,10 +12,13 @@ namespace Blip.Cli;
 public static class FinetuneCommand
 {
     private const string Usage = """
-        usage: blip finetune caption --model DIR|HUB_ID --train FILE --output DIR [options]
+        usage: blip finetune caption|itm --model DIR|HUB_ID --train FILE --output DIR [options]
+          caption               captioning LM loss (BlipForConditionalGeneration)
+          itm                   ITC + ITM with hard negatives (BlipForImageTextRetrieval); eval: Recall@1/5/10 by ITC
           --train FILE          JSONL of {"image": path, "caption": text} (paths relative to the file), or a COCO
                                 Karpathy .json with --image-root
-          --eval FILE           held-out file of the same kind, evaluated after each epoch (exact match, BLEU-4, CIDEr-D)
+          --eval FILE           held-out file of the same kind, evaluated after each epoch (caption: exact match,
+                                BLEU-4, CIDEr-D; itm: Recall@K)
           --image-root DIR      image folder of Karpathy annotation files
           --epochs N (1)  --lr X (1e-5)  --min-lr X (0)  --warmup N (0)  --batch-size N (8)  --grad-accum N (1)
           --weight-decay X (0.05)  --max-grad-norm X|none (1.0)  --seed N (42)  --max-steps N
@@ -54,7 +57,7 @@ public static class FinetuneCommand
         }
         try
         {
-            return parsed.Task == "caption" ? Caption(parsed, stdout, stderr) : Itm(stderr);
+            return parsed.Task == "caption" ? Caption(parsed, stdout, stderr) : Itm(parsed, stdout, stderr);
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or ConfigException or HubException or CheckpointFormatException
                                       or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException)
@@ -77,19 +80,34 @@ public static class FinetuneCommand
         var trainer = new CaptionTrainer(model, tokenizer, processor, a.Options) { Progress = bar.Draw };
         stderr.WriteLine($"fine-tuning {modelDir} on {train.Count} captions for {trainer.TotalSteps(train.Count)} steps");
         var result = trainer.Train(train, a.Output, eval, a.Resume);
+        return Finish(model, modelDir, a.Output, result, stdout, stderr);
+    }
+
+    private static int Itm(FinetuneArguments a, TextWriter stdout, TextWriter stderr)
+    {
+        string modelDir = ResolveModel(a.Model, stderr);
+        var train = Load(a.Train, a.ImageRoot);
+        var eval = a.Eval is null ? null : Load(a.Eval, a.ImageRoot);
+        using var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        var bar = new ProgressBar(stderr);
+        using var trainer = new RetrievalTrainer(model, tokenizer, processor, a.Options) { Progress = bar.Draw };
+        stderr.WriteLine($"fine-tuning {modelDir} (ITC + ITM) on {train.Count} captions for {trainer.TotalSteps(train.Count)} steps");
+        var result = trainer.Train(train, a.Output, eval, a.Resume);
+        return Finish(model, modelDir, a.Output, result, stdout, stderr);
+    }
+
+    private static int Finish(TorchSharp.torch.nn.Module model, string modelDir, string output, TrainingResult result,
+        TextWriter stdout, TextWriter stderr)
+    {
         stderr.WriteLine();
         foreach (var (metrics, epoch) in result.Evaluations.Select((m, i) => (m, i)))
             stderr.WriteLine($"epoch {epoch}: " + string.Join(", ", metrics.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F4}"))));
-        string exportDir = Path.Combine(a.Output, "model");
+        string exportDir = Path.Combine(output, "model");
         HubExport.Save(model, modelDir, exportDir);
         stdout.WriteLine(Path.GetFullPath(exportDir));
         return 0;
-    }
-
-    private static int Itm(TextWriter stderr)
-    {
-        stderr.WriteLine("blip finetune itm: not implemented yet (the ITC/ITM losses exist in Blip.Engine.Training.RetrievalLoss; the trainer does not use them yet)");
-        return 1;
     }
 
     private static IReadOnlyList<CaptionExample> Load(string path, string? imageRoot) =>

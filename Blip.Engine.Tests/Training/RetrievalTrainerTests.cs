@@ -1,0 +1,46 @@
+// ITC + ITM fine-tuning of the retrieval model, and Recall@K.
+using Blip.Engine.Config;
+using Blip.Engine.Models;
+using Blip.Engine.Processing;
+using Blip.Engine.Tests.Support;
+using Blip.Engine.Training;
+
+namespace Blip.Engine.Tests.Training;
+
+public sealed class RetrievalTrainerTests
+{
+    [Test]
+    public void Recall_at_k_counts_ranks_both_ways()
+    {
+        using var scope = NewDisposeScope();
+        // 2 images, 3 texts (texts 0,1 of image 0; text 2 of image 1)
+        var sim = tensor(new float[,] { { 0.9f, 0.1f, 0.5f }, { 0.2f, 0.8f, 0.4f } });
+        var r = RetrievalEvaluation.Recall(sim, [0, 0, 1]);
+        // text→image: t0 → img0 (rank 0) ✓, t1 → img1 first (img0 rank 1) ✗, t2 → img0 first (img1 rank 1) ✗
+        Assert.That(r["txt_r1"], Is.EqualTo(1.0 / 3).Within(1e-12));
+        Assert.That(r["txt_r5"], Is.EqualTo(1.0));
+        // image→text: img0's best is t0 ✓; img1's best is t1 (of image 0), then t2 → rank 1 ✗ at 1
+        Assert.That(r["img_r1"], Is.EqualTo(0.5));
+        Assert.That(r["img_r10"], Is.EqualTo(1.0));
+    }
+
+    [Test]
+    public void Itc_itm_fine_tuning_runs_checkpoints_the_temperature_and_evaluates_recall()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string modelDir = SyntheticCaptions.MakeRetrievalFolder(Path.Combine(dir.Path, "model"));
+        var data = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 2, seed: 4)); // 8 examples
+        using var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 4, LearningRate = 1e-3, Seed = 2 };
+        using var trainer = new RetrievalTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options);
+        string output = Path.Combine(dir.Path, "run");
+        var result = trainer.Train(data, output, data);
+        TestContext.Out.WriteLine($"losses {string.Join(", ", result.Losses)}; temperature {trainer.Temperature}; eval {string.Join(", ", result.Evaluations[^1])}");
+        Assert.That(result.Steps, Is.EqualTo(4));
+        Assert.That(result.Losses, Has.All.Matches<double>(l => double.IsFinite(l) && l > 0));
+        Assert.That(trainer.Temperature, Is.Not.EqualTo(0.07).Within(1e-7).And.InRange(0.001, 0.5));
+        Assert.That(File.Exists(Path.Combine(output, "checkpoint", "extra.safetensors")), Is.True);
+        Assert.That(result.Evaluations[^1].Keys, Is.SupersetOf(new[] { "txt_r1", "txt_r5", "txt_r10", "img_r1", "img_r5", "img_r10", "r_mean" }));
+    }
+}

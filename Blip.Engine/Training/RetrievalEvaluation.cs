@@ -1,0 +1,70 @@
+// Recall@K of image↔text retrieval by ITC similarity.
+using Blip.Engine.Models;
+using Blip.Engine.Processing;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Training;
+
+/// <summary>End-of-epoch evaluation of a retrieval model.</summary>
+/// <remarks>Ranks by ITC similarity only; BLIP's paper re-scores the top k (128/256) with ITM, which this does not.</remarks>
+public static class RetrievalEvaluation
+{
+    /// <summary>Text→image and image→text Recall@1/5/10 over the distinct images and all captions of
+    /// <paramref name="examples"/>: <c>txt_r1</c>… (a caption's image ranks in the top K), <c>img_r1</c>… (any caption
+    /// of the image ranks in the top K), and <c>r_mean</c>.</summary>
+    public static IReadOnlyDictionary<string, double> Run(BlipForImageTextRetrieval model, BlipImageProcessor processor,
+        BlipTokenizer tokenizer, IReadOnlyList<CaptionExample> examples, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(processor);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(examples);
+        var images = examples.Select(e => e.ImagePath).Distinct().ToList();
+        var imageOf = examples.Select(e => images.IndexOf(e.ImagePath)).ToArray();
+        model.eval();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var imageFeats = cat(images.Chunk(batchSize).Select(chunk =>
+        {
+            using var pixels = processor.Preprocess(chunk);
+            using var vision = model.VisionModel.forward(pixels);
+            return model.ImageFeatures(vision.LastHiddenState);
+        }).ToList());                                                                                           // [I,E]
+        var textFeats = cat(examples.Chunk(batchSize).Select(chunk =>
+        {
+            var (ids, mask) = tokenizer.EncodeBatch(chunk.Select(e => e.Caption).ToList()).ToTensors();
+            return model.TextFeatures(ids, mask);
+        }).ToList());                                                                                           // [T,E]
+        var sim = imageFeats.matmul(textFeats.t());                                                             // [I,T]
+        return Recall(sim, imageOf);
+    }
+
+    /// <summary>Recall@1/5/10 both ways from a similarity matrix [I,T] and the image index of each text.</summary>
+    public static IReadOnlyDictionary<string, double> Recall(Tensor similarity, IReadOnlyList<int> imageOfText)
+    {
+        ArgumentNullException.ThrowIfNull(similarity);
+        ArgumentNullException.ThrowIfNull(imageOfText);
+        using var scope = NewDisposeScope();
+        int nImages = (int)similarity.shape[0], nTexts = (int)similarity.shape[1];
+        var textRank = new int[nTexts];   // rank of the right image for each text
+        var imageRank = new int[nImages]; // best rank of any right text for each image
+        var byText = similarity.t().argsort(1, descending: true).data<long>().ToArray();   // [T,I]
+        var byImage = similarity.argsort(1, descending: true).data<long>().ToArray();      // [I,T]
+        for (int t = 0; t < nTexts; t++)
+            textRank[t] = Array.IndexOf(byText, (long)imageOfText[t], t * nImages, nImages) - t * nImages;
+        for (int i = 0; i < nImages; i++)
+        {
+            imageRank[i] = int.MaxValue;
+            for (int r = 0; r < nTexts; r++)
+                if (imageOfText[(int)byImage[i * nTexts + r]] == i) { imageRank[i] = r; break; }
+        }
+        var result = new Dictionary<string, double>();
+        foreach (int k in new[] { 1, 5, 10 })
+        {
+            result[$"txt_r{k}"] = textRank.Count(r => r < k) / (double)nTexts;
+            result[$"img_r{k}"] = imageRank.Count(r => r < k) / (double)nImages;
+        }
+        result["r_mean"] = result.Values.Average();
+        return result;
+    }
+}

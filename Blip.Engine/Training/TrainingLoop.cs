@@ -1,0 +1,143 @@
+// The loop both trainers share: AdamW with no-decay groups, warm-up + cosine, accumulation, clipping, freezing,
+// background data loading, JSONL log, resumable checkpoints and end-of-epoch evaluation.
+using System.Diagnostics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Training;
+
+/// <summary>What a task plugs into <see cref="TrainingLoop"/>.</summary>
+/// <param name="Model">The model (owned by the caller).</param>
+/// <param name="Processor">Image preprocessing for the loader.</param>
+/// <param name="Loss">The loss of one micro-batch (a scalar with gradients).</param>
+/// <param name="Evaluate">Metrics on a held-out set, or null.</param>
+/// <param name="Extra">Trainable tensors outside the model (e.g. ITC temperature): no weight decay, saved in checkpoints.</param>
+/// <param name="AfterStep">Runs after each optimizer step (e.g. clamping the temperature), or null.</param>
+internal sealed record TrainingTask(nn.Module Model, Processing.BlipImageProcessor Processor, Func<CaptionBatch, Tensor> Loss,
+    Func<IReadOnlyList<CaptionExample>, IReadOnlyDictionary<string, double>>? Evaluate,
+    IReadOnlyList<(string Name, Parameter Parameter)> Extra, Action? AfterStep);
+
+/// <summary>Runs the optimisation for a <see cref="TrainingTask"/>.</summary>
+internal static class TrainingLoop
+{
+    /// <summary>Optimizer steps of a run over <paramref name="examples"/> examples.</summary>
+    public static int TotalSteps(TrainingOptions options, int examples)
+    {
+        int batches = (examples + options.BatchSize - 1) / options.BatchSize;
+        int perEpoch = (batches + options.GradientAccumulation - 1) / options.GradientAccumulation;
+        int total = perEpoch * options.Epochs;
+        return options.MaxSteps is { } max ? Math.Min(max, total) : total;
+    }
+
+    /// <summary>The shuffled order of epoch <paramref name="epoch"/>, stable across processes.</summary>
+    public static int[] Order(int count, long seed, int epoch)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        new Random(unchecked((int)(seed * 1_000_003 + epoch))).Shuffle(order);
+        return order;
+    }
+
+    public static TrainingResult Train(TrainingTask task, TrainingOptions options, Action<TrainingProgress>? progress,
+        IReadOnlyList<CaptionExample> train, string outputFolder, IReadOnlyList<CaptionExample>? eval, bool resume)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(outputFolder);
+        if (train.Count == 0) throw new ArgumentException("the training set is empty", nameof(train));
+        Directory.CreateDirectory(outputFolder);
+        string checkpoint = Path.Combine(outputFolder, "checkpoint");
+        torch.manual_seed(options.Seed);
+        if (options.TextDropout is { } rate) ModelParameters.SetDropout(task.Model, rate);
+        var trainable = ModelParameters.Trainable(task.Model, options.Freeze);
+        using var optimizer = ModelParameters.CreateOptimizer(trainable, options, task.Extra.Select(x => x.Parameter).ToList());
+        var extra = task.Extra.Select(x => new KeyValuePair<string, Tensor>(x.Name, x.Parameter)).ToList();
+        var state = resume && TrainingCheckpoint.Exists(checkpoint)
+            ? TrainingCheckpoint.Load(checkpoint, task.Model, optimizer, extra)
+            : new TrainerState(0, 0, 0, options.Seed);
+        using var log = new TrainingLog(Path.Combine(outputFolder, "train_log.jsonl"));
+        var parameters = trainable.Select(x => x.Parameter).Concat(task.Extra.Select(x => x.Parameter)).ToList();
+        var run = new Run(task, options, progress, optimizer, parameters, log, TotalSteps(options, train.Count), checkpoint, extra, state);
+        for (int epoch = state.Epoch; epoch < options.Epochs && !run.Finished; epoch++)
+        {
+            run.Epoch(train, epoch, epoch == state.Epoch ? state.BatchInEpoch : 0);
+            if (eval is { Count: > 0 } && task.Evaluate is not null) run.Evaluate(eval, epoch);
+        }
+        task.Model.eval();
+        return new TrainingResult(run.Step, run.Losses, run.Evaluations);
+    }
+
+    /// <summary>The mutable state of one call to <see cref="Train"/>.</summary>
+    private sealed class Run(TrainingTask task, TrainingOptions options, Action<TrainingProgress>? progress, AdamW optimizer,
+        IReadOnlyList<Parameter> parameters, TrainingLog log, int totalSteps, string checkpoint,
+        IReadOnlyList<KeyValuePair<string, Tensor>> extra, TrainerState start)
+    {
+        private readonly List<double> stepLosses = [];
+
+        public int Step { get; private set; } = start.Step;
+
+        public List<double> Losses { get; } = [];
+
+        public List<IReadOnlyDictionary<string, double>> Evaluations { get; } = [];
+
+        public bool Finished => Step >= totalSteps;
+
+        public void Epoch(IReadOnlyList<CaptionExample> train, int epoch, int skipBatches)
+        {
+            var order = Order(train.Count, options.Seed, epoch).Skip(skipBatches * options.BatchSize).ToArray();
+            using var loader = new CaptionBatchLoader(train, order, options.BatchSize, task.Processor, options.Prefetch);
+            int batchInEpoch = skipBatches, images = 0;
+            var clock = Stopwatch.StartNew();
+            task.Model.train();
+            foreach (var batch in loader.Batches())
+            {
+                using (batch) stepLosses.Add(MicroBatch(batch));
+                images += batch.Captions.Count;
+                batchInEpoch++;
+                bool lastOfEpoch = batchInEpoch * options.BatchSize >= train.Count;
+                if (stepLosses.Count < options.GradientAccumulation && !lastOfEpoch) continue;
+                var report = OptimizerStep(epoch, images / clock.Elapsed.TotalSeconds);
+                images = 0;
+                clock.Restart();
+                bool due = options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0;
+                if (lastOfEpoch) Save(new TrainerState(Step, epoch + 1, 0, options.Seed));
+                else if (due) Save(new TrainerState(Step, epoch, batchInEpoch, options.Seed));
+                progress?.Invoke(report); // after the checkpoint: a crash here loses nothing
+                if (Finished) break;
+            }
+        }
+
+        private void Save(TrainerState state) => TrainingCheckpoint.Save(checkpoint, task.Model, optimizer, state, extra);
+
+        private double MicroBatch(CaptionBatch batch)
+        {
+            using var scope = NewDisposeScope();
+            var loss = task.Loss(batch);
+            (loss / options.GradientAccumulation).backward();
+            return loss.item<float>();
+        }
+
+        private TrainingProgress OptimizerStep(int epoch, double imagesPerSecond)
+        {
+            double lr = LearningRateSchedule.At(Step, totalSteps, options.WarmupSteps, options.LearningRate, options.MinLearningRate);
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+            if (options.MaxGradNorm is { } max) nn.utils.clip_grad_norm_(parameters, max);
+            optimizer.step();
+            optimizer.zero_grad();
+            task.AfterStep?.Invoke();
+            double loss = stepLosses.Average();
+            stepLosses.Clear();
+            Step++;
+            Losses.Add(loss);
+            log.Step(Step, epoch, loss, lr, imagesPerSecond);
+            return new TrainingProgress(Step, totalSteps, epoch, loss, lr, imagesPerSecond);
+        }
+
+        public void Evaluate(IReadOnlyList<CaptionExample> eval, int epoch)
+        {
+            var metrics = task.Evaluate!(eval);
+            Evaluations.Add(metrics);
+            log.Evaluation(Step, epoch, metrics);
+            task.Model.train();
+        }
+    }
+}
