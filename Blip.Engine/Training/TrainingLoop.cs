@@ -48,6 +48,7 @@ internal static class TrainingLoop
         string checkpoint = Path.Combine(outputFolder, "checkpoint");
         torch.manual_seed(options.Seed);
         if (options.TextDropout is { } rate) ModelParameters.SetDropout(task.Model, rate);
+        if (options.GradientCheckpointing) GradientCheckpoint.EnableForVision(task.Model);
         var trainable = ModelParameters.Trainable(task.Model, options.Freeze);
         using var optimizer = ModelParameters.CreateOptimizer(trainable, options, task.Extra.Select(x => x.Parameter).ToList());
         var extra = task.Extra.Select(x => new KeyValuePair<string, Tensor>(x.Name, x.Parameter)).ToList();

@@ -77,6 +77,9 @@ public sealed record TrainingOptions
     /// implemented: must stay false.</summary>
     public bool Augment { get; init; }
 
+    /// <summary>Recompute each vision encoder layer in the backward pass instead of keeping its activations.</summary>
+    public bool GradientCheckpointing { get; init; }
+
     /// <summary>Batches prepared ahead by the background loader.</summary>
     public int Prefetch { get; init; } = 2;
 

@@ -29,6 +29,7 @@ public static class FinetuneCommand
           --prompt TEXT         prompt masked by the blip recipe (default "a picture of ")
           --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end)
           --resume              continue from OUTPUT/checkpoint
+          --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
         The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
         """;
 
@@ -177,6 +178,7 @@ public static class FinetuneCommand
                     case "--eval": a = a with { Eval = Value() }; break;
                     case "--image-root": a = a with { ImageRoot = Value() }; break;
                     case "--resume": a = a with { Resume = true }; break;
+                case "--gradient-checkpointing": o = o with { GradientCheckpointing = true }; break;
                     case "--epochs": o = o with { Epochs = Int(name, Value()) }; break;
                     case "--lr": o = o with { LearningRate = Double(name, Value()) }; break;
                     case "--min-lr": o = o with { MinLearningRate = Double(name, Value()) }; break;

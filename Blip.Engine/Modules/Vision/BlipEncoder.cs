@@ -23,12 +23,16 @@ public sealed class BlipEncoder : nn.Module<Tensor, Tensor>
     /// <summary>The layers, in order.</summary>
     public ModuleList<BlipEncoderLayer> Layers => layers;
 
+    /// <summary>Runs one layer in <see cref="forward"/>; null calls the layer directly. Training sets it to recompute
+    /// layers in the backward pass (gradient checkpointing).</summary>
+    public Func<BlipEncoderLayer, Tensor, Tensor>? LayerRunner { get; set; }
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();
         var hidden = hiddenStates;
-        foreach (var layer in layers) hidden = layer.forward(hidden);
+        foreach (var layer in layers) hidden = LayerRunner is { } run ? run(layer, hidden) : layer.forward(hidden);
         return hidden.MoveToOuterDisposeScope();
     }
 }
