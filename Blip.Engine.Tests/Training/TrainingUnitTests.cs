@@ -121,4 +121,16 @@ public sealed class TrainingUnitTests
         Assert.That(examples.Select(e => e.ImageId), Is.EqualTo(new long[] { 0, 0, 1 }));
         Assert.That(examples[2].ImagePath, Is.EqualTo(Path.GetFullPath("/coco/train2014/2.jpg")));
     }
+
+    [Test]
+    public void Augmentation_keeps_the_shape_repeats_with_a_seed_and_changes_the_pixels()
+    {
+        using var scope = NewDisposeScope();
+        var pixels = randn(3, 3, 32, 32);
+        var a = ImageAugmentation.RandomResizedCropAndFlip(pixels, new Random(4));
+        var b = ImageAugmentation.RandomResizedCropAndFlip(pixels, new Random(4));
+        Assert.That(a.shape, Is.EqualTo(pixels.shape));
+        Assert.That(a.eq(b).all().item<bool>(), Is.True, "same seed, same crops and flips");
+        Assert.That(a.eq(pixels).all().item<bool>(), Is.False);
+    }
 }

@@ -25,8 +25,14 @@ public sealed class CaptionBatchLoader : IDisposable
 
     /// <summary>Starts preparing batches of <paramref name="batchSize"/> of <paramref name="examples"/> taken in
     /// <paramref name="order"/> (the last batch may be smaller).</summary>
+    /// <param name="examples">The data set.</param>
+    /// <param name="order">Indices into <paramref name="examples"/>, in the order to yield them.</param>
+    /// <param name="batchSize">Examples per batch.</param>
+    /// <param name="processor">Decodes and preprocesses the images.</param>
+    /// <param name="prefetch">Batches prepared ahead.</param>
+    /// <param name="augment">Seeded source for <see cref="ImageAugmentation.RandomResizedCropAndFlip"/>, or null for none.</param>
     public CaptionBatchLoader(IReadOnlyList<CaptionExample> examples, IReadOnlyList<int> order, int batchSize,
-        BlipImageProcessor processor, int prefetch = 2)
+        BlipImageProcessor processor, int prefetch = 2, Random? augment = null)
     {
         ArgumentNullException.ThrowIfNull(examples);
         ArgumentNullException.ThrowIfNull(order);
@@ -34,10 +40,10 @@ public sealed class CaptionBatchLoader : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(prefetch);
         queue = new BlockingCollection<CaptionBatch>(prefetch);
-        producer = Task.Run(() => Produce(examples, order, batchSize, processor));
+        producer = Task.Run(() => Produce(examples, order, batchSize, processor, augment));
     }
 
-    private void Produce(IReadOnlyList<CaptionExample> examples, IReadOnlyList<int> order, int batchSize, BlipImageProcessor processor)
+    private void Produce(IReadOnlyList<CaptionExample> examples, IReadOnlyList<int> order, int batchSize, BlipImageProcessor processor, Random? augment)
     {
         try
         {
@@ -45,6 +51,8 @@ public sealed class CaptionBatchLoader : IDisposable
             {
                 var items = Enumerable.Range(start, Math.Min(batchSize, order.Count - start)).Select(i => examples[order[i]]).ToList();
                 var pixels = processor.Preprocess(items.Select(x => x.ImagePath)); // [B,3,H,W]
+                if (augment is not null)
+                    using (var plain = pixels) pixels = ImageAugmentation.RandomResizedCropAndFlip(plain, augment);
                 var batch = new CaptionBatch(pixels, items.Select(x => x.Caption).ToList(), items.Select(x => x.ImageId).ToArray());
                 try
                 {

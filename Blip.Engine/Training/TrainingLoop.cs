@@ -85,7 +85,8 @@ internal static class TrainingLoop
         public void Epoch(IReadOnlyList<CaptionExample> train, int epoch, int skipBatches)
         {
             var order = Order(train.Count, options.Seed, epoch).Skip(skipBatches * options.BatchSize).ToArray();
-            using var loader = new CaptionBatchLoader(train, order, options.BatchSize, task.Processor, options.Prefetch);
+            var augment = options.Augment ? new Random(unchecked((int)(options.Seed * 7_919 + epoch))) : null;
+            using var loader = new CaptionBatchLoader(train, order, options.BatchSize, task.Processor, options.Prefetch, augment);
             int batchInEpoch = skipBatches, images = 0;
             var clock = Stopwatch.StartNew();
             task.Model.train();

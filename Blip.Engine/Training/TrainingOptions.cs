@@ -73,8 +73,8 @@ public sealed record TrainingOptions
     /// <summary>Save a resumable checkpoint every this many optimizer steps (and at each epoch end); 0: epoch ends only.</summary>
     public int CheckpointEvery { get; init; }
 
-    /// <summary>Random resized crop and horizontal flip on training images (the reference's augmentation). Not yet
-    /// implemented: must stay false.</summary>
+    /// <summary>Random resized crop (scale 0.5–1) and horizontal flip on training images, as the original BLIP (without
+    /// its RandAugment); see <see cref="ImageAugmentation"/>. Off by default.</summary>
     public bool Augment { get; init; }
 
     /// <summary>Recompute each vision encoder layer in the backward pass instead of keeping its activations.</summary>
@@ -105,7 +105,6 @@ public sealed record TrainingOptions
         if (MaxGradNorm is { } g && !(g > 0)) Fail(nameof(MaxGradNorm), $"must be > 0 or null, got {g}");
         if (TextDropout is { } d && !(d >= 0 && d < 1)) Fail(nameof(TextDropout), $"must be in [0, 1), got {d}");
         if (CheckpointEvery < 0) Fail(nameof(CheckpointEvery), $"must be ≥ 0, got {CheckpointEvery}");
-        if (Augment) Fail(nameof(Augment), "augmentation is not implemented yet");
         ArgumentNullException.ThrowIfNull(Loss, nameof(Loss));
         Loss.Validate();
         return this;

@@ -30,6 +30,7 @@ public static class FinetuneCommand
           --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end)
           --resume              continue from OUTPUT/checkpoint
           --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
+          --augment             random resized crop (scale 0.5-1) and horizontal flip of training images
         The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
         """;
 
@@ -179,6 +180,7 @@ public static class FinetuneCommand
                     case "--image-root": a = a with { ImageRoot = Value() }; break;
                     case "--resume": a = a with { Resume = true }; break;
                 case "--gradient-checkpointing": o = o with { GradientCheckpointing = true }; break;
+                case "--augment": o = o with { Augment = true }; break;
                     case "--epochs": o = o with { Epochs = Int(name, Value()) }; break;
                     case "--lr": o = o with { LearningRate = Double(name, Value()) }; break;
                     case "--min-lr": o = o with { MinLearningRate = Double(name, Value()) }; break;
