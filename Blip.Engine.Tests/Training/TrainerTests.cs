@@ -129,4 +129,20 @@ public sealed class TrainerTests
         var ids = tensor(new long[,] { { 1038, 1, 5 } });
         TensorAssert.AllClose(model.Forward(pixels, ids), loaded.Forward(pixels, ids), 0, 0, "logits after export");
     }
+
+    [Test, NonParallelizable]
+    public void Training_leaves_no_tensor_alive_on_the_training_thread()
+    {
+        var options = Options with { Epochs = 2, CheckpointEvery = 0, TextDropout = null, GradientAccumulation = 1 };
+        Run(Path.Combine(dir.Path, "warm"), options).Model.Dispose();
+        using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var trainer = new CaptionTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options);
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var result = trainer.Train(train, Path.Combine(dir.Path, "leak"));
+        long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        TestContext.Out.WriteLine($"live tensors on this thread {before} -> {after} over {result.Steps} steps");
+        // The loader thread creates each batch's pixels and this thread disposes them: −1 per batch here, +1 there.
+        Assert.That(after - before, Is.EqualTo(-result.Steps));
+    }
 }

@@ -122,9 +122,12 @@ internal static class TrainingLoop
         {
             double lr = LearningRateSchedule.At(Step, totalSteps, options.WarmupSteps, options.LearningRate, options.MinLearningRate);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-            if (options.MaxGradNorm is { } max) nn.utils.clip_grad_norm_(parameters, max);
-            optimizer.step();
-            optimizer.zero_grad();
+            using (NewDisposeScope()) // TorchSharp's AdamW.step leaves one grad wrapper per parameter outside any scope
+            {
+                if (options.MaxGradNorm is { } max) nn.utils.clip_grad_norm_(parameters, max);
+                optimizer.step();
+                optimizer.zero_grad();
+            }
             task.AfterStep?.Invoke();
             double loss = stepLosses.Average();
             stepLosses.Clear();
