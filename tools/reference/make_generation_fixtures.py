@@ -43,6 +43,10 @@ CASES = {
                                                             top_k=20, top_p=0.9)),
     "captioning.sample_plain_return2": ("captioning", "images", dict(max_length=12, do_sample=True,
                                                                      num_return_sequences=2)),
+    "captioning.beam3_sample": ("captioning", "images", dict(max_length=14, num_beams=3, do_sample=True, top_k=30)),
+    "captioning.beam3_return3_early_lp15": ("captioning", "prompt", dict(max_new_tokens=9, num_beams=3,
+                                                                         num_return_sequences=3, early_stopping=True,
+                                                                         length_penalty=1.5, min_length=14)),
     "vqa.beam3": ("vqa", "question", dict(max_length=10, num_beams=3)),
     "vqa.greedy_rep13": ("vqa", "question", dict(max_length=10, repetition_penalty=1.3)),
 }
