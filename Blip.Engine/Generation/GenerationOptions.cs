@@ -53,7 +53,9 @@ public sealed record GenerationOptions
     /// <summary>Sequences returned per input (≤ <see cref="NumBeams"/> for beam search; sampling draws this many).</summary>
     public int NumReturnSequences { get; init; } = 1;
 
-    /// <summary>Seed of the sampling generator (torch.manual_seed semantics); null draws one from the global generator.</summary>
+    /// <summary>Seed of a private sampling generator: the same draws as <c>torch.manual_seed(seed)</c> before
+    /// transformers' generate() (same libtorch multinomial; checked against the reference). Null uses libtorch's
+    /// global generator.</summary>
     public long? Seed { get; init; }
 
     /// <summary>Layout of prompts of different lengths (captioning). Default <see cref="PromptPadding.Transformers"/>.</summary>
