@@ -16,10 +16,8 @@ internal sealed class CaptionerStepDecoder(BlipTextLMHeadModel decoder, Tensor e
         ArgumentNullException.ThrowIfNull(cache);
         using var scope = NewDisposeScope();
         var states = cache.Layers[0].Cross.IsSet ? null : encoderStates;
-        // Decode steps feed one id, so the head already runs on the last position only. lastOnly is not used: its
-        // slice `hidden[.., -1.., ..]` throws in BlipTextLMHeadModel (a negative System.Index); only the prefill of a
-        // prompt pays for the head over the prompt, once.
-        var logits = decoder.Forward(newIds, attentionMask, states, encoderMask, cache, lastOnly: false, positionIds); // [B,t,V]
+        // The LM head runs on the last position only (the prompt's prefill included).
+        var logits = decoder.Forward(newIds, attentionMask, states, encoderMask, cache, lastOnly: true, positionIds);  // [B,1,V]
         return logits.select(1, -1).to(ScalarType.Float32).MoveToOuterDisposeScope();                                // [B,V]
     }
 }
