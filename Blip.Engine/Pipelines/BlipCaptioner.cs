@@ -8,35 +8,14 @@ namespace Blip.Engine.Pipelines;
 /// <summary>Captions images with a <c>blip-image-captioning-*</c> checkpoint.</summary>
 /// <remarks>Thread-safe: calls from several threads are serialised on one lock (the model and its K/V cache are not
 /// reentrant). Open one instance per thread for parallel work; each holds its own weights.</remarks>
-public sealed class BlipCaptioner : IDisposable
+public sealed class BlipCaptioner : BlipPipeline<BlipForConditionalGeneration>
 {
-    private readonly ModelContext context;
-    private readonly BlipForConditionalGeneration model;
-    private readonly Lock gate = new();
-    private bool disposed;
-
-    private BlipCaptioner(ModelContext context, BlipForConditionalGeneration model)
-    {
-        this.context = context;
-        this.model = model;
+    private BlipCaptioner(ModelContext context, BlipForConditionalGeneration model) : base(context, model) =>
         Defaults = GenerationOptions.FromPretrained(context.Folder);
-    }
 
     /// <summary>Opens a model folder or a Hub id (downloaded into the Hugging Face cache on first use).</summary>
-    public static async Task<BlipCaptioner> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        options ??= BlipLoadOptions.Default;
-        var context = await ModelContext.OpenAsync(modelIdOrPath, options, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return new BlipCaptioner(context, BlipForConditionalGeneration.FromPretrained(context.Folder, context.Device, context.DType));
-        }
-        catch
-        {
-            context.Dispose();
-            throw;
-        }
-    }
+    public static Task<BlipCaptioner> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(modelIdOrPath, options, BlipForConditionalGeneration.FromPretrained, (c, m) => new BlipCaptioner(c, m), cancellationToken);
 
     /// <summary>Synchronous <see cref="OpenAsync"/>.</summary>
     public static BlipCaptioner Open(string modelIdOrPath, BlipLoadOptions? options = null) =>
@@ -44,9 +23,6 @@ public sealed class BlipCaptioner : IDisposable
 
     /// <summary>The checkpoint's generation settings (<c>generation_config.json</c> over transformers' defaults).</summary>
     public GenerationOptions Defaults { get; }
-
-    /// <summary>The resolved model folder.</summary>
-    public string ModelFolder => context.Folder;
 
     /// <summary>Captions one image; <paramref name="prompt"/> starts the caption (conditional captioning).</summary>
     public CaptionResult Caption(string imagePath, string? prompt = null, GenerationOptions? options = null) =>
@@ -59,30 +35,15 @@ public sealed class BlipCaptioner : IDisposable
         if (imagePaths.Count == 0) return [];
         options ??= Defaults;
         options.Validate();
-        lock (gate)
+        return Locked<IReadOnlyList<CaptionResult>>(() =>
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            using var scope = NewDisposeScope();
-            using var inference = inference_mode();
-            var pixels = context.Pixels(imagePaths);
+            var pixels = Context.Pixels(imagePaths);
             Tensor? ids = null, mask = null;
-            if (prompt is not null) (ids, mask) = context.Tokens(Enumerable.Repeat(prompt, imagePaths.Count).ToList());
-            using var result = model.Generate(pixels, ids, mask, options);
+            if (prompt is not null) (ids, mask) = Context.Tokens(Enumerable.Repeat(prompt, imagePaths.Count).ToList());
+            using var result = Model.Generate(pixels, ids, mask, options);
             int perImage = result.Tokens.Count / imagePaths.Count;
             return result.Tokens.Select((tokens, i) =>
-                new CaptionResult(imagePaths[i / perImage], context.Tokenizer.Decode(tokens), tokens)).ToList();
-        }
-    }
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            if (disposed) return;
-            disposed = true;
-            model.Dispose();
-            context.Dispose();
-        }
+                new CaptionResult(imagePaths[i / perImage], Context.Tokenizer.Decode(tokens), tokens)).ToList();
+        });
     }
 }

@@ -8,35 +8,16 @@ namespace Blip.Engine.Pipelines;
 
 /// <summary>Image-text matching with a <c>blip-itm-*</c> checkpoint.</summary>
 /// <remarks>Thread-safe: calls are serialised on one lock.</remarks>
-public sealed class BlipMatcher : IDisposable
+public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
 {
     private const int TextChunk = 256;
-    private readonly ModelContext context;
-    private readonly BlipForImageTextRetrieval model;
-    private readonly Lock gate = new();
-    private bool disposed;
-
-    private BlipMatcher(ModelContext context, BlipForImageTextRetrieval model)
+    private BlipMatcher(ModelContext context, BlipForImageTextRetrieval model) : base(context, model)
     {
-        this.context = context;
-        this.model = model;
     }
 
     /// <summary>Opens a model folder or a Hub id.</summary>
-    public static async Task<BlipMatcher> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        options ??= BlipLoadOptions.Default;
-        var context = await ModelContext.OpenAsync(modelIdOrPath, options, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return new BlipMatcher(context, BlipForImageTextRetrieval.FromPretrained(context.Folder, context.Device, context.DType));
-        }
-        catch
-        {
-            context.Dispose();
-            throw;
-        }
-    }
+    public static Task<BlipMatcher> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(modelIdOrPath, options, BlipForImageTextRetrieval.FromPretrained, (c, m) => new BlipMatcher(c, m), cancellationToken);
 
     /// <summary>Synchronous <see cref="OpenAsync"/>.</summary>
     public static BlipMatcher Open(string modelIdOrPath, BlipLoadOptions? options = null) =>
@@ -52,49 +33,41 @@ public sealed class BlipMatcher : IDisposable
         ArgumentNullException.ThrowIfNull(texts);
         using var image = EmbedImage(imagePath);
         using var textFeatures = EmbedTexts(texts);
-        lock (gate)
+        return Locked(() =>
         {
-            using var scope = NewDisposeScope();
-            using var inference = inference_mode();
             var logits = ItmLogits(image.States, texts).to(ScalarType.Float32).cpu();                 // [N,2]
             var probability = logits.softmax(-1)[.., 1];                                               // [N]
             var cosine = textFeatures.Features.matmul(image.Feature).to(ScalarType.Float32).cpu();   // [N]
             return texts.Select((text, i) => new MatchResult(imagePath, text,
                 [logits[i, 0].item<float>(), logits[i, 1].item<float>()], probability[i].item<float>(), cosine[i].item<float>())).ToList();
-        }
+        });
     }
 
     /// <summary>Encodes an image once for scoring against many texts.</summary>
     public ImageEmbedding EmbedImage(string imagePath)
     {
-        lock (gate)
+        return Locked(() =>
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            using var scope = NewDisposeScope();
-            using var inference = inference_mode();
-            var vision = model.VisionModel.forward(context.Pixels([imagePath]));   // its tensors are in this scope
-            var feature = model.ImageFeatures(vision.LastHiddenState)[0];                               // [E]
+            var vision = Model.VisionModel.forward(Context.Pixels([imagePath]));   // its tensors are in this scope
+            var feature = Model.ImageFeatures(vision.LastHiddenState)[0];                               // [E]
             return new ImageEmbedding(imagePath, vision.LastHiddenState.DetachFromDisposeScope(), feature.DetachFromDisposeScope());
-        }
+        });
     }
 
     /// <summary>Encodes texts once (without an image) for scoring against many images.</summary>
     public TextEmbeddings EmbedTexts(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        lock (gate)
+        return Locked(() =>
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            using var scope = NewDisposeScope();
-            using var inference = inference_mode();
             var chunks = texts.Chunk(TextChunk).Select(chunk =>
             {
-                var (ids, mask) = context.Tokens(chunk);
-                return model.TextFeatures(ids, mask);                                                   // [n,E]
+                var (ids, mask) = Context.Tokens(chunk);
+                return Model.TextFeatures(ids, mask);                                                   // [n,E]
             }).ToList();
-            var features = chunks.Count == 0 ? empty(0, model.Config.ImageTextHiddenSize) : cat(chunks, dim: 0);
+            var features = chunks.Count == 0 ? empty(0, Model.Config.ImageTextHiddenSize) : cat(chunks, dim: 0);
             return new TextEmbeddings(texts, features.DetachFromDisposeScope());
-        }
+        });
     }
 
     /// <summary>BLIP's retrieval: every text ranked by ITC cosine, then the top <paramref name="topK"/> re-scored with
@@ -104,11 +77,8 @@ public sealed class BlipMatcher : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
-        lock (gate)
+        return Locked(() =>
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            using var scope = NewDisposeScope();
-            using var inference = inference_mode();
             var cosine = texts.Features.matmul(image.Feature).to(ScalarType.Float32).cpu().data<float>().ToArray();
             var order = Enumerable.Range(0, cosine.Length).OrderByDescending(i => cosine[i]).ToList();
             var top = order.Take(topK).ToList();
@@ -121,7 +91,7 @@ public sealed class BlipMatcher : IDisposable
             var rescored = top.OrderByDescending(i => probability[i]);
             return rescored.Concat(order.Skip(top.Count))
                 .Select(i => new RankedText(i, texts.Texts[i], cosine[i], probability.TryGetValue(i, out var p) ? p : null)).ToList();
-        }
+        });
     }
 
     /// <summary>Every image ranked for one text by ITC cosine; the top <paramref name="topK"/> re-scored with ITM.</summary>
@@ -129,35 +99,21 @@ public sealed class BlipMatcher : IDisposable
     {
         ArgumentNullException.ThrowIfNull(images);
         using var textFeature = EmbedTexts([text]);
-        lock (gate)
+        return Locked(() =>
         {
-            using var scope = NewDisposeScope();
-            using var inference = inference_mode();
             var cosine = images.Select(img => textFeature.Features[0].dot(img.Feature).to(ScalarType.Float32).item<float>()).ToArray();
             var order = Enumerable.Range(0, images.Count).OrderByDescending(i => cosine[i]).ToList();
             var top = order.Take(topK).ToList();
             var probability = top.ToDictionary(i => i, i => ItmLogits(images[i].States, [text]).softmax(-1)[0, 1].to(ScalarType.Float32).item<float>());
             return top.OrderByDescending(i => probability[i]).Concat(order.Skip(top.Count))
                 .Select(i => new RankedImage(i, images[i].Image, cosine[i], probability.TryGetValue(i, out var p) ? p : null)).ToList();
-        }
+        });
     }
 
     private Tensor ItmLogits(Tensor states, IReadOnlyList<string> texts)
     {
-        var (ids, mask) = context.Tokens(texts);
-        if (UseEncToken) ids[.., 0] = context.Tokenizer.EncTokenId;
-        return model.ItmLogits(states, ids, mask);                                                     // [N,2]
-    }
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            if (disposed) return;
-            disposed = true;
-            model.Dispose();
-            context.Dispose();
-        }
+        var (ids, mask) = Context.Tokens(texts);
+        if (UseEncToken) ids[.., 0] = Context.Tokenizer.EncTokenId;
+        return Model.ItmLogits(states, ids, mask);                                                     // [N,2]
     }
 }

@@ -7,35 +7,14 @@ namespace Blip.Engine.Pipelines;
 
 /// <summary>Answers questions about images with a <c>blip-vqa-*</c> checkpoint.</summary>
 /// <remarks>Thread-safe: calls are serialised on one lock.</remarks>
-public sealed class BlipQuestionAnswerer : IDisposable
+public sealed class BlipQuestionAnswerer : BlipPipeline<BlipForQuestionAnswering>
 {
-    private readonly ModelContext context;
-    private readonly BlipForQuestionAnswering model;
-    private readonly Lock gate = new();
-    private bool disposed;
-
-    private BlipQuestionAnswerer(ModelContext context, BlipForQuestionAnswering model)
-    {
-        this.context = context;
-        this.model = model;
+    private BlipQuestionAnswerer(ModelContext context, BlipForQuestionAnswering model) : base(context, model) =>
         Defaults = GenerationOptions.FromPretrained(context.Folder);
-    }
 
     /// <summary>Opens a model folder or a Hub id.</summary>
-    public static async Task<BlipQuestionAnswerer> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        options ??= BlipLoadOptions.Default;
-        var context = await ModelContext.OpenAsync(modelIdOrPath, options, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return new BlipQuestionAnswerer(context, BlipForQuestionAnswering.FromPretrained(context.Folder, context.Device, context.DType));
-        }
-        catch
-        {
-            context.Dispose();
-            throw;
-        }
-    }
+    public static Task<BlipQuestionAnswerer> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(modelIdOrPath, options, BlipForQuestionAnswering.FromPretrained, (c, m) => new BlipQuestionAnswerer(c, m), cancellationToken);
 
     /// <summary>Synchronous <see cref="OpenAsync"/>.</summary>
     public static BlipQuestionAnswerer Open(string modelIdOrPath, BlipLoadOptions? options = null) =>
@@ -50,28 +29,13 @@ public sealed class BlipQuestionAnswerer : IDisposable
         ArgumentNullException.ThrowIfNull(question);
         options ??= Defaults;
         options.Validate();
-        lock (gate)
+        return Locked(() =>
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            using var scope = NewDisposeScope();
-            using var inference = inference_mode();
-            var pixels = context.Pixels([imagePath]);
-            var (ids, mask) = context.Tokens([question]);
-            using var result = model.Generate(pixels, ids, mask, options);
+            var pixels = Context.Pixels([imagePath]);
+            var (ids, mask) = Context.Tokens([question]);
+            using var result = Model.Generate(pixels, ids, mask, options);
             var tokens = result.Tokens[0];
-            return new CaptionResult(imagePath, context.Tokenizer.Decode(tokens), tokens);
-        }
-    }
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            if (disposed) return;
-            disposed = true;
-            model.Dispose();
-            context.Dispose();
-        }
+            return new CaptionResult(imagePath, Context.Tokenizer.Decode(tokens), tokens);
+        });
     }
 }
