@@ -44,4 +44,19 @@ public class KvCacheTests
         Assert.That(cache.Layers[0].Cross.Keys!.shape[0], Is.EqualTo(2), "one copy of the image K/V per image, not per beam");
         TensorAssert.AllClose(expected, shared, 1e-5, what: "shared cross K/V vs repeated image states");
     }
+
+    [Test]
+    public void Last_only_logits_equal_the_last_position_of_the_full_logits()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using var vision = model.VisionModel.forward(fixtures.Get("pixel_values"));
+        var ids = fixtures.Get("captioning.decoder_input_ids");
+        var full = model.TextDecoder.Forward(ids, encoderStates: vision.LastHiddenState);
+        var last = model.TextDecoder.Forward(ids, encoderStates: vision.LastHiddenState, lastOnly: true);
+        Assert.That(last.shape, Is.EqualTo(new[] { ids.shape[0], 1, full.shape[2] }));
+        TensorAssert.AllClose(full[.., ^1.., ..], last, 1e-5, what: "lastOnly (the LM head on one row: other GEMM blocking)");
+    }
 }

@@ -1,5 +1,6 @@
 // transformers' BlipForConditionalGeneration: the captioning model (vision_model + text_decoder).
 using Blip.Engine.Config;
+using Blip.Engine.Generation;
 using Blip.Engine.Modules.Text;
 using Blip.Engine.Modules.Vision;
 using TorchSharp;
@@ -47,4 +48,43 @@ public sealed class BlipForConditionalGeneration : nn.Module
 
     /// <summary>The LM loss of transformers' forward with <c>labels</c>, label smoothing from the text config.</summary>
     public Tensor Loss(Tensor logits, Tensor labels) => BlipTextLMHeadModel.Loss(logits, labels, Config.TextConfig.LabelSmoothing);
+
+    /// <summary>Captions <paramref name="pixelValues"/> [G,3,H,W] as transformers' <c>generate()</c>: ids identical to
+    /// transformers' for greedy search, beam search and the logits processors of <see cref="GenerationOptions"/>.</summary>
+    /// <param name="pixelValues">[G,3,H,W] images.</param>
+    /// <param name="promptIds">[G,T] the processor's <c>[CLS] prompt [SEP]</c> ids (right-padded), or null for an
+    /// unconditional caption (the decoder starts from bos).</param>
+    /// <param name="promptMask">[G,T] padding mask of the prompts, or null.</param>
+    /// <param name="options">Search options, e.g. <c>GenerationOptions.FromPretrained(folder) with { NumBeams = 3 }</c>;
+    /// null: transformers' defaults (greedy, max_length 20).</param>
+    /// <param name="interpolatePosEncoding">Resize the position grid for other image sizes.</param>
+    /// <remarks>As transformers: [CLS] becomes bos and the last prompt column is dropped (see
+    /// <see cref="PromptPadding"/> for prompts of different lengths); generation stops at <c>sep_token_id</c>;
+    /// the returned ids include bos and the prompt, and <c>max_length</c> counts them. The image is encoded once and its
+    /// cross-attention K/V are computed once per image, shared by all beams. Not thread-safe: a model instance must not
+    /// be used by two threads at once.</remarks>
+    public GenerationResult Generate(Tensor pixelValues, Tensor? promptIds = null, Tensor? promptMask = null,
+        GenerationOptions? options = null, bool interpolatePosEncoding = false)
+    {
+        ArgumentNullException.ThrowIfNull(pixelValues);
+        options ??= GenerationOptions.Default;
+        options.Validate();
+        var text = Config.TextConfig;
+        var stop = GenerationStops(text);
+        long bos = text.BosTokenId ?? throw new InvalidOperationException("text_config.bos_token_id is not set; captioning needs it");
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        using var vision = vision_model.forward(pixelValues, interpolatePosEncoding);
+        var (ids, mask, positions) = CaptionerPrompt.Build(promptIds, promptMask, pixelValues.shape[0], bos, stop.Pad, options.PromptPadding);
+        var decoder = new CaptionerStepDecoder(text_decoder, vision.LastHiddenState, null);
+        return TextGenerator.Generate(decoder, ids.to(vision.LastHiddenState.device), mask?.to(vision.LastHiddenState.device),
+            options, stop, positions?.to(vision.LastHiddenState.device));
+    }
+
+    /// <summary>BLIP's generate() ends at <c>sep_token_id</c> and pads with <c>pad_token_id</c> (the end id when unset).</summary>
+    internal static StopTokens GenerationStops(BlipTextConfig text)
+    {
+        long eos = text.SepTokenId ?? throw new InvalidOperationException("text_config.sep_token_id is not set; generation stops there");
+        return new StopTokens(eos, text.PadTokenId ?? eos);
+    }
 }

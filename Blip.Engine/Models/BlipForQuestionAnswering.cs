@@ -1,6 +1,7 @@
 // transformers' BlipForQuestionAnswering: the text encoder reads the question against the image; the decoder
 // writes the answer against the question states.
 using Blip.Engine.Config;
+using Blip.Engine.Generation;
 using Blip.Engine.Modules.Text;
 using Blip.Engine.Modules.Vision;
 using TorchSharp;
@@ -68,4 +69,34 @@ public sealed class BlipForQuestionAnswering : nn.Module
     /// <summary>The decoder's LM loss on answer logits, label smoothing from the text config.</summary>
     public Tensor Loss(Tensor answerLogits, Tensor labels) =>
         BlipTextLMHeadModel.Loss(answerLogits, labels, Config.TextConfig.LabelSmoothing);
+
+    /// <summary>Answers <paramref name="questionIds"/> about <paramref name="pixelValues"/> as transformers'
+    /// <c>generate()</c>: the question is encoded against the image once, the decoder starts from bos and writes the
+    /// answer against the question states; the returned ids start with bos (no question).</summary>
+    /// <param name="pixelValues">[G,3,H,W] images.</param>
+    /// <param name="questionIds">[G,T] tokenized questions.</param>
+    /// <param name="questionMask">[G,T] padding mask of the questions, or null.</param>
+    /// <param name="options">Search options; null: transformers' defaults (greedy, max_length 20).</param>
+    /// <param name="interpolatePosEncoding">Resize the position grid for other image sizes.</param>
+    /// <remarks>transformers' generate() lets the decoder attend to every question token (an all-ones cross mask); set
+    /// <see cref="MaskQuestionPaddingInDecoder"/> to mask the padding as the original BLIP. Stops at
+    /// <c>sep_token_id</c>. Not thread-safe: a model instance must not be used by two threads at once.</remarks>
+    public GenerationResult Generate(Tensor pixelValues, Tensor questionIds, Tensor? questionMask = null,
+        GenerationOptions? options = null, bool interpolatePosEncoding = false)
+    {
+        ArgumentNullException.ThrowIfNull(pixelValues);
+        ArgumentNullException.ThrowIfNull(questionIds);
+        options ??= GenerationOptions.Default;
+        options.Validate();
+        var stop = BlipForConditionalGeneration.GenerationStops(Config.TextConfig);
+        long bos = Config.TextConfig.BosTokenId ?? throw new InvalidOperationException("text_config.bos_token_id is not set; answers start with it");
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        using var vision = vision_model.forward(pixelValues, interpolatePosEncoding);
+        var question = EncodeQuestion(vision.LastHiddenState, questionIds, questionMask);               // [G,T,C]
+        var crossMask = MaskQuestionPaddingInDecoder ? questionMask : null;
+        var decoder = new CaptionerStepDecoder(text_decoder, question, crossMask);
+        var start = full(question.shape[0], 1, bos, dtype: ScalarType.Int64, device: question.device); // [G,1]
+        return TextGenerator.Generate(decoder, start, null, options, stop);
+    }
 }

@@ -74,7 +74,7 @@ public sealed class BlipTextLMHeadModel : nn.Module
     {
         using var scope = NewDisposeScope();
         var hidden = bert.Forward(inputIds, attentionMask, causal: true, encoderStates, encoderMask, cache, positionIds); // [B,T,C]
-        if (lastOnly) hidden = hidden[.., -1.., ..];                                                                 // [B,1,C]
+        if (lastOnly) hidden = hidden[.., ^1.., ..];                                                                  // [B,1,C]
         return cls.forward(hidden).MoveToOuterDisposeScope();                                                          // [B,T,V]
     }
 

@@ -1,0 +1,119 @@
+using System.Text.Json;
+using Blip.Cli;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Cli;
+
+/// <summary>The `blip` command's contract: options, output formats, exit codes.</summary>
+[NonParallelizable]
+public class CliTests
+{
+    private static string Tiny(params string[] parts) => TestPaths.Fixture(["tiny", .. parts]);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int code = CliApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Test]
+    public void Caption_json_has_image_caption_and_full_token_ids_as_generate_returns_them()
+    {
+        using var fixtures = new TinyFixtures();
+        var (code, output, error) = Run("caption", Tiny("images", "rgb.png"), Tiny("images", "gray.jpg"), "--model", Tiny("captioning"), "--format", "json", "--batch-size", "2");
+        Assert.That(code, Is.EqualTo(0), error);
+        using var json = JsonDocument.Parse(output);
+        var items = json.RootElement.EnumerateArray().ToList();
+        Assert.That(items, Has.Count.EqualTo(2));
+        Assert.That(items[0].GetProperty("image").GetString(), Does.EndWith("rgb.png"));
+        Assert.That(items[0].GetProperty("caption").ValueKind, Is.EqualTo(JsonValueKind.String));
+        var expected = fixtures.Get("captioning.generate.greedy")[1].data<long>().ToArray().Where(id => id != 0);
+        Assert.That(items[1].GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt64()), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Caption_of_a_folder_streams_jsonl_and_reports_progress_on_stderr()
+    {
+        var (code, output, error) = Run("caption", Tiny("images"), "--model", Tiny("captioning"), "--format", "jsonl", "--beams", "2", "--max-length", "8");
+        Assert.That(code, Is.EqualTo(0), error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(3));
+        Assert.That(lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("token_ids").GetArrayLength()), Has.All.LessThanOrEqualTo(8));
+        Assert.That(error, Does.Contain("[3/3]"));
+    }
+
+    [Test]
+    public void Match_json_has_logits_probability_and_cosine()
+    {
+        var (code, output, error) = Run("match", Tiny("images", "rgb.png"), "--text", "a dog", "--text", "two cats", "--model", Tiny("retrieval"), "--format", "json");
+        Assert.That(code, Is.EqualTo(0), error);
+        var items = JsonDocument.Parse(output).RootElement.EnumerateArray().ToList();
+        Assert.That(items, Has.Count.EqualTo(2));
+        foreach (var item in items)
+        {
+            Assert.That(item.GetProperty("itm_logits").GetArrayLength(), Is.EqualTo(2));
+            var p = item.GetProperty("itm_probability").GetDouble();
+            Assert.That(p, Is.InRange(0, 1));
+            Assert.That(item.GetProperty("cosine").GetDouble(), Is.InRange(-1, 1));
+            Assert.That(item.GetProperty("text").GetString(), Is.AnyOf("a dog", "two cats"));
+        }
+    }
+
+    [Test]
+    public void Rank_and_vqa_run()
+    {
+        var rank = Run("rank", "--images", Tiny("images"), "--text", "a dog", "--model", Tiny("retrieval"), "--top-k", "2");
+        Assert.That(rank.Code, Is.EqualTo(0), rank.Err);
+        Assert.That(rank.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
+        var vqa = Run("vqa", Tiny("images", "gray.jpg"), "--question", "What colour is the café's umbrella?", "--model", Tiny("vqa"));
+        Assert.That(vqa.Code, Is.EqualTo(0), vqa.Err);
+    }
+
+    [TestCase("caption")]
+    [TestCase("caption", "x.png", "--beams", "0")]
+    [TestCase("caption", "x.png", "--format", "xml")]
+    [TestCase("caption", "x.png", "--device", "tpu")]
+    [TestCase("match", "x.png")]
+    [TestCase("frobnicate")]
+    public void Usage_errors_exit_2(params string[] args)
+    {
+        var all = args.Concat(args.Length > 1 && args[0] == "caption" ? new[] { "--model", Tiny("captioning") } : []).ToArray();
+        var (code, _, error) = Run(all);
+        Assert.That(code, Is.EqualTo(2), error);
+        Assert.That(error, Does.StartWith("blip: "));
+    }
+
+    [Test]
+    public void Failures_exit_1_with_one_line_unless_verbose()
+    {
+        var (code, _, error) = Run("caption", "/no/such.png", "--model", Tiny("captioning"));
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(error.Trim().Split('\n'), Has.Length.EqualTo(1));
+        Assert.That(error, Does.Contain("/no/such.png"));
+        var verbose = Run("caption", Tiny("images", "rgb.png"), "--model", "/no/such/model/folder", "--verbose");
+        Assert.That(verbose.Code, Is.EqualTo(1));
+        Assert.That(verbose.Err, Does.Contain("   at "), "stack trace with --verbose");
+    }
+
+    [Test]
+    public void Offline_with_nothing_cached_says_what_to_do()
+    {
+        using var cache = TestPaths.NewTempDir();
+        var saved = (Environment.GetEnvironmentVariable("HF_HUB_OFFLINE"), Environment.GetEnvironmentVariable("HF_HUB_CACHE"));
+        Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
+        Environment.SetEnvironmentVariable("HF_HUB_CACHE", cache.Path);
+        try
+        {
+            var (code, _, error) = Run("caption", Tiny("images", "rgb.png"));
+            Assert.That(code, Is.EqualTo(1));
+            Assert.That(error, Does.Contain("Salesforce/blip-image-captioning-large").And.Contain("HF_HUB_OFFLINE"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", saved.Item1);
+            Environment.SetEnvironmentVariable("HF_HUB_CACHE", saved.Item2);
+        }
+    }
+}

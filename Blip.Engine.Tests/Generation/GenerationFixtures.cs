@@ -1,0 +1,49 @@
+using System.Text.Json;
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Generation;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Generation;
+
+/// <summary>The generate() cases of <c>Fixtures/generation</c> (tools/reference/make_generation_fixtures.py).</summary>
+public sealed record GenerationCase(string Name, string Model, string Inputs, GenerationOptions Options)
+{
+    /// <summary>Every case of expected.json.</summary>
+    public static IEnumerable<GenerationCase> All()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("generation", "expected.json")));
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateObject())
+            yield return new GenerationCase(c.Name, c.Value.GetProperty("model").GetString()!, c.Value.GetProperty("inputs").GetString()!,
+                FromKwargs(c.Value.GetProperty("kwargs"), c.Value.TryGetProperty("seed", out _) ? 1234 : null));
+    }
+
+    /// <summary>transformers kwargs → options, through the same reader as generation_config.json.</summary>
+    public static GenerationOptions FromKwargs(JsonElement kwargs, long? seed) =>
+        GenerationOptions.Parse(kwargs.GetRawText(), "kwargs") with { Seed = seed };
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
+/// <summary>Opens <c>Fixtures/generation/expected.safetensors</c>.</summary>
+public sealed class GenerationFixtures : IDisposable
+{
+    private readonly SafeTensorsFile expected = SafeTensorsFile.Open(TestPaths.Fixture("generation", "expected.safetensors"));
+
+    /// <summary>A tensor by name; fails the test when absent.</summary>
+    public Tensor Get(string name)
+    {
+        if (!expected.Tensors.ContainsKey(name)) Assert.Fail($"generation/expected.safetensors has no tensor '{name}'");
+        return expected.Load(name);
+    }
+
+    /// <summary>Whether the file holds <paramref name="name"/>.</summary>
+    public bool Has(string name) => expected.Tensors.ContainsKey(name);
+
+    /// <summary>The 2 tiny images + 2 derived ones, as the script builds them.</summary>
+    public static Tensor FourImages(Tensor pixelValues) =>
+        cat([pixelValues, pixelValues[..1].flip(3), pixelValues[1..2] * -0.5], dim: 0);
+
+    /// <inheritdoc/>
+    public void Dispose() => expected.Dispose();
+}

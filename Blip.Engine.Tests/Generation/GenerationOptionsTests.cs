@@ -1,0 +1,75 @@
+using Blip.Engine.Generation;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Generation;
+
+/// <summary>Options: transformers' defaults, generation_config.json, validation naming the field.</summary>
+public class GenerationOptionsTests
+{
+    [Test]
+    public void Defaults_are_transformers_defaults()
+    {
+        var o = GenerationOptions.Default;
+        Assert.That((o.MaxLength, o.MinLength, o.NumBeams, o.DoSample, o.TopK, o.TopP, o.Temperature, o.RepetitionPenalty,
+            o.LengthPenalty, o.NoRepeatNgramSize, o.NumReturnSequences, o.EarlyStopping, o.MaxNewTokens),
+            Is.EqualTo((20, 0, 1, false, 50, 1.0, 1.0, 1.0, 1.0, 0, 1, BeamEarlyStopping.Heuristic, (int?)null)));
+    }
+
+    [Test]
+    public void Tiny_checkpoint_generation_config_sets_only_ids_so_defaults_stay()
+    {
+        Assert.That(GenerationOptions.FromPretrained(TinyFixtures.ModelFolder("captioning")), Is.EqualTo(GenerationOptions.Default));
+        using var dir = TestPaths.NewTempDir();
+        Assert.That(GenerationOptions.FromPretrained(dir.Path), Is.EqualTo(GenerationOptions.Default), "no file: defaults");
+    }
+
+    [Test]
+    public void Generation_config_fields_are_read()
+    {
+        var o = GenerationOptions.Parse("""
+            {"max_length": 30, "min_length": 5, "num_beams": 3, "early_stopping": "never", "length_penalty": 0.6,
+             "no_repeat_ngram_size": 3, "repetition_penalty": 1.1, "do_sample": false, "top_k": null, "bos_token_id": 30522}
+            """);
+        Assert.That((o.MaxLength, o.MinLength, o.NumBeams, o.EarlyStopping, o.LengthPenalty, o.NoRepeatNgramSize, o.RepetitionPenalty, o.TopK),
+            Is.EqualTo((30, 5, 3, BeamEarlyStopping.Never, 0.6, 3, 1.1, 50)));
+        Assert.That(GenerationOptions.Parse("""{"early_stopping": true}""").EarlyStopping, Is.EqualTo(BeamEarlyStopping.WhenBeamsFinished));
+    }
+
+    [TestCase("""{"top_p": 1.5}""", "TopP")]
+    [TestCase("""{"early_stopping": "sometimes"}""", "early_stopping")]
+    [TestCase("""{"num_beams": 2, "num_return_sequences": 3}""", "NumReturnSequences")]
+    public void Bad_generation_config_names_the_field(string json, string field)
+    {
+        var e = Assert.Throws<ArgumentException>(() => GenerationOptions.Parse(json, "gen.json"));
+        Assert.That(e!.Message, Does.Contain("gen.json").And.Contain(field));
+    }
+
+    private static IEnumerable<TestCaseData> BadOptions()
+    {
+        yield return new TestCaseData(new GenerationOptions { TopP = 0 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { TopP = 1.01 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { Temperature = 0 }, "Temperature");
+        yield return new TestCaseData(new GenerationOptions { NumBeams = 0 }, "NumBeams");
+        yield return new TestCaseData(new GenerationOptions { NumBeams = 2, NumReturnSequences = 3 }, "NumReturnSequences");
+        yield return new TestCaseData(new GenerationOptions { NumReturnSequences = 2 }, "NumReturnSequences");
+        yield return new TestCaseData(new GenerationOptions { MaxNewTokens = 0 }, "MaxNewTokens");
+        yield return new TestCaseData(new GenerationOptions { RepetitionPenalty = -1 }, "RepetitionPenalty");
+        yield return new TestCaseData(new GenerationOptions { TopK = -1 }, "TopK");
+        yield return new TestCaseData(new GenerationOptions { EarlyStopping = (BeamEarlyStopping)7 }, "EarlyStopping");
+    }
+
+    [TestCaseSource(nameof(BadOptions))]
+    public void Validate_names_the_bad_field(GenerationOptions options, string field)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var e = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.That(e!.ParamName, Is.EqualTo(field));
+    }
+
+    [Test]
+    public void Max_new_tokens_wins_over_max_length()
+    {
+        Assert.That(new GenerationOptions { MaxLength = 20, MaxNewTokens = 6 }.EffectiveMaxLength(11), Is.EqualTo(17));
+        Assert.That(new GenerationOptions { MaxLength = 20 }.EffectiveMaxLength(11), Is.EqualTo(20));
+    }
+}

@@ -1,0 +1,26 @@
+using Blip.Engine.Models;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Models;
+
+/// <summary>The CUDA path: the same tiny checkpoint on the GPU gives transformers' logits and ids. Category Gpu: needs
+/// an NVIDIA GPU and a build with <c>-p:TorchBackend=cuda-linux</c>; excluded from CI (see .ci/run).</summary>
+[Category("Gpu")]
+public class GpuTests
+{
+    [Test]
+    public void Captioning_on_cuda_matches_transformers()
+    {
+        if (!cuda.is_available()) Assert.Fail("no CUDA device: build with -p:TorchBackend=cuda-linux on a machine with an NVIDIA GPU");
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        var device = CUDA;
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), device);
+        var logits = model.Forward(fixtures.Get("pixel_values").to(device), fixtures.Get("captioning.decoder_input_ids").to(device),
+            fixtures.Get("captioning.attention_mask").to(device));
+        TensorAssert.AllClose(fixtures.Get("captioning.logits"), logits.cpu(), 1e-4, what: "captioning logits on CUDA");
+        using var result = model.Generate(fixtures.Get("pixel_values").to(device));
+        TensorAssert.Equal(fixtures.Get("captioning.generate.greedy"), result.Sequences.cpu(), "greedy ids on CUDA");
+    }
+}

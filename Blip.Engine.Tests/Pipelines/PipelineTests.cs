@@ -1,0 +1,111 @@
+using Blip.Engine.Pipelines;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Pipelines;
+
+/// <summary>The front door end to end: image files → preprocessing → model → ids/text, against transformers' outputs
+/// for the same files.</summary>
+public class PipelineTests
+{
+    private static string Image(string name) => TestPaths.Fixture("tiny", "images", name);
+
+    private static long[] Row(Tensor ids, int row, long pad)
+    {
+        var values = ids[row].data<long>().ToArray();
+        int end = values.Length;
+        while (end > 0 && values[end - 1] == pad) end--;
+        return values[..end];
+    }
+
+    [Test]
+    public void Captions_from_image_files_equal_transformers_generate()
+    {
+        using var fixtures = new TinyFixtures();
+        using var captioner = BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"));
+        var results = captioner.Caption([Image("rgb.png"), Image("gray.jpg")]);
+        var expected = fixtures.Get("captioning.generate.greedy");
+        Assert.That(results[0].TokenIds, Is.EqualTo(Row(expected, 0, 0)));
+        Assert.That(results[1].TokenIds, Is.EqualTo(Row(expected, 1, 0)));
+        Assert.That(results[0].Image, Does.EndWith("rgb.png"));
+        Assert.That(results[1].Text, Is.Not.Empty);
+        var single = captioner.Caption(Image("gray.jpg"));
+        Assert.That(single.TokenIds, Is.EqualTo(results[1].TokenIds), "a batch gives each image its own caption");
+    }
+
+    [Test]
+    public void Concurrent_callers_get_the_same_captions_as_one_caller()
+    {
+        using var captioner = BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"));
+        var expected = captioner.Caption(Image("rgb.png")).TokenIds;
+        var results = new IReadOnlyList<long>[4];
+        Parallel.For(0, results.Length, i => results[i] = captioner.Caption(Image("rgb.png")).TokenIds);
+        Assert.That(results, Has.All.EqualTo(expected));
+    }
+
+    [Test]
+    public void Answers_equal_transformers_generate_for_an_unpadded_question()
+    {
+        using var fixtures = new TinyFixtures();
+        using var answerer = BlipQuestionAnswerer.Open(TinyFixtures.ModelFolder("vqa"));
+        var answer = answerer.Answer(Image("gray.jpg"), "What colour is the café's umbrella?");
+        Assert.That(answer.TokenIds, Is.EqualTo(Row(fixtures.Get("vqa.generate"), 1, 0)));
+    }
+
+    [Test]
+    public void Match_gives_transformers_itm_logits_and_itc_cosine()
+    {
+        using var fixtures = new TinyFixtures();
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        var result = matcher.Match(Image("rgb.png"), ["A woman and a dog sitting together on a beach."])[0];
+        var logits = fixtures.Get("retrieval.itm_logits")[0];
+        Assert.That(result.ItmLogits[0], Is.EqualTo(logits[0].item<float>()).Within(1e-4));
+        Assert.That(result.ItmLogits[1], Is.EqualTo(logits[1].item<float>()).Within(1e-4));
+        Assert.That(result.ItmProbability, Is.EqualTo(logits.softmax(0)[1].item<float>()).Within(1e-4));
+        Assert.That(result.Cosine, Is.EqualTo(fixtures.Get("retrieval.itc_cosine")[0, 0].item<float>()).Within(1e-4));
+    }
+
+    [Test]
+    public void Rank_orders_by_itc_and_rescores_the_top_k_with_itm()
+    {
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        string[] texts = ["a dog on a beach", "a red car", "naïve résumé — ok?", "two cats", "a bowl of soup", "A woman and a dog."];
+        using var image = matcher.EmbedImage(Image("rgb.png"));
+        using var embedded = matcher.EmbedTexts(texts);
+        var ranked = matcher.Rank(image, embedded, topK: 3);
+        var direct = matcher.Match(Image("rgb.png"), texts);
+        Assert.That(ranked.Select(r => r.Index).Order(), Is.EqualTo(Enumerable.Range(0, texts.Length)));
+        var top = ranked.Take(3).ToList();
+        Assert.That(top.Select(r => r.ItmProbability), Is.All.Not.Null);
+        Assert.That(top.Select(r => r.ItmProbability!.Value), Is.Ordered.Descending);
+        Assert.That(ranked.Skip(3).Select(r => r.ItmProbability), Is.All.Null);
+        Assert.That(ranked.Skip(3).Select(r => r.Cosine), Is.Ordered.Descending);
+        Assert.That(top.Min(r => r.Cosine), Is.GreaterThanOrEqualTo(ranked.Skip(3).Max(r => r.Cosine)), "the top k are the best by ITC");
+        foreach (var r in ranked)
+        {
+            Assert.That(r.Cosine, Is.EqualTo(direct[r.Index].Cosine).Within(1e-5));
+            if (r.ItmProbability is { } p) Assert.That(p, Is.EqualTo(direct[r.Index].ItmProbability).Within(1e-5));
+        }
+    }
+
+    [Test]
+    public void Enc_token_option_changes_the_first_itm_token()
+    {
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        var cls = matcher.Match(Image("rgb.png"), ["a dog"])[0];
+        matcher.UseEncToken = true;
+        var enc = matcher.Match(Image("rgb.png"), ["a dog"])[0];
+        Assert.That(enc.ItmLogits[0], Is.Not.EqualTo(cls.ItmLogits[0]));
+        Assert.That(enc.Cosine, Is.EqualTo(cls.Cosine), "ITC does not use the ITM token");
+    }
+
+    [Test]
+    public void Bad_arguments_are_named()
+    {
+        Assert.Throws<ArgumentException>(() => BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"), new BlipLoadOptions { DType = "int8" }));
+        var cuda = Assert.Throws<ArgumentException>(() => BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"), new BlipLoadOptions { Device = "cuda" }));
+        Assert.That(cuda!.Message, Does.Contain("CUDA"));
+        using var captioner = BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"));
+        var missing = Assert.Throws<Blip.Engine.Processing.ImageDecodeException>(() => captioner.Caption("/no/such/image.png"));
+        Assert.That(missing!.Message, Does.Contain("/no/such/image.png"));
+    }
+}

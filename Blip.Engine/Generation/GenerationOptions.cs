@@ -1,0 +1,113 @@
+// The knobs of transformers' GenerationConfig that Blip.Engine implements, with its defaults.
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Blip.Engine.Generation;
+
+/// <summary>Options of one <c>generate()</c> call, as transformers' <c>GenerationConfig</c>.</summary>
+/// <remarks>Defaults are transformers' (<c>GenerationConfig._get_default_generation_params</c>): max_length 20,
+/// greedy, top_k 50 when sampling. <see cref="FromPretrained"/> applies a checkpoint's <c>generation_config.json</c>
+/// over them; use <c>with</c> to override per call. End and pad ids are not options: BLIP's generate() always passes
+/// <c>eos_token_id=sep_token_id</c> (102) and the text config's pad id.</remarks>
+public sealed record GenerationOptions
+{
+    /// <summary>transformers' defaults.</summary>
+    public static GenerationOptions Default { get; } = new();
+
+    /// <summary>Longest returned sequence, prompt (and bos) included. Default 20.</summary>
+    public int MaxLength { get; init; } = 20;
+
+    /// <summary>When set, the number of new tokens; it wins over <see cref="MaxLength"/> (max_length = prompt + this).</summary>
+    public int? MaxNewTokens { get; init; }
+
+    /// <summary>The end token is forbidden while the sequence (prompt included) is shorter than this. Default 0.</summary>
+    public int MinLength { get; init; }
+
+    /// <summary>Beams; 1 is greedy search or sampling. Default 1.</summary>
+    public int NumBeams { get; init; } = 1;
+
+    /// <summary>Sample instead of taking the best token (multinomial sampling, or beam sampling with beams).</summary>
+    public bool DoSample { get; init; }
+
+    /// <summary>Sampling temperature (&gt; 0); 1 leaves the scores alone. Sampling only.</summary>
+    public double Temperature { get; init; } = 1.0;
+
+    /// <summary>Keep the k best tokens; 0 disables. Default 50. Sampling only.</summary>
+    public int TopK { get; init; } = 50;
+
+    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches this; 1 disables.</summary>
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary>CTRL repetition penalty (&gt; 0) on every token already in the sequence; 1 disables.</summary>
+    public double RepetitionPenalty { get; init; } = 1.0;
+
+    /// <summary>Forbid repeating any n-gram of this size (prompt included); 0 disables.</summary>
+    public int NoRepeatNgramSize { get; init; }
+
+    /// <summary>Beam scores are divided by length^this (generated length). Default 1.</summary>
+    public double LengthPenalty { get; init; } = 1.0;
+
+    /// <summary>Beam search stopping rule. Default <see cref="BeamEarlyStopping.Heuristic"/> (transformers' false).</summary>
+    public BeamEarlyStopping EarlyStopping { get; init; } = BeamEarlyStopping.Heuristic;
+
+    /// <summary>Sequences returned per input (≤ <see cref="NumBeams"/> for beam search; sampling draws this many).</summary>
+    public int NumReturnSequences { get; init; } = 1;
+
+    /// <summary>Seed of a private sampling generator: the same draws as <c>torch.manual_seed(seed)</c> before
+    /// transformers' generate() (same libtorch multinomial; checked against the reference). Null uses libtorch's
+    /// global generator.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>Layout of prompts of different lengths (captioning). Default <see cref="PromptPadding.Transformers"/>.</summary>
+    public PromptPadding PromptPadding { get; init; } = PromptPadding.Transformers;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option (as in transformers) that is out of range.</summary>
+    public void Validate()
+    {
+        Require(MaxLength > 0, nameof(MaxLength), "must be positive");
+        Require(MaxNewTokens is null or > 0, nameof(MaxNewTokens), "must be positive when set");
+        Require(MinLength >= 0, nameof(MinLength), "must not be negative");
+        Require(NumBeams >= 1, nameof(NumBeams), "must be at least 1");
+        Require(Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), "must be a positive number");
+        Require(TopK >= 0, nameof(TopK), "must not be negative (0 disables)");
+        Require(TopP > 0 && TopP <= 1, nameof(TopP), "must be in (0, 1]");
+        Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), nameof(RepetitionPenalty), "must be a positive number");
+        Require(NoRepeatNgramSize >= 0, nameof(NoRepeatNgramSize), "must not be negative (0 disables)");
+        Require(double.IsFinite(LengthPenalty), nameof(LengthPenalty), "must be a finite number");
+        Require(Enum.IsDefined(EarlyStopping), nameof(EarlyStopping), "is not a defined value");
+        Require(Enum.IsDefined(PromptPadding), nameof(PromptPadding), "is not a defined value");
+        Require(NumReturnSequences >= 1, nameof(NumReturnSequences), "must be at least 1");
+        if (NumBeams == 1 && !DoSample)
+            Require(NumReturnSequences == 1, nameof(NumReturnSequences), "must be 1 for greedy search (transformers refuses it)");
+        if (NumBeams > 1)
+            Require(NumReturnSequences <= NumBeams, nameof(NumReturnSequences), $"must be at most NumBeams ({NumBeams})");
+    }
+
+    /// <summary>The length limit for a prompt of <paramref name="promptLength"/> tokens (transformers:
+    /// <c>max_new_tokens + input length</c> when max_new_tokens is set, else max_length).</summary>
+    public int EffectiveMaxLength(int promptLength) => MaxNewTokens is { } n ? promptLength + n : MaxLength;
+
+    /// <summary><see cref="Default"/> with the generation fields of <c>folder/generation_config.json</c> applied, or
+    /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own).</summary>
+    public static GenerationOptions FromPretrained(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        string path = Path.Combine(folder, "generation_config.json");
+        return File.Exists(path) ? Parse(File.ReadAllText(path), path) : Default;
+    }
+
+    /// <summary>Applies the fields of a <c>generation_config.json</c> text over <see cref="Default"/>.</summary>
+    public static GenerationOptions Parse(string json, string source = "generation_config.json")
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        JsonObject root;
+        try { root = JsonNode.Parse(json) as JsonObject ?? throw new JsonException("not a JSON object"); }
+        catch (JsonException e) { throw new ArgumentException($"{source}: {e.Message}", nameof(json), e); }
+        return GenerationConfigReader.Apply(Default, root, source);
+    }
+
+    private static void Require(bool ok, string name, string problem)
+    {
+        if (!ok) throw new ArgumentException($"GenerationOptions.{name} {problem}.", name);
+    }
+}

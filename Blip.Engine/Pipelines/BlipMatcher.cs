@@ -1,0 +1,119 @@
+// The matching/retrieval front door: ITM probability, ITC cosine, and BLIP's retrieval procedure (rank by ITC,
+// re-score the top k with ITM) over embeddings computed once.
+using Blip.Engine.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Pipelines;
+
+/// <summary>Image-text matching with a <c>blip-itm-*</c> checkpoint.</summary>
+/// <remarks>Thread-safe: calls are serialised on one lock.</remarks>
+public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
+{
+    private const int TextChunk = 256;
+    private BlipMatcher(ModelContext context, BlipForImageTextRetrieval model) : base(context, model)
+    {
+    }
+
+    /// <summary>Opens a model folder or a Hub id.</summary>
+    public static Task<BlipMatcher> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(modelIdOrPath, options, BlipForImageTextRetrieval.FromPretrained, (c, m) => new BlipMatcher(c, m), cancellationToken);
+
+    /// <summary>Synchronous <see cref="OpenAsync"/>.</summary>
+    public static BlipMatcher Open(string modelIdOrPath, BlipLoadOptions? options = null) =>
+        OpenAsync(modelIdOrPath, options).GetAwaiter().GetResult();
+
+    /// <summary>Use <c>[ENC]</c> instead of <c>[CLS]</c> as the first ITM token, as the original BLIP does
+    /// (transformers keeps <c>[CLS]</c>; default false).</summary>
+    public bool UseEncToken { get; set; }
+
+    /// <summary>ITM and ITC of every text against one image.</summary>
+    public IReadOnlyList<MatchResult> Match(string imagePath, IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        using var image = EmbedImage(imagePath);
+        using var textFeatures = EmbedTexts(texts);
+        return Locked(() =>
+        {
+            var logits = ItmLogits(image.States, texts).to(ScalarType.Float32).cpu();                 // [N,2]
+            var probability = logits.softmax(-1)[.., 1];                                               // [N]
+            var cosine = textFeatures.Features.matmul(image.Feature).to(ScalarType.Float32).cpu();   // [N]
+            return texts.Select((text, i) => new MatchResult(imagePath, text,
+                [logits[i, 0].item<float>(), logits[i, 1].item<float>()], probability[i].item<float>(), cosine[i].item<float>())).ToList();
+        });
+    }
+
+    /// <summary>Encodes an image once for scoring against many texts.</summary>
+    public ImageEmbedding EmbedImage(string imagePath)
+    {
+        return Locked(() =>
+        {
+            var vision = Model.VisionModel.forward(Context.Pixels([imagePath]));   // its tensors are in this scope
+            var feature = Model.ImageFeatures(vision.LastHiddenState)[0];                               // [E]
+            return new ImageEmbedding(imagePath, vision.LastHiddenState.DetachFromDisposeScope(), feature.DetachFromDisposeScope());
+        });
+    }
+
+    /// <summary>Encodes texts once (without an image) for scoring against many images.</summary>
+    public TextEmbeddings EmbedTexts(IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        return Locked(() =>
+        {
+            var chunks = texts.Chunk(TextChunk).Select(chunk =>
+            {
+                var (ids, mask) = Context.Tokens(chunk);
+                return Model.TextFeatures(ids, mask);                                                   // [n,E]
+            }).ToList();
+            var features = chunks.Count == 0 ? empty(0, Model.Config.ImageTextHiddenSize) : cat(chunks, dim: 0);
+            return new TextEmbeddings(texts, features.DetachFromDisposeScope());
+        });
+    }
+
+    /// <summary>BLIP's retrieval: every text ranked by ITC cosine, then the top <paramref name="topK"/> re-scored with
+    /// ITM and put first by match probability.</summary>
+    public IReadOnlyList<RankedText> Rank(ImageEmbedding image, TextEmbeddings texts, int topK = 16)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentOutOfRangeException.ThrowIfNegative(topK);
+        return Locked(() =>
+        {
+            var cosine = texts.Features.matmul(image.Feature).to(ScalarType.Float32).cpu().data<float>().ToArray();
+            var order = Enumerable.Range(0, cosine.Length).OrderByDescending(i => cosine[i]).ToList();
+            var top = order.Take(topK).ToList();
+            var probability = new Dictionary<int, float>();
+            if (top.Count > 0)
+            {
+                var itm = ItmLogits(image.States, top.Select(i => texts.Texts[i]).ToList()).softmax(-1)[.., 1].to(ScalarType.Float32).cpu();
+                for (int j = 0; j < top.Count; j++) probability[top[j]] = itm[j].item<float>();
+            }
+            var rescored = top.OrderByDescending(i => probability[i]);
+            return rescored.Concat(order.Skip(top.Count))
+                .Select(i => new RankedText(i, texts.Texts[i], cosine[i], probability.TryGetValue(i, out var p) ? p : null)).ToList();
+        });
+    }
+
+    /// <summary>Every image ranked for one text by ITC cosine; the top <paramref name="topK"/> re-scored with ITM.</summary>
+    public IReadOnlyList<RankedImage> RankImages(IReadOnlyList<ImageEmbedding> images, string text, int topK = 16)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        using var textFeature = EmbedTexts([text]);
+        return Locked(() =>
+        {
+            var cosine = images.Select(img => textFeature.Features[0].dot(img.Feature).to(ScalarType.Float32).item<float>()).ToArray();
+            var order = Enumerable.Range(0, images.Count).OrderByDescending(i => cosine[i]).ToList();
+            var top = order.Take(topK).ToList();
+            var probability = top.ToDictionary(i => i, i => ItmLogits(images[i].States, [text]).softmax(-1)[0, 1].to(ScalarType.Float32).item<float>());
+            return top.OrderByDescending(i => probability[i]).Concat(order.Skip(top.Count))
+                .Select(i => new RankedImage(i, images[i].Image, cosine[i], probability.TryGetValue(i, out var p) ? p : null)).ToList();
+        });
+    }
+
+    private Tensor ItmLogits(Tensor states, IReadOnlyList<string> texts)
+    {
+        var (ids, mask) = Context.Tokens(texts);
+        if (UseEncToken) ids[.., 0] = Context.Tokenizer.EncTokenId;
+        return Model.ItmLogits(states, ids, mask);                                                     // [N,2]
+    }
+}

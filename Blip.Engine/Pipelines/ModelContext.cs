@@ -1,0 +1,86 @@
+// What every pipeline holds besides its network: the resolved folder, device, dtype, image processor, tokenizer.
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Config;
+using Blip.Engine.Processing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Pipelines;
+
+/// <summary>The parts of an opened model that are not the network.</summary>
+internal sealed class ModelContext : IDisposable
+{
+    private ModelContext(string folder, Device device, ScalarType dtype, BlipImageProcessor images, BlipTokenizer tokenizer)
+    {
+        Folder = folder;
+        Device = device;
+        DType = dtype;
+        Images = images;
+        Tokenizer = tokenizer;
+    }
+
+    public string Folder { get; }
+
+    public Device Device { get; }
+
+    public ScalarType DType { get; }
+
+    public BlipImageProcessor Images { get; }
+
+    public BlipTokenizer Tokenizer { get; }
+
+    /// <summary>Resolves <paramref name="modelIdOrPath"/> (a folder, or a Hub id through the Hugging Face cache) and
+    /// reads its processor and tokenizer files.</summary>
+    public static async Task<ModelContext> OpenAsync(string modelIdOrPath, BlipLoadOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(modelIdOrPath);
+        var device = ParseDevice(options.Device);
+        var dtype = ParseDType(options.DType);
+        string folder;
+        using (var resolver = new HubModelResolver())
+            folder = await resolver.ResolveModelFolderAsync(modelIdOrPath, options.Hub ?? HubOptions.FromEnvironment(),
+                options.DownloadProgress, cancellationToken).ConfigureAwait(false);
+        var images = new BlipImageProcessor(ImageProcessorConfig.Load(folder), options.ImageDecoding);
+        return new ModelContext(folder, device, dtype, images, BlipTokenizer.Load(folder));
+    }
+
+    /// <summary>Decodes and preprocesses images into [B,3,H,W] on the model's device and dtype.</summary>
+    public Tensor Pixels(IEnumerable<string> imagePaths)
+    {
+        using var cpu = Images.Preprocess(imagePaths);
+        return cpu.to(DType, Device);
+    }
+
+    /// <summary>Tokenizes texts into ids and mask [B,T] on the model's device.</summary>
+    public (Tensor Ids, Tensor Mask) Tokens(IReadOnlyList<string> texts)
+    {
+        var (ids, mask) = Tokenizer.EncodeBatch(texts).ToTensors();
+        return (ids.to(Device), mask.to(Device));
+    }
+
+    /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>; CUDA only when the CUDA backend is loaded and sees a device.</summary>
+    public static Device ParseDevice(string text)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(text);
+        var lower = text.Trim().ToLowerInvariant();
+        if (lower == "cpu") return CPU;
+        if (lower == "cuda" || lower.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!cuda.is_available())
+                throw new ArgumentException($"device '{text}': no CUDA device is available to this process (build with -p:TorchBackend=cuda-linux on a machine with an NVIDIA GPU)", nameof(text));
+            return torch.device(lower);
+        }
+        throw new ArgumentException($"device '{text}' is not one of cpu, cuda, cuda:N", nameof(text));
+    }
+
+    /// <summary><c>float32</c>, <c>bfloat16</c> or <c>float16</c> (also <c>fp32</c>, <c>bf16</c>, <c>fp16</c>).</summary>
+    public static ScalarType ParseDType(string text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "float32" or "fp32" or "float" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "fp16" or "half" => ScalarType.Float16,
+        _ => throw new ArgumentException($"dtype '{text}' is not one of float32, bfloat16, float16", nameof(text)),
+    };
+
+    public void Dispose() => Tokenizer.Dispose();
+}

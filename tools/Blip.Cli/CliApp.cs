@@ -1,0 +1,44 @@
+using System.CommandLine;
+
+namespace Blip.Cli;
+
+/// <summary>Builds the command tree and runs it with the exit-code contract.</summary>
+public static class CliApp
+{
+    /// <summary>Runs <paramref name="args"/>; results to <paramref name="stdout"/>, progress and errors to <paramref name="stderr"/>.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        // Numbers print the same everywhere (results are parsed by scripts).
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        var root = new RootCommand("BLIP (Salesforce) in .NET: caption, match, rank and answer, equal to Hugging Face transformers.");
+        root.Subcommands.Add(Commands.Caption(stdout, stderr));
+        root.Subcommands.Add(Commands.Match(stdout, stderr));
+        root.Subcommands.Add(Commands.Rank(stdout, stderr));
+        root.Subcommands.Add(Commands.Vqa(stdout, stderr));
+        root.Subcommands.Add(Commands.Download(stdout, stderr));
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors) stderr.WriteLine($"blip: {error.Message}");
+            stderr.WriteLine("blip: see 'blip --help'");
+            return ExitCodes.Usage;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+}
+
+/// <summary>The process exit codes.</summary>
+public static class ExitCodes
+{
+    /// <summary>Success.</summary>
+    public const int Ok = 0;
+
+    /// <summary>The command ran and failed (bad image, missing model, …).</summary>
+    public const int Failure = 1;
+
+    /// <summary>The command line itself is wrong.</summary>
+    public const int Usage = 2;
+}
+
+/// <summary>A usage error found after parsing (e.g. an option value out of range).</summary>
+public sealed class UsageException(string message) : Exception(message);

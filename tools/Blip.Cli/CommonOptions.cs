@@ -1,0 +1,108 @@
+using System.CommandLine;
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Generation;
+using Blip.Engine.Pipelines;
+
+namespace Blip.Cli;
+
+/// <summary>Options shared by several commands; each command gets its own instances.</summary>
+public sealed class CommonOptions
+{
+    public Option<string> Model { get; }
+    public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+    public Option<string> DType { get; } = new("--dtype") { Description = "float32, bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+    public Option<string> Format { get; } = new("--format") { Description = "text, json or jsonl", DefaultValueFactory = _ => "text" };
+    public Option<bool> Verbose { get; } = new("--verbose") { Description = "stack traces on failure" };
+
+    public CommonOptions(string defaultModel)
+    {
+        Model = new Option<string>("--model") { Description = "model folder or Hugging Face id", DefaultValueFactory = _ => defaultModel };
+        Format.AcceptOnlyFromAmong("text", "json", "jsonl");
+        Device.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (value is not ("cpu" or "cuda") && !value.StartsWith("cuda:", StringComparison.Ordinal)) r.AddError($"--device: '{value}' is not cpu, cuda or cuda:N");
+        });
+        DType.AcceptOnlyFromAmong("float32", "bfloat16", "float16");
+    }
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Model);
+        command.Options.Add(Device);
+        command.Options.Add(DType);
+        command.Options.Add(Format);
+        command.Options.Add(Verbose);
+    }
+
+    public BlipLoadOptions LoadOptions(ParseResult result, TextWriter stderr) => new()
+    {
+        Device = result.GetValue(Device)!,
+        DType = result.GetValue(DType)!,
+        DownloadProgress = new HubConsoleProgress(stderr),
+    };
+}
+
+/// <summary>Generation options: beams, lengths, penalties, sampling.</summary>
+public sealed class GenerationCliOptions
+{
+    public Option<int?> Beams { get; } = new("--beams") { Description = "beam search with N beams" };
+    public Option<int?> MaxLength { get; } = new("--max-length") { Description = "longest output in tokens, bos and prompt included" };
+    public Option<int?> MinLength { get; } = new("--min-length") { Description = "shortest output in tokens" };
+    public Option<double?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "penalty > 1 discourages repeats" };
+    public Option<bool> Sample { get; } = new("--sample") { Description = "sample instead of greedy/beam search" };
+    public Option<int?> TopK { get; } = new("--top-k") { Description = "sampling: keep the K most likely tokens" };
+    public Option<double?> TopP { get; } = new("--top-p") { Description = "sampling: nucleus probability" };
+    public Option<double?> Temperature { get; } = new("--temperature") { Description = "sampling temperature" };
+    public Option<long?> Seed { get; } = new("--seed") { Description = "seed that makes sampling repeatable" };
+
+    public GenerationCliOptions()
+    {
+        Require(Beams, v => v >= 1, "must be at least 1");
+        Require(MaxLength, v => v >= 1, "must be at least 1");
+        Require(MinLength, v => v >= 0, "must not be negative");
+        Require(TopK, v => v >= 0, "must not be negative");
+        Require(TopP, v => v is > 0 and <= 1, "must be in (0, 1]");
+        Require(Temperature, v => v > 0, "must be positive");
+        Require(RepetitionPenalty, v => v > 0, "must be positive");
+    }
+
+    // Range errors are usage errors found at parse time, before any model is opened.
+    private static void Require<T>(Option<T?> option, Func<T, bool> valid, string rule) where T : struct =>
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<T?>() is { } value && !valid(value)) r.AddError($"{option.Name} {rule}, got {value}");
+        });
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Beams, MaxLength, MinLength, RepetitionPenalty, Sample, TopK, TopP, Temperature, Seed })
+            command.Options.Add(option);
+    }
+
+    /// <summary>The checkpoint's defaults overridden by what the command line says; invalid values are usage errors.</summary>
+    public GenerationOptions Apply(ParseResult r, GenerationOptions defaults)
+    {
+        var options = defaults with
+        {
+            NumBeams = r.GetValue(Beams) ?? defaults.NumBeams,
+            MaxLength = r.GetValue(MaxLength) ?? defaults.MaxLength,
+            MinLength = r.GetValue(MinLength) ?? defaults.MinLength,
+            RepetitionPenalty = r.GetValue(RepetitionPenalty) ?? defaults.RepetitionPenalty,
+            DoSample = r.GetValue(Sample) || defaults.DoSample,
+            TopK = r.GetValue(TopK) ?? defaults.TopK,
+            TopP = r.GetValue(TopP) ?? defaults.TopP,
+            Temperature = r.GetValue(Temperature) ?? defaults.Temperature,
+            Seed = r.GetValue(Seed) ?? defaults.Seed,
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return options;
+    }
+}

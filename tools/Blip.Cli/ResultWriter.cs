@@ -1,0 +1,51 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Blip.Cli;
+
+/// <summary>Streams results as they finish: text lines, one JSON array written element by element, or JSON lines.</summary>
+public sealed class ResultWriter : IDisposable
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private readonly TextWriter output;
+    private readonly string format;
+    private int count;
+
+    public ResultWriter(TextWriter output, string format)
+    {
+        this.output = output;
+        this.format = format;
+        if (format == "json") output.Write('[');
+    }
+
+    /// <summary>Writes one result: <paramref name="text"/> in text format, <paramref name="record"/> as JSON otherwise.</summary>
+    public void Write(string text, object record)
+    {
+        switch (format)
+        {
+            case "json":
+                output.Write(count == 0 ? "\n  " : ",\n  ");
+                output.Write(JsonSerializer.Serialize(record, Json));
+                break;
+            case "jsonl":
+                output.WriteLine(JsonSerializer.Serialize(record, Json));
+                break;
+            default:
+                output.WriteLine(text);
+                break;
+        }
+        count++;
+        output.Flush();
+    }
+
+    public void Dispose()
+    {
+        if (format == "json") output.WriteLine(count == 0 ? "]" : "\n]");
+        output.Flush();
+    }
+}
