@@ -1,0 +1,48 @@
+// `blip finetune`'s own contract: usage errors, a caption run that writes the exported model, an itm run.
+using Blip.Cli;
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Training;
+
+[NonParallelizable]
+public sealed class FinetuneCommandTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int code = FinetuneCommand.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [TestCase("caption", "--model", "m", "--train", "t")]
+    [TestCase("caption", "--model", "m", "--train", "t", "--output", "o", "--lr", "abc")]
+    [TestCase("caption", "--model", "m", "--train", "t", "--output", "o", "--freeze", "wheels")]
+    [TestCase("paint", "--model", "m")]
+    public void Usage_errors_exit_2_and_name_the_option(params string[] args)
+    {
+        var (code, _, error) = Run(args);
+        Assert.That(code, Is.EqualTo(2), error);
+        Assert.That(error, Does.StartWith("blip finetune: "));
+    }
+
+    [TestCase("caption")]
+    [TestCase("itm")]
+    public void A_run_writes_the_log_the_checkpoint_and_the_exported_model(string task)
+    {
+        using var dir = TestPaths.NewTempDir();
+        string model = task == "caption"
+            ? SyntheticCaptions.MakeModelFolder(Path.Combine(dir.Path, "model"))
+            : SyntheticCaptions.MakeRetrievalFolder(Path.Combine(dir.Path, "model"));
+        string train = SyntheticCaptions.MakeDataset(dir.Path, "train", 1, seed: 9);
+        string output = Path.Combine(dir.Path, "out");
+        var (code, stdout, stderr) = Run(task, "--model", model, "--train", train, "--eval", train, "--output", output,
+            "--epochs", "1", "--batch-size", "2", "--lr", "1e-4", "--freeze", "vision", "--recipe", "blip", "--prompt", "a ");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stdout.Trim(), Is.EqualTo(Path.Combine(output, "model")));
+        Assert.That(stderr, Does.Contain("2/2").And.Contain("img/s").And.Contain("epoch 0:"));
+        Assert.That(File.ReadAllLines(Path.Combine(output, "train_log.jsonl")), Has.Length.EqualTo(3), "two steps and one evaluation");
+        foreach (var file in new[] { "config.json", "model.safetensors", "processor_config.json", "vocab.txt", "tokenizer_config.json" })
+            Assert.That(File.Exists(Path.Combine(output, "model", file)), Is.True, file);
+    }
+}
