@@ -86,6 +86,14 @@ public class CliTests
     }
 
     [Test]
+    public void Finetune_is_dispatched_to_its_command()
+    {
+        var (code, _, error) = Run("finetune", "caption");
+        Assert.That(code, Is.EqualTo(2), "missing --model/--train/--output is a usage error");
+        Assert.That(error, Does.Contain("--model").Or.Contain("--train").Or.Contain("--output"));
+    }
+
+    [Test]
     public void Failures_exit_1_with_one_line_unless_verbose()
     {
         var (code, _, error) = Run("caption", "/no/such.png", "--model", Tiny("captioning"));

@@ -10,6 +10,8 @@ public static class CliApp
     {
         // Numbers print the same everywhere (results are parsed by scripts).
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        // `finetune caption|itm` parses its own options (Training owns that command).
+        if (args.Length > 0 && args[0] == "finetune") return FinetuneCommand.Run(args[1..], stdout, stderr);
         var root = new RootCommand("BLIP (Salesforce) in .NET: caption, match, rank and answer, equal to Hugging Face transformers.");
         root.Subcommands.Add(Commands.Caption(stdout, stderr));
         root.Subcommands.Add(Commands.Match(stdout, stderr));
