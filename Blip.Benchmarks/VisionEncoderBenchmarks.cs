@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Blip.Benchmarks;
 
 /// <summary>Forward time of the full-size vision encoder, fp32 and bf16, at batch 1 and 8.</summary>
-[SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 5)]
+[Config(typeof(InProcessJob))]
 public class VisionEncoderBenchmarks
 {
     private BlipVisionModel model = null!;

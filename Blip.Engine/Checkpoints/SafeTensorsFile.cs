@@ -23,10 +23,13 @@ public sealed class SafeTensorsFile : IDisposable
     private readonly MemoryMappedViewAccessor _view;
     private readonly SafeTensorsHeader _header;
     private unsafe byte* _base;
+    private readonly long _length;
+    private readonly Dictionary<torch.ScalarType, torch.Tensor> _mapped = [];  // the whole file as [n] of a dtype (see Map)
 
     private unsafe SafeTensorsFile(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view)
     {
         Path = path;
+        _length = length;
         _map = map;
         _view = view;
         byte* p = null;
@@ -113,6 +116,27 @@ public sealed class SafeTensorsFile : IDisposable
     }
 
     /// <summary>
+    /// The tensor <paramref name="name"/> without a copy: a view of a private, copy-on-write memory map of the file
+    /// that libtorch owns (it stays valid after <see cref="Dispose"/> and is unmapped with its last tensor). Pages are
+    /// read on first use; writes go to private copies, never to the file. Null when the tensor's offset is not a
+    /// multiple of its element size (then use <see cref="Load"/>).
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">The file has no tensor of that name.</exception>
+    public unsafe torch.Tensor? Map(string name)
+    {
+        var info = Info(name);
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        long elementSize = info.ByteLength / Math.Max(1, info.Shape.Aggregate(1L, (a, b) => a * b));
+        if (info.ByteLength == 0 || elementSize == 0 || info.Begin % elementSize != 0)
+            return null;
+        // libtorch maps a file from byte 0 as one dtype; so one mapping per dtype present, sliced per tensor.
+        if (!_mapped.TryGetValue(info.DType, out var whole))
+            _mapped[info.DType] = whole = torch.from_file(Path, shared: false, size: _length / elementSize, dtype: info.DType);
+        using var flat = whole.narrow(0, info.Begin / elementSize, info.ByteLength / elementSize);
+        return flat.view(info.Shape);
+    }
+
+    /// <summary>
     /// Copies the tensor <paramref name="name"/> into <paramref name="destination"/> in place (its identity is kept).
     /// Same dtype on the CPU and contiguous: one memcpy into its memory; otherwise loaded, then converted by
     /// <c>copy_</c> under <c>no_grad</c>.
@@ -142,6 +166,8 @@ public sealed class SafeTensorsFile : IDisposable
         if (_base == null)
             return;
         _base = null;
+        foreach (var whole in _mapped.Values) whole.Dispose();
+        _mapped.Clear();
         ReleaseView(_view);
         _map.Dispose();
     }

@@ -25,11 +25,12 @@ internal static class PretrainedLoader
         ArgumentNullException.ThrowIfNull(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"model folder not found: {folder}");
         var config = BlipConfig.Load(Path.Combine(folder, "config.json"));
-        var model = create(config);
+        using var reader = CheckpointReader.OpenFolder(folder);
+        // Built on the meta device, then given the file's tensors: no random init, no copy (see WeightMaterializer).
+        var model = WeightMaterializer.CreateOnMeta(() => create(config));
         try
         {
-            using var reader = CheckpointReader.OpenFolder(folder);
-            LoadWeights(model, reader);
+            WeightMaterializer.Materialize(model, reader, dtype, IsTiedAlias, IsPositionIdsBuffer);
             if (dtype is { } type) model.to(type);
             if (device is not null) model.to(device);
             model.eval();

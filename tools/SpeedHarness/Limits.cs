@@ -1,0 +1,46 @@
+// The machine's limits measured in this process: fp32 (and bf16) matmul GFLOP/s and read bandwidth.
+using System.Diagnostics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.SpeedHarness;
+
+/// <summary>Same measurements as compare_speed_ref.py's <c>limits</c>.</summary>
+internal static class Limits
+{
+    public static void Run(Device device, int repeat)
+    {
+        using var inference = inference_mode();
+        // bf16 at 1024: CPUs without AVX512-BF16 emulate it, slowly.
+        foreach (var (type, name, n) in new[] { (ScalarType.Float32, "matmul_fp32_gflops", 2048), (ScalarType.BFloat16, "matmul_bf16_gflops", 1024) })
+        {
+            using var a = randn(n, n, dtype: type, device: device);
+            using var b = randn(n, n, dtype: type, device: device);
+            double seconds = Median(Math.Max(3, repeat), () => a.matmul(b).Dispose(), device);
+            Fact(name, 2.0 * n * n * n / seconds / 1e9);
+        }
+        if (device.type != DeviceType.CPU) return;
+        using var x = ones(256L * 1024 * 1024, dtype: ScalarType.Float32);  // 1 GiB
+        double read = Median(3, () => x.sum().Dispose(), device);
+        Fact("read_bandwidth_gbs", x.numel() * 4.0 / read / 1e9);
+    }
+
+    private static double Median(int count, Action action, Device device)
+    {
+        action();
+        var times = new List<double>();
+        for (int i = 0; i < count; i++)
+        {
+            if (device.type == DeviceType.CUDA) cuda.synchronize();
+            long start = Stopwatch.GetTimestamp();
+            action();
+            if (device.type == DeviceType.CUDA) cuda.synchronize();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static void Fact(string name, double value) =>
+        Emit.Line(new() { ["kind"] = "fact", ["name"] = name, ["value"] = value });
+}
