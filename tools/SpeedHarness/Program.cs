@@ -2,7 +2,6 @@
 // one JSON object per line on stdout. Usage:
 //   SpeedHarness --model DIR --family caption|itm [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
 //                [--device cpu|cuda] [--texts FILE]
-using System.Globalization;
 using Blip.SpeedHarness;
 using TorchSharp;
 
@@ -25,4 +24,3 @@ Emit.Line(new Dictionary<string, object>
     ["peak_rss_bytes"] = peak, ["weight_bytes"] = weightBytes,
 });
 Console.Out.Flush();
-_ = CultureInfo.InvariantCulture;
