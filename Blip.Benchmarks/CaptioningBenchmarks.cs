@@ -25,7 +25,7 @@ public class CaptioningBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        model = BlipForConditionalGeneration.FromPretrained(FullSize.Captioning);
+        model = BlipForConditionalGeneration.FromPretrained(FullSize.Captioning, memoryMap: true);
         pixels = processor.Preprocess([Path.Combine(FullSize.Captioning, "image.png")]);
         pixels8 = pixels.repeat(8, 1, 1, 1);
         using var inference = inference_mode();
@@ -65,7 +65,7 @@ public class CaptioningBenchmarks
 
     /// <summary>Loading the 1.78 GB checkpoint (warm page cache).</summary>
     [Benchmark]
-    public void Load() => BlipForConditionalGeneration.FromPretrained(FullSize.Captioning).Dispose();
+    public void Load() => BlipForConditionalGeneration.FromPretrained(FullSize.Captioning, memoryMap: true).Dispose();
 
     [GlobalCleanup]
     public void Cleanup()

@@ -20,7 +20,7 @@ public class RetrievalBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        model = BlipForImageTextRetrieval.FromPretrained(FullSize.Retrieval);
+        model = BlipForImageTextRetrieval.FromPretrained(FullSize.Retrieval, memoryMap: true);
         pixels = new BlipImageProcessor().Preprocess([Path.Combine(FullSize.Retrieval, "image.png")]);
         using var tokenizer = BlipTokenizer.Load(FullSize.Retrieval);
         var texts = FullSize.Captions(1000);

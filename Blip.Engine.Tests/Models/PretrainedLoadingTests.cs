@@ -94,4 +94,15 @@ public class PretrainedLoadingTests
         Assert.That(alias.flatten()[0].to(ScalarType.Float32).item<float>(), Is.EqualTo(7f), $"{what} is still tied after the dtype change");
         owner.flatten()[0].copy_(saved);
     }
+
+    [Test]
+    public void Memory_mapped_and_owned_weights_give_the_same_logits()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var mapped = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true);
+        var logits = mapped.Forward(fixtures.Get("pixel_values"), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
+        TensorAssert.AllClose(fixtures.Get("captioning.logits"), logits, 1e-4, what: "logits with memory-mapped weights");
+    }
 }

@@ -28,8 +28,11 @@ public sealed class BlipForQuestionAnswering : nn.Module
     }
 
     /// <summary>Loads a Hub-layout folder, strictly by transformers' key names.</summary>
-    public static BlipForQuestionAnswering FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        PretrainedLoader.Load(folder, c => new BlipForQuestionAnswering(c), device, dtype);
+    /// <remarks>With <paramref name="memoryMap"/>, parameters are views of a private (copy-on-write) mapping of the
+    /// file: ~0.5 s for 1.78 GB and no second copy, for inference. Replace such a file by writing a new one and renaming
+    /// it, never in place. The default copies the weights into memory the model owns (use it to train).</remarks>
+    public static BlipForQuestionAnswering FromPretrained(string folder, Device? device = null, ScalarType? dtype = null, bool memoryMap = false) =>
+        PretrainedLoader.Load(folder, c => new BlipForQuestionAnswering(c), device, dtype, memoryMap);
 
     /// <summary>The configuration this model was built from.</summary>
     public BlipConfig Config { get; }

@@ -20,7 +20,7 @@ internal static class PretrainedLoader
     internal static bool IsPositionIdsBuffer(string key) => key.EndsWith(".position_ids", StringComparison.Ordinal);
 
     /// <summary>Reads the folder's config, builds the model with <paramref name="create"/>, loads every weight.</summary>
-    internal static T Load<T>(string folder, Func<BlipConfig, T> create, Device? device, ScalarType? dtype) where T : nn.Module
+    internal static T Load<T>(string folder, Func<BlipConfig, T> create, Device? device, ScalarType? dtype, bool memoryMap) where T : nn.Module
     {
         ArgumentNullException.ThrowIfNull(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"model folder not found: {folder}");
@@ -30,7 +30,7 @@ internal static class PretrainedLoader
         var model = WeightMaterializer.CreateOnMeta(() => create(config));
         try
         {
-            WeightMaterializer.Materialize(model, reader, dtype, IsTiedAlias, IsPositionIdsBuffer);
+            WeightMaterializer.Materialize(model, reader, dtype, IsTiedAlias, IsPositionIdsBuffer, memoryMap);
             if (dtype is { } type) model.to(type);
             if (device is not null) model.to(device);
             model.eval();

@@ -52,8 +52,10 @@ internal static class WeightMaterializer
     /// <summary>Replaces every meta tensor of <paramref name="model"/> by its checkpoint tensor in
     /// <paramref name="dtype"/> (the file's when null).</summary>
     /// <exception cref="StateDictMismatchException">A key is missing, unexpected or mis-shaped; nothing is replaced.</exception>
+    /// <remarks>With memoryMap, parameters alias the file's private mapping (inference); without, every tensor is
+    /// copied into memory the model owns (training: a trainer resuming over mapped weights was seen to diverge).</remarks>
     public static void Materialize(nn.Module model, CheckpointReader reader, ScalarType? dtype,
-        Func<string, bool> mayBeAbsent, Func<string, bool> mayBeExtra)
+        Func<string, bool> mayBeAbsent, Func<string, bool> mayBeExtra, bool memoryMap)
     {
         var state = model.state_dict();
         var slots = state.GroupBy(kv => kv.Value, ReferenceEqualityComparer.Instance)
@@ -65,7 +67,7 @@ internal static class WeightMaterializer
         using (no_grad())
         {
             foreach (var (old, key) in chosen)
-                fresh[old] = Fetch(reader, key, dtype);
+                fresh[old] = Fetch(reader, key, dtype, memoryMap);
         }
         foreach (var site in sites)
         {
@@ -146,9 +148,10 @@ internal static class WeightMaterializer
     }
 
     /// <summary>The file's tensor as an alias of the mapped file when possible, else a converted copy.</summary>
-    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype)
+    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap)
     {
         var file = reader.FileOf(key);
+        if (!memoryMap) return file.Load(key, dtype);
         var mapped = file.Map(key);
         if (mapped is null) return file.Load(key, dtype);
         if (dtype is not { } wanted || wanted == mapped.dtype || !mapped.is_floating_point()) return mapped;

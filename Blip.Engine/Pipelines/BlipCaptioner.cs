@@ -15,7 +15,7 @@ public sealed class BlipCaptioner : BlipPipeline<BlipForConditionalGeneration>
 
     /// <summary>Opens a model folder or a Hub id (downloaded into the Hugging Face cache on first use).</summary>
     public static Task<BlipCaptioner> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default) =>
-        OpenAsync(modelIdOrPath, options, BlipForConditionalGeneration.FromPretrained, (c, m) => new BlipCaptioner(c, m), cancellationToken);
+        OpenAsync(modelIdOrPath, options, (f, d, t) => BlipForConditionalGeneration.FromPretrained(f, d, t, memoryMap: true), (c, m) => new BlipCaptioner(c, m), cancellationToken);
 
     /// <summary>Synchronous <see cref="OpenAsync"/>.</summary>
     public static BlipCaptioner Open(string modelIdOrPath, BlipLoadOptions? options = null) =>

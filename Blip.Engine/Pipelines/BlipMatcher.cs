@@ -17,7 +17,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
 
     /// <summary>Opens a model folder or a Hub id.</summary>
     public static Task<BlipMatcher> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default) =>
-        OpenAsync(modelIdOrPath, options, BlipForImageTextRetrieval.FromPretrained, (c, m) => new BlipMatcher(c, m), cancellationToken);
+        OpenAsync(modelIdOrPath, options, (f, d, t) => BlipForImageTextRetrieval.FromPretrained(f, d, t, memoryMap: true), (c, m) => new BlipMatcher(c, m), cancellationToken);
 
     /// <summary>Synchronous <see cref="OpenAsync"/>.</summary>
     public static BlipMatcher Open(string modelIdOrPath, BlipLoadOptions? options = null) =>

@@ -14,7 +14,7 @@ public sealed class BlipQuestionAnswerer : BlipPipeline<BlipForQuestionAnswering
 
     /// <summary>Opens a model folder or a Hub id.</summary>
     public static Task<BlipQuestionAnswerer> OpenAsync(string modelIdOrPath, BlipLoadOptions? options = null, CancellationToken cancellationToken = default) =>
-        OpenAsync(modelIdOrPath, options, BlipForQuestionAnswering.FromPretrained, (c, m) => new BlipQuestionAnswerer(c, m), cancellationToken);
+        OpenAsync(modelIdOrPath, options, (f, d, t) => BlipForQuestionAnswering.FromPretrained(f, d, t, memoryMap: true), (c, m) => new BlipQuestionAnswerer(c, m), cancellationToken);
 
     /// <summary>Synchronous <see cref="OpenAsync"/>.</summary>
     public static BlipQuestionAnswerer Open(string modelIdOrPath, BlipLoadOptions? options = null) =>
