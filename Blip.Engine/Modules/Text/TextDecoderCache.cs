@@ -1,23 +1,6 @@
 // The per-layer caches of a text model for one generation: self K/V grow per step, cross K/V are set once.
 namespace Blip.Engine.Modules.Text;
 
-/// <summary>The cache of one text layer: its self-attention and (if any) cross-attention K/V.</summary>
-public sealed class TextLayerCache : IDisposable
-{
-    /// <summary>Self-attention keys/values, appended per step.</summary>
-    public TextAttentionCache Self { get; } = new();
-
-    /// <summary>Cross-attention keys/values, computed once per image and never copied per beam.</summary>
-    public TextAttentionCache Cross { get; } = new();
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        Self.Dispose();
-        Cross.Dispose();
-    }
-}
-
 /// <summary>Caches for every layer of a text model; owned and disposed by the caller.</summary>
 public sealed class TextDecoderCache : IDisposable
 {
