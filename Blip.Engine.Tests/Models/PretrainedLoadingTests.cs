@@ -105,4 +105,21 @@ public class PretrainedLoadingTests
         var logits = mapped.Forward(fixtures.Get("pixel_values"), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
         TensorAssert.AllClose(fixtures.Get("captioning.logits"), logits, 1e-4, what: "logits with memory-mapped weights");
     }
+
+    [Test]
+    public void Loading_a_checkpoint_into_memory_mapped_weights_replaces_every_tensor()
+    {
+        // Regression: views of one mapped storage were once taken for tied tensors (same "address") and loaded once.
+        using var scope = NewDisposeScope();
+        using var dir = TestPaths.NewTempDir();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true);
+        var path = Path.Combine(dir.Path, "model.safetensors");
+        var weights = model.state_dict().Where(kv => !PretrainedLoader.IsTiedAlias(kv.Key)).ToList();
+        SafeTensorsWriter.Save(path, weights.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value + 1)));
+        using (var reader = CheckpointReader.OpenFile(path)) PretrainedLoader.LoadWeights(model, reader);
+        using var file = SafeTensorsFile.Open(path);
+        var state = model.state_dict();
+        var stale = file.Tensors.Keys.Where(k => !state[k].eq(file.Load(k)).all().item<bool>()).ToList();
+        Assert.That(stale, Is.Empty, "tensors not replaced by the checkpoint");
+    }
 }

@@ -34,7 +34,9 @@ internal static class TensorMemory
     {
         if (t.numel() == 0 || t.device_type != DeviceType.CPU)
             return 0;
-        using var first = t.as_strided([1], [1]);
+        // TorchSharp's as_strided defaults storage_offset to 0 (PyTorch keeps the tensor's): pass it, or every view
+        // of one storage (e.g. of a memory-mapped checkpoint) would report the storage's first byte.
+        using var first = t.as_strided([1], [1], t.storage_offset());
         fixed (byte* p = first.bytes)
             return (nint)p;
     }

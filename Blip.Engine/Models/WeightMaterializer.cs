@@ -53,7 +53,7 @@ internal static class WeightMaterializer
     /// <paramref name="dtype"/> (the file's when null).</summary>
     /// <exception cref="StateDictMismatchException">A key is missing, unexpected or mis-shaped; nothing is replaced.</exception>
     /// <remarks>With memoryMap, parameters alias the file's private mapping (inference); without, every tensor is
-    /// copied into memory the model owns (training: a trainer resuming over mapped weights was seen to diverge).</remarks>
+    /// copied into memory the model owns.</remarks>
     public static void Materialize(nn.Module model, CheckpointReader reader, ScalarType? dtype,
         Func<string, bool> mayBeAbsent, Func<string, bool> mayBeExtra, bool memoryMap)
     {
