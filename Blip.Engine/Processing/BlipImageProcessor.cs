@@ -1,5 +1,6 @@
 // Images → pixel_values [B, 3, H, W] float32, equal to transformers' BlipImageProcessorPil:
 // decode + convert("RGB") (ImageDecoder), PIL BICUBIC resize (PillowResample), rescale, normalize.
+using System.Runtime.CompilerServices;
 using Blip.Engine.Config;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -96,6 +97,8 @@ public sealed class BlipImageProcessor
     }
 
     // HWC uint8 → CHW float32: rescale (float64 product, rounded to float32), then normalize in float32.
+    // Fully optimised from the first call: a one-image CLI run never reaches the JIT's optimised tier.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void WritePixelValues(RgbImage image, Span<float> chw)
     {
         var table = new float[3 * 256];

@@ -1,6 +1,7 @@
 // Image bytes → RgbImage, equal to PIL's Image.open(...).convert("RGB"): SkiaSharp decodes
 // (libpng / libjpeg-turbo / libwebp, as Pillow uses), then the few places where PIL's mode
 // conversion differs from Skia's are done here (16-bit PNGs).
+using System.Runtime.CompilerServices;
 using SkiaSharp;
 
 namespace Blip.Engine.Processing;
@@ -91,6 +92,7 @@ public static class ImageDecoder
 
     // RGBA → RGB dropping alpha. In a GIF only the transparent index has alpha 0, and Skia writes
     // it as (0, 0, 0, 0); PIL shows that index's palette colour, so it is put back.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-pixel loop run once per image: skip the unoptimised JIT tier
     private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? transparent = null)
     {
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);

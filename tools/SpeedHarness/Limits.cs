@@ -25,6 +25,16 @@ internal static class Limits
         Fact("read_bandwidth_gbs", x.numel() * 4.0 / read / 1e9);
     }
 
+    /// <summary>fp32 matmul GFLOP/s now: median of 3 timed 2048³ products after one untimed.</summary>
+    public static double MatmulGflops(Device device)
+    {
+        using var inference = inference_mode();
+        const int n = 2048;
+        using var a = randn(n, n, device: device);
+        using var b = randn(n, n, device: device);
+        return 2.0 * n * n * n / Median(3, () => a.matmul(b).Dispose(), device) / 1e9;
+    }
+
     private static double Median(int count, Action action, Device device)
     {
         action();

@@ -33,11 +33,12 @@ internal sealed class Workloads(HarnessOptions options, Device device)
         using var inference = inference_mode();
         string image = Path.Combine(options.Model, "image.png");
         var processor = new BlipImageProcessor();
+        using var pv1 = processor.Preprocess([image]).to(options.DType, device);  // before timing, as the python side
         if (options.Wants("preprocess")) Emit.Timed("preprocess", options.Repeat, () => processor.Preprocess([image]).Dispose(), Sync);
-        using var pv1 = processor.Preprocess([image]).to(options.DType, device);
         using var pv8 = pv1.repeat(8, 1, 1, 1);
-        if (options.Wants("vision_b1")) Emit.Timed("vision_b1", options.Repeat, () => model.VisionModel.forward(pv1).Dispose(), Sync);
-        if (options.Wants("vision_b8")) Emit.Timed("vision_b8", 1, () => model.VisionModel.forward(pv8).Dispose(), Sync, 8);
+        double Limit() => Limits.MatmulGflops(device);
+        if (options.Wants("vision_b1")) Emit.Timed("vision_b1", options.Repeat, () => model.VisionModel.forward(pv1).Dispose(), Sync, limit: Limit);
+        if (options.Wants("vision_b8")) Emit.Timed("vision_b8", 1, () => model.VisionModel.forward(pv8).Dispose(), Sync, 8, Limit);
         if (options.Wants("decoder_step")) DecoderStep(model, pv1);
         var greedy = new GenerationOptions { MaxLength = 20, MinLength = 20 };
         if (options.Wants("greedy20")) Emit.Timed("greedy20", options.Repeat, () => model.Generate(pv1, options: greedy).Dispose(), Sync);

@@ -82,12 +82,15 @@ def collect(results):
     """{side: {"samples": {workload: [s...]}, "facts": {name: [v...]}, "process": [dict...], "loads": [..]}}"""
     out = {}
     for side, runs in results.items():
-        d = out.setdefault(side, {"samples": {}, "facts": {}, "process": [], "loads": [], "info": None})
+        d = out.setdefault(side, {"samples": {}, "facts": {}, "shares": {}, "process": [], "loads": [], "info": None})
         for r in runs:
             d["loads"] += [r["load_before"], r["load_after"]]
             for x in r["lines"]:
                 if x["kind"] == "sample":
                     d["samples"].setdefault(x["workload"], []).append(x["seconds"] / x.get("images", 1))
+                    if "matmul_gflops" in x:  # the limit measured just before this sample: share of it
+                        share = VISION_FLOP / (x["seconds"] / x.get("images", 1)) / 1e9 / x["matmul_gflops"]
+                        d["shares"].setdefault(x["workload"], []).append(share)
                 elif x["kind"] == "fact":
                     d["facts"].setdefault(x["name"], []).append(x["value"])
                 elif x["kind"] == "process":
@@ -144,7 +147,11 @@ def report(a, data, started, ended):
         for s in sides:
             t, mm = med(data[s]["samples"].get(w, [])), med(data[s]["facts"].get("matmul_fp32_gflops", []))
             vals.append(f"{VISION_FLOP / t / 1e9:.0f} ({100 * VISION_FLOP / t / 1e9 / mm:.0f}% of fp32 matmul)" if t and mm else "—")
-        lines.append(f"| {w} GFLOP/s | " + " | ".join(vals) + " |")
+        lines.append(f"| {w} GFLOP/s (share of the end-of-process matmul) | " + " | ".join(vals) + " |")
+        shares = [data[s]["shares"].get(w, []) for s in sides]
+        if any(shares):
+            lines.append(f"| {w}: median share of the matmul timed just before each sample (n) | " + " | ".join(
+                f"{100 * med(x):.0f}% ({len(x)})" if x else "—" for x in shares) + " |")
     lines.append("| load average (1 min) min–max | " + " | ".join(
         f"{min(data[s]['loads']):.2f}–{max(data[s]['loads']):.2f}" for s in sides) + " |")
     lines += ["", *derived(data, sides)]

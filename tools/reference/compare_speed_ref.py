@@ -31,13 +31,31 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def timed(name, repeat, fn, device, **extra):
+def timed(name, repeat, fn, device, limit=None, **extra):
+    """With limit, each sample also carries the fp32 matmul rate measured just before it (see Emit.Timed)."""
     for _ in range(repeat):
+        if limit is not None:
+            extra["matmul_gflops"] = limit()
         sync(device)
         t = time.perf_counter()
         fn()
         sync(device)
         emit(kind="sample", workload=name, seconds=time.perf_counter() - t, **extra)
+
+
+def matmul_gflops(device):
+    """fp32 matmul GFLOP/s now: median of 3 timed 2048^3 products after one untimed."""
+    n = 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    times = []
+    for _ in range(3):
+        sync(device)
+        t = time.perf_counter()
+        a @ b
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / sorted(times)[1] / 1e9
 
 
 def peak_rss():
@@ -95,7 +113,8 @@ def caption_workloads(model, folder, device, repeat, only):
         if name == "decoder_step":
             decoder_step(model, pv1, device, repeat)
             continue
-        timed(name, 1 if name.endswith("b8") else repeat, fn, device, images=8 if name.endswith("b8") else 1)
+        timed(name, 1 if name.endswith("b8") else repeat, fn, device, images=8 if name.endswith("b8") else 1,
+              limit=(lambda: matmul_gflops(device)) if name.startswith("vision") else None)
 
 
 def decoder_step(model, pv1, device, repeat):
