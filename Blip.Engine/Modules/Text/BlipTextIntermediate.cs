@@ -1,5 +1,6 @@
 // transformers' BlipTextIntermediate: the feed-forward expansion with exact GELU.
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -23,6 +24,6 @@ public sealed class BlipTextIntermediate : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return nn.functional.gelu(dense.forward(hidden)).MoveToOuterDisposeScope();
+        return nn.functional.gelu(SkinnyLinear.Forward(dense, hidden)).MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 // The LM head's vocabulary projection ("cls.predictions.decoder"), whose weight and bias are tied to the word
 // embeddings and to cls.predictions.bias as transformers ties them. Written by hand instead of nn.Linear because
 // TorchSharp's Linear disposes a parameter it replaces and converts shared parameters twice on .to(...).
+using Blip.Engine.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,7 +48,7 @@ public sealed class BlipTextLMDecoder : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor hidden) => nn.functional.linear(hidden, weight, bias);
+    public override Tensor forward(Tensor hidden) => SkinnyLinear.Forward(hidden, weight, bias);
 
     // Tied parameters are converted by their owners (the parent re-ties after converting); only untied ones here.
     /// <inheritdoc/>

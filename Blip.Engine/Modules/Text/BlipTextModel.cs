@@ -1,5 +1,6 @@
 // transformers' BlipTextModel without the pooler (add_pooling_layer=False, as every BLIP task model builds it).
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,6 +47,8 @@ public sealed class BlipTextModel : nn.Module
         var hidden = embeddings.Forward(inputIds, past, positionIds);                                   // [B,T,C]
         var selfMask = AttentionMasks.SelfAttention(attentionMask, causal, inputIds.shape[1], past, hidden.dtype, hidden.device);
         var crossMask = AttentionMasks.CrossAttention(encoderMask, hidden.dtype, hidden.device);
+        // A decoding step (a few rows, image K/V already cached): the linears run in SkinnyLinear's own threads.
+        using var threads = encoderStates is null && SkinnyLinear.Covers(hidden) ? TorchThreadScope.Use(1) : default;
         return encoder.Forward(hidden, selfMask, encoderStates?.to(hidden.dtype), crossMask, cache).MoveToOuterDisposeScope();
     }
 }

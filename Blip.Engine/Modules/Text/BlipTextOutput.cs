@@ -1,5 +1,6 @@
 // transformers' BlipTextOutput: the feed-forward contraction, residual, post-LN.
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,6 +28,6 @@ public sealed class BlipTextOutput : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor intermediate, Tensor input)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(dropout.forward(dense.forward(intermediate)) + input).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(SkinnyLinear.Forward(dense, intermediate)) + input).MoveToOuterDisposeScope();
     }
 }

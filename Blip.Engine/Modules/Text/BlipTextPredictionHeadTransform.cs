@@ -1,5 +1,6 @@
 // transformers' BlipTextPredictionHeadTransform (part of the text decoder's LM head).
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,6 +26,6 @@ public sealed class BlipTextPredictionHeadTransform : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(nn.functional.gelu(dense.forward(hidden))).MoveToOuterDisposeScope();
+        return LayerNorm.forward(nn.functional.gelu(SkinnyLinear.Forward(dense, hidden))).MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 // transformers' BlipTextSelfAttention: query/key/value projections and scaled dot-product attention,
 // used both as self-attention (keys from the text) and as cross-attention (keys from image or question states).
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -35,10 +36,10 @@ public sealed class BlipTextSelfAttention : nn.Module
     public Tensor SelfAttend(Tensor hidden, Tensor? mask, TextAttentionCache? cache)
     {
         using var scope = NewDisposeScope();
-        var k = SplitHeads(key.forward(hidden));                            // [B,H,T,D]
-        var v = SplitHeads(value.forward(hidden));
+        var k = SplitHeads(SkinnyLinear.Forward(key, hidden));                            // [B,H,T,D]
+        var v = SplitHeads(SkinnyLinear.Forward(value, hidden));
         if (cache is not null) (k, v) = cache.Append(k, v);                 // [B,H,Tk,D]
-        return Attend(SplitHeads(query.forward(hidden)), k, v, mask).MoveToOuterDisposeScope();
+        return Attend(SplitHeads(SkinnyLinear.Forward(query, hidden)), k, v, mask).MoveToOuterDisposeScope();
     }
 
     /// <summary>Cross-attention from <paramref name="hidden"/> [B,T,C] to <paramref name="encoderStates"/> [Bk,S,Ckv].
@@ -61,7 +62,7 @@ public sealed class BlipTextSelfAttention : nn.Module
             v = SplitHeads(value.forward(encoderStates));
             cache?.Set(k, v);
         }
-        var q = SplitHeads(query.forward(hidden));                          // [B,H,T,D]
+        var q = SplitHeads(SkinnyLinear.Forward(query, hidden));                          // [B,H,T,D]
         long groups = q.shape[0] / k.shape[0];
         if (groups * k.shape[0] != q.shape[0])
             throw new ArgumentException($"text batch {q.shape[0]} is not a multiple of image batch {k.shape[0]}", nameof(hidden));

@@ -1,5 +1,6 @@
 // transformers' BlipTextSelfOutput: the attention's output dense, residual, post-LN.
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,6 +28,6 @@ public sealed class BlipTextSelfOutput : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor context, Tensor input)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(dropout.forward(dense.forward(context)) + input).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(SkinnyLinear.Forward(dense, context)) + input).MoveToOuterDisposeScope();
     }
 }
