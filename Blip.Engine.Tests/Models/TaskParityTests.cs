@@ -40,6 +40,26 @@ public class TaskParityTests
         TensorAssert.AllClose(fixtures.Get("retrieval.itc_cosine"), model.ItcSimilarity(vision.LastHiddenState, ids, mask), Atol, what: "ITC cosine");
     }
 
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(5)]
+    public void Many_text_features_sorted_and_cut_per_batch_match_transformers(int batchSize)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval"));
+        var ids = fixtures.Get("retrieval.input_ids");    // a long text, then a short one with 6 padding columns
+        var mask = fixtures.Get("retrieval.attention_mask");
+        Assert.That(mask[1].sum().item<long>(), Is.LessThan(mask.shape[1]), "the fixture should hold a padded text");
+        TensorAssert.AllClose(fixtures.Get("retrieval.text_feat"), model.TextFeatures(ids, mask, batchSize), Atol, what: $"text_feat, batches of {batchSize}");
+        // Left padding: extents are full, nothing is cut, rows keep their places.
+        var extra = cat([ids, zeros_like(ids)], dim: 1).roll(ids.shape[1], 1);
+        var extraMask = cat([mask, zeros_like(mask)], dim: 1).roll(mask.shape[1], 1);
+        TensorAssert.AllClose(model.TextFeatures(extra, extraMask), model.TextFeatures(extra, extraMask, batchSize), 1e-5, what: "left-padded rows");
+        Assert.That(() => model.TextFeatures(ids, mask[.., 1..], batchSize), Throws.ArgumentException.With.Message.Contains("attention_mask"));
+    }
+
     [Test]
     public void Vqa_question_states_answer_logits_and_loss_match_transformers()
     {

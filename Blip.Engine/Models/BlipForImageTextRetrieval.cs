@@ -73,6 +73,42 @@ public sealed class BlipForImageTextRetrieval : nn.Module
         return nn.functional.normalize(text_proj.forward(states[.., 0, ..]), dim: -1).MoveToOuterDisposeScope();   // [B,E]
     }
 
+    /// <summary>Normalised text features [N,E] of many texts, <paramref name="batchSize"/> at a time, shortest first.</summary>
+    /// <remarks>A tokenizer pads N texts to the longest of all N. Here rows are sorted by their extent (last token
+    /// with mask 1, plus one) and every batch runs cut to its own longest extent; the cut columns are padding, which
+    /// attention masks out and positions never reach, so the features equal <see cref="TextFeatures(Tensor, Tensor?)"/>'s
+    /// up to float rounding. Left-padded rows have full extent and are simply not cut.</remarks>
+    /// <param name="inputIds">[N,T] ids.</param>
+    /// <param name="attentionMask">[N,T] padding mask.</param>
+    /// <param name="batchSize">Texts per text-encoder call.</param>
+    public Tensor TextFeatures(Tensor inputIds, Tensor attentionMask, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(inputIds);
+        ArgumentNullException.ThrowIfNull(attentionMask);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        if (inputIds.dim() != 2 || !attentionMask.shape.SequenceEqual(inputIds.shape))
+            throw new ArgumentException($"input_ids [{string.Join(",", inputIds.shape)}] and attention_mask [{string.Join(",", attentionMask.shape)}] must both be [N,T]", nameof(attentionMask));
+        using var scope = NewDisposeScope();
+        long n = inputIds.shape[0], t = inputIds.shape[1];
+        var positions = arange(1, t + 1, dtype: ScalarType.Int64, device: attentionMask.device);          // [T]
+        var extent = attentionMask.ne(0).to(ScalarType.Int64).mul(positions).amax([1]);                    // [N]
+        var order = extent.sort(0, false, true).Indices;                                                    // [N]
+        var sortedExtent = extent.index_select(0, order).cpu();
+        var features = empty(n, Config.ImageTextHiddenSize, dtype: text_proj.weight!.dtype, device: text_proj.weight!.device);
+        for (long start = 0; start < n; start += batchSize)
+        {
+            using var batch = NewDisposeScope();
+            long count = Math.Min(batchSize, n - start);
+            long width = Math.Max(1, sortedExtent[start + count - 1].item<long>());
+            var rows = order.narrow(0, start, count).to(inputIds.device);                                  // [b]
+            var ids = inputIds.index_select(0, rows).narrow(1, 0, width);                                  // [b,w]
+            var mask = attentionMask.index_select(0, rows).narrow(1, 0, width);
+            features.index_copy_(0, rows.to(features.device), TextFeatures(ids, mask));
+        }
+
+        return features.MoveToOuterDisposeScope();
+    }
+
     /// <summary>ITC cosine matrix [Bi,Bt] = image features · text featuresᵀ, as transformers' <c>use_itm_head=False</c>.</summary>
     public Tensor ItcSimilarity(Tensor imageEmbeds, Tensor inputIds, Tensor? attentionMask = null)
     {

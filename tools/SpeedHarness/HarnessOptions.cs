@@ -14,6 +14,7 @@ internal sealed record HarnessOptions
     public ScalarType DType { get; init; } = ScalarType.Float32;
     public string Device { get; init; } = "cpu";
     public string? Texts { get; init; }
+    public int ItcBatch { get; init; } = 250;
 
     public bool Wants(string workload) => Only.Count == 0 || Only.Contains(workload);
 
@@ -33,6 +34,7 @@ internal sealed record HarnessOptions
                 case "--dtype": o = o with { DType = Next() is "bfloat16" or "bf16" ? ScalarType.BFloat16 : ScalarType.Float32 }; break;
                 case "--device": o = o with { Device = Next() }; break;
                 case "--texts": o = o with { Texts = Next() }; break;
+                case "--itc-batch": o = o with { ItcBatch = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) }; break;
                 case "--only":
                     while (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) only.Add(args[++i]);
                     break;

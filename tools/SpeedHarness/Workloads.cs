@@ -100,16 +100,12 @@ internal sealed class Workloads(HarnessOptions options, Device device)
         return (load, rss, WeightBytes(model));
     }
 
-    /// <summary>ITC cosines [1,N] of one cached image against N texts, 250 texts per text-encoder batch.</summary>
-    private static Tensor Itc(BlipForImageTextRetrieval model, Tensor imageEmbeds, Tensor ids, Tensor mask)
+    /// <summary>ITC cosines [1,N] of one cached image against N texts, --itc-batch (250) texts per text-encoder call (the
+    /// library's many-text call: shortest first, each batch cut to its own longest text).</summary>
+    private Tensor Itc(BlipForImageTextRetrieval model, Tensor imageEmbeds, Tensor ids, Tensor mask)
     {
         using var scope = NewDisposeScope();
-        var parts = new List<Tensor>();
-        for (long s = 0; s < ids.shape[0]; s += 250)
-        {
-            long n = Math.Min(250, ids.shape[0] - s);
-            parts.Add(model.TextFeatures(ids.narrow(0, s, n), mask.narrow(0, s, n)));
-        }
-        return model.ImageFeatures(imageEmbeds).matmul(cat(parts).t()).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        var texts = model.TextFeatures(ids, mask, options.ItcBatch);
+        return model.ImageFeatures(imageEmbeds).matmul(texts.t()).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

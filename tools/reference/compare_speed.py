@@ -66,7 +66,7 @@ def side_cmds(a, family, model, texts):
               "--device", a.device]
     only = [w for w in (CAPTION_WORK if family == "caption" else ITM_WORK)
             if (not a.only or w in a.only) and not (a.quick and w in QUICK_SKIP)] + ["limits"]
-    common += ["--texts", texts, "--only", *only]
+    common += ["--texts", texts, "--itc-batch", str(a.itc_batch), "--only", *only]
     ref = [str(REPO / "tools" / "reference" / "py"), str(REPO / "tools" / "reference" / "compare_speed_ref.py"), *common]
     eng = ["dotnet", str(ENGINE), *common]
     sides = {}
@@ -116,7 +116,7 @@ def report(a, data, started, ended):
     sides = list(data)
     eng, ref = "engine", "transformers"
     lines = [f"Machine: {os.uname().nodename}, {os.cpu_count()} CPUs, `{cpu_model()}`; threads {a.threads}; "
-             f"device {a.device}; rounds {a.rounds} × repeat {a.repeat}; {started} → {ended} UTC.", ""]
+             f"device {a.device}; rounds {a.rounds} × repeat {a.repeat}; ITC batch {a.itc_batch}; {started} → {ended} UTC.", ""]
     lines.append("| workload (per image) | " + " | ".join(sides) + (" | ratio transformers/engine |" if ref in data else " |"))
     lines.append("|---" * (len(sides) + 1 + (ref in data)) + "|")
     for w in CAPTION_WORK + ITM_WORK:
@@ -197,6 +197,7 @@ def main():
     ap.add_argument("--engine-only", action="store_true")
     ap.add_argument("--families", nargs="+", default=["caption", "itm"])
     ap.add_argument("--only", nargs="*", default=[])
+    ap.add_argument("--itc-batch", type=int, default=250, help="texts per text-encoder call in itc_1000/rank_1000 (both sides)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out")
     a = ap.parse_args()

@@ -134,7 +134,7 @@ def decoder_step(model, pv1, device, repeat):
         emit(kind="sample", workload="decoder_step", seconds=time.perf_counter() - t, images=1)
 
 
-def itm_workloads(model, folder, device, repeat, only, texts):
+def itm_workloads(model, folder, device, repeat, only, texts, itc_batch):
     tok = BertTokenizer(vocab_file=str(Path(folder) / "vocab.txt"), do_lower_case=True)
     proc = BlipImageProcessorPil(size={"height": 384, "width": 384})
     pv = proc(images=[Image.open(Path(folder) / "image.png")], return_tensors="pt")["pixel_values"].to(device)
@@ -148,8 +148,9 @@ def itm_workloads(model, folder, device, repeat, only, texts):
     def itc_features(image_embeds):
         image_feat = torch.nn.functional.normalize(model.vision_proj(image_embeds[:, 0]), dim=-1)
         feats = []
-        for s in range(0, len(texts), 250):
-            q = model.text_encoder(input_ids=enc.input_ids[s:s + 250], attention_mask=enc.attention_mask[s:s + 250])[0]
+        for s in range(0, len(texts), itc_batch):
+            q = model.text_encoder(input_ids=enc.input_ids[s:s + itc_batch],
+                                   attention_mask=enc.attention_mask[s:s + itc_batch])[0]
             feats.append(torch.nn.functional.normalize(model.text_proj(q[:, 0]), dim=-1))
         return image_feat @ torch.cat(feats).t()
 
@@ -174,6 +175,7 @@ def main():
     ap.add_argument("--only", nargs="*", default=[])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--texts", help="JSON list of the 1,000 captions to rank (itm family)")
+    ap.add_argument("--itc-batch", type=int, default=250, help="texts per text-encoder call in itc_1000/rank_1000")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
@@ -188,7 +190,8 @@ def main():
         if a.family == "caption":
             caption_workloads(model, a.model, device, a.repeat, a.only)
         else:
-            itm_workloads(model, a.model, device, a.repeat, a.only, json.loads(Path(a.texts).read_text()))
+            itm_workloads(model, a.model, device, a.repeat, a.only, json.loads(Path(a.texts).read_text()),
+                          a.itc_batch)
         peak = peak_rss()  # before the limits, whose 1 GiB buffer is not the model's
         if not a.only or "limits" in a.only:
             limits(device, a.repeat)
