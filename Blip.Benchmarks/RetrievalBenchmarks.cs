@@ -62,13 +62,8 @@ public class RetrievalBenchmarks
     private Tensor Itc(Tensor imageEmbeds)
     {
         using var scope = NewDisposeScope();
-        var parts = new List<Tensor>();
-        for (long s = 0; s < ids.shape[0]; s += 250)
-        {
-            long n = Math.Min(250, ids.shape[0] - s);
-            parts.Add(model.TextFeatures(ids.narrow(0, s, n), mask.narrow(0, s, n)));
-        }
-        return model.ImageFeatures(imageEmbeds).matmul(cat(parts).t()).MoveToOuterDisposeScope();
+        var texts = model.TextFeatures(ids, mask, batchSize: 250);  // sorted by length, each batch cut to its longest
+        return model.ImageFeatures(imageEmbeds).matmul(texts.t()).MoveToOuterDisposeScope();
     }
 
     [GlobalCleanup]
