@@ -72,6 +72,7 @@ internal static class SkinnyLinear
         if (!Available) return false;
         if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
         if (input.dtype != ScalarType.Float32 || weight.dtype != ScalarType.Float32 || weight.dim() != 2 || !weight.is_contiguous()) return false;
+        if (weight.numel() > int.MaxValue / sizeof(float)) return false;  // read through one Span<byte>
         if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != ScalarType.Float32 || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
         long inFeatures = weight.shape[1];
         if (input.dim() < 1 || inFeatures == 0 || weight.shape[0] == 0 || input.shape[^1] != inFeatures) return false;
