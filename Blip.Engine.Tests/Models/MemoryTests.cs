@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Blip.Engine.Models;
 using Blip.Engine.Tests.Support;
 
@@ -23,20 +22,13 @@ public class MemoryTests
         }
         for (int i = 0; i < 5; i++) Forward();   // warm-up: allocator pools, lazy init
         long liveBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        long rssBefore = Rss();
+        long rssBefore = ProcessMemory.ResidentBytes();
         for (int i = 0; i < 50; i++) Forward();
         long liveAfter = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        long growth = Rss() - rssBefore;
+        long growth = ProcessMemory.ResidentBytes() - rssBefore;
         TestContext.Out.WriteLine($"live tensors {liveBefore} -> {liveAfter}; RSS growth over 50 forwards {growth / 1024} KiB");
         Assert.That(liveAfter, Is.EqualTo(liveBefore), "tensors leaked by the forward");
         // One forward allocates ~10 MB of activations; a leak of any of them over 50 runs would exceed this bound.
         Assert.That(growth, Is.LessThan(16L << 20), "native memory grew over 50 forwards");
-    }
-
-    private static long Rss()
-    {
-        using var process = Process.GetCurrentProcess();
-        process.Refresh();
-        return process.WorkingSet64;
     }
 }

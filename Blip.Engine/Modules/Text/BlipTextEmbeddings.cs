@@ -9,8 +9,8 @@ namespace Blip.Engine.Modules.Text;
 /// <summary>Token ids <c>[B,T]</c> → embeddings <c>[B,T,C]</c>; positions start at the cache length.</summary>
 public sealed class BlipTextEmbeddings : nn.Module
 {
-    private readonly Embedding word_embeddings;      // [V,C]
-    private readonly Embedding position_embeddings;  // [P,C]
+    private readonly EmbeddingLookup word_embeddings;      // [V,C]
+    private readonly EmbeddingLookup position_embeddings;  // [P,C]
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
     private readonly int maxPositions;
@@ -22,15 +22,15 @@ public sealed class BlipTextEmbeddings : nn.Module
         ArgumentNullException.ThrowIfNull(config);
         maxPositions = config.MaxPositionEmbeddings;
         vocabSize = config.VocabSize;
-        word_embeddings = nn.Embedding(config.VocabSize, config.HiddenSize);
-        position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
+        word_embeddings = new EmbeddingLookup(config.VocabSize, config.HiddenSize);
+        position_embeddings = new EmbeddingLookup(config.MaxPositionEmbeddings, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
     /// <summary>The word embedding matrix [V,C] (tied to the LM head's decoder).</summary>
-    public Embedding WordEmbeddings => word_embeddings;
+    public EmbeddingLookup WordEmbeddings => word_embeddings;
 
     /// <summary>Embeds <paramref name="inputIds"/> [B,T] at positions <paramref name="pastLength"/>.. (or the explicit
     /// per-token <paramref name="positionIds"/> [B,T]).</summary>

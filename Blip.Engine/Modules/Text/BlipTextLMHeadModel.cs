@@ -28,7 +28,7 @@ public sealed class BlipTextLMHeadModel : nn.Module
     public void TieWeights()
     {
         cls.Predictions.TieBias();
-        if (Config.TieWordEmbeddings) cls.Predictions.TieDecoderWeight(bert.Embeddings.WordEmbeddings.weight!);
+        if (Config.TieWordEmbeddings) cls.Predictions.TieDecoderWeight(bert.Embeddings.WordEmbeddings.Weight);
     }
 
     /// <inheritdoc/>
