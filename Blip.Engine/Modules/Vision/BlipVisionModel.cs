@@ -1,5 +1,6 @@
 // transformers' BlipVisionModel: embeddings, encoder, post_layernorm; the pooled token as transformers computes it.
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,6 +39,14 @@ public sealed class BlipVisionModel : nn.Module<Tensor, bool, VisionOutput>
 
     /// <inheritdoc/>
     public override VisionOutput forward(Tensor pixelValues, bool interpolatePosEncoding)
+    {
+        var output = Encode(pixelValues, interpolatePosEncoding);
+        // Inference on the CPU: the layers' activations are free now; give glibc's retained heap back (see NativeHeap).
+        if (!is_grad_enabled() && output.LastHiddenState.device_type == DeviceType.CPU) NativeHeap.ReleaseFreeMemory();
+        return output;
+    }
+
+    private VisionOutput Encode(Tensor pixelValues, bool interpolatePosEncoding)
     {
         using var scope = NewDisposeScope();
         var hidden = encoder.forward(embeddings.forward(pixelValues, interpolatePosEncoding)); // [B,S,C]

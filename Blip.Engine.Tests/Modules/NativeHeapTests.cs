@@ -1,0 +1,25 @@
+using Blip.Engine.Modules;
+using Blip.Engine.Tests.Support;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Tests.Modules;
+
+/// <summary>Returning glibc's free heap to the OS after a large inference forward.</summary>
+[NonParallelizable]
+public class NativeHeapTests
+{
+    [Test]
+    public void Returns_freed_heap_pages_that_glibc_kept()
+    {
+        Assert.That(OperatingSystem.IsLinux(), Is.True, "this test needs Linux (glibc)");
+        // 2,000 tensors of 64 KB (under glibc's mmap threshold: they live in the heap); free every other one, so the
+        // free chunks sit between live ones where glibc's own trimming (top of the heap only) cannot reach them.
+        var tensors = Enumerable.Range(0, 2000).Select(_ => ones(16 * 1024)).ToList();
+        for (int i = 0; i < tensors.Count; i += 2) tensors[i].Dispose();
+        long before = ProcessMemory.ResidentBytes();
+        NativeHeap.ReleaseFreeMemory();
+        long released = before - ProcessMemory.ResidentBytes();
+        for (int i = 1; i < tensors.Count; i += 2) tensors[i].Dispose();
+        Assert.That(released, Is.GreaterThan(32L << 20), $"released {released >> 20} MB of the ~64 MB freed");
+    }
+}
