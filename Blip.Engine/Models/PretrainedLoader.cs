@@ -2,7 +2,6 @@
 // transformers names, strictly, then the requested dtype/device.
 using Blip.Engine.Checkpoints;
 using Blip.Engine.Config;
-using Blip.Engine.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,7 +34,6 @@ internal static class PretrainedLoader
             if (dtype is { } type) model.to(type);
             if (device is not null) model.to(device);
             model.eval();
-            NativeHeap.ReleaseFreeMemory();  // what loading allocated and freed (see NativeHeap)
             return model;
         }
         catch

@@ -88,7 +88,7 @@ internal static class WeightMaterializer
             }
         }
         SetThroughProperties(model, state, fresh);
-        // The LM head's decoder weight is the word embedding (TorchSharp's Embedding hands out a new wrapper per get).
+        // The LM head's decoder weight is the word embedding, whose parameter was just replaced: tie them again.
         foreach (var head in model.modules().Prepend(model).OfType<BlipTextLMHeadModel>()) head.TieWeights();
         var left = model.state_dict().Where(kv => kv.Value.device_type == DeviceType.META).Select(kv => kv.Key).ToList();
         if (left.Count > 0)
