@@ -17,6 +17,21 @@ public sealed record GenerationCase(string Name, string Model, string Inputs, Ge
                 FromKwargs(c.Value.GetProperty("kwargs"), c.Value.TryGetProperty("seed", out _) ? 1234 : null));
     }
 
+    /// <summary>The generate() cases of <c>Fixtures/tiny</c> (make_fixtures.py's GENERATE), named as their ids there.</summary>
+    public static IEnumerable<GenerationCase> Tiny()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("tiny", "expected.json")));
+        foreach (var model in doc.RootElement.GetProperty("models").EnumerateObject())
+        {
+            if (!model.Value.TryGetProperty("generate", out var cases)) continue;
+            foreach (var c in cases.EnumerateObject())
+            {
+                string inputs = c.Value.GetProperty("call").GetString()!.Contains("input_ids=captioning", StringComparison.Ordinal) ? "prompt" : "images";
+                yield return new GenerationCase(c.Name, model.Name, inputs, FromKwargs(c.Value.GetProperty("kwargs"), null));
+            }
+        }
+    }
+
     /// <summary>transformers kwargs → options, through the same reader as generation_config.json.</summary>
     public static GenerationOptions FromKwargs(JsonElement kwargs, long? seed) =>
         GenerationOptions.Parse(kwargs.GetRawText(), "kwargs") with { Seed = seed };

@@ -51,15 +51,16 @@ public class TransformersParityTests
         }
     }
 
-    internal static GenerationResult Run(GenerationCase c, TinyFixtures tiny)
+    /// <summary>Runs case <paramref name="c"/> on the tiny models, loaded in <paramref name="dtype"/> (float32 when null).</summary>
+    internal static GenerationResult Run(GenerationCase c, TinyFixtures tiny, ScalarType? dtype = null)
     {
         var pixels = tiny.Get("pixel_values");
         if (c.Model == "vqa")
         {
-            using var vqa = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"));
+            using var vqa = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"), dtype: dtype);
             return vqa.Generate(pixels, tiny.Get("vqa.input_ids"), tiny.Get("vqa.attention_mask"), c.Options);
         }
-        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), dtype: dtype);
         return c.Inputs switch
         {
             "prompt" => model.Generate(pixels, tiny.Get("captioning.input_ids"), tiny.Get("captioning.attention_mask"), c.Options),
