@@ -76,6 +76,9 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>Copies a tensor into <paramref name="destination"/> in place; see <see cref="SafeTensorsFile.CopyInto"/>.</summary>
     public void CopyInto(string name, torch.Tensor destination) => FileOf(name).CopyInto(name, destination);
 
+    /// <summary>Drops a copied-out tensor's file pages from the resident set; see <see cref="SafeTensorsFile.ReleasePages"/>.</summary>
+    public void ReleasePages(string name) => FileOf(name).ReleasePages(name);
+
     /// <summary>True when the checkpoint holds <paramref name="name"/>.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
 

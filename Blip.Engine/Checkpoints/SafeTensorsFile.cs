@@ -116,6 +116,20 @@ public sealed class SafeTensorsFile : IDisposable
     }
 
     /// <summary>
+    /// Drops the pages holding <paramref name="name"/>'s bytes from this process's resident set, after they were copied
+    /// out with <see cref="Load"/> or <see cref="CopyInto"/>: a mapped page stays resident until the file is closed, so
+    /// loading a whole checkpoint through the map would otherwise hold the file's bytes and their copies at once. The
+    /// file stays usable (a later read faults the pages back in from the page cache). Tensors returned by
+    /// <see cref="Map"/> use their own mapping and are not affected.
+    /// </summary>
+    public unsafe void ReleasePages(string name)
+    {
+        var info = Info(name);
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        MappedPages.Release(_base + info.Begin, info.ByteLength);
+    }
+
+    /// <summary>
     /// The tensor <paramref name="name"/> without a copy: a view of a private, copy-on-write memory map of the file
     /// that libtorch owns (it stays valid after <see cref="Dispose"/> and is unmapped with its last tensor). Pages are
     /// read on first use; writes go to private copies, never to the file. Null when the tensor's offset is not a

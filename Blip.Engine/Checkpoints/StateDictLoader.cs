@@ -38,7 +38,10 @@ public static class StateDictLoader
         using (torch.no_grad())
         {
             foreach (var (fileKey, target) in plan.Copies)
+            {
                 source.CopyInto(fileKey, target);
+                source.ReleasePages(fileKey);  // else the file's bytes stay resident beside their copies until it is closed
+            }
         }
         return report;
     }

@@ -151,13 +151,13 @@ internal static class WeightMaterializer
     private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap)
     {
         var file = reader.FileOf(key);
-        if (!memoryMap) return file.Load(key, dtype);
-        var mapped = file.Map(key);
-        if (mapped is null) return file.Load(key, dtype);
-        if (dtype is not { } wanted || wanted == mapped.dtype || !mapped.is_floating_point()) return mapped;
-        var converted = mapped.to(wanted);
-        mapped.Dispose();
-        return converted;
+        var stored = file.Info(key).DType;
+        ScalarType? target = dtype is { } wanted && wanted != stored && is_floating_point(stored) ? wanted : null;
+        if (memoryMap && target is null && file.Map(key) is { } mapped) return mapped;
+        // A copy (owned weights, a dtype conversion, or an unaligned tensor): its file pages are not needed afterwards.
+        var copy = file.Load(key, target);
+        file.ReleasePages(key);
+        return copy;
     }
 
     /// <summary>Every field of every module that holds a parameter or buffer, with its state-dict key.</summary>
