@@ -1,4 +1,4 @@
-// The machine's limits measured in this process: fp32 (and bf16) matmul GFLOP/s and read bandwidth.
+// The machine's limits measured in this process: fp32 (and bf16) matmul GFLOP/s, a bf16 linear's, and read bandwidth.
 using System.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,6 +18,14 @@ internal static class Limits
             using var b = randn(n, n, dtype: type, device: device);
             double seconds = Median(Math.Max(3, repeat), () => a.matmul(b).Dispose(), device);
             Fact(name, 2.0 * n * n * n / seconds / 1e9);
+        }
+        {
+            // bf16 as the model runs it: a linear of ViT-L's fc1 shape (577 tokens, 1024 → 4096). Without AVX512-BF16,
+            // libtorch's linear (oneDNN) is far faster than its square matmul above.
+            using var x16 = randn(577, 1024, dtype: ScalarType.BFloat16, device: device);
+            using var w16 = randn(4096, 1024, dtype: ScalarType.BFloat16, device: device);
+            double seconds = Median(Math.Max(3, repeat), () => nn.functional.linear(x16, w16).Dispose(), device);
+            Fact("linear_bf16_gflops", 2.0 * 577 * 1024 * 4096 / seconds / 1e9);
         }
         if (device.type != DeviceType.CPU) return;
         using var x = ones(256L * 1024 * 1024, dtype: ScalarType.Float32);  // 1 GiB
