@@ -41,6 +41,36 @@ public class VisionParityTests
     }
 
     [Test]
+    [NonParallelizable]  // changes BlipVisionModel.ActivationBudgetBytes
+    public void A_batch_encoded_in_groups_of_images_matches_transformers_and_the_single_pass()
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        var pixels = fixtures.Get("pixel_values");
+        var vision = model.VisionModel;
+        long saved = Blip.Engine.Modules.Vision.BlipVisionModel.ActivationBudgetBytes;
+        try
+        {
+            using var inference = inference_mode();
+            using var whole = vision.forward(pixels);
+            Assert.That(vision.ImagesPerPass(pixels), Is.GreaterThanOrEqualTo(2), "the tiny batch fits the default budget");
+            Blip.Engine.Modules.Vision.BlipVisionModel.ActivationBudgetBytes = 1;
+            Assert.That(vision.ImagesPerPass(pixels), Is.EqualTo(1), "a 1-byte budget runs one image per pass");
+            using var grouped = vision.forward(pixels);
+            TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), grouped.LastHiddenState, Atol, what: "grouped last_hidden_state");
+            TensorAssert.AllClose(fixtures.Get("captioning.vision.pooler_output"), grouped.PooledOutput, Atol, what: "grouped pooler_output");
+            TensorAssert.AllClose(whole.LastHiddenState, grouped.LastHiddenState, 1e-6, what: "grouped vs single pass");
+        }
+        finally
+        {
+            Blip.Engine.Modules.Vision.BlipVisionModel.ActivationBudgetBytes = saved;
+        }
+        using (enable_grad())
+            Assert.That(vision.ImagesPerPass(pixels), Is.EqualTo(long.MaxValue), "training keeps the batch whole");
+    }
+
+    [Test]
     public void Interpolated_position_encoding_at_the_native_size_equals_the_plain_one()
     {
         using var scope = NewDisposeScope();
