@@ -14,6 +14,10 @@ public class SkinnyLinearTests
     [TestCase(16, 37, 5)]      // tails: 37 = 32 + 5 inputs, fewer outputs than a vector
     [TestCase(2, 300, 1000)]   // parallel split with a remainder
     [TestCase(1, 7, 3)]
+    [TestCase(5, 13, 9)]       // a block of 4 rows, then one; 13 = 8 + 5 inputs
+    [TestCase(6, 24, 40)]      // 4 + 2 rows (the block of 2 repeats its last row); 24 = 16 + 8
+    [TestCase(7, 768, 3072)]   // 4 + 3 rows at the decoder's shapes
+    [TestCase(8, 7, 3)]        // two blocks, inputs shorter than a vector
     public void Matches_libtorch_linear(int rows, int inFeatures, int outFeatures)
     {
         using var scope = NewDisposeScope();

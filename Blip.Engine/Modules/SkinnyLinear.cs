@@ -104,7 +104,8 @@ internal static class SkinnyLinear
 
     private readonly record struct KernelArgs(nint X, nint W, nint B, nint Y, long Rows, long Out, long In);
 
-    // Output features [first, last) for every input row; each weight row is read once and stays in L1 across rows.
+    // Output features [first, last) for every input row; each weight row is read from memory once, and from L1 once
+    // per block of up to 4 input rows (a block of 2 or 3 repeats its last row and drops the extra sums).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Rows(KernelArgs a, long first, long last)
     {
@@ -113,10 +114,63 @@ internal static class SkinnyLinear
         {
             float* wr = w + (o * a.In);
             float bo = b is null ? 0f : b[o];
-            for (long r = 0; r < a.Rows; r++)
+            long r = 0;
+            for (; a.Rows - r >= 2; r += 4)
             {
-                y[(r * a.Out) + o] = Dot(wr, x + (r * a.In), a.In) + bo;
+                long n = Math.Min(4, a.Rows - r);
+                float* x0 = x + (r * a.In);
+                Dot4(wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, out var d0, out var d1, out var d2, out var d3);
+                y[(r * a.Out) + o] = d0 + bo;
+                y[((r + 1) * a.Out) + o] = d1 + bo;
+                if (n > 2) y[((r + 2) * a.Out) + o] = d2 + bo;
+                if (n > 3) y[((r + 3) * a.Out) + o] = d3 + bo;
             }
+
+            if (r < a.Rows) y[(r * a.Out) + o] = Dot(wr, x + (r * a.In), a.In) + bo;
+        }
+    }
+
+    // One weight row against four input rows: each weight vector is loaded once and used four times, with two
+    // accumulators per row so that eight FMA chains are in flight. Before this, rows beyond the first were each a full
+    // Dot (the weight row re-read from L1 and summed horizontally per row): a step of 8 rows took 102–114 ms against
+    // 56–74 ms for one row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Dot4(float* w, float* x0, float* x1, float* x2, float* x3, long n,
+        out float d0, out float d1, out float d2, out float d3)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        long k = 0;
+        for (; k + 16 <= n; k += 16)
+        {
+            var wa = Avx.LoadVector256(w + k);
+            var wb = Avx.LoadVector256(w + k + 8);
+            a0 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x0 + k), a0);
+            a1 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x1 + k), a1);
+            a2 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x2 + k), a2);
+            a3 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x3 + k), a3);
+            b0 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x0 + k + 8), b0);
+            b1 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x1 + k + 8), b1);
+            b2 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x2 + k + 8), b2);
+            b3 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x3 + k + 8), b3);
+        }
+
+        for (; k + 8 <= n; k += 8)
+        {
+            var wa = Avx.LoadVector256(w + k);
+            a0 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x0 + k), a0);
+            a1 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x1 + k), a1);
+            a2 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x2 + k), a2);
+            a3 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x3 + k), a3);
+        }
+
+        (d0, d1, d2, d3) = (Vector256.Sum(a0 + b0), Vector256.Sum(a1 + b1), Vector256.Sum(a2 + b2), Vector256.Sum(a3 + b3));
+        for (; k < n; k++)
+        {
+            d0 += w[k] * x0[k];
+            d1 += w[k] * x1[k];
+            d2 += w[k] * x2[k];
+            d3 += w[k] * x3[k];
         }
     }
 
