@@ -61,6 +61,31 @@ public class TaskParityTests
     }
 
     [Test]
+    [NonParallelizable]  // changes ActivationBudget.Bytes
+    public void Many_text_features_within_a_small_activation_budget_match_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval"));
+        var (ids, mask) = (fixtures.Get("retrieval.input_ids"), fixtures.Get("retrieval.attention_mask"));
+        long saved = Blip.Engine.Modules.ActivationBudget.Bytes;
+        try
+        {
+            // One text's feed-forward activation is 13 tokens × 96 × 4 bytes; this budget holds one text, not two.
+            Blip.Engine.Modules.ActivationBudget.Bytes = 13 * 96 * 4 + 1;
+            Assert.That(Blip.Engine.Modules.ActivationBudget.Rows(13 * 96 * 4, CPU), Is.EqualTo(1));
+            TensorAssert.AllClose(fixtures.Get("retrieval.text_feat"), model.TextFeatures(ids, mask, 250), Atol, what: "text_feat, one text per call by the budget");
+        }
+        finally
+        {
+            Blip.Engine.Modules.ActivationBudget.Bytes = saved;
+        }
+        using (enable_grad())
+            Assert.That(Blip.Engine.Modules.ActivationBudget.Rows(long.MaxValue / 2, CPU), Is.EqualTo(long.MaxValue), "training is not limited");
+    }
+
+    [Test]
     public void Vqa_question_states_answer_logits_and_loss_match_transformers()
     {
         using var scope = NewDisposeScope();

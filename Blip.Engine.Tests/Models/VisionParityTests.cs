@@ -41,7 +41,7 @@ public class VisionParityTests
     }
 
     [Test]
-    [NonParallelizable]  // changes BlipVisionModel.ActivationBudgetBytes
+    [NonParallelizable]  // changes ActivationBudget.Bytes
     public void A_batch_encoded_in_groups_of_images_matches_transformers_and_the_single_pass()
     {
         using var scope = NewDisposeScope();
@@ -49,13 +49,13 @@ public class VisionParityTests
         using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
         var pixels = fixtures.Get("pixel_values");
         var vision = model.VisionModel;
-        long saved = Blip.Engine.Modules.Vision.BlipVisionModel.ActivationBudgetBytes;
+        long saved = Blip.Engine.Modules.ActivationBudget.Bytes;
         try
         {
             using var inference = inference_mode();
             using var whole = vision.forward(pixels);
             Assert.That(vision.ImagesPerPass(pixels), Is.GreaterThanOrEqualTo(2), "the tiny batch fits the default budget");
-            Blip.Engine.Modules.Vision.BlipVisionModel.ActivationBudgetBytes = 1;
+            Blip.Engine.Modules.ActivationBudget.Bytes = 1;
             Assert.That(vision.ImagesPerPass(pixels), Is.EqualTo(1), "a 1-byte budget runs one image per pass");
             using var grouped = vision.forward(pixels);
             TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), grouped.LastHiddenState, Atol, what: "grouped last_hidden_state");
@@ -64,7 +64,7 @@ public class VisionParityTests
         }
         finally
         {
-            Blip.Engine.Modules.Vision.BlipVisionModel.ActivationBudgetBytes = saved;
+            Blip.Engine.Modules.ActivationBudget.Bytes = saved;
         }
         using (enable_grad())
             Assert.That(vision.ImagesPerPass(pixels), Is.EqualTo(long.MaxValue), "training keeps the batch whole");

@@ -1,5 +1,6 @@
 // transformers' BlipForImageTextRetrieval: ITM head and ITC projections over a vision model and a text encoder.
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using Blip.Engine.Modules.Text;
 using Blip.Engine.Modules.Vision;
 using TorchSharp;
@@ -95,11 +96,16 @@ public sealed class BlipForImageTextRetrieval : nn.Module
         var order = extent.sort(0, false, true).Indices;                                                    // [N]
         var sortedExtent = extent.index_select(0, order).cpu();
         var features = empty(n, Config.ImageTextHiddenSize, dtype: text_proj.weight!.dtype, device: text_proj.weight!.device);
-        for (long start = 0; start < n; start += batchSize)
+        long bytesPerToken = Config.TextConfig.IntermediateSize * features.ElementSize;
+        for (long start = 0, count; start < n; start += count)
         {
             using var batch = NewDisposeScope();
-            long count = Math.Min(batchSize, n - start);
+            count = Math.Min(batchSize, n - start);
             long width = Math.Max(1, sortedExtent[start + count - 1].item<long>());
+            // Fewer texts where the batch's feed-forward activation would exceed the budget (see ActivationBudget);
+            // the shorter batch is never wider, so it fits.
+            count = Math.Min(count, ActivationBudget.Rows(width * bytesPerToken, features.device));
+            width = Math.Max(1, sortedExtent[start + count - 1].item<long>());
             var rows = order.narrow(0, start, count).to(inputIds.device);                                  // [b]
             var ids = inputIds.index_select(0, rows).narrow(1, 0, width);                                  // [b,w]
             var mask = attentionMask.index_select(0, rows).narrow(1, 0, width);

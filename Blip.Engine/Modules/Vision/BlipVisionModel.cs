@@ -46,10 +46,6 @@ public sealed class BlipVisionModel : nn.Module<Tensor, bool, VisionOutput>
         return output;
     }
 
-    /// <summary>The largest MLP activation (images × tokens × intermediate size × element size) one encoder pass may
-    /// allocate during CPU inference; larger batches run in groups of images. See <see cref="ImagesPerPass"/>.</summary>
-    internal static long ActivationBudgetBytes { get; set; } = 30L << 20;
-
     private VisionOutput Encode(Tensor pixelValues, bool interpolatePosEncoding)
     {
         using var scope = NewDisposeScope();
@@ -75,20 +71,16 @@ public sealed class BlipVisionModel : nn.Module<Tensor, bool, VisionOutput>
         return new VisionOutput(last, pooled).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Images per encoder pass: all of them, except in CPU inference when the MLP activation of the whole
-    /// batch would exceed <see cref="ActivationBudgetBytes"/>.</summary>
-    /// <remarks>Why: glibc serves allocations over 32 MB (its largest dynamic mmap threshold) with fresh mmap'd pages
-    /// every time, and first-touching fresh pages costs ~0.85 s per GB on the machine of docs/BENCHMARKS.md. ViT-L at
-    /// 384 px for 8 images allocates 75 MB MLP buffers in every layer: 3.1–6.0 GB of page faults per forward. In groups
-    /// of 3 (28 MB), the freed buffers are reused from the heap: ~0 faults, and 8 images took 30.8–30.9 s against
-    /// 32.5–35.8 s in one pass (3 alternating rounds in one process); 1 image per pass was slower (34.3–34.6 s: smaller
+    /// <summary>Images per encoder pass: all of them, except in CPU inference when the batch's MLP activation would
+    /// exceed <see cref="ActivationBudget"/> (3 images for ViT-L at 384 px in float32).</summary>
+    /// <remarks>Measured: 8 images in groups took 27.5–32.8 s (median ~29.9) against 31.0–34.6 s (median ~31.5) in one
+    /// pass over 7 alternating in-process pairs, with outputs bit-identical; 1 image per pass was slower (smaller
     /// GEMMs). Every image's tokens are computed by the same ops either way.</remarks>
     internal long ImagesPerPass(Tensor pixelValues)
     {
-        if (is_grad_enabled() || pixelValues.device_type != DeviceType.CPU || pixelValues.dim() != 4) return long.MaxValue;
+        if (pixelValues.dim() != 4) return long.MaxValue;  // the embeddings say what is wrong with it
         long patch = Config.PatchSize;
         long tokens = (pixelValues.shape[2] / patch) * (pixelValues.shape[3] / patch) + 1;
-        long perImage = tokens * Config.IntermediateSize * post_layernorm.weight!.ElementSize;
-        return Math.Max(1, ActivationBudgetBytes / Math.Max(1, perImage));
+        return ActivationBudget.Rows(tokens * Config.IntermediateSize * post_layernorm.weight!.ElementSize, pixelValues.device);
     }
 }
