@@ -49,14 +49,15 @@ public sealed class BlipVisionModel : nn.Module<Tensor, bool, VisionOutput>
     private VisionOutput Encode(Tensor pixelValues, bool interpolatePosEncoding)
     {
         using var scope = NewDisposeScope();
-        long group = ImagesPerPass(pixelValues), batch = group == long.MaxValue ? 0 : pixelValues.shape[0];
+        long group = ImagesPerPass(pixelValues);
         Tensor hidden;
-        if (group >= batch)
+        if (group == long.MaxValue || group >= pixelValues.shape[0])
         {
             hidden = encoder.forward(embeddings.forward(pixelValues, interpolatePosEncoding));   // [B,S,C]
         }
         else
         {
+            long batch = pixelValues.shape[0];
             var parts = new List<Tensor>();
             for (long start = 0; start < batch; start += group)
             {
