@@ -12,8 +12,10 @@ namespace Blip.Engine.Tests.Generation;
 /// The tiny models have random weights, so many next-token logits are near ties and bf16 rounding flips some
 /// of them in transformers too; the ids test therefore compares hit counts with transformers' bf16 rather than asking
 /// for a fixed share.</remarks>
+[TestFixture("Auto")]
+[TestFixture("Always")]
 [NonParallelizable]
-public class BFloat16ParityTests
+public class BFloat16ParityTests(string policy) : KernelPolicyFixture(policy)
 {
     /// <summary>Engine bf16 error may be at most this multiple of transformers' bf16 error (both vs float32).</summary>
     private const double Slack = 1.5;

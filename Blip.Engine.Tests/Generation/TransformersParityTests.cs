@@ -5,8 +5,10 @@ using Blip.Engine.Tests.Support;
 namespace Blip.Engine.Tests.Generation;
 
 /// <summary>generate() returns exactly transformers' ids on the tiny models.</summary>
+[TestFixture("Auto")]
+[TestFixture("Always")]
 [NonParallelizable]
-public class TransformersParityTests
+public class TransformersParityTests(string policy) : KernelPolicyFixture(policy)
 {
     private static readonly GenerationOptions Greedy20 = new() { MaxLength = 20 };
 

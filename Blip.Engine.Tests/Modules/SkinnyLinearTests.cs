@@ -7,8 +7,18 @@ namespace Blip.Engine.Tests.Modules;
 
 /// <summary>The hand-written few-row linear kernel against libtorch's <c>linear</c> (the end-to-end parity tests
 /// compare the decoders that use it with transformers).</summary>
+[NonParallelizable]  // sets SkinnyLinear.Policy
 public class SkinnyLinearTests
 {
+    private SkinnyLinearPolicy saved;
+
+    // The kernel itself is tested on every machine, whichever way Auto decides here.
+    [SetUp]
+    public void UseKernel() => (saved, SkinnyLinear.Policy) = (SkinnyLinear.Policy, SkinnyLinearPolicy.Always);
+
+    [TearDown]
+    public void Restore() => SkinnyLinear.Policy = saved;
+
     [TestCase(1, 768, 768)]
     [TestCase(3, 768, 3072)]
     [TestCase(16, 37, 5)]      // tails: 37 = 32 + 5 inputs, fewer outputs than a vector
@@ -33,6 +43,65 @@ public class SkinnyLinearTests
         TensorAssert.AllClose(expected, actual, atol: 2e-5 * Math.Sqrt(inFeatures), what: "with bias");
         TensorAssert.AllClose(nn.functional.linear(input, weight), SkinnyLinear.Forward(input, weight, null),
             atol: 2e-5 * Math.Sqrt(inFeatures), what: "without bias");
+    }
+
+    [TestCase(1, 768, 768)]
+    [TestCase(3, 768, 3072)]
+    [TestCase(16, 37, 5)]
+    [TestCase(5, 13, 9)]
+    [TestCase(7, 3072, 768)]
+    [TestCase(1, 768, 30524)]  // the LM head's shape
+    public void BFloat16_is_the_float32_sum_rounded_once(int rows, int inFeatures, int outFeatures)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var generator = new torch.Generator(99);
+        var input = randn([1, rows, inFeatures], generator: generator).to(ScalarType.BFloat16);
+        var weight = randn([outFeatures, inFeatures], generator: generator).mul(0.05).to(ScalarType.BFloat16);
+        var bias = randn([outFeatures], generator: generator).to(ScalarType.BFloat16);
+        Assert.That(SkinnyLinear.Applies(input, weight, bias), Is.True, "the kernel should take bfloat16");
+        var actual = SkinnyLinear.Forward(input, weight, bias);
+        Assert.That(actual.dtype, Is.EqualTo(ScalarType.BFloat16), "output dtype");
+        // The same bf16 values widened (exactly) to float32, summed by libtorch and rounded once: another summation
+        // order can move a value across a rounding boundary, one bf16 step (2^-7 relative) at most.
+        var exact = nn.functional.linear(input.to(ScalarType.Float32), weight.to(ScalarType.Float32), bias.to(ScalarType.Float32));
+        double sumError = 2e-6 * Math.Sqrt(inFeatures);
+        TensorAssert.AllClose(exact.to(ScalarType.BFloat16), actual, atol: sumError, rtol: 1.0 / 128, what: "bf16 with bias");
+        TensorAssert.AllClose(exact, actual, atol: sumError, rtol: 1.0 / 256, what: "bf16 against the unrounded sum");
+        var noBias = nn.functional.linear(input.to(ScalarType.Float32), weight.to(ScalarType.Float32));
+        TensorAssert.AllClose(noBias, SkinnyLinear.Forward(input, weight, null), atol: sumError, rtol: 1.0 / 256, what: "bf16 without bias");
+        // libtorch's own bfloat16 linear without bias rounds the same sums once. (With a bias it rounds the product to
+        // bfloat16 before adding the bias and rounds again, which loses more near cancellations; the kernel adds the
+        // bias to the float32 sum.)
+        TensorAssert.AllClose(nn.functional.linear(input, weight), SkinnyLinear.Forward(input, weight, null), atol: sumError, rtol: 1.0 / 128, what: "libtorch bf16 without bias");
+    }
+
+    [Test]
+    public void BFloat16_rounding_equals_libtorch()
+    {
+        using var scope = NewDisposeScope();
+        var special = new[]
+        {
+            0f, -0f, 1f, -1f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.MaxValue, float.MinValue,
+            float.Epsilon, -float.Epsilon, 1e-40f, 3.3895314e38f,
+            BitConverter.UInt32BitsToSingle(0x3F808000), // 1 + 2^-8: a tie, rounds to even (down)
+            BitConverter.UInt32BitsToSingle(0x3F818000), // a tie that rounds up
+            BitConverter.UInt32BitsToSingle(0x3F808001), // just above a tie
+            BitConverter.UInt32BitsToSingle(0x7F7FFFFF), // rounds to infinity
+        };
+        var random = randn(20000, generator: new torch.Generator(5)).mul(exp(randn(20000, generator: new torch.Generator(6)).mul(20))).data<float>().ToArray();
+        var values = special.Concat(random).ToArray();
+        var rounded = tensor(values).to(ScalarType.BFloat16).contiguous();
+        var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(rounded.bytes).ToArray();
+        for (int i = 0; i < values.Length; i++)
+        {
+            ushort mine = SkinnyLinear.BFloat16.Narrow(values[i]);
+            bool bothNaN = float.IsNaN(values[i]) && (bits[i] & 0x7F80) == 0x7F80 && (bits[i] & 0x7F) != 0 && (mine & 0x7F) != 0;
+            Assert.That(bothNaN || mine == bits[i], Is.True, $"value {values[i]:R} (bits 0x{BitConverter.SingleToUInt32Bits(values[i]):X8}): libtorch 0x{bits[i]:X4}, kernel 0x{mine:X4}");
+        }
+        var widened = rounded.to(ScalarType.Float32).data<float>().ToArray();
+        for (int i = 0; i < values.Length; i++)
+            Assert.That(SkinnyLinear.BFloat16.Widen(bits[i]), Is.EqualTo(widened[i]), $"widening 0x{bits[i]:X4}");
     }
 
     [Test]
@@ -60,6 +129,9 @@ public class SkinnyLinearTests
                 Assert.That(SkinnyLinear.Applies(small, weight, null), Is.True, "no_grad: nothing to record");
                 Assert.That(SkinnyLinear.Applies(randn(17, 16), weight, null), Is.False, "more rows than MaxRows");
                 Assert.That(SkinnyLinear.Applies(randn(2, 16, dtype: ScalarType.Float64), weight.to(ScalarType.Float64), null), Is.False, "float64");
+                Assert.That(SkinnyLinear.Applies(randn(2, 16, dtype: ScalarType.BFloat16), weight, null), Is.False, "bf16 input, fp32 weight");
+                Assert.That(SkinnyLinear.Applies(small, weight.to(ScalarType.BFloat16), null), Is.False, "fp32 input, bf16 weight");
+                Assert.That(SkinnyLinear.Applies(randn(2, 16, dtype: ScalarType.Float16), weight.to(ScalarType.Float16), null), Is.False, "float16");
                 Assert.That(SkinnyLinear.Applies(small, randn(16, 8).t(), null), Is.False, "transposed weight");
                 Assert.That(SkinnyLinear.Applies(randn(2, 15), weight, null), Is.False, "width mismatch: libtorch reports it");
             }
@@ -67,6 +139,53 @@ public class SkinnyLinearTests
         // The fallback gives libtorch's own error for a mismatch.
         using var noGrad = no_grad();
         Assert.That(() => SkinnyLinear.Forward(randn(2, 15), weight, null), Throws.Exception);
+    }
+
+    [Test]
+    public void Policy_decides_per_dtype()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var x = randn(1, 16);
+        var w = randn(8, 16);
+        SkinnyLinear.Policy = SkinnyLinearPolicy.Never;
+        Assert.That(SkinnyLinear.Applies(x, w, null) || SkinnyLinear.Covers(x), Is.False, "Never: libtorch only");
+        SkinnyLinear.Policy = SkinnyLinearPolicy.Auto;
+        Assert.Multiple(() =>
+        {
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.Float32), Is.EqualTo(!CpuFeatures.IsIntel), "float32: the kernel except where MKL's gemv is fast (Intel)");
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16), Is.EqualTo(!CpuFeatures.HasAvx512BFloat16), "bfloat16: the kernel except with AVX512-BF16");
+            Assert.That(SkinnyLinear.Applies(x, w, null), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32)), "Applies follows the policy");
+            Assert.That(SkinnyLinear.Covers(x), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32)), "Covers follows the policy");
+        });
+        // Whatever the route, the result is the linear.
+        TensorAssert.AllClose(nn.functional.linear(x, w), SkinnyLinear.Forward(x, w, null), 1e-4, what: "auto");
+    }
+
+    [TestCase(null, "Auto")]
+    [TestCase("", "Auto")]
+    [TestCase("auto", "Auto")]
+    [TestCase("0", "Never")]
+    [TestCase(" 1 ", "Always")]
+    public void Policy_is_read_from_the_environment_value(string? value, string expected) =>
+        Assert.That(SkinnyLinearPolicies.Parse(value).ToString(), Is.EqualTo(expected));
+
+    [Test]
+    public void Unknown_policy_value_names_the_variable() =>
+        Assert.That(() => SkinnyLinearPolicies.Parse("yes"), Throws.ArgumentException.With.Message.Contains("BLIP_SKINNY_LINEAR").And.Message.Contains("'yes'"));
+
+    [Test]
+    public void Cpu_vendor_is_the_one_the_kernel_reports()
+    {
+        Assert.That(File.Exists("/proc/cpuinfo") && System.Runtime.Intrinsics.X86.X86Base.IsSupported, Is.True, "this test reads /proc/cpuinfo: it needs Linux on x86");
+        var info = File.ReadAllLines("/proc/cpuinfo");
+        string vendor = info.First(l => l.StartsWith("vendor_id", StringComparison.Ordinal)).Split(':')[1].Trim();
+        bool bf16 = info.First(l => l.StartsWith("flags", StringComparison.Ordinal)).Split(':')[1].Split(' ').Contains("avx512_bf16");
+        Assert.Multiple(() =>
+        {
+            Assert.That(CpuFeatures.Vendor(), Is.EqualTo(vendor), "CPUID vendor against /proc/cpuinfo");
+            Assert.That(CpuFeatures.HasAvx512BFloat16, Is.EqualTo(bf16), "AVX512-BF16 against /proc/cpuinfo flags");
+        });
     }
 
     [Test]

@@ -2,9 +2,12 @@
 // because libtorch's CPU kernels for these shapes stay far below the memory bandwidth that bounds them. Measured on
 // the 2-vCPU AVX2 machine of docs/BENCHMARKS.md, reading a 3072×768 fp32 weight: nn.functional.linear 8.6 GB/s for
 // one row (MKL's gemv runs on one thread) and 3.1 GB/s for three rows (small-M gemm); this kernel 14–17 GB/s and
-// 12–13 GB/s. It runs only where nothing needs autograd and the layout is plain: float32, CPU, contiguous weight,
-// AVX2 + FMA, at most MaxRows rows; everything else goes to nn.functional.linear unchanged. Its sums run in another
-// order than MKL's, so results differ by float rounding (about 1e-6 relative), as MKL's differ from OpenBLAS's.
+// 12–13 GB/s. It runs only where nothing needs autograd and the layout is plain: float32 or bfloat16 (input, weight
+// and bias of one dtype), CPU, contiguous weight, AVX2 + FMA, at most MaxRows rows; everything else goes to
+// nn.functional.linear unchanged. Its float32 sums run in another order than MKL's, so results differ by float
+// rounding (about 1e-6 relative), as MKL's differ from OpenBLAS's. bfloat16 values widen exactly to float32 (a
+// 16-bit shift), are summed in float32 and the output is rounded once to nearest-even, as libtorch rounds.
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -26,9 +29,10 @@ internal static class SkinnyLinear
     // Work items per core for the thread pool: 2 balanced a 3072×768 weight best on 2 vCPUs (1: 13.7 GB/s, 2: 16.7).
     private const int ChunksPerCore = 2;
 
-    /// <summary>False sends everything to libtorch: set by the environment variable BLIP_SKINNY_LINEAR=0, which the
-    /// speed harness uses for before/after measurements.</summary>
-    internal static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("BLIP_SKINNY_LINEAR") != "0";
+    /// <summary>When the kernel is used: by default where it was measured faster than libtorch (see
+    /// <see cref="PreferredFor"/>). The environment variable BLIP_SKINNY_LINEAR=0 (never) or =1 (always, where the
+    /// layout allows) sets it for a process; the speed harness uses them for before/after measurements.</summary>
+    internal static SkinnyLinearPolicy Policy { get; set; } = SkinnyLinearPolicies.Parse(Environment.GetEnvironmentVariable("BLIP_SKINNY_LINEAR"));
 
     /// <summary><paramref name="layer"/>'s forward, by the kernel where it applies.</summary>
     public static Tensor Forward(Linear layer, Tensor input)
@@ -48,10 +52,14 @@ internal static class SkinnyLinear
         long rows = input.numel() / inFeatures;
         var shape = input.shape.ToArray();
         shape[^1] = outFeatures;
-        var output = empty(shape, ScalarType.Float32);                          // [..., O]
+        var output = empty(shape, weight.dtype);                                 // [..., O]
         using var x = input.contiguous();
         using var b = bias?.contiguous();
-        Run(x, weight, b, output, rows, outFeatures, inFeatures);
+        var args = new Shape(rows, outFeatures, inFeatures);
+        if (weight.dtype == ScalarType.BFloat16)
+            RunBFloat16(x, weight, b, output, args);
+        else
+            Run<Float32>(x.bytes, weight, b, output, args);
         return output;
     }
 
@@ -60,20 +68,32 @@ internal static class SkinnyLinear
     public static bool Covers(Tensor hidden)
     {
         ArgumentNullException.ThrowIfNull(hidden);
-        return Available && hidden.device_type == DeviceType.CPU && hidden.dtype == ScalarType.Float32 && hidden.dim() >= 1
+        return hidden.device_type == DeviceType.CPU && Takes(hidden.dtype) && hidden.dim() >= 1
             && hidden.shape[^1] > 0 && hidden.numel() / hidden.shape[^1] <= MaxRows && !(is_grad_enabled() && hidden.requires_grad);
     }
 
-    private static bool Available => Enabled && Fma.IsSupported && Avx.IsSupported;
+    private static bool Takes(ScalarType type) => type is ScalarType.Float32 or ScalarType.BFloat16 && PreferredFor(type);
+
+    /// <summary>Whether few-row linears of <paramref name="type"/> go to the kernel under <see cref="Policy"/> on this
+    /// CPU. Auto follows what was measured on two machines (docs/BENCHMARKS.md): libtorch's float32 few-row linear is
+    /// MKL's gemv, which takes its fast path on Intel CPUs only (AMD EPYC, AVX2: 8.6 GB/s for one row, 3.1 for three,
+    /// against the kernel's 14–17 and 12–13; Intel Xeon with AVX-512: 21–22 and 20 GB/s, against 18 and 18); its
+    /// bfloat16 linear is fast only where the CPU has AVX512-BF16 (AMD without it: a greedy caption 4.8× slower than
+    /// float32; Intel with it: libtorch's bf16 decoding steps 10–30% faster than the kernel's).</summary>
+    internal static bool PreferredFor(ScalarType type) => Fma.IsSupported && Avx2.IsSupported && Policy switch
+    {
+        SkinnyLinearPolicy.Always => true,
+        SkinnyLinearPolicy.Never => false,
+        _ => type == ScalarType.Float32 ? !CpuFeatures.IsIntel : !CpuFeatures.HasAvx512BFloat16,
+    };
 
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes the kernel for these arguments.</summary>
     internal static bool Applies(Tensor input, Tensor weight, Tensor? bias)
     {
-        if (!Available) return false;
         if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
-        if (input.dtype != ScalarType.Float32 || weight.dtype != ScalarType.Float32 || weight.dim() != 2 || !weight.is_contiguous()) return false;
+        if (!Takes(weight.dtype) || input.dtype != weight.dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
         if (weight.numel() > int.MaxValue / sizeof(float)) return false;  // read through one Span<byte>
-        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != ScalarType.Float32 || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
+        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != weight.dtype || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
         long inFeatures = weight.shape[1];
         if (input.dim() < 1 || inFeatures == 0 || weight.shape[0] == 0 || input.shape[^1] != inFeatures) return false;
         long rows = input.numel() / inFeatures;
@@ -82,51 +102,85 @@ internal static class SkinnyLinear
         return !needsGrad;
     }
 
-    private static unsafe void Run(Tensor x, Tensor weight, Tensor? bias, Tensor output, long rows, long outFeatures, long inFeatures)
+    // bfloat16: the few input rows are widened once into a float32 buffer; weights and bias are widened as read.
+    private static void RunBFloat16(Tensor x, Tensor weight, Tensor? bias, Tensor output, Shape shape)
     {
-        fixed (byte* xp = x.bytes)
+        int count = checked((int)(shape.Rows * shape.In));
+        var wide = ArrayPool<float>.Shared.Rent(count);
+        try
+        {
+            var narrow = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(x.bytes);
+            for (int i = 0; i < count; i++) wide[i] = BFloat16.Widen(narrow[i]);
+            Run<BFloat16>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan(0, count)), weight, bias, output, shape);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(wide);
+        }
+    }
+
+    private static unsafe void Run<T>(ReadOnlySpan<byte> input, Tensor weight, Tensor? bias, Tensor output, Shape shape)
+        where T : struct, IElement
+    {
+        fixed (byte* xp = input)
         fixed (byte* wp = weight.bytes)
         fixed (byte* yp = output.bytes)
         fixed (byte* bp = bias is null ? default : bias.bytes)
         {
-            var args = new KernelArgs((nint)xp, (nint)wp, (nint)bp, (nint)yp, rows, outFeatures, inFeatures);
-            int chunks = outFeatures * inFeatures < ParallelElements ? 1 : ChunksPerCore * Environment.ProcessorCount;
+            var args = new KernelArgs((nint)xp, (nint)wp, (nint)bp, (nint)yp, shape.Rows, shape.Out, shape.In);
+            int chunks = shape.Out * shape.In < ParallelElements ? 1 : ChunksPerCore * Environment.ProcessorCount;
             if (chunks == 1)
             {
-                Rows(args, 0, outFeatures);
+                Rows<T>(args, 0, shape.Out);
                 return;
             }
 
-            long per = (outFeatures + chunks - 1) / chunks;
-            Parallel.For(0, chunks, c => Rows(args, c * per, Math.Min(outFeatures, (c + 1) * per)));
+            long per = (shape.Out + chunks - 1) / chunks;
+            Parallel.For(0, chunks, c => Rows<T>(args, c * per, Math.Min(shape.Out, (c + 1) * per)));
         }
     }
 
+    // Weight rows fetched ahead of the one being summed (software prefetch into L1). The hardware prefetcher alone kept
+    // one thread's stream short of the bandwidth: on the Intel machine of docs/BENCHMARKS.md a decoder's linears
+    // (0.49 GB fp32, read from DRAM) went from 14 to 18 GB/s for one row and from 11 to 15 GB/s in bfloat16 (0 → 2
+    // rows ahead; 1 and 4 were no better).
+    private const int Prefetch = 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchRow(nint p, long bytes)
+    {
+        for (long i = 0; i < bytes; i += 64) Sse.Prefetch0((void*)(p + (nint)i));
+    }
+
+    private readonly record struct Shape(long Rows, long Out, long In);
+
+    // X is always float32 (bfloat16 inputs are widened first); W, B and Y hold the element type T.
     private readonly record struct KernelArgs(nint X, nint W, nint B, nint Y, long Rows, long Out, long In);
 
     // Output features [first, last) for every input row; each weight row is read from memory once, and from L1 once
     // per block of up to 4 input rows (a block of 2 or 3 repeats its last row and drops the extra sums).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Rows(KernelArgs a, long first, long last)
+    private static unsafe void Rows<T>(KernelArgs a, long first, long last) where T : struct, IElement
     {
-        float* x = (float*)a.X, w = (float*)a.W, b = (float*)a.B, y = (float*)a.Y;
+        float* x = (float*)a.X;
         for (long o = first; o < last; o++)
         {
-            float* wr = w + (o * a.In);
-            float bo = b is null ? 0f : b[o];
+            nint wr = a.W + (nint)(o * a.In * T.Size);
+            if (o + Prefetch < last) PrefetchRow(a.W + (nint)((o + Prefetch) * a.In * T.Size), a.In * T.Size);
+            float bo = a.B == 0 ? 0f : T.Load1(a.B, o);
             long r = 0;
             for (; a.Rows - r >= 2; r += 4)
             {
                 long n = Math.Min(4, a.Rows - r);
                 float* x0 = x + (r * a.In);
-                Dot4(wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, out var d0, out var d1, out var d2, out var d3);
-                y[(r * a.Out) + o] = d0 + bo;
-                y[((r + 1) * a.Out) + o] = d1 + bo;
-                if (n > 2) y[((r + 2) * a.Out) + o] = d2 + bo;
-                if (n > 3) y[((r + 3) * a.Out) + o] = d3 + bo;
+                Dot4<T>(wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, out var d0, out var d1, out var d2, out var d3);
+                T.Store(a.Y, (r * a.Out) + o, d0 + bo);
+                T.Store(a.Y, ((r + 1) * a.Out) + o, d1 + bo);
+                if (n > 2) T.Store(a.Y, ((r + 2) * a.Out) + o, d2 + bo);
+                if (n > 3) T.Store(a.Y, ((r + 3) * a.Out) + o, d3 + bo);
             }
 
-            if (r < a.Rows) y[(r * a.Out) + o] = Dot(wr, x + (r * a.In), a.In) + bo;
+            if (r < a.Rows) T.Store(a.Y, (r * a.Out) + o, Dot<T>(wr, x + (r * a.In), a.In) + bo);
         }
     }
 
@@ -135,16 +189,16 @@ internal static class SkinnyLinear
     // Dot (the weight row re-read from L1 and summed horizontally per row): a step of 8 rows took 102–114 ms against
     // 56–74 ms for one row.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Dot4(float* w, float* x0, float* x1, float* x2, float* x3, long n,
-        out float d0, out float d1, out float d2, out float d3)
+    private static unsafe void Dot4<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
+        out float d0, out float d1, out float d2, out float d3) where T : struct, IElement
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
         long k = 0;
         for (; k + 16 <= n; k += 16)
         {
-            var wa = Avx.LoadVector256(w + k);
-            var wb = Avx.LoadVector256(w + k + 8);
+            var wa = T.Load8(w, k);
+            var wb = T.Load8(w, k + 8);
             a0 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x0 + k), a0);
             a1 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x1 + k), a1);
             a2 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x2 + k), a2);
@@ -157,7 +211,7 @@ internal static class SkinnyLinear
 
         for (; k + 8 <= n; k += 8)
         {
-            var wa = Avx.LoadVector256(w + k);
+            var wa = T.Load8(w, k);
             a0 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x0 + k), a0);
             a1 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x1 + k), a1);
             a2 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x2 + k), a2);
@@ -167,15 +221,16 @@ internal static class SkinnyLinear
         (d0, d1, d2, d3) = (Vector256.Sum(a0 + b0), Vector256.Sum(a1 + b1), Vector256.Sum(a2 + b2), Vector256.Sum(a3 + b3));
         for (; k < n; k++)
         {
-            d0 += w[k] * x0[k];
-            d1 += w[k] * x1[k];
-            d2 += w[k] * x2[k];
-            d3 += w[k] * x3[k];
+            float wk = T.Load1(w, k);
+            d0 += wk * x0[k];
+            d1 += wk * x1[k];
+            d2 += wk * x2[k];
+            d3 += wk * x3[k];
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe float Dot(float* w, float* x, long n)
+    private static unsafe float Dot<T>(nint w, float* x, long n) where T : struct, IElement
     {
         // Four independent accumulators keep the FMA units busy while the weight streams in from memory.
         var s0 = Vector256<float>.Zero;
@@ -185,23 +240,79 @@ internal static class SkinnyLinear
         long k = 0;
         for (; k + 32 <= n; k += 32)
         {
-            s0 = Fma.MultiplyAdd(Avx.LoadVector256(w + k), Avx.LoadVector256(x + k), s0);
-            s1 = Fma.MultiplyAdd(Avx.LoadVector256(w + k + 8), Avx.LoadVector256(x + k + 8), s1);
-            s2 = Fma.MultiplyAdd(Avx.LoadVector256(w + k + 16), Avx.LoadVector256(x + k + 16), s2);
-            s3 = Fma.MultiplyAdd(Avx.LoadVector256(w + k + 24), Avx.LoadVector256(x + k + 24), s3);
+            s0 = Fma.MultiplyAdd(T.Load8(w, k), Avx.LoadVector256(x + k), s0);
+            s1 = Fma.MultiplyAdd(T.Load8(w, k + 8), Avx.LoadVector256(x + k + 8), s1);
+            s2 = Fma.MultiplyAdd(T.Load8(w, k + 16), Avx.LoadVector256(x + k + 16), s2);
+            s3 = Fma.MultiplyAdd(T.Load8(w, k + 24), Avx.LoadVector256(x + k + 24), s3);
         }
 
         for (; k + 8 <= n; k += 8)
         {
-            s0 = Fma.MultiplyAdd(Avx.LoadVector256(w + k), Avx.LoadVector256(x + k), s0);
+            s0 = Fma.MultiplyAdd(T.Load8(w, k), Avx.LoadVector256(x + k), s0);
         }
 
         float sum = Vector256.Sum((s0 + s1) + (s2 + s3));
         for (; k < n; k++)
         {
-            sum += w[k] * x[k];
+            sum += T.Load1(w, k) * x[k];
         }
 
         return sum;
+    }
+
+    /// <summary>How the kernel reads weights and bias and writes outputs of one element type. Static abstract
+    /// members: the JIT compiles one copy of the kernel per element type, with the loads inlined.</summary>
+    private interface IElement
+    {
+        static abstract int Size { get; }
+
+        static abstract Vector256<float> Load8(nint p, long k);
+
+        static abstract float Load1(nint p, long k);
+
+        static abstract void Store(nint p, long k, float value);
+    }
+
+    private readonly struct Float32 : IElement
+    {
+        public static int Size => sizeof(float);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<float> Load8(nint p, long k) => Avx.LoadVector256((float*)p + k);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe float Load1(nint p, long k) => ((float*)p)[k];
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe void Store(nint p, long k, float value) => ((float*)p)[k] = value;
+    }
+
+    internal readonly struct BFloat16 : IElement
+    {
+        public static int Size => sizeof(ushort);
+
+        // Eight bfloat16 zero-extended to 32 bits and shifted into the high half: exactly their float32 values.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<float> Load8(nint p, long k) =>
+            Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)p + k), 16).AsSingle();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe float Load1(nint p, long k) => Widen(((ushort*)p)[k]);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe void Store(nint p, long k, float value) => ((ushort*)p)[k] = Narrow(value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Widen(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
+
+        /// <summary>float32 → bfloat16, rounded to nearest, ties to even; NaN stays a (quiet) NaN. The rounding of
+        /// libtorch's <c>c10::BFloat16</c>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ushort Narrow(float value)
+        {
+            if (float.IsNaN(value)) return 0x7FC0;
+            uint bits = BitConverter.SingleToUInt32Bits(value);
+            return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+        }
     }
 }
