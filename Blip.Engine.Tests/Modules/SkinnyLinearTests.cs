@@ -153,10 +153,14 @@ public class SkinnyLinearTests
         SkinnyLinear.Policy = SkinnyLinearPolicy.Auto;
         Assert.Multiple(() =>
         {
-            Assert.That(SkinnyLinear.PreferredFor(ScalarType.Float32), Is.EqualTo(!CpuFeatures.IsIntel), "float32: the kernel except where MKL's gemv is fast (Intel)");
-            Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16), Is.EqualTo(!CpuFeatures.HasAvx512BFloat16), "bfloat16: the kernel except with AVX512-BF16");
-            Assert.That(SkinnyLinear.Applies(x, w, null), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32)), "Applies follows the policy");
-            Assert.That(SkinnyLinear.Covers(x), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32)), "Covers follows the policy");
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.Float32, 3), Is.EqualTo(!CpuFeatures.IsIntel), "float32: the kernel except where MKL's gemv is fast (Intel)");
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16, 1), Is.True, "bfloat16, one row: the kernel");
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16, 3), Is.EqualTo(!CpuFeatures.HasAvx512BFloat16), "bfloat16, beams: the kernel except with AVX512-BF16");
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.Float16, 1), Is.False, "float16 is never the kernel's");
+            Assert.That(SkinnyLinear.Applies(x, w, null), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32, 1)), "Applies follows the policy");
+            Assert.That(SkinnyLinear.Covers(x), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32, 1)), "Covers follows the policy");
+            var bf = randn(1, 1, 16).to(ScalarType.BFloat16);
+            Assert.That(SkinnyLinear.Applies(bf, w.to(ScalarType.BFloat16), null), Is.True, "bfloat16 one row");
         });
         // Whatever the route, the result is the linear.
         TensorAssert.AllClose(nn.functional.linear(x, w), SkinnyLinear.Forward(x, w, null), 1e-4, what: "auto");

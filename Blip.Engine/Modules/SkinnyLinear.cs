@@ -68,36 +68,38 @@ internal static class SkinnyLinear
     public static bool Covers(Tensor hidden)
     {
         ArgumentNullException.ThrowIfNull(hidden);
-        return hidden.device_type == DeviceType.CPU && Takes(hidden.dtype) && hidden.dim() >= 1
-            && hidden.shape[^1] > 0 && hidden.numel() / hidden.shape[^1] <= MaxRows && !(is_grad_enabled() && hidden.requires_grad);
+        if (hidden.device_type != DeviceType.CPU || hidden.dim() < 1 || hidden.shape[^1] <= 0) return false;
+        long rows = hidden.numel() / hidden.shape[^1];
+        return rows >= 1 && rows <= MaxRows && PreferredFor(hidden.dtype, rows) && !(is_grad_enabled() && hidden.requires_grad);
     }
 
-    private static bool Takes(ScalarType type) => type is ScalarType.Float32 or ScalarType.BFloat16 && PreferredFor(type);
-
-    /// <summary>Whether few-row linears of <paramref name="type"/> go to the kernel under <see cref="Policy"/> on this
-    /// CPU. Auto follows what was measured on two machines (docs/BENCHMARKS.md): libtorch's float32 few-row linear is
-    /// MKL's gemv, which takes its fast path on Intel CPUs only (AMD EPYC, AVX2: 8.6 GB/s for one row, 3.1 for three,
-    /// against the kernel's 14–17 and 12–13; Intel Xeon with AVX-512: 21–22 and 20 GB/s, against 18 and 18); its
-    /// bfloat16 linear is fast only where the CPU has AVX512-BF16 (AMD without it: a greedy caption 4.8× slower than
-    /// float32; Intel with it: libtorch's bf16 decoding steps 10–30% faster than the kernel's).</summary>
-    internal static bool PreferredFor(ScalarType type) => Fma.IsSupported && Avx2.IsSupported && Policy switch
-    {
-        SkinnyLinearPolicy.Always => true,
-        SkinnyLinearPolicy.Never => false,
-        _ => type == ScalarType.Float32 ? !CpuFeatures.IsIntel : !CpuFeatures.HasAvx512BFloat16,
-    };
+    /// <summary>Whether linears of <paramref name="type"/> with <paramref name="rows"/> input rows go to the kernel
+    /// under <see cref="Policy"/> on this CPU. Auto follows what was measured on two machines (docs/BENCHMARKS.md):
+    /// libtorch's float32 few-row linear is MKL's gemv, which takes its fast path on Intel CPUs only (AMD EPYC, AVX2:
+    /// 8.6 GB/s for one row, 3.1 for three, against the kernel's 14–17 and 12–13; on an Intel Xeon with AVX-512 a
+    /// caption's decoding in float32 took 0.86 s with libtorch and 1.13 s with the kernel, beam 3 1.01 and 1.51 s).
+    /// libtorch's bfloat16 linear is slow where the CPU lacks AVX512-BF16 (AMD: a greedy caption 4.8× slower than
+    /// float32); with it, its one-row linear still reads weights at ~10 GB/s, and the kernel decodes a greedy caption
+    /// faster (0.81 against 0.96 s) but beams slower (1.70 against 1.11 s): there the kernel takes one row only.</summary>
+    internal static bool PreferredFor(ScalarType type, long rows) => Fma.IsSupported && Avx2.IsSupported
+        && type is ScalarType.Float32 or ScalarType.BFloat16 && Policy switch
+        {
+            SkinnyLinearPolicy.Always => true,
+            SkinnyLinearPolicy.Never => false,
+            _ => type == ScalarType.Float32 ? !CpuFeatures.IsIntel : !CpuFeatures.HasAvx512BFloat16 || rows == 1,
+        };
 
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes the kernel for these arguments.</summary>
     internal static bool Applies(Tensor input, Tensor weight, Tensor? bias)
     {
         if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
-        if (!Takes(weight.dtype) || input.dtype != weight.dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
+        if (input.dtype != weight.dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
         if (weight.numel() > int.MaxValue / sizeof(float)) return false;  // read through one Span<byte>
         if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != weight.dtype || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
         long inFeatures = weight.shape[1];
         if (input.dim() < 1 || inFeatures == 0 || weight.shape[0] == 0 || input.shape[^1] != inFeatures) return false;
         long rows = input.numel() / inFeatures;
-        if (rows < 1 || rows > MaxRows) return false;
+        if (rows < 1 || rows > MaxRows || !PreferredFor(weight.dtype, rows)) return false;
         bool needsGrad = is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false));
         return !needsGrad;
     }
