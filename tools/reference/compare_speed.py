@@ -82,15 +82,19 @@ def collect(results):
     """{side: {"samples": {workload: [s...]}, "facts": {name: [v...]}, "process": [dict...], "loads": [..]}}"""
     out = {}
     for side, runs in results.items():
-        d = out.setdefault(side, {"samples": {}, "facts": {}, "shares": {}, "process": [], "loads": [], "info": None})
+        d = out.setdefault(side, {"samples": {}, "facts": {}, "shares": {}, "paired": {}, "process": [], "loads": [],
+                                  "info": None})
         for r in runs:
             d["loads"] += [r["load_before"], r["load_after"]]
             for x in r["lines"]:
                 if x["kind"] == "sample":
                     d["samples"].setdefault(x["workload"], []).append(x["seconds"] / x.get("images", 1))
-                    if "matmul_gflops" in x:  # the limit measured just before this sample: share of it
-                        share = VISION_FLOP / (x["seconds"] / x.get("images", 1)) / 1e9 / x["matmul_gflops"]
-                        d["shares"].setdefault(x["workload"], []).append(share)
+                    if "matmul_gflops" in x:  # the limit measured just before this sample
+                        per_image = x["seconds"] / x.get("images", 1)
+                        d["paired"].setdefault(x["workload"], []).append((per_image, x["matmul_gflops"]))
+                        if x["workload"].startswith("vision"):
+                            share = VISION_FLOP / per_image / 1e9 / x["matmul_gflops"]
+                            d["shares"].setdefault(x["workload"], []).append(share)
                 elif x["kind"] == "fact":
                     d["facts"].setdefault(x["name"], []).append(x["value"])
                 elif x["kind"] == "process":
@@ -182,6 +186,13 @@ def derived(data, sides):
             out.append(f"- {s}: greedy20 floor {floor:.2f} s (vision + cross K/V at {mm:.0f} GFLOP/s ({label}), 19 steps × "
                        f"{step_bytes / 1e6:.0f} MB at {bw:.1f} GB/s); measured {g:.2f} s = {g / floor:.2f}× floor"
                        + (f"; beam3 {b3:.2f} s = {b3 / floor:.2f}× the same floor" if b3 else ""))
+            # The same floor with the fp32 matmul timed just before each sample instead of the end-of-process one.
+            paired = {w: [t / ((VISION_FLOP + CROSS_KV_FLOP) / m / 1e9 + 19 * step_bytes / bw / 1e9)
+                          for t, m in d["paired"].get(w, [])] for w in ("greedy20", "beam3")}
+            if not is_bf16(s) and paired["greedy20"]:
+                out.append(f"- {s}: against the matmul timed just before each sample: greedy20 "
+                           f"{med(paired['greedy20']):.2f}× floor (n={len(paired['greedy20'])})"
+                           + (f", beam3 {med(paired['beam3']):.2f}× (n={len(paired['beam3'])})" if paired["beam3"] else ""))
         fp32 = med(data.get("engine", {}).get("samples", {}).get("greedy20", []))
         if is_bf16(s) and g and fp32:
             out.append(f"- {s}: greedy20 {fp32 / g:.2f}× faster than the engine in fp32 ({fp32:.2f} s)")
