@@ -7,18 +7,11 @@ namespace Blip.Engine.Tests.Modules;
 
 /// <summary>The hand-written few-row linear kernel against libtorch's <c>linear</c> (the end-to-end parity tests
 /// compare the decoders that use it with transformers).</summary>
+/// <remarks>Runs with the kernel forced on (Always), so the kernel itself is tested on every machine, whichever way
+/// Auto decides here.</remarks>
 [NonParallelizable]  // sets SkinnyLinear.Policy
-public class SkinnyLinearTests
+public class SkinnyLinearTests() : KernelPolicyFixture("Always")
 {
-    private SkinnyLinearPolicy saved;
-
-    // The kernel itself is tested on every machine, whichever way Auto decides here.
-    [SetUp]
-    public void UseKernel() => (saved, SkinnyLinear.Policy) = (SkinnyLinear.Policy, SkinnyLinearPolicy.Always);
-
-    [TearDown]
-    public void Restore() => SkinnyLinear.Policy = saved;
-
     [TestCase(1, 768, 768)]
     [TestCase(3, 768, 3072)]
     [TestCase(16, 37, 5)]      // tails: 37 = 32 + 5 inputs, fewer outputs than a vector

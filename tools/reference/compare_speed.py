@@ -186,10 +186,11 @@ def derived(data, sides):
             out.append(f"- {s}: greedy20 floor {floor:.2f} s (vision + cross K/V at {mm:.0f} GFLOP/s ({label}), 19 steps × "
                        f"{step_bytes / 1e6:.0f} MB at {bw:.1f} GB/s); measured {g:.2f} s = {g / floor:.2f}× floor"
                        + (f"; beam3 {b3:.2f} s = {b3 / floor:.2f}× the same floor" if b3 else ""))
-            # The same floor with the fp32 matmul timed just before each sample instead of the end-of-process one.
+            # The same floor with the fp32 matmul timed just before each sample instead of the end-of-process one
+            # (fp32 sides only: the paired limit is an fp32 matmul).
             paired = {w: [t / ((VISION_FLOP + CROSS_KV_FLOP) / m / 1e9 + 19 * step_bytes / bw / 1e9)
-                          for t, m in d["paired"].get(w, [])] for w in ("greedy20", "beam3")}
-            if not is_bf16(s) and paired["greedy20"]:
+                          for t, m in d["paired"].get(w, [])] for w in ("greedy20", "beam3")} if not is_bf16(s) else {}
+            if paired.get("greedy20"):
                 out.append(f"- {s}: against the matmul timed just before each sample: greedy20 "
                            f"{med(paired['greedy20']):.2f}× floor (n={len(paired['greedy20'])})"
                            + (f", beam3 {med(paired['beam3']):.2f}× (n={len(paired['beam3'])})" if paired["beam3"] else ""))
