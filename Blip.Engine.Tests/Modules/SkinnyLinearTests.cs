@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Blip.Engine.Modules;
 using Blip.Engine.Tests.Support;
 using TorchSharp;
@@ -193,5 +194,32 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         var output = SkinnyLinear.Forward(randn(2, 16), weight, null);
         output.sum().backward();
         Assert.That(weight.grad, Is.Not.Null, "the training path must record the op");
+    }
+
+    // Several threads at once: one owns the spinning team, the others fall back to the thread pool.
+    [Test]
+    public void Concurrent_callers_all_get_libtorchs_result()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var generator = new torch.Generator(7);
+        var weight = randn([3072, 768], generator: generator);  // big enough to be split into chunks
+        var bias = randn([3072], generator: generator);
+        var inputs = Enumerable.Range(0, 4).Select(_ => randn([1, 2, 768], generator: generator)).ToArray();
+        var expected = inputs.Select(x => nn.functional.linear(x, weight, bias)).ToArray();
+        var failures = new ConcurrentBag<string>();
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            using var threadScope = NewDisposeScope();
+            using var threadInference = inference_mode();
+            for (int round = 0; round < 50; round++)
+            {
+                var actual = SkinnyLinear.Forward(inputs[i], weight, bias);
+                double worst = (actual - expected[i]).abs().max().item<float>();
+                if (worst > 2e-5 * Math.Sqrt(768)) failures.Add($"caller {i}, round {round}: worst |Δ| {worst:G3}");
+                actual.Dispose();
+            }
+        });
+        Assert.That(failures, Is.Empty);
     }
 }

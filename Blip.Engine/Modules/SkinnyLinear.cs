@@ -26,7 +26,8 @@ internal static class SkinnyLinear
     // Weights smaller than this (elements) run on the calling thread: handing out work costs more than it saves.
     private const long ParallelElements = 1L << 16;
 
-    // Work items per core for the thread pool: 2 balanced a 3072×768 weight best on 2 vCPUs (1: 13.7 GB/s, 2: 16.7).
+    // Work items per core: 2 balanced a 3072×768 weight best on 2 vCPUs (1: 13.7 GB/s, 2: 16.7). They run on
+    // SpinningTeam (the thread pool when another thread owns it).
     private const int ChunksPerCore = 2;
 
     /// <summary>When the kernel is used: by default where it was measured faster than libtorch (see
@@ -72,6 +73,12 @@ internal static class SkinnyLinear
         long rows = hidden.numel() / hidden.shape[^1];
         return rows >= 1 && rows <= MaxRows && PreferredFor(hidden.dtype, rows) && !(is_grad_enabled() && hidden.requires_grad);
     }
+
+    /// <summary>One libtorch thread on the calling thread while a decoding step whose linears all run in the kernel
+    /// (<see cref="Covers"/>) does its remaining small work; a scope that changes nothing otherwise. Without image
+    /// states to project (<paramref name="encoderStates"/> null) the step has no large linear for libtorch.</summary>
+    public static TorchThreadScope StepThreads(Tensor hidden, Tensor? encoderStates) =>
+        encoderStates is null && Covers(hidden) ? TorchThreadScope.Use(1) : default;
 
     /// <summary>Whether linears of <paramref name="type"/> with <paramref name="rows"/> input rows go to the kernel
     /// under <see cref="Policy"/> on this CPU. Auto follows what was measured on two machines (docs/BENCHMARKS.md):
@@ -138,7 +145,8 @@ internal static class SkinnyLinear
             }
 
             long per = (shape.Out + chunks - 1) / chunks;
-            Parallel.For(0, chunks, c => Rows<T>(args, c * per, Math.Min(shape.Out, (c + 1) * per)));
+            void Chunk(int c) => Rows<T>(args, c * per, Math.Min(shape.Out, (c + 1) * per));
+            if (!SpinningTeam.TryRun(chunks, Chunk)) Parallel.For(0, chunks, Chunk);
         }
     }
 

@@ -5,11 +5,14 @@ namespace Blip.Engine.Modules;
 
 /// <summary>Sets the calling thread's libtorch thread count until disposed (the default value does nothing).</summary>
 /// <remarks>
-/// Why: in a decoding step every linear runs in <see cref="SkinnyLinear"/> on .NET's thread pool, and libtorch is left
-/// with small element-wise work that gains nothing from threads. When libtorch still runs that work in OpenMP
-/// regions, its worker threads spin between regions and take the cores the kernel's threads need; measured on 2
-/// vCPUs: 69 ms per greedy step with 2 libtorch threads, 57 ms with 1 (beam 3: 92 → 75 ms). The count is
-/// per thread (OpenMP's nthreads ICV): other threads' libtorch work keeps its own.
+/// Why: in a decoding step every linear runs in <see cref="SkinnyLinear"/> on its own threads
+/// (<see cref="SpinningTeam"/>), and libtorch is left with small element-wise work that gains nothing from threads.
+/// When libtorch still runs that work in OpenMP regions, its worker threads spin between regions and take the cores
+/// the kernel's threads need; measured on 2 vCPUs: 69 ms per greedy step with 2 libtorch threads, 57 ms with 1
+/// (beam 3: 92 → 75 ms). The scope covers the LM head too (<see cref="SkinnyLinear.StepThreads"/>): with the head
+/// left at 2 threads, libgomp's worker burned 90–170 ms of CPU per bfloat16 caption during the steps, and the team's
+/// worker, preempted, joined a linear 20–50 µs late or not at all. The count is per thread (OpenMP's nthreads ICV):
+/// other threads' libtorch work keeps its own.
 /// </remarks>
 internal readonly struct TorchThreadScope : IDisposable
 {

@@ -1,5 +1,6 @@
 // transformers' BlipTextLMHeadModel: the causal text decoder ("bert") and its LM head ("cls").
 using Blip.Engine.Config;
+using Blip.Engine.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -75,6 +76,7 @@ public sealed class BlipTextLMHeadModel : nn.Module
         using var scope = NewDisposeScope();
         var hidden = bert.Forward(inputIds, attentionMask, causal: true, encoderStates, encoderMask, cache, positionIds); // [B,T,C]
         if (lastOnly) hidden = hidden[.., ^1.., ..];                                                                  // [B,1,C]
+        using var threads = SkinnyLinear.StepThreads(hidden, encoderStates: null);  // the head has no other linear
         return cls.forward(hidden).MoveToOuterDisposeScope();                                                          // [B,T,V]
     }
 

@@ -48,7 +48,7 @@ public sealed class BlipTextModel : nn.Module
         var selfMask = AttentionMasks.SelfAttention(attentionMask, causal, inputIds.shape[1], past, hidden.dtype, hidden.device);
         var crossMask = AttentionMasks.CrossAttention(encoderMask, hidden.dtype, hidden.device);
         // A decoding step (a few rows, image K/V already cached): the linears run in SkinnyLinear's own threads.
-        using var threads = encoderStates is null && SkinnyLinear.Covers(hidden) ? TorchThreadScope.Use(1) : default;
+        using var threads = SkinnyLinear.StepThreads(hidden, encoderStates);
         return encoder.Forward(hidden, selfMask, encoderStates?.to(hidden.dtype), crossMask, cache).MoveToOuterDisposeScope();
     }
 }
