@@ -59,4 +59,27 @@ public class KvCacheTests
         Assert.That(last.shape, Is.EqualTo(new[] { ids.shape[0], 1, full.shape[2] }));
         TensorAssert.AllClose(full[.., ^1.., ..], last, 1e-5, what: "lastOnly (the LM head on one row: other GEMM blocking)");
     }
+
+    [Test]
+    public void The_prefill_fills_every_layers_image_keys_and_later_states_do_not_replace_them()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using var vision = model.VisionModel.forward(fixtures.Get("pixel_values"));                        // [2,S,C]
+        var ids = fixtures.Get("captioning.decoder_input_ids")[..1];                                        // [1,T]
+        var (first, second) = (vision.LastHiddenState[..1], vision.LastHiddenState[1..2]);
+        using var cache = new TextDecoderCache(model.Config.TextConfig.NumHiddenLayers);
+        model.TextDecoder.Forward(ids[.., ..2], encoderStates: first, cache: cache);
+        Assert.That(cache.Layers.All(l => l.Cross.IsSet && l.Cross.Length == first.shape[1]), Is.True, "every layer's cross K/V after the prefill");
+        var keys = cache.Layers.Select(l => l.Cross.Keys!.clone()).ToArray();
+        using var again = new TextDecoderCache(model.Config.TextConfig.NumHiddenLayers);
+        model.TextDecoder.Forward(ids[.., ..2], encoderStates: first, cache: again);
+        var expected = model.TextDecoder.Forward(ids[.., 2..3], encoderStates: null, cache: again);
+        var actual = model.TextDecoder.Forward(ids[.., 2..3], encoderStates: second, cache: cache);  // the cache wins
+        TensorAssert.AllClose(expected, actual, 0, what: "a step given other states with a filled cache");
+        for (int i = 0; i < keys.Length; i++)
+            TensorAssert.AllClose(keys[i], cache.Layers[i].Cross.Keys!, 0, what: $"layer {i} image keys");
+    }
 }
