@@ -28,9 +28,6 @@ public sealed class BlipTextAttention : nn.Module
         return output.forward(self_.SelfAttend(hidden, mask, cache), hidden).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Fills a cross-attention cache; see <see cref="BlipTextSelfAttention.FillCrossCache"/>.</summary>
-    public void FillCrossCache(Tensor encoderStates, TextAttentionCache cache) => self_.FillCrossCache(encoderStates, cache);
-
     /// <summary>Cross-attention; see <see cref="BlipTextSelfAttention.CrossAttend"/>.</summary>
     public Tensor CrossAttend(Tensor hidden, Tensor? encoderStates, Tensor? mask, TextAttentionCache? cache)
     {

@@ -20,16 +20,6 @@ public sealed class BlipTextEncoder : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Fills every layer's cross-attention K/V in <paramref name="cache"/> from <paramref name="encoderStates"/>
-    /// [Bk,S,Ce]: the image's (or question's) large projections, before any layer runs the text.</summary>
-    public void FillCrossCaches(Tensor encoderStates, TextDecoderCache cache)
-    {
-        ArgumentNullException.ThrowIfNull(cache);
-        if (cache.Layers.Count != layer.Count)
-            throw new ArgumentException($"cache has {cache.Layers.Count} layers, the model {layer.Count}", nameof(cache));
-        for (int i = 0; i < layer.Count; i++) layer[i].FillCrossCache(encoderStates, cache.Layers[i]);
-    }
-
     /// <summary>Runs all layers; <paramref name="cache"/>, when given, has one entry per layer.</summary>
     public Tensor Forward(Tensor hidden, Tensor? selfMask, Tensor? encoderStates, Tensor? encoderMask, TextDecoderCache? cache)
     {

@@ -24,16 +24,6 @@ public sealed class BlipTextLayer : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Projects <paramref name="encoderStates"/> [Bk,S,Ce] to this layer's cross-attention K/V in
-    /// <paramref name="cache"/>; later forwards with that cache cross-attend to them.</summary>
-    public void FillCrossCache(Tensor encoderStates, TextLayerCache cache)
-    {
-        ArgumentNullException.ThrowIfNull(cache);
-        if (crossattention is null)
-            throw new InvalidOperationException("encoder states were passed to a text layer without cross-attention (text_config.is_decoder is false)");
-        crossattention.FillCrossCache(encoderStates, cache.Cross);
-    }
-
     /// <summary>Runs the layer. Cross-attention runs when <paramref name="encoderStates"/> is given or the cache
     /// already holds the image K/V, as transformers runs it when encoder states are passed.</summary>
     public Tensor Forward(Tensor hidden, Tensor? selfMask, Tensor? encoderStates, Tensor? encoderMask, TextLayerCache? cache)

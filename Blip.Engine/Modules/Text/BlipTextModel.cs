@@ -47,17 +47,8 @@ public sealed class BlipTextModel : nn.Module
         var hidden = embeddings.Forward(inputIds, past, positionIds);                                   // [B,T,C]
         var selfMask = AttentionMasks.SelfAttention(attentionMask, causal, inputIds.shape[1], past, hidden.dtype, hidden.device);
         var crossMask = AttentionMasks.CrossAttention(encoderMask, hidden.dtype, hidden.device);
-        encoderStates = encoderStates?.to(hidden.dtype);
-        if (encoderStates is not null && cache is not null)
-        {
-            // The image's K/V projections (577 rows) first, with all of libtorch's threads; then the text rows run
-            // as any decoding step (below), the first included. A cache already filled keeps its K/V, as before.
-            if (!cache.Layers[0].Cross.IsSet) encoder.FillCrossCaches(encoderStates, cache);
-            encoderStates = null;
-        }
-
         // A decoding step (a few rows, image K/V already cached): the linears run in SkinnyLinear's own threads.
         using var threads = SkinnyLinear.StepThreads(hidden, encoderStates);
-        return encoder.Forward(hidden, selfMask, encoderStates, crossMask, cache).MoveToOuterDisposeScope();
+        return encoder.Forward(hidden, selfMask, encoderStates?.to(hidden.dtype), crossMask, cache).MoveToOuterDisposeScope();
     }
 }

@@ -58,7 +58,8 @@ public sealed class BlipTextSelfAttention : nn.Module
         {
             if (encoderStates is null)
                 throw new ArgumentNullException(nameof(encoderStates), "cross-attention needs encoder states or a filled cache");
-            (k, v) = ProjectKeysValues(encoderStates);
+            k = SplitHeads(key.forward(encoderStates));                    // [Bk,H,S,D]
+            v = SplitHeads(value.forward(encoderStates));
             cache?.Set(k, v);
         }
         var q = SplitHeads(SkinnyLinear.Forward(query, hidden));                          // [B,H,T,D]
@@ -75,20 +76,6 @@ public sealed class BlipTextSelfAttention : nn.Module
             .reshape(b * groups, t, heads * headDim);                       // [B,T,C]
         return context.MoveToOuterDisposeScope();
     }
-
-    /// <summary>Projects <paramref name="encoderStates"/> [Bk,S,Ckv] to this block's cross-attention keys and values
-    /// and stores them in <paramref name="cache"/>, as the first <see cref="CrossAttend"/> with that cache would.</summary>
-    public void FillCrossCache(Tensor encoderStates, TextAttentionCache cache)
-    {
-        ArgumentNullException.ThrowIfNull(encoderStates);
-        ArgumentNullException.ThrowIfNull(cache);
-        using var scope = NewDisposeScope();
-        var (k, v) = ProjectKeysValues(encoderStates);
-        cache.Set(k, v);
-    }
-
-    private (Tensor Keys, Tensor Values) ProjectKeysValues(Tensor encoderStates) =>
-        (SplitHeads(key.forward(encoderStates)), SplitHeads(value.forward(encoderStates)));  // [Bk,H,S,D]
 
     private Tensor SplitHeads(Tensor x) =>
         x.view(x.shape[0], x.shape[1], heads, headDim).transpose(1, 2);    // [B,T,C] → [B,H,T,D]
