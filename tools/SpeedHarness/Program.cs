@@ -1,6 +1,6 @@
 // The Blip.Engine side of tools/reference/compare_speed: the same workloads as compare_speed_ref.py, one process,
 // one JSON object per line on stdout. Usage:
-//   SpeedHarness --model DIR --family caption|itm [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
+//   SpeedHarness --model DIR --family caption|itm|dtype-pairs [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
 //                [--device cpu|cuda] [--texts FILE]
 using Blip.SpeedHarness;
 using TorchSharp;
@@ -14,6 +14,12 @@ Emit.Line(new Dictionary<string, object>
     ["dtype"] = options.DType.ToString(), ["device"] = options.Device,
     ["thp"] = Environment.GetEnvironmentVariable("THP_MEM_ALLOC_ENABLE") ?? "",
 });
+if (options.Family == "dtype-pairs")
+{
+    DTypePairs.Run(options, device);
+    return;
+}
+
 var workloads = new Workloads(options, device);
 var (load, rssLoaded, weightBytes) = options.Family == "caption" ? workloads.RunCaptioning() : workloads.RunRetrieval();
 long peak = Emit.PeakRssBytes();  // before the limits, whose 1 GiB buffer is not the model's
