@@ -1,6 +1,6 @@
 // The Blip.Engine side of tools/reference/compare_speed: the same workloads as compare_speed_ref.py, one process,
 // one JSON object per line on stdout. Usage:
-//   SpeedHarness --model DIR --family caption|itm|dtype-pairs [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
+//   SpeedHarness --model DIR --family caption|itm|dtype-pairs|batch-pairs [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
 //                [--device cpu|cuda] [--texts FILE]
 using Blip.SpeedHarness;
 using TorchSharp;
@@ -14,9 +14,10 @@ Emit.Line(new Dictionary<string, object>
     ["dtype"] = options.DType.ToString(), ["device"] = options.Device,
     ["thp"] = Environment.GetEnvironmentVariable("THP_MEM_ALLOC_ENABLE") ?? "",
 });
-if (options.Family == "dtype-pairs")
+if (options.Family is "dtype-pairs" or "batch-pairs")
 {
-    DTypePairs.Run(options, device);
+    if (options.Family == "dtype-pairs") PairedRounds.DTypes(options, device);
+    else PairedRounds.Batches(options, device);
     return;
 }
 
