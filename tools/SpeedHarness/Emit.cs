@@ -26,6 +26,10 @@ internal static class Emit
         }
     }
 
+    /// <summary>One measured fact of this process (a limit, a paired ratio).</summary>
+    public static void Fact(string name, double value) =>
+        Line(new() { ["kind"] = "fact", ["name"] = name, ["value"] = value });
+
     public static void Sample(string workload, double seconds, int images = 1, double? matmulGflops = null)
     {
         var fields = new Dictionary<string, object> { ["kind"] = "sample", ["workload"] = workload, ["seconds"] = seconds, ["images"] = images };

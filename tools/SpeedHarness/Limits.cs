@@ -17,7 +17,7 @@ internal static class Limits
             using var a = randn(n, n, dtype: type, device: device);
             using var b = randn(n, n, dtype: type, device: device);
             double seconds = Median(Math.Max(3, repeat), () => a.matmul(b).Dispose(), device);
-            Fact(name, 2.0 * n * n * n / seconds / 1e9);
+            Emit.Fact(name, 2.0 * n * n * n / seconds / 1e9);
         }
         {
             // bf16 as the model runs it: a linear of ViT-L's fc1 shape (577 tokens, 1024 → 4096). Without AVX512-BF16,
@@ -25,12 +25,12 @@ internal static class Limits
             using var x16 = randn(577, 1024, dtype: ScalarType.BFloat16, device: device);
             using var w16 = randn(4096, 1024, dtype: ScalarType.BFloat16, device: device);
             double seconds = Median(Math.Max(3, repeat), () => nn.functional.linear(x16, w16).Dispose(), device);
-            Fact("linear_bf16_gflops", 2.0 * 577 * 1024 * 4096 / seconds / 1e9);
+            Emit.Fact("linear_bf16_gflops", 2.0 * 577 * 1024 * 4096 / seconds / 1e9);
         }
         if (device.type != DeviceType.CPU) return;
         using var x = ones(256L * 1024 * 1024, dtype: ScalarType.Float32);  // 1 GiB
         double read = Median(3, () => x.sum().Dispose(), device);
-        Fact("read_bandwidth_gbs", x.numel() * 4.0 / read / 1e9);
+        Emit.Fact("read_bandwidth_gbs", x.numel() * 4.0 / read / 1e9);
     }
 
     /// <summary>fp32 matmul GFLOP/s now: median of 3 timed 2048³ products after one untimed.</summary>
@@ -58,7 +58,4 @@ internal static class Limits
         times.Sort();
         return times[times.Count / 2];
     }
-
-    private static void Fact(string name, double value) =>
-        Emit.Line(new() { ["kind"] = "fact", ["name"] = name, ["value"] = value });
 }

@@ -70,13 +70,10 @@ internal static class PairedRounds
         }
         ratios.Sort();
         int n = ratios.Count;
-        Fact($"{ratio}_paired_median", n % 2 == 1 ? ratios[n / 2] : (ratios[(n / 2) - 1] + ratios[n / 2]) / 2);
-        Fact($"{ratio}_paired_min", ratios[0]);
-        Fact($"{ratio}_rounds_at_least_2x", ratios.Count(r => r >= 2.0));
-        Fact($"{ratio}_rounds_at_least_1.2x", ratios.Count(r => r >= 1.2));
-        Fact("rounds", ratios.Count);
+        Emit.Fact($"{ratio}_paired_median", n % 2 == 1 ? ratios[n / 2] : (ratios[(n / 2) - 1] + ratios[n / 2]) / 2);
+        Emit.Fact($"{ratio}_paired_min", ratios[0]);
+        Emit.Fact($"{ratio}_rounds_at_least_2x", ratios.Count(r => r >= 2.0));
+        Emit.Fact($"{ratio}_rounds_at_least_1.2x", ratios.Count(r => r >= 1.2));
+        Emit.Fact("rounds", ratios.Count);
     }
-
-    private static void Fact(string name, double value) =>
-        Emit.Line(new Dictionary<string, object> { ["kind"] = "fact", ["name"] = name, ["value"] = value });
 }

@@ -14,10 +14,15 @@ Emit.Line(new Dictionary<string, object>
     ["dtype"] = options.DType.ToString(), ["device"] = options.Device,
     ["thp"] = Environment.GetEnvironmentVariable("THP_MEM_ALLOC_ENABLE") ?? "",
 });
-if (options.Family is "dtype-pairs" or "batch-pairs")
+if (options.Family == "dtype-pairs")
 {
-    if (options.Family == "dtype-pairs") PairedRounds.DTypes(options, device);
-    else PairedRounds.Batches(options, device);
+    PairedRounds.DTypes(options, device);
+    return;
+}
+
+if (options.Family == "batch-pairs")
+{
+    PairedRounds.Batches(options, device);
     return;
 }
 
