@@ -42,8 +42,8 @@ internal sealed record HarnessOptions
             }
         }
         if (o.Model.Length == 0) throw new ArgumentException("--model DIR is required");
-        if (o.Family is not ("caption" or "itm" or "dtype-pairs" or "batch-pairs"))
-            throw new ArgumentException($"--family must be caption, itm, dtype-pairs or batch-pairs, got {o.Family}");
+        if (o.Family is not ("caption" or "itm" or "dtype-pairs" or "batch-pairs" or "floor-rounds"))
+            throw new ArgumentException($"--family must be caption, itm, dtype-pairs, batch-pairs or floor-rounds, got {o.Family}");
         return o with { Only = only };
     }
 }

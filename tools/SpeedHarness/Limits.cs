@@ -19,18 +19,30 @@ internal static class Limits
             double seconds = Median(Math.Max(3, repeat), () => a.matmul(b).Dispose(), device);
             Emit.Fact(name, 2.0 * n * n * n / seconds / 1e9);
         }
-        {
-            // bf16 as the model runs it: a linear of ViT-L's fc1 shape (577 tokens, 1024 → 4096). Without AVX512-BF16,
-            // libtorch's linear (oneDNN) is far faster than its square matmul above.
-            using var x16 = randn(577, 1024, dtype: ScalarType.BFloat16, device: device);
-            using var w16 = randn(4096, 1024, dtype: ScalarType.BFloat16, device: device);
-            double seconds = Median(Math.Max(3, repeat), () => nn.functional.linear(x16, w16).Dispose(), device);
-            Emit.Fact("linear_bf16_gflops", 2.0 * 577 * 1024 * 4096 / seconds / 1e9);
-        }
+        Emit.Fact("linear_bf16_gflops", LinearBFloat16Gflops(device, Math.Max(3, repeat)));
         if (device.type != DeviceType.CPU) return;
-        using var x = ones(256L * 1024 * 1024, dtype: ScalarType.Float32);  // 1 GiB
-        double read = Median(3, () => x.sum().Dispose(), device);
-        Emit.Fact("read_bandwidth_gbs", x.numel() * 4.0 / read / 1e9);
+        using var x = ReadBuffer();
+        Emit.Fact("read_bandwidth_gbs", ReadGbs(x));
+    }
+
+    /// <summary>bf16 as the model runs it: a linear of ViT-L's fc1 shape (577 tokens, 1024 → 4096), median of
+    /// <paramref name="count"/>. Without AVX512-BF16, libtorch's linear (oneDNN) is far faster than its square matmul.</summary>
+    public static double LinearBFloat16Gflops(Device device, int count = 3)
+    {
+        using var inference = inference_mode();
+        using var x16 = randn(577, 1024, dtype: ScalarType.BFloat16, device: device);
+        using var w16 = randn(4096, 1024, dtype: ScalarType.BFloat16, device: device);
+        return 2.0 * 577 * 1024 * 4096 / Median(count, () => nn.functional.linear(x16, w16).Dispose(), device) / 1e9;
+    }
+
+    /// <summary>The 1 GiB float32 buffer <see cref="ReadGbs"/> sums (CPU).</summary>
+    public static Tensor ReadBuffer() => ones(256L * 1024 * 1024, dtype: ScalarType.Float32);
+
+    /// <summary>Read bandwidth now, GB/s: the median of 3 sums of <paramref name="buffer"/> after one untimed.</summary>
+    public static double ReadGbs(Tensor buffer)
+    {
+        using var inference = inference_mode();
+        return buffer.numel() * buffer.element_size() / Median(3, () => buffer.sum().Dispose(), buffer.device) / 1e9;
     }
 
     /// <summary>fp32 matmul GFLOP/s now: median of 3 timed 2048³ products after one untimed.</summary>

@@ -1,7 +1,8 @@
 // Two workloads timed alternately in one process, the order swapped every round, so that both see the same moments
 // of a shared machine; the report is the ratio per round. Two harness processes can catch the hosts of
 // docs/BENCHMARKS.md in different phases (run N: a bf16 linear at 386 GFLOP/s in one process, 1,109 in the next).
-// Engine only: the families that use this (--family dtype-pairs, batch-pairs) compare the engine with itself.
+// Engine only: the families that use this (--family dtype-pairs, batch-pairs) compare the engine with itself, and
+// --family floor-rounds times a caption between two measurements of the machine's limits.
 using System.Diagnostics;
 using Blip.Engine.Generation;
 using Blip.Engine.Models;
@@ -11,7 +12,7 @@ using static TorchSharp.torch;
 
 namespace Blip.SpeedHarness;
 
-/// <summary>The <c>--family dtype-pairs</c> and <c>--family batch-pairs</c> workloads.</summary>
+/// <summary>The <c>--family dtype-pairs</c>, <c>batch-pairs</c> and <c>floor-rounds</c> workloads.</summary>
 internal static class PairedRounds
 {
     private static readonly GenerationOptions Greedy = new() { MaxLength = 20, MinLength = 20 };
@@ -41,13 +42,94 @@ internal static class PairedRounds
             () => Caption(model, eight, device) / 8, "batch8_speedup", options.Repeat);
     }
 
+    /// <summary>issue 4's floors, judged round by round: the compute limit (fp32 matmul; bf16: the bf16 linear) and
+    /// the read bandwidth are measured before and after each round of vision b1, greedy20 and beam3 (their order
+    /// swapped every round), and each round's floor uses their means: vision + cross K/V at that rate, plus 19 steps
+    /// × the decoder's weights at that bandwidth (compare_speed.py's formula, from the checkpoint's config).</summary>
+    public static void Floors(HarnessOptions options, Device device)
+    {
+        if (device.type != DeviceType.CPU) throw new ArgumentException("--family floor-rounds measures read bandwidth on the CPU only");
+        using var model = BlipForConditionalGeneration.FromPretrained(options.Model, device, options.DType, memoryMap: true);
+        using var inference = inference_mode();
+        using var pixels = Pixels(options, device, 1);
+        using var one = pixels.to(options.DType);
+        using var buffer = Limits.ReadBuffer();
+        var (computeFlop, visionFlop, stepBytes) = FloorTerms(model.Config, one.element_size());
+        int steps = Greedy.MaxLength - 1;
+        var beam = Greedy with { NumBeams = 3 };
+        Func<double> limit = options.DType == ScalarType.BFloat16 ? () => Limits.LinearBFloat16Gflops(device) : () => Limits.MatmulGflops(device);
+        double Vision()
+        {
+            long start = Stopwatch.GetTimestamp();
+            model.VisionModel.forward(one).Dispose();
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+
+        Vision();
+        Caption(model, one, device);
+        Caption(model, one, device, beam);
+        var shares = new List<double>();
+        var greedy = new List<double>();
+        var beams = new List<double>();
+        for (int round = 0; round < 2 * options.Repeat; round++)
+        {
+            double rate = limit(), bandwidth = Limits.ReadGbs(buffer);
+            double tv = Vision(), tg, tb;
+            if (round % 2 == 0)
+                (tg, tb) = (Caption(model, one, device), Caption(model, one, device, beam));
+            else
+                (tb, tg) = (Caption(model, one, device, beam), Caption(model, one, device));
+            rate = (rate + limit()) / 2;
+            bandwidth = (bandwidth + Limits.ReadGbs(buffer)) / 2;
+            double floor = (computeFlop / rate / 1e9) + (steps * stepBytes / bandwidth / 1e9);
+            Emit.Sample("vision_b1_round", tv, 1, rate);
+            Emit.Sample("greedy20_round", tg, 1, rate);
+            Emit.Sample("beam3_round", tb, 1, rate);
+            Emit.Line(new() { ["kind"] = "round", ["limit_gflops"] = rate, ["read_gbs"] = bandwidth, ["floor_seconds"] = floor,
+                ["vision_share"] = visionFlop / tv / 1e9 / rate, ["greedy20_floor_ratio"] = tg / floor, ["beam3_floor_ratio"] = tb / floor });
+            shares.Add(visionFlop / tv / 1e9 / rate);
+            greedy.Add(tg / floor);
+            beams.Add(tb / floor);
+        }
+
+        Emit.Fact("vision_share_paired_median", Median(shares));
+        Emit.Fact("vision_share_rounds_at_least_0.85", shares.Count(x => x >= 0.85));
+        Emit.Fact("greedy20_floor_ratio_paired_median", Median(greedy));
+        Emit.Fact("greedy20_floor_rounds_within_1.2x", greedy.Count(x => x <= 1.2));
+        Emit.Fact("beam3_floor_ratio_paired_median", Median(beams));
+        Emit.Fact("beam3_floor_rounds_within_1.25x", beams.Count(x => x <= 1.25));
+        Emit.Fact("rounds", shares.Count);
+    }
+
+    // compare_speed.py's VISION_FLOP + CROSS_KV_FLOP, VISION_FLOP, and STEP_WEIGHT_BYTES (in the model's element size):
+    // the vision encoder's GEMM and attention FLOP plus the patch embedding, the image K/V projections of every decoder
+    // layer, and the weights one decoding step reads (each layer's six H×H and two H×I matrices, the LM head, its
+    // transform).
+    private static (double Compute, double Vision, double StepBytes) FloorTerms(Blip.Engine.Config.BlipConfig config, long elementSize)
+    {
+        var v = config.VisionConfig;
+        var t = config.TextConfig;
+        double s = v.NumPositions, c = v.HiddenSize, i = v.IntermediateSize, p = v.PatchSize, h = t.HiddenSize;
+        double vision = (v.NumHiddenLayers * ((2 * s * c * ((4 * c) + (2 * i))) + (4 * s * s * c))) + (2 * (s - 1) * 3 * p * p * c);
+        double cross = t.NumHiddenLayers * 2.0 * 2 * s * t.EncoderHiddenSize * h;
+        double step = elementSize * ((t.NumHiddenLayers * ((6 * h * h) + (2 * h * t.IntermediateSize))) + ((double)t.VocabSize * h) + (h * h));
+        return (vision + cross, vision, step);
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        int n = sorted.Count;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[(n / 2) - 1] + sorted[n / 2]) / 2;
+    }
+
     private static Tensor Pixels(HarnessOptions options, Device device, int images) =>
         new BlipImageProcessor().Preprocess(Enumerable.Repeat(Path.Combine(options.Model, "image.png"), images).ToArray()).to(device);
 
-    private static double Caption(BlipForConditionalGeneration model, Tensor pixels, Device device)
+    private static double Caption(BlipForConditionalGeneration model, Tensor pixels, Device device, GenerationOptions? options = null)
     {
         long start = Stopwatch.GetTimestamp();
-        model.Generate(pixels, options: Greedy).Dispose();
+        model.Generate(pixels, options: options ?? Greedy).Dispose();
         if (device.type == DeviceType.CUDA) cuda.synchronize();
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
@@ -68,10 +150,8 @@ internal static class PairedRounds
             Emit.Sample(second, tb);
             ratios.Add(ta / tb);
         }
-        ratios.Sort();
-        int n = ratios.Count;
-        Emit.Fact($"{ratio}_paired_median", n % 2 == 1 ? ratios[n / 2] : (ratios[(n / 2) - 1] + ratios[n / 2]) / 2);
-        Emit.Fact($"{ratio}_paired_min", ratios[0]);
+        Emit.Fact($"{ratio}_paired_median", Median(ratios));
+        Emit.Fact($"{ratio}_paired_min", ratios.Min());
         Emit.Fact($"{ratio}_rounds_at_least_2x", ratios.Count(r => r >= 2.0));
         Emit.Fact($"{ratio}_rounds_at_least_1.2x", ratios.Count(r => r >= 1.2));
         Emit.Fact("rounds", ratios.Count);

@@ -1,6 +1,6 @@
 // The Blip.Engine side of tools/reference/compare_speed: the same workloads as compare_speed_ref.py, one process,
 // one JSON object per line on stdout. Usage:
-//   SpeedHarness --model DIR --family caption|itm|dtype-pairs|batch-pairs [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
+//   SpeedHarness --model DIR --family caption|itm|dtype-pairs|batch-pairs|floor-rounds [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
 //                [--device cpu|cuda] [--texts FILE]
 using Blip.SpeedHarness;
 using TorchSharp;
@@ -23,6 +23,12 @@ if (options.Family == "dtype-pairs")
 if (options.Family == "batch-pairs")
 {
     PairedRounds.Batches(options, device);
+    return;
+}
+
+if (options.Family == "floor-rounds")
+{
+    PairedRounds.Floors(options, device);
     return;
 }
 
