@@ -58,12 +58,7 @@ internal static class PairedRounds
         int steps = Greedy.MaxLength - 1;
         var beam = Greedy with { NumBeams = 3 };
         Func<double> limit = options.DType == ScalarType.BFloat16 ? () => Limits.LinearBFloat16Gflops(device) : () => Limits.MatmulGflops(device);
-        double Vision()
-        {
-            long start = Stopwatch.GetTimestamp();
-            model.VisionModel.forward(one).Dispose();
-            return Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
+        double Vision() => Seconds(() => model.VisionModel.forward(one).Dispose(), device);
 
         Vision();
         Caption(model, one, device);
@@ -82,14 +77,14 @@ internal static class PairedRounds
             rate = (rate + limit()) / 2;
             bandwidth = (bandwidth + Limits.ReadGbs(buffer)) / 2;
             double floor = (computeFlop / rate / 1e9) + (steps * stepBytes / bandwidth / 1e9);
+            shares.Add(visionFlop / tv / 1e9 / rate);
+            greedy.Add(tg / floor);
+            beams.Add(tb / floor);
             Emit.Sample("vision_b1_round", tv, 1, rate);
             Emit.Sample("greedy20_round", tg, 1, rate);
             Emit.Sample("beam3_round", tb, 1, rate);
             Emit.Line(new() { ["kind"] = "round", ["limit_gflops"] = rate, ["read_gbs"] = bandwidth, ["floor_seconds"] = floor,
-                ["vision_share"] = visionFlop / tv / 1e9 / rate, ["greedy20_floor_ratio"] = tg / floor, ["beam3_floor_ratio"] = tb / floor });
-            shares.Add(visionFlop / tv / 1e9 / rate);
-            greedy.Add(tg / floor);
-            beams.Add(tb / floor);
+                ["vision_share"] = shares[^1], ["greedy20_floor_ratio"] = greedy[^1], ["beam3_floor_ratio"] = beams[^1] });
         }
 
         Emit.Fact("vision_share_paired_median", Median(shares));
@@ -126,10 +121,13 @@ internal static class PairedRounds
     private static Tensor Pixels(HarnessOptions options, Device device, int images) =>
         new BlipImageProcessor().Preprocess(Enumerable.Repeat(Path.Combine(options.Model, "image.png"), images).ToArray()).to(device);
 
-    private static double Caption(BlipForConditionalGeneration model, Tensor pixels, Device device, GenerationOptions? options = null)
+    private static double Caption(BlipForConditionalGeneration model, Tensor pixels, Device device, GenerationOptions? options = null) =>
+        Seconds(() => model.Generate(pixels, options: options ?? Greedy).Dispose(), device);
+
+    private static double Seconds(Action action, Device device)
     {
         long start = Stopwatch.GetTimestamp();
-        model.Generate(pixels, options: options ?? Greedy).Dispose();
+        action();
         if (device.type == DeviceType.CUDA) cuda.synchronize();
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
