@@ -1,4 +1,5 @@
 using Blip.Engine.Models;
+using Blip.Engine.Modules;
 using Blip.Engine.Tests.Support;
 
 namespace Blip.Engine.Tests.Models;
@@ -23,6 +24,34 @@ public class VisionParityTests
         using var output = model.VisionModel.forward(pixels);
         TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), output.LastHiddenState, Atol, what: "vision last_hidden_state");
         TensorAssert.AllClose(fixtures.Get("captioning.vision.pooler_output"), output.PooledOutput, Atol, what: "vision pooler_output");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    [NonParallelizable]  // sets SelfAttentionKernel's process-wide switches
+    public void The_vision_encoder_matches_transformers_with_the_attention_kernel_and_with_sdpa(bool kernel)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        var pixels = fixtures.Get("pixel_values");
+        var (enabled, required) = (SelfAttentionKernel.Enabled, SelfAttentionKernel.RequireAcceleration);
+        try
+        {
+            // Forced on even without AVX-512 (emulated), so the kernel is checked against transformers on every machine.
+            (SelfAttentionKernel.Enabled, SelfAttentionKernel.RequireAcceleration) = (kernel, false);
+            var mixed = zeros([2, 577, 3, 4, 8]);
+            Assert.That(SelfAttentionKernel.Applies(mixed, 4, 8), Is.EqualTo(kernel && OpenMpTeam.IsAvailable),
+                $"the tiny encoder's attention layout; libgomp: {OpenMpTeam.LibraryPath ?? "not found"}");
+            using var output = model.VisionModel.forward(pixels);
+            TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), output.LastHiddenState, Atol, what: $"last_hidden_state, kernel {kernel}");
+            TensorAssert.AllClose(fixtures.Get("captioning.vision.pooler_output"), output.PooledOutput, Atol, what: $"pooler_output, kernel {kernel}");
+        }
+        finally
+        {
+            (SelfAttentionKernel.Enabled, SelfAttentionKernel.RequireAcceleration) = (enabled, required);
+        }
     }
 
     [Test]

@@ -31,11 +31,19 @@ public sealed class BlipAttention : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long batch = hiddenStates.shape[0], tokens = hiddenStates.shape[1];
         var mixed = qkv.forward(hiddenStates)
-            .reshape(batch, tokens, 3, heads, headDim)                  // [B,S,3,H,D]
-            .permute(2, 0, 3, 1, 4);                                    // [3,B,H,S,D]
-        // SDPA's default scale is D^-0.5, the reference's scale; no mask, so it is the same arithmetic.
-        var context = nn.functional.scaled_dot_product_attention(mixed[0], mixed[1], mixed[2]); // [B,H,S,D]
-        context = context.transpose(1, 2).reshape(batch, tokens, heads * headDim);             // [B,S,C]
+            .reshape(batch, tokens, 3, heads, headDim);                 // [B,S,3,H,D]
+        // The hand-written kernel where it applies (CPU float32 inference with AVX-512), else SDPA. Not in training
+        // mode: gradient checkpointing runs the forward without autograd and recomputes it with autograd, and both
+        // passes must be the same arithmetic.
+        var context = training ? null : SelfAttentionKernel.TryForward(mixed, heads, headDim);  // [B,S,C]
+        if (context is null)
+        {
+            var perHead = mixed.permute(2, 0, 3, 1, 4);                                         // [3,B,H,S,D]
+            // SDPA's default scale is D^-0.5, the reference's scale; no mask, so it is the same arithmetic.
+            context = nn.functional.scaled_dot_product_attention(perHead[0], perHead[1], perHead[2])  // [B,H,S,D]
+                .transpose(1, 2).reshape(batch, tokens, heads * headDim);                       // [B,S,C]
+        }
+
         return projection.forward(context).MoveToOuterDisposeScope();
     }
 }
