@@ -91,6 +91,7 @@ internal static unsafe class SelfAttentionKernel
 
     // One head of one image: keys transposed into slabs, values copied, then blocks of 8 query rows: scores against
     // every key, softmax over the row, weighted values, written into the context at this head's columns.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
     private static void Head(float* mixed, float* context, Shape shape, int image, int head)
     {
         int tokens = shape.Tokens, dim = shape.HeadDim;
@@ -130,6 +131,7 @@ internal static unsafe class SelfAttentionKernel
 
     // keys: [slab][D][32] (key j at slab j/32, lane j%32), zero past the last key; values: [S, dimPad], zero past D.
     // The source rows lie 3·H·D floats apart, beyond what the hardware prefetcher follows: rows ahead are prefetched.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
     private static void CopyKeysAndValues(float* k0, float* v0, long rowStride, int tokens, int dim, int keysPad, int dimPad, float* keys, float* values)
     {
         const int Ahead = 6;
@@ -161,6 +163,7 @@ internal static unsafe class SelfAttentionKernel
     }
 
     // scores[r, 0..31] = q_r · k_j for 8 query rows against one slab of 32 keys (unscaled).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
     private static void Scores(float** queries, float* slab, int dim, float* scores, int stride)
     {
         Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default,
@@ -189,6 +192,7 @@ internal static unsafe class SelfAttentionKernel
     }
 
     // block[r, 0..31] = Σ_j p[r, j] · v[j, 0..31] for 8 rows of (unnormalised) probabilities.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
     private static void WeightedValues2(float* p, int pStride, float* values, int vStride, int tokens, float* block, int bStride)
     {
         Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default,
@@ -216,6 +220,7 @@ internal static unsafe class SelfAttentionKernel
     }
 
     // The same for the last 16 columns of a head whose width is not a multiple of 32.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
     private static void WeightedValues1(float* p, int pStride, float* values, int vStride, int tokens, float* block, int bStride)
     {
         Vector512<float> a = default, b = default, c = default, d = default, e = default, f = default, g = default, h = default;
@@ -244,6 +249,7 @@ internal static unsafe class SelfAttentionKernel
     }
 
     // row[j] = exp((row[j] − max)·scale) for j < tokens; returns their sum. Entries past `tokens` are left as they are.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
     private static float Softmax(float* row, int tokens, float scale)
     {
         int whole = tokens & ~15;
