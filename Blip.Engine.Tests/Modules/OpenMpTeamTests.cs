@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Blip.Engine.Modules;
+using Blip.Engine.Tests.Support;
 using static TorchSharp.torch;
 
 namespace Blip.Engine.Tests.Modules;
@@ -27,16 +28,7 @@ public class OpenMpTeamTests
     public void Every_chunk_runs_exactly_once()
     {
         RequireTeam();
-        foreach (int chunks in new[] { 1, 2, 3, 16, 128 })
-        {
-            for (int round = 0; round < 100; round++)
-            {
-                var runs = new int[chunks];
-                Assert.That(OpenMpTeam.TryRun(chunks, c => Interlocked.Increment(ref runs[c])), Is.True);
-                int wrong = Array.FindIndex(runs, n => n != 1);
-                Assert.That(wrong, Is.EqualTo(-1), $"{chunks} chunks, round {round}: chunk {wrong} ran {(wrong < 0 ? 0 : runs[wrong])} times");
-            }
-        }
+        ForkJoinAssert.EveryChunkRunsOnce(OpenMpTeam.TryRun, rounds: 100);
     }
 
     [Test]
@@ -58,17 +50,7 @@ public class OpenMpTeamTests
     public void A_failing_chunk_is_rethrown_after_the_others_and_the_team_stays_usable()
     {
         RequireTeam();
-        var runs = new int[6];
-        var error = Assert.Throws<AggregateException>(() => OpenMpTeam.TryRun(6, c =>
-        {
-            Interlocked.Increment(ref runs[c]);
-            if (c == 3) throw new InvalidOperationException("chunk 3 failed");
-        }));
-        Assert.That(error!.InnerException, Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("chunk 3 failed"));
-        Assert.That(runs, Is.All.EqualTo(1), "the other chunks still ran");
-        var after = new int[4];
-        Assert.That(OpenMpTeam.TryRun(4, c => after[c]++), Is.True);
-        Assert.That(after, Is.All.EqualTo(1));
+        ForkJoinAssert.FailureIsRethrownAndTheTeamStaysUsable(OpenMpTeam.TryRun);
     }
 
     [Test]

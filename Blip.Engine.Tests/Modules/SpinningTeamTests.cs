@@ -11,20 +11,7 @@ namespace Blip.Engine.Tests.Modules;
 public class SpinningTeamTests
 {
     [Test]
-    public void Every_chunk_runs_exactly_once()
-    {
-        foreach (int chunks in new[] { 1, 2, 3, 4, 7, 64 })
-        {
-            for (int round = 0; round < 200; round++)
-            {
-                var runs = new int[chunks];
-                bool ran = SpinningTeam.TryRun(chunks, c => Interlocked.Increment(ref runs[c]));
-                Assert.That(ran, Is.True, "no other caller owns the team");
-                int wrong = Array.FindIndex(runs, n => n != 1);
-                Assert.That(wrong, Is.EqualTo(-1), $"{chunks} chunks, round {round}: chunk {wrong} ran {(wrong < 0 ? 0 : runs[wrong])} times");
-            }
-        }
-    }
+    public void Every_chunk_runs_exactly_once() => ForkJoinAssert.EveryChunkRunsOnce(SpinningTeam.TryRun, rounds: 200);
 
     [Test]
     public void Workers_that_went_to_sleep_are_woken_for_the_next_job()
@@ -49,20 +36,8 @@ public class SpinningTeamTests
     }
 
     [Test]
-    public void A_failing_chunk_is_rethrown_after_the_others_finish_and_the_team_stays_usable()
-    {
-        var runs = new int[6];
-        var error = Assert.Throws<AggregateException>(() => SpinningTeam.TryRun(6, c =>
-        {
-            Interlocked.Increment(ref runs[c]);
-            if (c == 3) throw new InvalidOperationException("chunk 3 failed");
-        }));
-        Assert.That(error!.InnerException, Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("chunk 3 failed"));
-        Assert.That(runs, Is.All.EqualTo(1), "the other chunks still ran, once each");
-        var after = new int[4];
-        Assert.That(SpinningTeam.TryRun(4, c => Interlocked.Increment(ref after[c])), Is.True);
-        Assert.That(after, Is.All.EqualTo(1), "a job after the failure");
-    }
+    public void A_failing_chunk_is_rethrown_after_the_others_finish_and_the_team_stays_usable() =>
+        ForkJoinAssert.FailureIsRethrownAndTheTeamStaysUsable(SpinningTeam.TryRun);
 
     [Test]
     public void A_second_caller_is_refused_while_the_team_is_busy()

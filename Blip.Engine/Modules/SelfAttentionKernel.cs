@@ -108,17 +108,19 @@ internal static unsafe class SelfAttentionKernel
         float scale = 1f / MathF.Sqrt(dim);
         float* sums = stackalloc float[Rows];
         float** queries = stackalloc float*[Rows];
+        float** probabilities = stackalloc float*[Rows];
+        for (int r = 0; r < Rows; r++) probabilities[r] = scores + (long)r * keysPad;
         long contextStride = (long)shape.Heads * dim;
         for (int first = 0; first < tokens; first += Rows)
         {
             int rows = Math.Min(Rows, tokens - first);
             for (int r = 0; r < Rows; r++) queries[r] = q0 + (first + Math.Min(r, rows - 1)) * rowStride;  // a short block repeats its last row
             for (int slab = 0; slab < slabs; slab++)
-                Scores(queries, keys + (long)slab * dim * KeySlab, dim, scores + slab * KeySlab, keysPad);
+                Block8x32(queries, keys + (long)slab * dim * KeySlab, KeySlab, dim, scores + slab * KeySlab, keysPad);
             for (int r = 0; r < rows; r++) sums[r] = Softmax(scores + (long)r * keysPad, tokens, scale);
             int c = 0;
-            for (; c + 32 <= dimPad; c += 32) WeightedValues2(scores, keysPad, values + c, dimPad, tokens, block + c, dimPad);
-            for (; c < dimPad; c += 16) WeightedValues1(scores, keysPad, values + c, dimPad, tokens, block + c, dimPad);
+            for (; c + 32 <= dimPad; c += 32) Block8x32(probabilities, values + c, dimPad, tokens, block + c, dimPad);
+            for (; c < dimPad; c += 16) Block8x16(probabilities, values + c, dimPad, tokens, block + c, dimPad);
             float* output = context + ((long)image * tokens + first) * contextStride + (long)head * dim;
             for (int r = 0; r < rows; r++)
             {
@@ -162,83 +164,55 @@ internal static unsafe class SelfAttentionKernel
         }
     }
 
-    // scores[r, 0..31] = q_r · k_j for 8 query rows against one slab of 32 keys (unscaled).
+    // c[r, 0..31] = Σ_i a_r[i] · b[i·bStride + 0..31] for 8 rows a_r: the scores of 8 query rows against a slab of 32
+    // keys (a_r = q_r, b = the slab, i = dimension) and the weighted values of 8 probability rows for 32 columns
+    // (a_r = p_r, b = the values, i = token).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
-    private static void Scores(float** queries, float* slab, int dim, float* scores, int stride)
+    private static void Block8x32(float** a, float* b, long bStride, int count, float* c, long cStride)
     {
         Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default,
             e0 = default, e1 = default, f0 = default, f1 = default, g0 = default, g1 = default, h0 = default, h1 = default;
-        float* qa = queries[0], qb = queries[1], qc = queries[2], qd = queries[3], qe = queries[4], qf = queries[5], qg = queries[6], qh = queries[7];
-        for (int c = 0; c < dim; c++)
+        float* ra = a[0], rb = a[1], rc = a[2], rd = a[3], re = a[4], rf = a[5], rg = a[6], rh = a[7];
+        for (int i = 0; i < count; i++, b += bStride)
         {
-            var k0 = Vector512.Load(slab);
-            var k1 = Vector512.Load(slab + 16);
-            slab += KeySlab;
-            var x = Vector512.Create(qa[c]); a0 = Vector512.FusedMultiplyAdd(x, k0, a0); a1 = Vector512.FusedMultiplyAdd(x, k1, a1);
-            x = Vector512.Create(qb[c]); b0 = Vector512.FusedMultiplyAdd(x, k0, b0); b1 = Vector512.FusedMultiplyAdd(x, k1, b1);
-            x = Vector512.Create(qc[c]); c0 = Vector512.FusedMultiplyAdd(x, k0, c0); c1 = Vector512.FusedMultiplyAdd(x, k1, c1);
-            x = Vector512.Create(qd[c]); d0 = Vector512.FusedMultiplyAdd(x, k0, d0); d1 = Vector512.FusedMultiplyAdd(x, k1, d1);
-            x = Vector512.Create(qe[c]); e0 = Vector512.FusedMultiplyAdd(x, k0, e0); e1 = Vector512.FusedMultiplyAdd(x, k1, e1);
-            x = Vector512.Create(qf[c]); f0 = Vector512.FusedMultiplyAdd(x, k0, f0); f1 = Vector512.FusedMultiplyAdd(x, k1, f1);
-            x = Vector512.Create(qg[c]); g0 = Vector512.FusedMultiplyAdd(x, k0, g0); g1 = Vector512.FusedMultiplyAdd(x, k1, g1);
-            x = Vector512.Create(qh[c]); h0 = Vector512.FusedMultiplyAdd(x, k0, h0); h1 = Vector512.FusedMultiplyAdd(x, k1, h1);
+            var low = Vector512.Load(b);
+            var high = Vector512.Load(b + 16);
+            var x = Vector512.Create(ra[i]); a0 = Vector512.FusedMultiplyAdd(x, low, a0); a1 = Vector512.FusedMultiplyAdd(x, high, a1);
+            x = Vector512.Create(rb[i]); b0 = Vector512.FusedMultiplyAdd(x, low, b0); b1 = Vector512.FusedMultiplyAdd(x, high, b1);
+            x = Vector512.Create(rc[i]); c0 = Vector512.FusedMultiplyAdd(x, low, c0); c1 = Vector512.FusedMultiplyAdd(x, high, c1);
+            x = Vector512.Create(rd[i]); d0 = Vector512.FusedMultiplyAdd(x, low, d0); d1 = Vector512.FusedMultiplyAdd(x, high, d1);
+            x = Vector512.Create(re[i]); e0 = Vector512.FusedMultiplyAdd(x, low, e0); e1 = Vector512.FusedMultiplyAdd(x, high, e1);
+            x = Vector512.Create(rf[i]); f0 = Vector512.FusedMultiplyAdd(x, low, f0); f1 = Vector512.FusedMultiplyAdd(x, high, f1);
+            x = Vector512.Create(rg[i]); g0 = Vector512.FusedMultiplyAdd(x, low, g0); g1 = Vector512.FusedMultiplyAdd(x, high, g1);
+            x = Vector512.Create(rh[i]); h0 = Vector512.FusedMultiplyAdd(x, low, h0); h1 = Vector512.FusedMultiplyAdd(x, high, h1);
         }
 
         // Stores only after the loop: a call while the accumulators are live makes the JIT spill them every iteration.
-        Store2(a0, a1, scores); scores += stride; Store2(b0, b1, scores); scores += stride;
-        Store2(c0, c1, scores); scores += stride; Store2(d0, d1, scores); scores += stride;
-        Store2(e0, e1, scores); scores += stride; Store2(f0, f1, scores); scores += stride;
-        Store2(g0, g1, scores); scores += stride; Store2(h0, h1, scores);
+        Store2(a0, a1, c); c += cStride; Store2(b0, b1, c); c += cStride;
+        Store2(c0, c1, c); c += cStride; Store2(d0, d1, c); c += cStride;
+        Store2(e0, e1, c); c += cStride; Store2(f0, f1, c); c += cStride;
+        Store2(g0, g1, c); c += cStride; Store2(h0, h1, c);
     }
 
-    // block[r, 0..31] = Σ_j p[r, j] · v[j, 0..31] for 8 rows of (unnormalised) probabilities.
+    // The same for 16 columns: the last columns of a head whose width is not a multiple of 32.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
-    private static void WeightedValues2(float* p, int pStride, float* values, int vStride, int tokens, float* block, int bStride)
+    private static void Block8x16(float** a, float* b, long bStride, int count, float* c, long cStride)
     {
-        Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default,
-            e0 = default, e1 = default, f0 = default, f1 = default, g0 = default, g1 = default, h0 = default, h1 = default;
-        float* pa = p, pb = pa + pStride, pc = pb + pStride, pd = pc + pStride, pe = pd + pStride, pf = pe + pStride, pg = pf + pStride, ph = pg + pStride;
-        for (int j = 0; j < tokens; j++)
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        float* ra = a[0], rb = a[1], rc = a[2], rd = a[3], re = a[4], rf = a[5], rg = a[6], rh = a[7];
+        for (int i = 0; i < count; i++, b += bStride)
         {
-            var v0 = Vector512.Load(values);
-            var v1 = Vector512.Load(values + 16);
-            values += vStride;
-            var x = Vector512.Create(pa[j]); a0 = Vector512.FusedMultiplyAdd(x, v0, a0); a1 = Vector512.FusedMultiplyAdd(x, v1, a1);
-            x = Vector512.Create(pb[j]); b0 = Vector512.FusedMultiplyAdd(x, v0, b0); b1 = Vector512.FusedMultiplyAdd(x, v1, b1);
-            x = Vector512.Create(pc[j]); c0 = Vector512.FusedMultiplyAdd(x, v0, c0); c1 = Vector512.FusedMultiplyAdd(x, v1, c1);
-            x = Vector512.Create(pd[j]); d0 = Vector512.FusedMultiplyAdd(x, v0, d0); d1 = Vector512.FusedMultiplyAdd(x, v1, d1);
-            x = Vector512.Create(pe[j]); e0 = Vector512.FusedMultiplyAdd(x, v0, e0); e1 = Vector512.FusedMultiplyAdd(x, v1, e1);
-            x = Vector512.Create(pf[j]); f0 = Vector512.FusedMultiplyAdd(x, v0, f0); f1 = Vector512.FusedMultiplyAdd(x, v1, f1);
-            x = Vector512.Create(pg[j]); g0 = Vector512.FusedMultiplyAdd(x, v0, g0); g1 = Vector512.FusedMultiplyAdd(x, v1, g1);
-            x = Vector512.Create(ph[j]); h0 = Vector512.FusedMultiplyAdd(x, v0, h0); h1 = Vector512.FusedMultiplyAdd(x, v1, h1);
+            var v = Vector512.Load(b);
+            s0 = Vector512.FusedMultiplyAdd(Vector512.Create(ra[i]), v, s0); s1 = Vector512.FusedMultiplyAdd(Vector512.Create(rb[i]), v, s1);
+            s2 = Vector512.FusedMultiplyAdd(Vector512.Create(rc[i]), v, s2); s3 = Vector512.FusedMultiplyAdd(Vector512.Create(rd[i]), v, s3);
+            s4 = Vector512.FusedMultiplyAdd(Vector512.Create(re[i]), v, s4); s5 = Vector512.FusedMultiplyAdd(Vector512.Create(rf[i]), v, s5);
+            s6 = Vector512.FusedMultiplyAdd(Vector512.Create(rg[i]), v, s6); s7 = Vector512.FusedMultiplyAdd(Vector512.Create(rh[i]), v, s7);
         }
 
-        Store2(a0, a1, block); block += bStride; Store2(b0, b1, block); block += bStride;
-        Store2(c0, c1, block); block += bStride; Store2(d0, d1, block); block += bStride;
-        Store2(e0, e1, block); block += bStride; Store2(f0, f1, block); block += bStride;
-        Store2(g0, g1, block); block += bStride; Store2(h0, h1, block);
-    }
-
-    // The same for the last 16 columns of a head whose width is not a multiple of 32.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // runs once per layer: skip the unoptimised JIT tier
-    private static void WeightedValues1(float* p, int pStride, float* values, int vStride, int tokens, float* block, int bStride)
-    {
-        Vector512<float> a = default, b = default, c = default, d = default, e = default, f = default, g = default, h = default;
-        float* pa = p, pb = pa + pStride, pc = pb + pStride, pd = pc + pStride, pe = pd + pStride, pf = pe + pStride, pg = pf + pStride, ph = pg + pStride;
-        for (int j = 0; j < tokens; j++)
-        {
-            var v = Vector512.Load(values);
-            values += vStride;
-            a = Vector512.FusedMultiplyAdd(Vector512.Create(pa[j]), v, a); b = Vector512.FusedMultiplyAdd(Vector512.Create(pb[j]), v, b);
-            c = Vector512.FusedMultiplyAdd(Vector512.Create(pc[j]), v, c); d = Vector512.FusedMultiplyAdd(Vector512.Create(pd[j]), v, d);
-            e = Vector512.FusedMultiplyAdd(Vector512.Create(pe[j]), v, e); f = Vector512.FusedMultiplyAdd(Vector512.Create(pf[j]), v, f);
-            g = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), v, g); h = Vector512.FusedMultiplyAdd(Vector512.Create(ph[j]), v, h);
-        }
-
-        Vector512.Store(a, block); block += bStride; Vector512.Store(b, block); block += bStride;
-        Vector512.Store(c, block); block += bStride; Vector512.Store(d, block); block += bStride;
-        Vector512.Store(e, block); block += bStride; Vector512.Store(f, block); block += bStride;
-        Vector512.Store(g, block); block += bStride; Vector512.Store(h, block);
+        Vector512.Store(s0, c); c += cStride; Vector512.Store(s1, c); c += cStride;
+        Vector512.Store(s2, c); c += cStride; Vector512.Store(s3, c); c += cStride;
+        Vector512.Store(s4, c); c += cStride; Vector512.Store(s5, c); c += cStride;
+        Vector512.Store(s6, c); c += cStride; Vector512.Store(s7, c);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
