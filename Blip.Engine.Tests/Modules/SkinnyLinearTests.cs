@@ -13,6 +13,20 @@ namespace Blip.Engine.Tests.Modules;
 [NonParallelizable]  // sets SkinnyLinear.Policy
 public class SkinnyLinearTests() : KernelPolicyFixture("Always")
 {
+    [Test]
+    public void A_step_keeps_libtorchs_threads_on_the_openmp_team_and_takes_one_thread_beside_the_spinning_team()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var hidden = zeros([1, 1, 768]);
+        Assert.That(SkinnyLinear.Covers(hidden), Is.True, "policy Always: the kernel takes a one-row float32 step");
+        int before = get_num_threads();
+        using (SkinnyLinear.StepThreads(hidden, encoderStates: null))
+            Assert.That(get_num_threads(), Is.EqualTo(OpenMpTeam.IsAvailable ? before : 1),
+                $"libgomp {(OpenMpTeam.IsAvailable ? "found: the kernel shares libtorch's threads" : "not found: the kernel runs on SpinningTeam")}");
+        Assert.That(get_num_threads(), Is.EqualTo(before), "restored after the step");
+    }
+
     [TestCase(1, 768, 768)]
     [TestCase(3, 768, 3072)]
     [TestCase(16, 37, 5)]      // tails: 37 = 32 + 5 inputs, fewer outputs than a vector

@@ -26,8 +26,9 @@ internal static class SkinnyLinear
     // Weights smaller than this (elements) run on the calling thread: handing out work costs more than it saves.
     private const long ParallelElements = 1L << 16;
 
-    // Work items per core: 2 balanced a 3072×768 weight best on 2 vCPUs (1: 13.7 GB/s, 2: 16.7). They run on
-    // SpinningTeam (the thread pool when another thread owns it).
+    // Work items per core: 2 balanced a 3072×768 weight best on 2 vCPUs (1: 13.7 GB/s, 2: 16.7). They run on libtorch's
+    // OpenMP team (OpenMpTeam: as many threads as libtorch uses); where libgomp is not found, on SpinningTeam (the
+    // thread pool when another thread owns it).
     private const int ChunksPerCore = 2;
 
     /// <summary>When the kernel is used: by default where it was measured faster than libtorch (see
@@ -75,10 +76,12 @@ internal static class SkinnyLinear
     }
 
     /// <summary>One libtorch thread on the calling thread while a decoding step whose linears all run in the kernel
-    /// (<see cref="Covers"/>) does its remaining small work; a scope that changes nothing otherwise. Without image
-    /// states to project (<paramref name="encoderStates"/> null) the step has no large linear for libtorch.</summary>
+    /// (<see cref="Covers"/>) does its remaining small work, where the kernel runs on <see cref="SpinningTeam"/>; a
+    /// scope that changes nothing otherwise. On libtorch's own OpenMP team (<see cref="OpenMpTeam"/>) the kernel and
+    /// libtorch share the same threads, so there is no spinning worker to keep away. Without image states to project
+    /// (<paramref name="encoderStates"/> null) the step has no large linear for libtorch.</summary>
     public static TorchThreadScope StepThreads(Tensor hidden, Tensor? encoderStates) =>
-        encoderStates is null && Covers(hidden) ? TorchThreadScope.Use(1) : default;
+        encoderStates is null && Covers(hidden) && !OpenMpTeam.IsAvailable ? TorchThreadScope.Use(1) : default;
 
     /// <summary>Whether linears of <paramref name="type"/> with <paramref name="rows"/> input rows go to the kernel
     /// under <see cref="Policy"/> on this CPU. Auto follows what was measured on two machines (docs/BENCHMARKS.md):
@@ -146,7 +149,7 @@ internal static class SkinnyLinear
 
             long per = (shape.Out + chunks - 1) / chunks;
             void Chunk(int c) => Rows<T>(args, c * per, Math.Min(shape.Out, (c + 1) * per));
-            if (!SpinningTeam.TryRun(chunks, Chunk)) Parallel.For(0, chunks, Chunk);
+            if (!OpenMpTeam.TryRun(chunks, Chunk) && !SpinningTeam.TryRun(chunks, Chunk)) Parallel.For(0, chunks, Chunk);
         }
     }
 

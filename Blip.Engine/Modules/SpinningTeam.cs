@@ -4,6 +4,9 @@
 // through the OS: in a bfloat16 caption on the 2-vCPU Intel machine of docs/BENCHMARKS.md (Parallel.For over 4 chunks
 // per linear), a second thread joined a linear only 20–45 µs after it began, and in 220–1,099 of 1,862 linears none
 // joined at all, so the caller summed every chunk alone. No library here offers a spinning fork-join pool.
+// Where libtorch's libgomp is found (Linux), SkinnyLinear runs on OpenMpTeam instead (libtorch's own threads, so no
+// second spinning worker beside libgomp's: bfloat16 greedy decoding ~4% faster, docs/BENCHMARKS.md optimisation 19);
+// this team serves the other platforms.
 using System.Diagnostics;
 
 namespace Blip.Engine.Modules;

@@ -12,7 +12,9 @@ namespace Blip.Engine.Modules;
 /// (beam 3: 92 → 75 ms). The scope covers the LM head too (<see cref="SkinnyLinear.StepThreads"/>): with the head
 /// left at 2 threads, libgomp's worker burned 90–170 ms of CPU per bfloat16 caption during the steps, and the team's
 /// worker, preempted, joined a linear 20–50 µs late or not at all. The count is per thread (OpenMP's nthreads ICV):
-/// other threads' libtorch work keeps its own.
+/// other threads' libtorch work keeps its own. Used only where the kernel runs on SpinningTeam: on libtorch's own
+/// OpenMP team (<see cref="OpenMpTeam"/>, Linux) the kernel's threads are libgomp's, and the step keeps libtorch's
+/// thread count.
 /// </remarks>
 internal readonly struct TorchThreadScope : IDisposable
 {
