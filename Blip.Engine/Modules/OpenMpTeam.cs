@@ -3,9 +3,8 @@
 // milliseconds (5.6–12.4 ms of CPU measured after one matmul on the 2-vCPU Intel machine of docs/BENCHMARKS.md), so
 // a second .NET thread started then shares a core with that spinner: 8 chunks of 0.5 ms right after a matmul took
 // 4.1 ms on SpinningTeam against 2.0 ms here, and the second thread began work after 10–12 µs here against
-// 54–70 µs on SpinningTeam. Run on
-// libgomp's team, the spinning worker is the one that takes the work. No library wraps GOMP_parallel for .NET;
-// this calls its C ABI directly (fn(data) on every thread of a new team, the caller included).
+// 54–70 µs on SpinningTeam. Run on libgomp's team, the spinning worker is the one that takes the work. No library
+// wraps GOMP_parallel for .NET; this calls its C ABI directly (fn(data) on every thread of a new team, the caller included).
 using System.Runtime.InteropServices;
 
 namespace Blip.Engine.Modules;
