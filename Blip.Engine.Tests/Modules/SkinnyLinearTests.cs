@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Runtime.Intrinsics;
 using Blip.Engine.Modules;
 using Blip.Engine.Tests.Support;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Blip.Engine.Tests.Modules;
@@ -110,6 +112,127 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         var widened = rounded.to(ScalarType.Float32).data<float>().ToArray();
         for (int i = 0; i < values.Length; i++)
             Assert.That(SkinnyLinear.BFloat16.Widen(bits[i]), Is.EqualTo(widened[i]), $"widening 0x{bits[i]:X4}");
+    }
+
+    [TestCase(1, 768, 3072)]   // the decoder's FFN expansion
+    [TestCase(3, 768, 3072)]
+    [TestCase(5, 13, 21)]      // 21 outputs: two vectors of 8 and a scalar tail of 5
+    [TestCase(1, 16, 3)]       // one chunk, only the tail
+    public void Gelu_epilogue_matches_libtorchs_gelu_of_the_linear(int rows, int inFeatures, int outFeatures)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var generator = new torch.Generator(31);
+        var layer = nn.Linear(inFeatures, outFeatures);
+        using (no_grad())
+        {
+            layer.weight!.copy_(randn([outFeatures, inFeatures], generator: generator).mul(2.0 / Math.Sqrt(inFeatures)));
+            layer.bias!.copy_(randn([outFeatures], generator: generator));
+        }
+
+        var input = randn([1, rows, inFeatures], generator: generator);
+        Assert.That(SkinnyLinear.Applies(input, layer.weight!, layer.bias), Is.True, "the kernel should take this shape");
+        // Against libtorch's gelu of the kernel's own linear: only the GELU differs (libtorch's 1 + erf cancels for
+        // x < 0, to ~1e-7·|x| absolute; see GeluMath).
+        var expected = nn.functional.gelu(SkinnyLinear.Forward(layer, input));
+        TensorAssert.AllClose(expected, SkinnyLinear.ForwardGelu(layer, input), atol: 1.5e-6, rtol: 2e-6, what: "float32 gelu epilogue");
+        TensorAssert.AllClose(nn.functional.gelu(nn.functional.linear(input, layer.weight!, layer.bias)),
+            SkinnyLinear.ForwardGelu(layer, input), atol: 2e-5 * Math.Sqrt(inFeatures), what: "against libtorch alone");
+
+        // bfloat16: the same computation on the linear's rounded outputs, then one rounding; the two GELUs can fall on
+        // either side of a rounding boundary, one bf16 step (at most 2^-7 relative) apart.
+        layer.to(ScalarType.BFloat16);
+        var narrow = input.to(ScalarType.BFloat16);
+        var expected16 = nn.functional.gelu(SkinnyLinear.Forward(layer, narrow));
+        var actual16 = SkinnyLinear.ForwardGelu(layer, narrow);
+        Assert.That(actual16.dtype, Is.EqualTo(ScalarType.BFloat16), "output dtype");
+        TensorAssert.AllClose(expected16, actual16, atol: 1e-6, rtol: 1.0 / 128, what: "bf16 gelu epilogue");
+        // Where x > 0 both are accurate and round alike; for x < 0 libtorch's 1 + erf cancels (GeluMath's header), and
+        // a few percent of those tiny outputs round the other way.
+        var positive = expected16.gt(0);  // libtorch gives −0 below x ≈ −5.7, where GeluMath still has ~1e-8
+        long differ = expected16.ne(actual16).logical_and(positive).sum().item<long>();
+        long count = positive.sum().item<long>();
+        Assert.That(differ, Is.LessThanOrEqualTo(Math.Max(1, count / 100)), $"bf16 outputs > 0 other than libtorch's gelu: {differ} of {count}");
+    }
+
+    [Test]
+    public void Gelu_epilogue_leaves_to_libtorch_what_the_kernel_cannot_do()
+    {
+        using var scope = NewDisposeScope();
+        var layer = nn.Linear(16, 8);
+        var output = SkinnyLinear.ForwardGelu(layer, randn(2, 16));
+        output.sum().backward();
+        Assert.That(layer.weight!.grad, Is.Not.Null, "the training path must record the linear and the gelu");
+        using var noGrad = no_grad();
+        var many = randn(17, 16);
+        Assert.That(SkinnyLinear.Applies(many, layer.weight!, layer.bias), Is.False, "more rows than MaxRows");
+        TensorAssert.Equal(nn.functional.gelu(nn.functional.linear(many, layer.weight!, layer.bias)), SkinnyLinear.ForwardGelu(layer, many),
+            what: "libtorch's linear and gelu");
+    }
+
+    [Test]
+    public void Gelu_math_is_libtorchs_gelu_within_its_own_distance_from_erf()
+    {
+        using var scope = NewDisposeScope();
+        var x = linspace(-8, 8, 16001);
+        var expected = nn.functional.gelu(x).data<float>().ToArray();
+        var values = x.data<float>().ToArray();
+        double worst = 0;
+        int at = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float actual = GeluMath.Exact(Vector256.Create(values[i])).ToScalar();
+            double error = Math.Abs(actual - expected[i]);
+            if (error > worst) (worst, at) = (error, i);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(worst, Is.LessThanOrEqualTo(1.5e-6), $"worst |Δ| {worst:G3} at x = {values[at]}");
+            Assert.That(float.IsNaN(GeluMath.Exact(Vector256.Create(float.NaN)).ToScalar()), "NaN stays NaN");
+            Assert.That(GeluMath.Exact(Vector256.Create(float.PositiveInfinity)).ToScalar(), Is.EqualTo(float.PositiveInfinity));
+            Assert.That(GeluMath.Exact(Vector256.Create(-20f)).ToScalar(), Is.EqualTo(0f).Within(1e-30), "far left: 0");
+        });
+    }
+
+    [Test]
+    public void Grouped_linears_equal_each_linear_alone()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var generator = new torch.Generator(5);
+        Linear Make(int o, int i)
+        {
+            var layer = nn.Linear(i, o);
+            using (no_grad())
+            {
+                layer.weight!.copy_(randn([o, i], generator: generator));
+                layer.bias!.copy_(randn([o], generator: generator));
+            }
+
+            return layer;
+        }
+
+        // A large projection split into chunks, a small one run as one chunk, one without bias.
+        Linear[] layers = [Make(768, 768), Make(7, 768), Make(300, 768)];
+        using (no_grad()) layers[2].bias = null;
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        {
+            foreach (var layer in layers) layer.to(dtype);
+            var input = randn([1, 3, 768], generator: generator).to(dtype);
+            var outputs = SkinnyLinear.Forward(layers, input);
+            Assert.That(outputs, Has.Length.EqualTo(3));
+            for (int i = 0; i < layers.Length; i++)
+                TensorAssert.Equal(SkinnyLinear.Forward(layers[i], input), outputs[i], what: $"{dtype} layer {i} in the group");
+        }
+
+        // Where the kernel does not apply (a different width), each layer goes its own way.
+        var other = Make(5, 16);
+        var narrowInput = randn([2, 16], generator: generator);
+        var single = SkinnyLinear.Forward([other], narrowInput);
+        TensorAssert.AllClose(nn.functional.linear(narrowInput, other.weight!, other.bias), single[0], 1e-5, what: "group of one");
+        Assert.That(() => SkinnyLinear.Forward([other, layers[0]], narrowInput), Throws.Exception,
+            "a width mismatch gets libtorch's error, not a wrong answer");
     }
 
     [Test]

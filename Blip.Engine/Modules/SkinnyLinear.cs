@@ -50,19 +50,78 @@ internal static class SkinnyLinear
         ArgumentNullException.ThrowIfNull(weight);
         if (!Applies(input, weight, bias))
             return nn.functional.linear(input, weight, bias);
-        long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
-        long rows = input.numel() / inFeatures;
-        var shape = input.shape.ToArray();
-        shape[^1] = outFeatures;
-        var output = empty(shape, weight.dtype);                                 // [..., O]
+        return Launch(input, [weight], [bias], Epilogue.None)[0];
+    }
+
+    /// <summary><c>gelu(layer(input))</c> with the exact (erf) GELU of <c>nn.functional.gelu</c>; where the kernel
+    /// applies, each output goes through the GELU as soon as its chunk is summed (no second pass, no libtorch call).</summary>
+    public static Tensor ForwardGelu(Linear layer, Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(input);
+        if (!Applies(input, layer.weight!, layer.bias))
+        {
+            using var linear = nn.functional.linear(input, layer.weight!, layer.bias);
+            return nn.functional.gelu(linear);
+        }
+
+        return Launch(input, [layer.weight!], [layer.bias], Epilogue.Gelu)[0];
+    }
+
+    /// <summary>Each of <paramref name="layers"/> applied to the same <paramref name="input"/> (a step's query, key and
+    /// value projections). Where the kernel takes all of them they run as one job on the team: its threads start once
+    /// and stream the weights one after another.</summary>
+    public static Tensor[] Forward(ReadOnlySpan<Linear> layers, Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var weights = new Tensor[layers.Length];
+        var biases = new Tensor?[layers.Length];
+        bool all = layers.Length > 0;
+        for (int i = 0; i < layers.Length; i++)
+        {
+            ArgumentNullException.ThrowIfNull(layers[i], nameof(layers));
+            (weights[i], biases[i]) = (layers[i].weight!, layers[i].bias);
+            all &= Applies(input, weights[i], biases[i]) && weights[i].dtype == weights[0].dtype;
+        }
+
+        if (all) return Launch(input, weights, biases, Epilogue.None);
+        var outputs = new Tensor[layers.Length];
+        for (int i = 0; i < layers.Length; i++) outputs[i] = Forward(input, weights[i], biases[i]);
+        return outputs;
+    }
+
+    // The kernel for weights of one dtype that each passed Applies with this input (so they share its width).
+    private static Tensor[] Launch(Tensor input, Tensor[] weights, Tensor?[] biases, Epilogue epilogue)
+    {
+        long rows = input.numel() / weights[0].shape[1];
+        var outputs = new Tensor[weights.Length];
+        var plainBiases = new Tensor?[weights.Length];
         using var x = input.contiguous();
-        using var b = bias?.contiguous();
-        var args = new Shape(rows, outFeatures, inFeatures);
-        if (weight.dtype == ScalarType.BFloat16)
-            RunBFloat16(x, weight, b, output, args);
-        else
-            Run<Float32>(x.bytes, weight, b, output, args);
-        return output;
+        try
+        {
+            for (int i = 0; i < weights.Length; i++)
+            {
+                var shape = input.shape.ToArray();
+                shape[^1] = weights[i].shape[0];
+                outputs[i] = empty(shape, weights[i].dtype);                     // [..., O_i]
+                plainBiases[i] = biases[i]?.contiguous();
+            }
+
+            if (weights[0].dtype == ScalarType.BFloat16)
+                RunBFloat16(x, weights, plainBiases, outputs, rows, epilogue);
+            else
+                Run<Float32>(x.bytes, weights, plainBiases, outputs, rows, epilogue);
+            return outputs;
+        }
+        catch
+        {
+            foreach (var output in outputs) output?.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var bias in plainBiases) bias?.Dispose();  // new handles (contiguous() never returns its receiver)
+        }
     }
 
     /// <summary>Whether every linear of a model whose activations look like <paramref name="hidden"/> [..., C] goes
@@ -115,15 +174,15 @@ internal static class SkinnyLinear
     }
 
     // bfloat16: the few input rows are widened once into a float32 buffer; weights and bias are widened as read.
-    private static void RunBFloat16(Tensor x, Tensor weight, Tensor? bias, Tensor output, Shape shape)
+    private static void RunBFloat16(Tensor x, Tensor[] weights, Tensor?[] biases, Tensor[] outputs, long rows, Epilogue epilogue)
     {
-        int count = checked((int)(shape.Rows * shape.In));
+        int count = checked((int)(rows * weights[0].shape[1]));
         var wide = ArrayPool<float>.Shared.Rent(count);
         try
         {
             var narrow = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(x.bytes);
             for (int i = 0; i < count; i++) wide[i] = BFloat16.Widen(narrow[i]);
-            Run<BFloat16>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan(0, count)), weight, bias, output, shape);
+            Run<BFloat16>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan(0, count)), weights, biases, outputs, rows, epilogue);
         }
         finally
         {
@@ -131,27 +190,34 @@ internal static class SkinnyLinear
         }
     }
 
-    private static unsafe void Run<T>(ReadOnlySpan<byte> input, Tensor weight, Tensor? bias, Tensor output, Shape shape)
-        where T : struct, IElement
+    private static unsafe void Run<T>(ReadOnlySpan<byte> input, Tensor[] weights, Tensor?[] biases, Tensor[] outputs, long rows,
+        Epilogue epilogue) where T : struct, IElement
     {
         fixed (byte* xp = input)
-        fixed (byte* wp = weight.bytes)
-        fixed (byte* yp = output.bytes)
-        fixed (byte* bp = bias is null ? default : bias.bytes)
         {
-            var args = new KernelArgs((nint)xp, (nint)wp, (nint)bp, (nint)yp, shape.Rows, shape.Out, shape.In);
-            int chunks = shape.Out * shape.In < ParallelElements ? 1 : ChunksPerCore * Environment.ProcessorCount;
-            if (chunks == 1)
+            var jobs = new KernelArgs[weights.Length];
+            var chunks = new List<(int Job, long First, long Last)>();
+            for (int j = 0; j < weights.Length; j++)
             {
-                Rows<T>(args, 0, shape.Out);
-                return;
+                long outFeatures = weights[j].shape[0], inFeatures = weights[j].shape[1];
+                jobs[j] = new KernelArgs((nint)xp, Address(weights[j]), biases[j] is { } bias ? Address(bias) : 0,
+                    Address(outputs[j]), rows, outFeatures, inFeatures, epilogue);
+                int parts = outFeatures * inFeatures < ParallelElements ? 1 : ChunksPerCore * Environment.ProcessorCount;
+                long per = (outFeatures + parts - 1) / parts;
+                for (long first = 0; first < outFeatures; first += per) chunks.Add((j, first, Math.Min(outFeatures, first + per)));
             }
 
-            long per = (shape.Out + chunks - 1) / chunks;
-            void Chunk(int c) => Rows<T>(args, c * per, Math.Min(shape.Out, (c + 1) * per));
-            if (!OpenMpTeam.TryRun(chunks, Chunk) && !SpinningTeam.TryRun(chunks, Chunk)) Parallel.For(0, chunks, Chunk);
+            void Chunk(int c) => Rows<T>(jobs[chunks[c].Job], chunks[c].First, chunks[c].Last);
+            if (chunks.Count == 1)
+                Chunk(0);
+            else if (!OpenMpTeam.TryRun(chunks.Count, Chunk) && !SpinningTeam.TryRun(chunks.Count, Chunk))
+                Parallel.For(0, chunks.Count, Chunk);
         }
     }
+
+    // A tensor's storage is native memory: its address holds while the tensor lives, with no pinning.
+    private static unsafe nint Address(Tensor tensor) =>
+        (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(tensor.bytes));
 
     // Weight rows fetched ahead of the one being summed (software prefetch into L1). The hardware prefetcher alone kept
     // one thread's stream short of the bandwidth: on the Intel machine of docs/BENCHMARKS.md a decoder's linears
@@ -165,10 +231,15 @@ internal static class SkinnyLinear
         for (long i = 0; i < bytes; i += 64) Sse.Prefetch0((void*)(p + (nint)i));
     }
 
-    private readonly record struct Shape(long Rows, long Out, long In);
+    /// <summary>What is applied to each output after its bias.</summary>
+    private enum Epilogue
+    {
+        None,
+        Gelu,
+    }
 
     // X is always float32 (bfloat16 inputs are widened first); W, B and Y hold the element type T.
-    private readonly record struct KernelArgs(nint X, nint W, nint B, nint Y, long Rows, long Out, long In);
+    private readonly record struct KernelArgs(nint X, nint W, nint B, nint Y, long Rows, long Out, long In, Epilogue Epilogue);
 
     // Output features [first, last) for every input row; each weight row is read from memory once, and from L1 once
     // per block of up to 4 input rows (a block of 2 or 3 repeats its last row and drops the extra sums).
@@ -194,6 +265,21 @@ internal static class SkinnyLinear
             }
 
             if (r < a.Rows) T.Store(a.Y, (r * a.Out) + o, Dot<T>(wr, x + (r * a.In), a.In) + bo);
+        }
+
+        if (a.Epilogue == Epilogue.Gelu) GeluInPlace<T>(a, first, last);
+    }
+
+    // gelu over outputs [first, last) of every row, read back as stored (bfloat16: rounded once), the values libtorch's
+    // gelu would read from the linear's output.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GeluInPlace<T>(KernelArgs a, long first, long last) where T : struct, IElement
+    {
+        for (long r = 0; r < a.Rows; r++)
+        {
+            long o = first, row = r * a.Out;
+            for (; o + 8 <= last; o += 8) T.Store8(a.Y, row + o, GeluMath.Exact(T.Load8(a.Y, row + o)));
+            for (; o < last; o++) T.Store(a.Y, row + o, GeluMath.Exact(Vector256.Create(T.Load1(a.Y, row + o))).ToScalar());
         }
     }
 
@@ -284,6 +370,8 @@ internal static class SkinnyLinear
         static abstract float Load1(nint p, long k);
 
         static abstract void Store(nint p, long k, float value);
+
+        static abstract void Store8(nint p, long k, Vector256<float> values);
     }
 
     private readonly struct Float32 : IElement
@@ -298,6 +386,9 @@ internal static class SkinnyLinear
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe void Store(nint p, long k, float value) => ((float*)p)[k] = value;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe void Store8(nint p, long k, Vector256<float> values) => Avx.Store((float*)p + k, values);
     }
 
     internal readonly struct BFloat16 : IElement
@@ -314,6 +405,12 @@ internal static class SkinnyLinear
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe void Store(nint p, long k, float value) => ((ushort*)p)[k] = Narrow(value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe void Store8(nint p, long k, Vector256<float> values)
+        {
+            for (int i = 0; i < Vector256<float>.Count; i++) ((ushort*)p)[k + i] = Narrow(values.GetElement(i));
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Widen(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);

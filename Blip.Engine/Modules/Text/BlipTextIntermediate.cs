@@ -24,6 +24,6 @@ public sealed class BlipTextIntermediate : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return nn.functional.gelu(SkinnyLinear.Forward(dense, hidden)).MoveToOuterDisposeScope();
+        return SkinnyLinear.ForwardGelu(dense, hidden).MoveToOuterDisposeScope();
     }
 }

@@ -26,6 +26,6 @@ public sealed class BlipTextPredictionHeadTransform : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(nn.functional.gelu(SkinnyLinear.Forward(dense, hidden))).MoveToOuterDisposeScope();
+        return LayerNorm.forward(SkinnyLinear.ForwardGelu(dense, hidden)).MoveToOuterDisposeScope();
     }
 }

@@ -36,10 +36,10 @@ public sealed class BlipTextSelfAttention : nn.Module
     public Tensor SelfAttend(Tensor hidden, Tensor? mask, TextAttentionCache? cache)
     {
         using var scope = NewDisposeScope();
-        var k = SplitHeads(SkinnyLinear.Forward(key, hidden));                            // [B,H,T,D]
-        var v = SplitHeads(SkinnyLinear.Forward(value, hidden));
+        var qkv = SkinnyLinear.Forward([query, key, value], hidden);        // 3 × [B,T,C]
+        var (k, v) = (SplitHeads(qkv[1]), SplitHeads(qkv[2]));             // [B,H,T,D]
         if (cache is not null) (k, v) = cache.Append(k, v);                 // [B,H,Tk,D]
-        return Attend(SplitHeads(SkinnyLinear.Forward(query, hidden)), k, v, mask).MoveToOuterDisposeScope();
+        return Attend(SplitHeads(qkv[0]), k, v, mask).MoveToOuterDisposeScope();
     }
 
     /// <summary>Cross-attention from <paramref name="hidden"/> [B,T,C] to <paramref name="encoderStates"/> [Bk,S,Ckv].
