@@ -29,6 +29,11 @@ internal static class TensorMemory
         ForEachChunk(source, chunkBytes, (chunk, _) => stream.Write(chunk));
     }
 
+    /// <summary>The address of a contiguous CPU tensor's first element, for kernels that read or write it while the
+    /// tensor lives (its storage is native memory: it never moves, so nothing is pinned). One native call.</summary>
+    public static unsafe nint ContiguousAddress(torch.Tensor t) =>
+        (nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(t.bytes));
+
     /// <summary>The address of the tensor's first element, or 0 when it has none or is not on the CPU.</summary>
     public static unsafe nint DataAddress(torch.Tensor t)
     {

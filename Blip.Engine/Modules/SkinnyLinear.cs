@@ -11,6 +11,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Blip.Engine.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -200,8 +201,8 @@ internal static class SkinnyLinear
             for (int j = 0; j < weights.Length; j++)
             {
                 long outFeatures = weights[j].shape[0], inFeatures = weights[j].shape[1];
-                jobs[j] = new KernelArgs((nint)xp, Address(weights[j]), biases[j] is { } bias ? Address(bias) : 0,
-                    Address(outputs[j]), rows, outFeatures, inFeatures, epilogue);
+                jobs[j] = new KernelArgs((nint)xp, TensorMemory.ContiguousAddress(weights[j]), biases[j] is { } bias ? TensorMemory.ContiguousAddress(bias) : 0,
+                    TensorMemory.ContiguousAddress(outputs[j]), rows, outFeatures, inFeatures, epilogue);
                 int parts = outFeatures * inFeatures < ParallelElements ? 1 : ChunksPerCore * Environment.ProcessorCount;
                 long per = (outFeatures + parts - 1) / parts;
                 for (long first = 0; first < outFeatures; first += per) chunks.Add((j, first, Math.Min(outFeatures, first + per)));
@@ -214,10 +215,6 @@ internal static class SkinnyLinear
                 Parallel.For(0, chunks.Count, Chunk);
         }
     }
-
-    // A tensor's storage is native memory: its address holds while the tensor lives, with no pinning.
-    private static unsafe nint Address(Tensor tensor) =>
-        (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(tensor.bytes));
 
     // Weight rows fetched ahead of the one being summed (software prefetch into L1). The hardware prefetcher alone kept
     // one thread's stream short of the bandwidth: on the Intel machine of docs/BENCHMARKS.md a decoder's linears

@@ -37,6 +37,8 @@ public sealed class BlipTextSelfAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         var qkv = SkinnyLinear.Forward([query, key, value], hidden);        // 3 × [B,T,C]
+        if (cache is not null && CachedStepAttention.TryAttend(qkv[0], qkv[1], qkv[2], mask, cache, heads) is { } step)
+            return step.MoveToOuterDisposeScope();                          // [B,1,C]
         var (k, v) = (SplitHeads(qkv[1]), SplitHeads(qkv[2]));             // [B,H,T,D]
         if (cache is not null) (k, v) = cache.Append(k, v);                 // [B,H,Tk,D]
         return Attend(SplitHeads(qkv[0]), k, v, mask).MoveToOuterDisposeScope();

@@ -1,0 +1,166 @@
+// The self-attention of one decoding step, by hand: each row's one new query against its cached keys and values.
+// Written by hand because the work is tiny (12 heads × ≤ 20 positions × 64 for a caption) and libtorch's route to
+// it costs ~10 calls per layer: three head splits, two concatenations of the whole cache, SDPA, a transpose and a
+// reshape, each 10–50 µs right after a weight stream has evicted the caches. Here the step's key and value go
+// straight into the cache's buffers (TextAttentionCache), the scores, softmax and weighted sum run in float32 on
+// the calling thread, and the context comes out as [B,1,C]. Exact softmax: max subtracted, exp, sum; float32
+// throughout (bfloat16 values widen exactly and the context is rounded once), so it differs from SDPA by float
+// rounding only (tested against it). Anything else (several new tokens, autograd, another device or dtype, a mask
+// of another shape) takes SDPA.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Blip.Engine.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Modules.Text;
+
+/// <summary>One-token self-attention over a <see cref="TextAttentionCache"/>.</summary>
+internal static class CachedStepAttention
+{
+    /// <summary>Whether steps take this path (BLIP_STEP_ATTENTION=0 turns it off for a process; tests set it).</summary>
+    internal static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("BLIP_STEP_ATTENTION") != "0";
+
+    /// <summary>Attends <paramref name="q"/> [B,1,C] to the cache after appending <paramref name="k"/> and
+    /// <paramref name="v"/> [B,1,C] (C = heads·D) under <paramref name="mask"/> (null or additive [B,1,1,T+1]);
+    /// returns the context [B,1,C], or null (nothing appended) where this path does not apply.</summary>
+    public static Tensor? TryAttend(Tensor q, Tensor k, Tensor v, Tensor? mask, TextAttentionCache cache, int heads)
+    {
+        // Each TorchSharp query is a native call (shape: an array too) and costs microseconds once the weights have
+        // streamed through the caches: the checks ask for as little as decides the case.
+        if (!Enabled || !Vector256.IsHardwareAccelerated || q.dim() != 3) return null;
+        var dtype = q.dtype;
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
+        long[] shape = q.shape;
+        if (shape[1] != 1) return null;
+        long batch = shape[0], width = shape[2], headDim = width / heads;
+        if (headDim * heads != width) return null;
+        bool recording = is_grad_enabled();
+        foreach (var t in (ReadOnlySpan<Tensor>)[q, k, v])
+        {
+            // k and v come from the same hidden states as q: [B,1,C'] with C' = C where the count matches.
+            if (t.dtype != dtype || t.device_type != DeviceType.CPU || !t.is_contiguous() || t.dim() != 3 || t.numel() != batch * width) return null;
+            if (recording && t.requires_grad) return null;
+        }
+
+        long keyLength = cache.Length + 1;
+        if (mask is not null && (mask.dtype != dtype || mask.device_type != DeviceType.CPU || !mask.is_contiguous()
+            || !mask.shape.AsSpan().SequenceEqual([batch, 1, 1, keyLength])))
+            return null;
+        if (!cache.TryReserveStep(batch, heads, headDim, dtype, out var keyBuffer, out var valueBuffer, out long capacity)) return null;
+
+        var context = empty([batch, 1, width], dtype);                                                 // [B,1,C]
+        var layout = new Shape(batch, heads, headDim, cache.Length, capacity);
+        var pointers = new Pointers(TensorMemory.ContiguousAddress(q), TensorMemory.ContiguousAddress(k), TensorMemory.ContiguousAddress(v),
+            mask is null ? 0 : TensorMemory.ContiguousAddress(mask), keyBuffer, valueBuffer, TensorMemory.ContiguousAddress(context));
+        if (dtype == ScalarType.BFloat16)
+            Run<BFloat16>(pointers, layout);
+        else
+            Run<Float32>(pointers, layout);
+        cache.Advance(1);
+        return context;
+    }
+
+    private readonly record struct Pointers(nint Q, nint K, nint V, nint Mask, nint KeyBuffer, nint ValueBuffer, nint Context);
+
+    private readonly record struct Shape(long Batch, long Heads, long HeadDim, long Position, long Capacity);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Run<T>(Pointers p, Shape s) where T : struct, IElement
+    {
+        int keyLength = checked((int)s.Position + 1);
+        Span<float> scores = keyLength <= 256 ? stackalloc float[keyLength] : new float[keyLength];
+        var query = new float[s.HeadDim];
+        var sum = new float[s.HeadDim];
+        float scale = 1f / MathF.Sqrt(s.HeadDim);
+        nint qp = p.Q, kp = p.K, vp = p.V, kb = p.KeyBuffer, vb = p.ValueBuffer, cp = p.Context, mp = p.Mask;
+        for (long b = 0; b < s.Batch; b++)
+        {
+            for (long h = 0; h < s.Heads; h++)
+            {
+                long token = (b * s.Heads + h) * s.HeadDim;                 // [B,1,H,D] offset of (b, h)
+                long rows = (b * s.Heads + h) * s.Capacity * s.HeadDim;     // [B,H,Cap,D] offset of (b, h, 0)
+                long slot = rows + (s.Position * s.HeadDim);
+                for (long d = 0; d < s.HeadDim; d++)
+                {
+                    T.Copy(kp, token + d, kb, slot + d);
+                    T.Copy(vp, token + d, vb, slot + d);
+                    query[d] = T.Load(qp, token + d);
+                }
+
+                float max = float.NegativeInfinity;
+                for (int j = 0; j < keyLength; j++)
+                {
+                    float score = Dot<T>(query, kb, rows + (j * s.HeadDim)) * scale;
+                    if (mp != 0) score += T.Load(mp, (b * keyLength) + j);
+                    scores[j] = score;
+                    max = MathF.Max(max, score);
+                }
+
+                float total = 0;
+                for (int j = 0; j < keyLength; j++) total += scores[j] = MathF.Exp(scores[j] - max);
+                Array.Clear(sum);
+                for (int j = 0; j < keyLength; j++) Accumulate<T>(sum, scores[j], vb, rows + (j * s.HeadDim));
+                float inverse = 1f / total;
+                for (long d = 0; d < s.HeadDim; d++) T.Store(cp, token + d, sum[d] * inverse);
+            }
+        }
+    }
+
+    // q·row over D values: eight lanes at a time, then the tail.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot<T>(float[] query, nint buffer, long offset) where T : struct, IElement
+    {
+        var acc = Vector256<float>.Zero;
+        int d = 0;
+        for (; d + 8 <= query.Length; d += 8) acc += Vector256.Create(query.AsSpan(d, 8)) * T.Load8(buffer, offset + d);
+        float dot = Vector256.Sum(acc);
+        for (; d < query.Length; d++) dot += query[d] * T.Load(buffer, offset + d);
+        return dot;
+    }
+
+    // sum += weight · row over D values.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<T>(float[] sum, float weight, nint buffer, long offset) where T : struct, IElement
+    {
+        var w = Vector256.Create(weight);
+        int d = 0;
+        for (; d + 8 <= sum.Length; d += 8) (Vector256.Create(sum.AsSpan(d, 8)) + (w * T.Load8(buffer, offset + d))).CopyTo(sum.AsSpan(d, 8));
+        for (; d < sum.Length; d++) sum[d] += weight * T.Load(buffer, offset + d);
+    }
+
+    /// <summary>Reads and writes of one element type; static abstract members so that the JIT compiles one copy per type.</summary>
+    private interface IElement
+    {
+        static abstract float Load(nint p, long i);
+
+        static abstract Vector256<float> Load8(nint p, long i);
+
+        static abstract void Store(nint p, long i, float value);
+
+        static abstract void Copy(nint from, long i, nint to, long j);
+    }
+
+    private readonly struct Float32 : IElement
+    {
+        public static unsafe float Load(nint p, long i) => ((float*)p)[i];
+
+        public static unsafe Vector256<float> Load8(nint p, long i) => Vector256.Load((float*)p + i);
+
+        public static unsafe void Store(nint p, long i, float value) => ((float*)p)[i] = value;
+
+        public static unsafe void Copy(nint from, long i, nint to, long j) => ((float*)to)[j] = ((float*)from)[i];
+    }
+
+    private readonly struct BFloat16 : IElement
+    {
+        public static unsafe float Load(nint p, long i) => SkinnyLinear.BFloat16.Widen(((ushort*)p)[i]);
+
+        public static unsafe Vector256<float> Load8(nint p, long i) =>
+            Vector256.ShiftLeft(Vector256.WidenLower(Vector256.Create(Vector128.Load((ushort*)p + i), Vector128<ushort>.Zero)), 16).AsSingle();
+
+        public static unsafe void Store(nint p, long i, float value) => ((ushort*)p)[i] = SkinnyLinear.BFloat16.Narrow(value);
+
+        public static unsafe void Copy(nint from, long i, nint to, long j) => ((ushort*)to)[j] = ((ushort*)from)[i];
+    }
+}
