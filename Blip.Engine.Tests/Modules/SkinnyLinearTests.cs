@@ -105,13 +105,13 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(rounded.bytes).ToArray();
         for (int i = 0; i < values.Length; i++)
         {
-            ushort mine = SkinnyLinear.BFloat16.Narrow(values[i]);
+            ushort mine = BFloat16Element.Narrow(values[i]);
             bool bothNaN = float.IsNaN(values[i]) && (bits[i] & 0x7F80) == 0x7F80 && (bits[i] & 0x7F) != 0 && (mine & 0x7F) != 0;
             Assert.That(bothNaN || mine == bits[i], Is.True, $"value {values[i]:R} (bits 0x{BitConverter.SingleToUInt32Bits(values[i]):X8}): libtorch 0x{bits[i]:X4}, kernel 0x{mine:X4}");
         }
         var widened = rounded.to(ScalarType.Float32).data<float>().ToArray();
         for (int i = 0; i < values.Length; i++)
-            Assert.That(SkinnyLinear.BFloat16.Widen(bits[i]), Is.EqualTo(widened[i]), $"widening 0x{bits[i]:X4}");
+            Assert.That(BFloat16Element.Widen(bits[i]), Is.EqualTo(widened[i]), $"widening 0x{bits[i]:X4}");
     }
 
     [TestCase(1, 768, 3072)]   // the decoder's FFN expansion

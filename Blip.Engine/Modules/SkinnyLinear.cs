@@ -111,7 +111,7 @@ internal static class SkinnyLinear
             if (weights[0].dtype == ScalarType.BFloat16)
                 RunBFloat16(x, weights, plainBiases, outputs, rows, epilogue);
             else
-                Run<Float32>(x.bytes, weights, plainBiases, outputs, rows, epilogue);
+                Run<Float32Element>(x.bytes, weights, plainBiases, outputs, rows, epilogue);
             return outputs;
         }
         catch
@@ -182,8 +182,8 @@ internal static class SkinnyLinear
         try
         {
             var narrow = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(x.bytes);
-            for (int i = 0; i < count; i++) wide[i] = BFloat16.Widen(narrow[i]);
-            Run<BFloat16>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan(0, count)), weights, biases, outputs, rows, epilogue);
+            for (int i = 0; i < count; i++) wide[i] = BFloat16Element.Widen(narrow[i]);
+            Run<BFloat16Element>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan(0, count)), weights, biases, outputs, rows, epilogue);
         }
         finally
         {
@@ -192,7 +192,7 @@ internal static class SkinnyLinear
     }
 
     private static unsafe void Run<T>(ReadOnlySpan<byte> input, Tensor[] weights, Tensor?[] biases, Tensor[] outputs, long rows,
-        Epilogue epilogue) where T : struct, IElement
+        Epilogue epilogue) where T : struct, IKernelElement
     {
         fixed (byte* xp = input)
         {
@@ -241,7 +241,7 @@ internal static class SkinnyLinear
     // Output features [first, last) for every input row; each weight row is read from memory once, and from L1 once
     // per block of up to 4 input rows (a block of 2 or 3 repeats its last row and drops the extra sums).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Rows<T>(KernelArgs a, long first, long last) where T : struct, IElement
+    private static unsafe void Rows<T>(KernelArgs a, long first, long last) where T : struct, IKernelElement
     {
         float* x = (float*)a.X;
         for (long o = first; o < last; o++)
@@ -270,7 +270,7 @@ internal static class SkinnyLinear
     // gelu over outputs [first, last) of every row, read back as stored (bfloat16: rounded once), the values libtorch's
     // gelu would read from the linear's output.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GeluInPlace<T>(KernelArgs a, long first, long last) where T : struct, IElement
+    private static void GeluInPlace<T>(KernelArgs a, long first, long last) where T : struct, IKernelElement
     {
         for (long r = 0; r < a.Rows; r++)
         {
@@ -286,7 +286,7 @@ internal static class SkinnyLinear
     // 56–74 ms for one row.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Dot4<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
-        out float d0, out float d1, out float d2, out float d3) where T : struct, IElement
+        out float d0, out float d1, out float d2, out float d3) where T : struct, IKernelElement
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
@@ -326,7 +326,7 @@ internal static class SkinnyLinear
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe float Dot<T>(nint w, float* x, long n) where T : struct, IElement
+    private static unsafe float Dot<T>(nint w, float* x, long n) where T : struct, IKernelElement
     {
         // Four independent accumulators keep the FMA units busy while the weight streams in from memory.
         var s0 = Vector256<float>.Zero;
@@ -354,72 +354,5 @@ internal static class SkinnyLinear
         }
 
         return sum;
-    }
-
-    /// <summary>How the kernel reads weights and bias and writes outputs of one element type. Static abstract
-    /// members: the JIT compiles one copy of the kernel per element type, with the loads inlined.</summary>
-    private interface IElement
-    {
-        static abstract int Size { get; }
-
-        static abstract Vector256<float> Load8(nint p, long k);
-
-        static abstract float Load1(nint p, long k);
-
-        static abstract void Store(nint p, long k, float value);
-
-        static abstract void Store8(nint p, long k, Vector256<float> values);
-    }
-
-    private readonly struct Float32 : IElement
-    {
-        public static int Size => sizeof(float);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe Vector256<float> Load8(nint p, long k) => Avx.LoadVector256((float*)p + k);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe float Load1(nint p, long k) => ((float*)p)[k];
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe void Store(nint p, long k, float value) => ((float*)p)[k] = value;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe void Store8(nint p, long k, Vector256<float> values) => Avx.Store((float*)p + k, values);
-    }
-
-    internal readonly struct BFloat16 : IElement
-    {
-        public static int Size => sizeof(ushort);
-
-        // Eight bfloat16 zero-extended to 32 bits and shifted into the high half: exactly their float32 values.
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe Vector256<float> Load8(nint p, long k) =>
-            Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)p + k), 16).AsSingle();
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe float Load1(nint p, long k) => Widen(((ushort*)p)[k]);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe void Store(nint p, long k, float value) => ((ushort*)p)[k] = Narrow(value);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe void Store8(nint p, long k, Vector256<float> values)
-        {
-            for (int i = 0; i < Vector256<float>.Count; i++) ((ushort*)p)[k + i] = Narrow(values.GetElement(i));
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Widen(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
-
-        /// <summary>float32 → bfloat16, rounded to nearest, ties to even; NaN stays a (quiet) NaN. The rounding of
-        /// libtorch's <c>c10::BFloat16</c>.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ushort Narrow(float value)
-        {
-            if (float.IsNaN(value)) return 0x7FC0;
-            uint bits = BitConverter.SingleToUInt32Bits(value);
-            return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-        }
     }
 }

@@ -13,6 +13,7 @@ public sealed class BlipTextSelfOutput : nn.Module<Tensor, Tensor, Tensor>
     private readonly Linear dense;
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
+    private readonly double eps;
 
     /// <summary>Creates the block for <paramref name="config"/>.</summary>
     public BlipTextSelfOutput(BlipTextConfig config) : base(nameof(BlipTextSelfOutput))
@@ -21,6 +22,7 @@ public sealed class BlipTextSelfOutput : nn.Module<Tensor, Tensor, Tensor>
         dense = nn.Linear(config.HiddenSize, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropoutProb);
+        eps = config.LayerNormEps;
         RegisterComponents();
     }
 
@@ -28,6 +30,8 @@ public sealed class BlipTextSelfOutput : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor context, Tensor input)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(dropout.forward(SkinnyLinear.Forward(dense, context)) + input).MoveToOuterDisposeScope();
+        var projected = SkinnyLinear.Forward(dense, context);
+        if (!training) return FewRowLayerNorm.AddNormInPlace(LayerNorm, eps, projected, input).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(projected) + input).MoveToOuterDisposeScope();
     }
 }

@@ -9,6 +9,7 @@
 // of another shape) takes SDPA.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Blip.Engine.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -28,7 +29,7 @@ internal static class CachedStepAttention
     {
         // Each TorchSharp query is a native call (shape: an array too) and costs microseconds once the weights have
         // streamed through the caches: the checks ask for as little as decides the case.
-        if (!Enabled || !Vector256.IsHardwareAccelerated || q.dim() != 3) return null;
+        if (!Enabled || !Avx2.IsSupported || q.dim() != 3) return null;
         var dtype = q.dtype;
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
         long[] shape = q.shape;
@@ -54,9 +55,9 @@ internal static class CachedStepAttention
         var pointers = new Pointers(TensorMemory.ContiguousAddress(q), TensorMemory.ContiguousAddress(k), TensorMemory.ContiguousAddress(v),
             mask is null ? 0 : TensorMemory.ContiguousAddress(mask), keyBuffer, valueBuffer, TensorMemory.ContiguousAddress(context));
         if (dtype == ScalarType.BFloat16)
-            Run<BFloat16>(pointers, layout);
+            Run<BFloat16Element>(pointers, layout);
         else
-            Run<Float32>(pointers, layout);
+            Run<Float32Element>(pointers, layout);
         cache.Advance(1);
         return context;
     }
@@ -66,7 +67,7 @@ internal static class CachedStepAttention
     private readonly record struct Shape(long Batch, long Heads, long HeadDim, long Position, long Capacity);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<T>(Pointers p, Shape s) where T : struct, IElement
+    private static void Run<T>(Pointers p, Shape s) where T : struct, IKernelElement
     {
         int keyLength = checked((int)s.Position + 1);
         Span<float> scores = keyLength <= 256 ? stackalloc float[keyLength] : new float[keyLength];
@@ -83,16 +84,16 @@ internal static class CachedStepAttention
                 long slot = rows + (s.Position * s.HeadDim);
                 for (long d = 0; d < s.HeadDim; d++)
                 {
-                    T.Copy(kp, token + d, kb, slot + d);
-                    T.Copy(vp, token + d, vb, slot + d);
-                    query[d] = T.Load(qp, token + d);
+                    T.Store(kb, slot + d, T.Load1(kp, token + d));   // exact for both types (NaN stays NaN)
+                    T.Store(vb, slot + d, T.Load1(vp, token + d));
+                    query[d] = T.Load1(qp, token + d);
                 }
 
                 float max = float.NegativeInfinity;
                 for (int j = 0; j < keyLength; j++)
                 {
                     float score = Dot<T>(query, kb, rows + (j * s.HeadDim)) * scale;
-                    if (mp != 0) score += T.Load(mp, (b * keyLength) + j);
+                    if (mp != 0) score += T.Load1(mp, (b * keyLength) + j);
                     scores[j] = score;
                     max = MathF.Max(max, score);
                 }
@@ -109,58 +110,23 @@ internal static class CachedStepAttention
 
     // q·row over D values: eight lanes at a time, then the tail.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot<T>(float[] query, nint buffer, long offset) where T : struct, IElement
+    private static float Dot<T>(float[] query, nint buffer, long offset) where T : struct, IKernelElement
     {
         var acc = Vector256<float>.Zero;
         int d = 0;
         for (; d + 8 <= query.Length; d += 8) acc += Vector256.Create(query.AsSpan(d, 8)) * T.Load8(buffer, offset + d);
         float dot = Vector256.Sum(acc);
-        for (; d < query.Length; d++) dot += query[d] * T.Load(buffer, offset + d);
+        for (; d < query.Length; d++) dot += query[d] * T.Load1(buffer, offset + d);
         return dot;
     }
 
     // sum += weight · row over D values.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate<T>(float[] sum, float weight, nint buffer, long offset) where T : struct, IElement
+    private static void Accumulate<T>(float[] sum, float weight, nint buffer, long offset) where T : struct, IKernelElement
     {
         var w = Vector256.Create(weight);
         int d = 0;
         for (; d + 8 <= sum.Length; d += 8) (Vector256.Create(sum.AsSpan(d, 8)) + (w * T.Load8(buffer, offset + d))).CopyTo(sum.AsSpan(d, 8));
-        for (; d < sum.Length; d++) sum[d] += weight * T.Load(buffer, offset + d);
-    }
-
-    /// <summary>Reads and writes of one element type; static abstract members so that the JIT compiles one copy per type.</summary>
-    private interface IElement
-    {
-        static abstract float Load(nint p, long i);
-
-        static abstract Vector256<float> Load8(nint p, long i);
-
-        static abstract void Store(nint p, long i, float value);
-
-        static abstract void Copy(nint from, long i, nint to, long j);
-    }
-
-    private readonly struct Float32 : IElement
-    {
-        public static unsafe float Load(nint p, long i) => ((float*)p)[i];
-
-        public static unsafe Vector256<float> Load8(nint p, long i) => Vector256.Load((float*)p + i);
-
-        public static unsafe void Store(nint p, long i, float value) => ((float*)p)[i] = value;
-
-        public static unsafe void Copy(nint from, long i, nint to, long j) => ((float*)to)[j] = ((float*)from)[i];
-    }
-
-    private readonly struct BFloat16 : IElement
-    {
-        public static unsafe float Load(nint p, long i) => SkinnyLinear.BFloat16.Widen(((ushort*)p)[i]);
-
-        public static unsafe Vector256<float> Load8(nint p, long i) =>
-            Vector256.ShiftLeft(Vector256.WidenLower(Vector256.Create(Vector128.Load((ushort*)p + i), Vector128<ushort>.Zero)), 16).AsSingle();
-
-        public static unsafe void Store(nint p, long i, float value) => ((ushort*)p)[i] = SkinnyLinear.BFloat16.Narrow(value);
-
-        public static unsafe void Copy(nint from, long i, nint to, long j) => ((ushort*)to)[j] = ((ushort*)from)[i];
+        for (; d < sum.Length; d++) sum[d] += weight * T.Load1(buffer, offset + d);
     }
 }
