@@ -143,24 +143,20 @@ internal static class SkinnyLinear
     public static TorchThreadScope StepThreads(Tensor hidden, Tensor? encoderStates) =>
         encoderStates is null && Covers(hidden) && !OpenMpTeam.IsAvailable ? TorchThreadScope.Use(1) : default;
 
-    // Most rows of a bfloat16 linear the kernel takes (Auto) on CPUs with AVX512-BF16, where libtorch has fast bf16 GEMMs.
-    private const long BFloat16RowsWithAvx512Bf16 = 4;
-
     /// <summary>Whether linears of <paramref name="type"/> with <paramref name="rows"/> input rows go to the kernel
     /// under <see cref="Policy"/> on this CPU. Auto follows what was measured on two machines (docs/BENCHMARKS.md):
     /// libtorch's float32 few-row linear is MKL's gemv, which takes its fast path on Intel CPUs only (AMD EPYC, AVX2:
     /// 8.6 GB/s for one row, 3.1 for three, against the kernel's 14–17 and 12–13; on an Intel Xeon with AVX-512 a
     /// caption's decoding in float32 took 0.86 s with libtorch and 1.13 s with the kernel, beam 3 1.01 and 1.51 s).
     /// libtorch's bfloat16 linear is slow where the CPU lacks AVX512-BF16 (AMD: a greedy caption 4.8× slower than
-    /// float32); with it, its one-row linear still reads weights at ~10 GB/s, and the kernel (on libgomp's team, q/k/v
-    /// as one job) decodes faster up to 4 rows (1 image: 475 against 499 ms; beam 3: 889 against 1,054; batches of 2
-    /// and 4: 874/973, 986/1,080) and slower at 8 (1,971 against 1,683): there the kernel takes up to 4 rows.</summary>
+    /// float32); with it, its one-row linear still reads weights at ~10 GB/s, and the kernel decodes a greedy caption
+    /// faster (0.81 against 0.96 s) but beams slower (1.70 against 1.11 s): there the kernel takes one row only.</summary>
     internal static bool PreferredFor(ScalarType type, long rows) => Fma.IsSupported && Avx2.IsSupported
         && type is ScalarType.Float32 or ScalarType.BFloat16 && Policy switch
         {
             SkinnyLinearPolicy.Always => true,
             SkinnyLinearPolicy.Never => false,
-            _ => type == ScalarType.Float32 ? !CpuFeatures.IsIntel : !CpuFeatures.HasAvx512BFloat16 || rows <= BFloat16RowsWithAvx512Bf16,
+            _ => type == ScalarType.Float32 ? !CpuFeatures.IsIntel : !CpuFeatures.HasAvx512BFloat16 || rows == 1,
         };
 
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes the kernel for these arguments.</summary>
