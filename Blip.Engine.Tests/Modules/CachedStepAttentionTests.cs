@@ -130,6 +130,9 @@ public class CachedStepAttentionTests
         Assert.That(cache.Capacity, Is.GreaterThanOrEqualTo(70));
         TensorAssert.Equal(all, cache.Keys!, what: "keys after growing");
         TensorAssert.Equal(-all, cache.Values!, what: "values after growing");
+        Assert.That(() => cache.Append(all.narrow(2, 0, 1), all[..1].narrow(2, 0, 1)), Throws.Exception,
+            "values of another batch than the keys are an error, not a broadcast");
+        Assert.That(cache.Length, Is.EqualTo(70), "a refused append leaves the cache as it was");
         var order = tensor(new long[] { 2, 2, 0 });
         cache.Reorder(order);
         TensorAssert.Equal(all.index_select(0, order), cache.Keys!, what: "keys after a reorder");

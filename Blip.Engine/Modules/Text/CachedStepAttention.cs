@@ -27,6 +27,7 @@ internal static class CachedStepAttention
     /// returns the context [B,1,C], or null (nothing appended) where this path does not apply.</summary>
     public static Tensor? TryAttend(Tensor q, Tensor k, Tensor v, Tensor? mask, TextAttentionCache cache, int heads)
     {
+        ArgumentNullException.ThrowIfNull(cache);
         // Each TorchSharp query is a native call (shape: an array too) and costs microseconds once the weights have
         // streamed through the caches: the checks ask for as little as decides the case.
         if (!Enabled || !Avx2.IsSupported || q.dim() != 3) return null;

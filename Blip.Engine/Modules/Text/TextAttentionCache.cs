@@ -47,7 +47,7 @@ public sealed class TextAttentionCache : IDisposable
         ArgumentNullException.ThrowIfNull(newValues);
         long t = newKeys.shape[2];
         bool recorded = is_grad_enabled() && (newKeys.requires_grad || newValues.requires_grad || (keyBuffer?.requires_grad ?? false));
-        if (!recorded && Fits(newKeys, t))
+        if (!recorded && Fits(newKeys, t) && newValues.shape.AsSpan().SequenceEqual(newKeys.shape) && newValues.dtype == newKeys.dtype)
         {
             using (var slot = keyBuffer!.narrow(2, length, t)) slot.copy_(newKeys);
             using (var slot = valueBuffer!.narrow(2, length, t)) slot.copy_(newValues);
