@@ -94,7 +94,17 @@ internal static class SkinnyLinear
     // The kernel for weights of one dtype that each passed Applies with this input (so they share its width).
     private static Tensor[] Launch(Tensor input, Tensor[] weights, Tensor?[] biases, Epilogue epilogue)
     {
-        long rows = input.numel() / weights[0].shape[1];
+        // Each shape query is a native call and an array (microseconds after a weight stream): one per tensor.
+        var sizes = new (long Out, long In)[weights.Length];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            long[] w = weights[i].shape;
+            sizes[i] = (w[0], w[1]);
+        }
+
+        long[] inputShape = input.shape;
+        long rows = input.numel() / sizes[0].In;
+        var dtype = weights[0].dtype;
         var outputs = new Tensor[weights.Length];
         var plainBiases = new Tensor?[weights.Length];
         using var x = input.contiguous();
@@ -102,16 +112,16 @@ internal static class SkinnyLinear
         {
             for (int i = 0; i < weights.Length; i++)
             {
-                var shape = input.shape.ToArray();
-                shape[^1] = weights[i].shape[0];
-                outputs[i] = empty(shape, weights[i].dtype);                     // [..., O_i]
+                var shape = (long[])inputShape.Clone();
+                shape[^1] = sizes[i].Out;
+                outputs[i] = empty(shape, dtype);                                // [..., O_i]
                 plainBiases[i] = biases[i]?.contiguous();
             }
 
-            if (weights[0].dtype == ScalarType.BFloat16)
-                RunBFloat16(x, weights, plainBiases, outputs, rows, epilogue);
+            if (dtype == ScalarType.BFloat16)
+                RunBFloat16(x, weights, sizes, plainBiases, outputs, rows, epilogue);
             else
-                Run<Float32Element>(x.bytes, weights, plainBiases, outputs, rows, epilogue);
+                Run<Float32Element>(x.bytes, weights, sizes, plainBiases, outputs, rows, epilogue);
             return outputs;
         }
         catch
@@ -175,15 +185,16 @@ internal static class SkinnyLinear
     }
 
     // bfloat16: the few input rows are widened once into a float32 buffer; weights and bias are widened as read.
-    private static void RunBFloat16(Tensor x, Tensor[] weights, Tensor?[] biases, Tensor[] outputs, long rows, Epilogue epilogue)
+    private static void RunBFloat16(Tensor x, Tensor[] weights, (long Out, long In)[] sizes, Tensor?[] biases, Tensor[] outputs, long rows,
+        Epilogue epilogue)
     {
-        int count = checked((int)(rows * weights[0].shape[1]));
+        int count = checked((int)(rows * sizes[0].In));
         var wide = ArrayPool<float>.Shared.Rent(count);
         try
         {
             var narrow = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(x.bytes);
             for (int i = 0; i < count; i++) wide[i] = BFloat16Element.Widen(narrow[i]);
-            Run<BFloat16Element>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan(0, count)), weights, biases, outputs, rows, epilogue);
+            Run<BFloat16Element>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan(0, count)), weights, sizes, biases, outputs, rows, epilogue);
         }
         finally
         {
@@ -191,8 +202,8 @@ internal static class SkinnyLinear
         }
     }
 
-    private static unsafe void Run<T>(ReadOnlySpan<byte> input, Tensor[] weights, Tensor?[] biases, Tensor[] outputs, long rows,
-        Epilogue epilogue) where T : struct, IKernelElement
+    private static unsafe void Run<T>(ReadOnlySpan<byte> input, Tensor[] weights, (long Out, long In)[] sizes, Tensor?[] biases,
+        Tensor[] outputs, long rows, Epilogue epilogue) where T : struct, IKernelElement
     {
         fixed (byte* xp = input)
         {
@@ -200,7 +211,7 @@ internal static class SkinnyLinear
             var chunks = new List<(int Job, long First, long Last)>();
             for (int j = 0; j < weights.Length; j++)
             {
-                long outFeatures = weights[j].shape[0], inFeatures = weights[j].shape[1];
+                var (outFeatures, inFeatures) = sizes[j];
                 jobs[j] = new KernelArgs((nint)xp, TensorMemory.ContiguousAddress(weights[j]), biases[j] is { } bias ? TensorMemory.ContiguousAddress(bias) : 0,
                     TensorMemory.ContiguousAddress(outputs[j]), rows, outFeatures, inFeatures, epilogue);
                 int parts = outFeatures * inFeatures < ParallelElements ? 1 : ChunksPerCore * Environment.ProcessorCount;

@@ -71,9 +71,10 @@ internal static class CachedStepAttention
     private static void Run<T>(Pointers p, Shape s) where T : struct, IKernelElement
     {
         int keyLength = checked((int)s.Position + 1);
+        int headDim = checked((int)s.HeadDim);
         Span<float> scores = keyLength <= 256 ? stackalloc float[keyLength] : new float[keyLength];
-        var query = new float[s.HeadDim];
-        var sum = new float[s.HeadDim];
+        Span<float> query = headDim <= 256 ? stackalloc float[headDim] : new float[headDim];
+        Span<float> sum = headDim <= 256 ? stackalloc float[headDim] : new float[headDim];
         float scale = 1f / MathF.Sqrt(s.HeadDim);
         nint qp = p.Q, kp = p.K, vp = p.V, kb = p.KeyBuffer, vb = p.ValueBuffer, cp = p.Context, mp = p.Mask;
         for (long b = 0; b < s.Batch; b++)
@@ -83,7 +84,7 @@ internal static class CachedStepAttention
                 long token = (b * s.Heads + h) * s.HeadDim;                 // [B,1,H,D] offset of (b, h)
                 long rows = (b * s.Heads + h) * s.Capacity * s.HeadDim;     // [B,H,Cap,D] offset of (b, h, 0)
                 long slot = rows + (s.Position * s.HeadDim);
-                for (long d = 0; d < s.HeadDim; d++)
+                for (int d = 0; d < headDim; d++)
                 {
                     T.Store(kb, slot + d, T.Load1(kp, token + d));   // exact for both types (NaN stays NaN)
                     T.Store(vb, slot + d, T.Load1(vp, token + d));
@@ -101,21 +102,21 @@ internal static class CachedStepAttention
 
                 float total = 0;
                 for (int j = 0; j < keyLength; j++) total += scores[j] = MathF.Exp(scores[j] - max);
-                Array.Clear(sum);
+                sum.Clear();
                 for (int j = 0; j < keyLength; j++) Accumulate<T>(sum, scores[j], vb, rows + (j * s.HeadDim));
                 float inverse = 1f / total;
-                for (long d = 0; d < s.HeadDim; d++) T.Store(cp, token + d, sum[d] * inverse);
+                for (int d = 0; d < headDim; d++) T.Store(cp, token + d, sum[d] * inverse);
             }
         }
     }
 
     // q·row over D values: eight lanes at a time, then the tail.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot<T>(float[] query, nint buffer, long offset) where T : struct, IKernelElement
+    private static float Dot<T>(ReadOnlySpan<float> query, nint buffer, long offset) where T : struct, IKernelElement
     {
         var acc = Vector256<float>.Zero;
         int d = 0;
-        for (; d + 8 <= query.Length; d += 8) acc += Vector256.Create(query.AsSpan(d, 8)) * T.Load8(buffer, offset + d);
+        for (; d + 8 <= query.Length; d += 8) acc += Vector256.Create(query.Slice(d, 8)) * T.Load8(buffer, offset + d);
         float dot = Vector256.Sum(acc);
         for (; d < query.Length; d++) dot += query[d] * T.Load1(buffer, offset + d);
         return dot;
@@ -123,11 +124,11 @@ internal static class CachedStepAttention
 
     // sum += weight · row over D values.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate<T>(float[] sum, float weight, nint buffer, long offset) where T : struct, IKernelElement
+    private static void Accumulate<T>(Span<float> sum, float weight, nint buffer, long offset) where T : struct, IKernelElement
     {
         var w = Vector256.Create(weight);
         int d = 0;
-        for (; d + 8 <= sum.Length; d += 8) (Vector256.Create(sum.AsSpan(d, 8)) + (w * T.Load8(buffer, offset + d))).CopyTo(sum.AsSpan(d, 8));
+        for (; d + 8 <= sum.Length; d += 8) (Vector256.Create(sum.Slice(d, 8)) + (w * T.Load8(buffer, offset + d))).CopyTo(sum.Slice(d, 8));
         for (; d < sum.Length; d++) sum[d] += weight * T.Load1(buffer, offset + d);
     }
 }
