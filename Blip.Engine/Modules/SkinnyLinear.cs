@@ -296,7 +296,7 @@ internal static class SkinnyLinear
     // Dot (the weight row re-read from L1 and summed horizontally per row): a step of 8 rows took 102–114 ms against
     // 56–74 ms for one row.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Dot4<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
+    internal static unsafe void Dot4<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
         out float d0, out float d1, out float d2, out float d3) where T : struct, IKernelElement
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -337,7 +337,7 @@ internal static class SkinnyLinear
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe float Dot<T>(nint w, float* x, long n) where T : struct, IKernelElement
+    internal static unsafe float Dot<T>(nint w, float* x, long n) where T : struct, IKernelElement
     {
         // Four independent accumulators keep the FMA units busy while the weight streams in from memory.
         var s0 = Vector256<float>.Zero;

@@ -1,7 +1,7 @@
-// When the few-row linear kernel (SkinnyLinear) takes a decoding step's linears instead of libtorch.
+// When a decoding-step kernel (SkinnyLinear's linears, CrossStepAttention) runs instead of libtorch.
 namespace Blip.Engine.Modules;
 
-/// <summary>Where <see cref="SkinnyLinear"/> runs.</summary>
+/// <summary>Where <see cref="SkinnyLinear"/> (or another decoding-step kernel) runs.</summary>
 internal enum SkinnyLinearPolicy
 {
     /// <summary>Per dtype, where the kernel was measured faster than libtorch on such a CPU.</summary>
@@ -14,15 +14,15 @@ internal enum SkinnyLinearPolicy
     Never,
 }
 
-/// <summary>Reads <see cref="SkinnyLinearPolicy"/> from the environment variable BLIP_SKINNY_LINEAR.</summary>
+/// <summary>Reads <see cref="SkinnyLinearPolicy"/> from an environment variable (BLIP_SKINNY_LINEAR by default).</summary>
 internal static class SkinnyLinearPolicies
 {
     /// <summary>"0" → Never, "1" → Always, unset or "auto" → Auto; anything else is refused, naming the variable.</summary>
-    public static SkinnyLinearPolicy Parse(string? value) => value?.Trim().ToLowerInvariant() switch
+    public static SkinnyLinearPolicy Parse(string? value, string variable = "BLIP_SKINNY_LINEAR") => value?.Trim().ToLowerInvariant() switch
     {
         null or "" or "auto" => SkinnyLinearPolicy.Auto,
         "1" => SkinnyLinearPolicy.Always,
         "0" => SkinnyLinearPolicy.Never,
-        _ => throw new ArgumentException($"BLIP_SKINNY_LINEAR must be 0, 1 or auto, got '{value}'", nameof(value)),
+        _ => throw new ArgumentException($"{variable} must be 0, 1 or auto, got '{value}'", nameof(value)),
     };
 }

@@ -64,7 +64,10 @@ public sealed class BlipTextSelfAttention : nn.Module
             v = SplitHeads(value.forward(encoderStates));
             cache?.Set(k, v);
         }
-        var q = SplitHeads(SkinnyLinear.Forward(query, hidden));                          // [B,H,T,D]
+        var projected = SkinnyLinear.Forward(query, hidden);                             // [B,T,C]
+        if (CrossStepAttention.TryAttend(projected, k, v, mask, heads) is { } step)
+            return step.MoveToOuterDisposeScope();                                         // [B,1,C]
+        var q = SplitHeads(projected);                                                     // [B,H,T,D]
         long groups = q.shape[0] / k.shape[0];
         if (groups * k.shape[0] != q.shape[0])
             throw new ArgumentException($"text batch {q.shape[0]} is not a multiple of image batch {k.shape[0]}", nameof(hidden));

@@ -112,7 +112,7 @@ internal static class CachedStepAttention
 
     // q·row over D values: eight lanes at a time, then the tail.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot<T>(ReadOnlySpan<float> query, nint buffer, long offset) where T : struct, IKernelElement
+    internal static float Dot<T>(ReadOnlySpan<float> query, nint buffer, long offset) where T : struct, IKernelElement
     {
         var acc = Vector256<float>.Zero;
         int d = 0;
@@ -124,7 +124,7 @@ internal static class CachedStepAttention
 
     // sum += weight · row over D values.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate<T>(Span<float> sum, float weight, nint buffer, long offset) where T : struct, IKernelElement
+    internal static void Accumulate<T>(Span<float> sum, float weight, nint buffer, long offset) where T : struct, IKernelElement
     {
         var w = Vector256.Create(weight);
         int d = 0;

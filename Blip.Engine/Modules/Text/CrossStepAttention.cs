@@ -1,0 +1,216 @@
+// The cross-attention of one decoding step, by hand: each row's one new query against the image's keys and values,
+// which were projected once per image (577 of them for ViT-L at 384 px) and are read in place. Written by hand because
+// libtorch sends a one-query attention to BLAS's matrix-vector product, which is slow off Intel's own code paths: on
+// the AMD EPYC (Zen 4) machine of docs/BENCHMARKS.md MKL's bfloat16 gemv took 31% of a bf16 caption's decoding
+// samples, ~10 ms a step for 21 MB of keys and values (~2 GB/s), and its float32 gemv ~3 ms for 42 MB. Here the
+// (image, head) pairs are shared out over libtorch's OpenMP team; each reads its head's keys and values once for
+// every beam of that image (the beams' queries follow one another, so the second and third beam find them in L2).
+// Exact softmax (max subtracted, exp, sum) in float32 throughout, bfloat16 widened exactly and the context rounded
+// once, so it differs from SDPA by float rounding only (tested against it). Anything else (several new tokens,
+// autograd, another device or dtype, another layout, a mask of another shape) takes SDPA.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+using Blip.Engine.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Modules.Text;
+
+/// <summary>One-token cross-attention to cached image keys and values.</summary>
+internal static class CrossStepAttention
+{
+    /// <summary>Where steps take this path: by default where it was measured faster than SDPA (see
+    /// <see cref="PreferredFor"/>); BLIP_CROSS_STEP_ATTENTION=0 (never) or =1 (wherever it applies) sets it for a
+    /// process; tests set it.</summary>
+    internal static SkinnyLinearPolicy Policy { get; set; } =
+        SkinnyLinearPolicies.Parse(Environment.GetEnvironmentVariable("BLIP_CROSS_STEP_ATTENTION"), "BLIP_CROSS_STEP_ATTENTION");
+
+    /// <summary>Auto, as measured on the AMD EPYC (Zen 4) machine of docs/BENCHMARKS.md, 12 layers' cross-attention
+    /// of one step with the keys and values from DRAM: bfloat16 one beam 2.2 against SDPA's 12.2 ms, three beams 5.5–5.7
+    /// against 8.3–10.8; float32 one beam 2.7 against 4.7, three beams 6.4 against 5.4–6.2 (not taken). Not on Intel
+    /// CPUs, where MKL's matrix-vector product takes Intel's own code paths and this kernel was not measured.</summary>
+    internal static bool PreferredFor(ScalarType type, long beams) => Policy switch
+    {
+        SkinnyLinearPolicy.Always => true,
+        SkinnyLinearPolicy.Never => false,
+        _ => !CpuFeatures.IsIntel && (type == ScalarType.BFloat16 || beams == 1),
+    };
+
+    // A range's scores (beams × heads × its tokens: 3 × 12 × 145 for beam 3 at 384 px) live on the stack up to this
+    // many floats (32 KB).
+    private const int StackScores = 8192;
+
+    /// <summary>Attends <paramref name="q"/> [B,1,C] (C = heads·D) to <paramref name="keys"/> and
+    /// <paramref name="values"/> [Bk,H,S,D], the image projections [Bk,S,C] split into heads (not copied), under
+    /// <paramref name="mask"/> (null or additive [Bk,1,1,S]); B = n·Bk, rows i·n … i·n+n−1 being the n beams of
+    /// image i. Returns the context [B,1,C], or null where this path does not apply.</summary>
+    public static Tensor? TryAttend(Tensor q, Tensor keys, Tensor values, Tensor? mask, int heads)
+    {
+        // Each TorchSharp query is a native call (shape and stride: an array too): ask for as little as decides.
+        if (Policy == SkinnyLinearPolicy.Never || !Avx2.IsSupported || !OpenMpTeam.IsAvailable || q.dim() != 3 || keys.dim() != 4) return null;
+        var dtype = q.dtype;
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
+        long[] shape = q.shape;
+        if (shape[1] != 1) return null;
+        long batch = shape[0], width = shape[2], headDim = width / heads;
+        long[] kv = keys.shape;
+        long images = kv[0], tokens = kv[2];
+        if (headDim * heads != width || kv[1] != heads || kv[3] != headDim || images == 0 || tokens == 0 || batch % images != 0) return null;
+        if (!PreferredFor(dtype, batch / images)) return null;
+        if (q.device_type != DeviceType.CPU || !q.is_contiguous()) return null;
+        foreach (var t in (ReadOnlySpan<Tensor>)[keys, values])
+        {
+            // [Bk,S,C] memory seen as [Bk,H,S,D]: strides [S·C, D, C, 1].
+            if (t.dtype != dtype || t.device_type != DeviceType.CPU) return null;
+            if (!t.shape.AsSpan().SequenceEqual(kv) || !t.stride().AsSpan().SequenceEqual([tokens * width, headDim, width, 1])) return null;
+        }
+
+        if (is_grad_enabled() && (q.requires_grad || keys.requires_grad || values.requires_grad)) return null;
+        if (mask is not null && (mask.dtype != dtype || mask.device_type != DeviceType.CPU || !mask.is_contiguous()
+            || !mask.shape.AsSpan().SequenceEqual([images, 1, 1, tokens])))
+            return null;
+
+        var context = empty([batch, 1, width], dtype);                                                // [B,1,C]
+        int ranges = (int)Math.Clamp(RangesPerCore * Environment.ProcessorCount / images, 1, tokens);
+        var layout = new Shape(images, batch / images, heads, headDim, tokens, ranges);
+        var pointers = new Pointers(TensorMemory.ContiguousAddress(q), TensorMemory.DataAddress(keys), TensorMemory.DataAddress(values),
+            mask is null ? 0 : TensorMemory.ContiguousAddress(mask), TensorMemory.ContiguousAddress(context));
+        if (dtype == ScalarType.BFloat16)
+            Run<BFloat16Element>(pointers, layout);
+        else
+            Run<Float32Element>(pointers, layout);
+        return context;
+    }
+
+    // Token ranges per core: each range's keys and values are one contiguous block of memory, read in order, so the
+    // hardware prefetchers keep up (a walk down one head's column, 64 values in every 768, ran at 3–9 GB/s).
+    private const int RangesPerCore = 2;
+
+    private readonly record struct Pointers(nint Q, nint Keys, nint Values, nint Mask, nint Context);
+
+    private readonly record struct Shape(long Images, long Beams, long Heads, long HeadDim, long Tokens, int Ranges)
+    {
+        public long Width => Heads * HeadDim;
+
+        // A range's partial result per (beam, head): its score maximum, its sum of exp(score − max), and its
+        // unnormalised context of D values.
+        public long PartialSize => Beams * Heads * (HeadDim + 2);
+    }
+
+    private static void Run<T>(Pointers p, Shape s) where T : struct, IKernelElement
+    {
+        long rows = s.Images * s.Beams, width = s.Width;
+        var query = new float[rows * width];                                   // [B,C] widened once
+        for (long i = 0; i < query.Length; i++) query[i] = T.Load1(p.Q, i);
+        int chunks = checked((int)(s.Images * s.Ranges));
+        var partial = new float[chunks * s.PartialSize];
+        void Chunk(int chunk) => Range<T>(p, s, query, partial, chunk / s.Ranges, chunk % s.Ranges);
+        if (!OpenMpTeam.TryRun(chunks, Chunk))
+            for (int chunk = 0; chunk < chunks; chunk++) Chunk(chunk);
+        Merge<T>(p, s, partial);
+    }
+
+    // Keys and values of image tokens [first, last) against every beam and head of image `image`: scores, their
+    // maximum and exp-sum, and the unnormalised weighted sum of the values, into this chunk's slot of `partial`.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Range<T>(Pointers p, Shape s, float[] query, float[] partial, long image, int range) where T : struct, IKernelElement
+    {
+        long per = (s.Tokens + s.Ranges - 1) / s.Ranges;
+        long first = range * per, last = Math.Min(s.Tokens, first + per);
+        int count = (int)Math.Max(0, last - first), pairs = checked((int)(s.Beams * s.Heads)), headDim = (int)s.HeadDim;
+        long width = s.Width;
+        var slot = partial.AsSpan((int)((image * s.Ranges + range) * s.PartialSize), (int)s.PartialSize);
+        var maxima = slot[..pairs];
+        var totals = slot.Slice(pairs, pairs);
+        var sums = slot[(2 * pairs)..];                                       // [n,H,D]
+        maxima.Fill(float.NegativeInfinity);
+        if (count == 0) return;
+        int scoreCount = pairs * count;
+        Span<float> scores = scoreCount <= StackScores ? stackalloc float[scoreCount] : new float[scoreCount];  // [n,H,count]
+        float scale = 1f / MathF.Sqrt(s.HeadDim);
+        fixed (float* queries = &query[image * s.Beams * width])             // [n,C] of this image
+        {
+            for (int j = 0; j < count; j++)
+            {
+                long token = (image * s.Tokens) + first + j;
+                float masked = p.Mask == 0 ? 0f : T.Load1(p.Mask, token);
+                for (long h = 0; h < s.Heads; h++)
+                {
+                    // [Bk,S,C] address of (image, token, head); the beams' dot products share each loaded key vector.
+                    nint key = p.Keys + (nint)(((token * width) + (h * headDim)) * T.Size);
+                    float* q0 = queries + (h * headDim);
+                    long b = 0;
+                    for (; s.Beams - b >= 2; b += 4)
+                    {
+                        long n = Math.Min(4, s.Beams - b);
+                        float* qb = q0 + (b * width);
+                        SkinnyLinear.Dot4<T>(key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim,
+                            out var d0, out var d1, out var d2, out var d3);
+                        Score(scores, maxima, (int)(((b * s.Heads) + h)), count, j, (d0 * scale) + masked);
+                        Score(scores, maxima, (int)((((b + 1) * s.Heads) + h)), count, j, (d1 * scale) + masked);
+                        if (n > 2) Score(scores, maxima, (int)((((b + 2) * s.Heads) + h)), count, j, (d2 * scale) + masked);
+                        if (n > 3) Score(scores, maxima, (int)((((b + 3) * s.Heads) + h)), count, j, (d3 * scale) + masked);
+                    }
+
+                    if (b < s.Beams)
+                        Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (SkinnyLinear.Dot<T>(key, q0 + (b * width), headDim) * scale) + masked);
+                }
+            }
+        }
+
+        for (int pair = 0; pair < pairs; pair++)
+        {
+            float max = maxima[pair], total = 0;
+            var row = scores.Slice(pair * count, count);
+            for (int j = 0; j < count; j++) total += row[j] = MathF.Exp(row[j] - max);
+            totals[pair] = total;
+        }
+
+        sums.Clear();
+        for (int j = 0; j < count; j++)
+        {
+            long valueRow = ((image * s.Tokens) + first + j) * width;
+            for (int pair = 0; pair < pairs; pair++)
+                CachedStepAttention.Accumulate<T>(sums.Slice(pair * headDim, headDim), scores[(pair * count) + j], p.Values, valueRow + ((pair % s.Heads) * headDim));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Score(Span<float> scores, Span<float> maxima, int pair, int count, int j, float score)
+    {
+        scores[(pair * count) + j] = score;
+        maxima[pair] = MathF.Max(maxima[pair], score);
+    }
+
+    // The ranges of each image combined as flash attention combines blocks: every partial rescaled by
+    // exp(its max − the overall max), then the sum divided by the combined exp-sum.
+    private static void Merge<T>(Pointers p, Shape s, float[] partial) where T : struct, IKernelElement
+    {
+        int pairs = (int)(s.Beams * s.Heads), headDim = (int)s.HeadDim;
+        Span<float> context = headDim <= 256 ? stackalloc float[headDim] : new float[headDim];
+        for (long image = 0; image < s.Images; image++)
+        {
+            for (int pair = 0; pair < pairs; pair++)
+            {
+                float max = float.NegativeInfinity;
+                for (int r = 0; r < s.Ranges; r++) max = MathF.Max(max, partial[(int)((image * s.Ranges + r) * s.PartialSize) + pair]);
+                float total = 0;
+                context.Clear();
+                for (int r = 0; r < s.Ranges; r++)
+                {
+                    int at = (int)((image * s.Ranges + r) * s.PartialSize);
+                    float rangeMax = partial[at + pair];
+                    if (float.IsNegativeInfinity(rangeMax)) continue;               // an empty range
+                    float factor = MathF.Exp(rangeMax - max);
+                    total += factor * partial[at + pairs + pair];
+                    var sum = partial.AsSpan(at + (2 * pairs) + (pair * headDim), headDim);
+                    for (int d = 0; d < headDim; d++) context[d] += factor * sum[d];
+                }
+
+                long row = ((image * s.Beams) + (pair / s.Heads)) * s.Width + ((pair % s.Heads) * headDim);  // [B,1,C] offset
+                float inverse = 1f / total;
+                for (int d = 0; d < headDim; d++) T.Store(p.Context, row + d, context[d] * inverse);
+            }
+        }
+    }
+}
