@@ -286,7 +286,10 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         {
             Assert.That(SkinnyLinear.PreferredFor(ScalarType.Float32, 3), Is.EqualTo(!CpuFeatures.IsIntel), "float32: the kernel except where MKL's gemv is fast (Intel)");
             Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16, 1), Is.True, "bfloat16, one row: the kernel");
-            Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16, 3), Is.EqualTo(!CpuFeatures.HasAvx512BFloat16), "bfloat16, beams: the kernel except with AVX512-BF16");
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16, 3), Is.EqualTo(!CpuFeatures.HasAvx512BFloat16 || !CpuFeatures.IsIntel),
+                "bfloat16, beams: the kernel except with AVX512-BF16 on Intel");
+            Assert.That(SkinnyLinear.PreferredFor(ScalarType.BFloat16, 8), Is.EqualTo(!CpuFeatures.HasAvx512BFloat16),
+                "bfloat16, a batch of 8: the kernel only without AVX512-BF16");
             Assert.That(SkinnyLinear.PreferredFor(ScalarType.Float16, 1), Is.False, "float16 is never the kernel's");
             Assert.That(SkinnyLinear.Applies(x, w, null), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32, 1)), "Applies follows the policy");
             Assert.That(SkinnyLinear.Covers(x), Is.EqualTo(SkinnyLinear.PreferredFor(ScalarType.Float32, 1)), "Covers follows the policy");
