@@ -85,13 +85,48 @@ public class SelfAttentionKernelTests
         var mixed = randn([1, 10, 3, 2, 8]);
         var e = Assert.Throws<ArgumentException>(() => SelfAttentionKernel.Compute(mixed, 4, 4));
         Assert.That(e!.Message, Does.Contain("[B,S,3,4,4]").And.Contain("[1,10,3,2,8]"));
-        Assert.That(SelfAttentionKernel.TryForward(mixed.to(ScalarType.BFloat16), 2, 8), Is.Null, "bfloat16 keeps SDPA");
+        bool widens = SelfAttentionKernel.WidensBFloat16;
+        try
+        {
+            SelfAttentionKernel.WidensBFloat16 = false;
+            Assert.That(SelfAttentionKernel.TryForward(mixed.to(ScalarType.BFloat16), 2, 8), Is.Null, "bfloat16 not widened keeps SDPA");
+        }
+        finally
+        {
+            SelfAttentionKernel.WidensBFloat16 = widens;
+        }
+
         Assert.That(SelfAttentionKernel.TryForward(mixed.transpose(1, 2).contiguous().transpose(1, 2), 2, 8), Is.Null, "a strided view keeps SDPA");
         Assert.That(SelfAttentionKernel.TryForward(mixed.reshape(1, 10, 48), 2, 8), Is.Null, "[B,S,3C] is not the kernel's layout");
         using (enable_grad())
         {
             var trained = randn([1, 10, 3, 2, 8], requires_grad: true);
             Assert.That(SelfAttentionKernel.TryForward(trained, 2, 8), Is.Null, "autograd keeps SDPA");
+        }
+    }
+
+    [Test]
+    [NonParallelizable]  // sets WidensBFloat16 and RequireAcceleration
+    public void Bfloat16_is_widened_and_rounded_once()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var mixed = randn([2, 577, 3, 4, 16], generator: new torch.Generator(7)).to(ScalarType.BFloat16);
+        var (widens, require) = (SelfAttentionKernel.WidensBFloat16, SelfAttentionKernel.RequireAcceleration);
+        try
+        {
+            SelfAttentionKernel.WidensBFloat16 = true;
+            SelfAttentionKernel.RequireAcceleration = false;
+            var actual = SelfAttentionKernel.TryForward(mixed, 4, 16);
+            Assert.That(actual, Is.Not.Null, $"libgomp: {OpenMpTeam.LibraryPath ?? "not found"}");
+            Assert.That(actual!.dtype, Is.EqualTo(ScalarType.BFloat16));
+            // The float64 formula on the exactly widened inputs, against a result rounded to bfloat16 once.
+            double worst = TensorAssert.AllClose(Reference(mixed.to(ScalarType.Float32)), actual.to(ScalarType.Float32), atol: 1e-6, rtol: 1.0 / 128, what: "bfloat16 context");
+            TestContext.Out.WriteLine($"worst |Δ| against the float64 formula: {worst:G3}");
+        }
+        finally
+        {
+            (SelfAttentionKernel.WidensBFloat16, SelfAttentionKernel.RequireAcceleration) = (widens, require);
         }
     }
 

@@ -5,8 +5,8 @@
 // docs/BENCHMARKS.md), and its explicit matmul/softmax/matmul form is slower still. This kernel, one (image, head)
 // per chunk on libtorch's own OpenMP threads (OpenMpTeam), ran at 125–160 GFLOP/s there right after the qkv linear,
 // against SDPA's 90–115 measured the same way. It runs only where nothing needs autograd and the layout is plain:
-// CPU, float32, contiguous [B,S,3,H,D], libgomp found, and AVX-512 (Vector512 accelerated); everything else keeps
-// SDPA. Its sums run in another order than libtorch's and its softmax is exact over the whole row (no online
+// CPU, float32, contiguous [B,S,3,H,D], libgomp found, and AVX-512 (Vector512 accelerated); bfloat16 is widened to
+// float32 for it off Intel (WidensBFloat16); everything else keeps SDPA. Its sums run in another order than libtorch's and its softmax is exact over the whole row (no online
 // rescaling), so results differ from SDPA's by float rounding (≤ 1e-6 for unit-variance inputs).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -41,8 +41,25 @@ internal static unsafe class SelfAttentionKernel
     public static Tensor? TryForward(Tensor mixed, int heads, int headDim)
     {
         ArgumentNullException.ThrowIfNull(mixed);
+        if (mixed.dtype == ScalarType.BFloat16 && WidensBFloat16 && Enabled && mixed.device_type == DeviceType.CPU)
+        {
+            // Widened exactly; the context is rounded to bfloat16 once (SDPA's bfloat16 flash attention also rounds
+            // its probabilities before multiplying them with the values).
+            using var wide = mixed.to(ScalarType.Float32);
+            if (!Applies(wide, heads, headDim)) return null;
+            using var context = Compute(wide, heads, headDim);
+            return context.to(ScalarType.BFloat16);
+        }
+
         return Applies(mixed, heads, headDim) ? Compute(mixed, heads, headDim) : null;
     }
+
+    /// <summary>Whether bfloat16 attention is widened to float32 for the kernel instead of going to libtorch's
+    /// bfloat16 SDPA: on non-Intel CPUs, where that SDPA's matrix products go to MKL's bfloat16 gemm, which converts to
+    /// float32 and runs its own float32 kernel off Intel (17.7% of a bf16 vision forward's samples on the AMD EPYC Zen 4
+    /// machine of docs/BENCHMARKS.md; widened, the forward took 1,848 against 1,992 ms, medians of 12 interleaved
+    /// rounds). Not measured on Intel, where oneDNN and MKL take Intel's own bfloat16 paths. Tests set it.</summary>
+    internal static bool WidensBFloat16 { get; set; } = !CpuFeatures.IsIntel;
 
     /// <summary>The kernel itself, wherever the layout allows (also without AVX-512, where .NET emulates the vector
     /// operations slowly; tests use that): on libtorch's OpenMP team when there is one, else on the calling thread.</summary>
