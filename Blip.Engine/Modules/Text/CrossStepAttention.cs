@@ -47,7 +47,7 @@ internal static class CrossStepAttention
     public static Tensor? TryAttend(Tensor q, Tensor keys, Tensor values, Tensor? mask, int heads)
     {
         // Each TorchSharp query is a native call (shape and stride: an array too): ask for as little as decides.
-        if (Policy == SkinnyLinearPolicy.Never || !Avx2.IsSupported || !OpenMpTeam.IsAvailable || q.dim() != 3 || keys.dim() != 4) return null;
+        if (Policy == SkinnyLinearPolicy.Never || heads <= 0 || !Avx2.IsSupported || !OpenMpTeam.IsAvailable || q.dim() != 3 || keys.dim() != 4) return null;
         var dtype = q.dtype;
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
         long[] shape = q.shape;
