@@ -106,15 +106,16 @@ public class SelfAttentionKernelTests
     }
 
     [Test]
-    [NonParallelizable]  // sets WidensBFloat16 and RequireAcceleration
+    [NonParallelizable]  // sets WidensBFloat16, RequireAcceleration and Enabled
     public void Bfloat16_is_widened_and_rounded_once()
     {
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var mixed = randn([2, 577, 3, 4, 16], generator: new torch.Generator(7)).to(ScalarType.BFloat16);
-        var (widens, require) = (SelfAttentionKernel.WidensBFloat16, SelfAttentionKernel.RequireAcceleration);
+        var (widens, require, enabled) = (SelfAttentionKernel.WidensBFloat16, SelfAttentionKernel.RequireAcceleration, SelfAttentionKernel.Enabled);
         try
         {
+            SelfAttentionKernel.Enabled = true;   // whatever BLIP_ATTENTION_KERNEL says for this process
             SelfAttentionKernel.WidensBFloat16 = true;
             SelfAttentionKernel.RequireAcceleration = false;
             var actual = SelfAttentionKernel.TryForward(mixed, 4, 16);
@@ -126,7 +127,7 @@ public class SelfAttentionKernelTests
         }
         finally
         {
-            (SelfAttentionKernel.WidensBFloat16, SelfAttentionKernel.RequireAcceleration) = (widens, require);
+            (SelfAttentionKernel.WidensBFloat16, SelfAttentionKernel.RequireAcceleration, SelfAttentionKernel.Enabled) = (widens, require, enabled);
         }
     }
 
@@ -136,9 +137,9 @@ public class SelfAttentionKernelTests
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var mixed = randn([1, 10, 3, 2, 8]);
-        bool expected = Vector512.IsHardwareAccelerated && OperatingSystem.IsLinux();
+        bool expected = SelfAttentionKernel.Enabled && Vector512.IsHardwareAccelerated && OperatingSystem.IsLinux();
         Assert.That(SelfAttentionKernel.Applies(mixed, 2, 8), Is.EqualTo(expected),
-            $"Vector512 accelerated: {Vector512.IsHardwareAccelerated}, libgomp: {OpenMpTeam.LibraryPath ?? "not found"}");
+            $"enabled: {SelfAttentionKernel.Enabled}, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, libgomp: {OpenMpTeam.LibraryPath ?? "not found"}");
     }
 
     [Test]
