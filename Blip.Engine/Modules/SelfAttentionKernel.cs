@@ -6,8 +6,9 @@
 // per chunk on libtorch's own OpenMP threads (OpenMpTeam), ran at 125–160 GFLOP/s there right after the qkv linear,
 // against SDPA's 90–115 measured the same way. It runs only where nothing needs autograd and the layout is plain:
 // CPU, float32, contiguous [B,S,3,H,D], libgomp found, and AVX-512 (Vector512 accelerated); bfloat16 is widened to
-// float32 for it off Intel (WidensBFloat16); everything else keeps SDPA. Its sums run in another order than libtorch's and its softmax is exact over the whole row (no online
-// rescaling), so results differ from SDPA's by float rounding (≤ 1e-6 for unit-variance inputs).
+// float32 for it off Intel (WidensBFloat16); everything else keeps SDPA. Its sums run in another order than
+// libtorch's and its softmax is exact over the whole row (no online rescaling), so results differ from SDPA's by float
+// rounding (≤ 1e-6 for unit-variance inputs).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -41,12 +42,12 @@ internal static unsafe class SelfAttentionKernel
     public static Tensor? TryForward(Tensor mixed, int heads, int headDim)
     {
         ArgumentNullException.ThrowIfNull(mixed);
-        if (mixed.dtype == ScalarType.BFloat16 && WidensBFloat16 && Enabled && mixed.device_type == DeviceType.CPU)
+        if (mixed.dtype == ScalarType.BFloat16)
         {
+            if (!WidensBFloat16 || !Applies(mixed, heads, headDim, ScalarType.BFloat16)) return null;
             // Widened exactly; the context is rounded to bfloat16 once (SDPA's bfloat16 flash attention also rounds
             // its probabilities before multiplying them with the values).
             using var wide = mixed.to(ScalarType.Float32);
-            if (!Applies(wide, heads, headDim)) return null;
             using var context = Compute(wide, heads, headDim);
             return context.to(ScalarType.BFloat16);
         }
@@ -84,14 +85,15 @@ internal static unsafe class SelfAttentionKernel
     }
 
     /// <summary>Whether <see cref="TryForward"/> takes the kernel for this input.</summary>
-    internal static bool Applies(Tensor mixed, int heads, int headDim) =>
-        Enabled && (Vector512.IsHardwareAccelerated || !RequireAcceleration) && OpenMpTeam.IsAvailable && Fits(mixed, heads, headDim)
+    internal static bool Applies(Tensor mixed, int heads, int headDim, ScalarType dtype = ScalarType.Float32) =>
+        Enabled && (Vector512.IsHardwareAccelerated || !RequireAcceleration) && OpenMpTeam.IsAvailable && Fits(mixed, heads, headDim, dtype)
         && !(is_grad_enabled() && mixed.requires_grad);
 
-    // The layout the kernel reads: contiguous float32 [B,S,3,H,D] on the CPU, small enough for one Span<byte>.
-    private static bool Fits(Tensor mixed, int heads, int headDim)
+    // The layout the kernel reads: contiguous [B,S,3,H,D] of `dtype` (float32; bfloat16 where TryForward widens it)
+    // on the CPU, small enough in float32 for one Span<byte>.
+    private static bool Fits(Tensor mixed, int heads, int headDim, ScalarType dtype = ScalarType.Float32)
     {
-        if (mixed.device_type != DeviceType.CPU || mixed.dtype != ScalarType.Float32 || !mixed.is_contiguous()) return false;
+        if (mixed.device_type != DeviceType.CPU || mixed.dtype != dtype || !mixed.is_contiguous()) return false;
         if (heads <= 0 || headDim <= 0 || mixed.dim() != 5) return false;
         if (mixed.shape[2] != 3 || mixed.shape[3] != heads || mixed.shape[4] != headDim) return false;
         if (mixed.shape[0] <= 0 || mixed.shape[1] <= 0) return false;

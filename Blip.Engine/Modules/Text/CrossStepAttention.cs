@@ -2,12 +2,14 @@
 // which were projected once per image (577 of them for ViT-L at 384 px) and are read in place. Written by hand because
 // libtorch sends a one-query attention to BLAS's matrix-vector product, which is slow off Intel's own code paths: on
 // the AMD EPYC (Zen 4) machine of docs/BENCHMARKS.md MKL's bfloat16 gemv took 31% of a bf16 caption's decoding
-// samples, ~10 ms a step for 21 MB of keys and values (~2 GB/s), and its float32 gemv ~3 ms for 42 MB. Here the
-// (image, head) pairs are shared out over libtorch's OpenMP team; each reads its head's keys and values once for
-// every beam of that image (the beams' queries follow one another, so the second and third beam find them in L2).
-// Exact softmax (max subtracted, exp, sum) in float32 throughout, bfloat16 widened exactly and the context rounded
-// once, so it differs from SDPA by float rounding only (tested against it). Anything else (several new tokens,
+// samples, ~10 ms a step for 21 MB of keys and values (~2 GB/s), and its float32 gemv ~3 ms for 42 MB. Here each
+// image's tokens are cut into ranges shared out over libtorch's OpenMP team; a range's keys and values are one
+// contiguous block, read once in order for all heads and beams (each loaded key vector serves every beam of the
+// image), and the ranges' partial softmaxes are merged exactly as flash attention merges blocks. Float32 throughout,
+// bfloat16 widened exactly and the context rounded once, so it differs from SDPA by float rounding only (tested
+// against it). Anything else (several new tokens,
 // autograd, another device or dtype, another layout, a mask of another shape) takes SDPA.
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using Blip.Engine.Checkpoints;
@@ -99,15 +101,24 @@ internal static class CrossStepAttention
 
     private static void Run<T>(Pointers p, Shape s) where T : struct, IKernelElement
     {
-        long rows = s.Images * s.Beams, width = s.Width;
-        var query = new float[rows * width];                                   // [B,C] widened once
-        for (long i = 0; i < query.Length; i++) query[i] = T.Load1(p.Q, i);
-        int chunks = checked((int)(s.Images * s.Ranges));
-        var partial = new float[chunks * s.PartialSize];
-        void Chunk(int chunk) => Range<T>(p, s, query, partial, chunk / s.Ranges, chunk % s.Ranges);
-        if (!OpenMpTeam.TryRun(chunks, Chunk))
-            for (int chunk = 0; chunk < chunks; chunk++) Chunk(chunk);
-        Merge<T>(p, s, partial);
+        // Both buffers are rented (12 layers × a step would allocate ~15 KB each); every range writes its slot of
+        // `partial` before Merge reads it, so neither needs clearing.
+        int count = checked((int)(s.Images * s.Beams * s.Width)), chunks = checked((int)(s.Images * s.Ranges));
+        var query = ArrayPool<float>.Shared.Rent(count);                      // [B,C] widened once
+        var partial = ArrayPool<float>.Shared.Rent(checked((int)(chunks * s.PartialSize)));
+        try
+        {
+            for (int i = 0; i < count; i++) query[i] = T.Load1(p.Q, i);
+            void Chunk(int chunk) => Range<T>(p, s, query, partial, chunk / s.Ranges, chunk % s.Ranges);
+            if (!OpenMpTeam.TryRun(chunks, Chunk))
+                for (int chunk = 0; chunk < chunks; chunk++) Chunk(chunk);
+            Merge<T>(p, s, partial);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+            ArrayPool<float>.Shared.Return(query);
+        }
     }
 
     // Keys and values of image tokens [first, last) against every beam and head of image `image`: scores, their
@@ -146,10 +157,10 @@ internal static class CrossStepAttention
                         float* qb = q0 + (b * width);
                         SkinnyLinear.Dot4<T>(key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim,
                             out var d0, out var d1, out var d2, out var d3);
-                        Score(scores, maxima, (int)(((b * s.Heads) + h)), count, j, (d0 * scale) + masked);
-                        Score(scores, maxima, (int)((((b + 1) * s.Heads) + h)), count, j, (d1 * scale) + masked);
-                        if (n > 2) Score(scores, maxima, (int)((((b + 2) * s.Heads) + h)), count, j, (d2 * scale) + masked);
-                        if (n > 3) Score(scores, maxima, (int)((((b + 3) * s.Heads) + h)), count, j, (d3 * scale) + masked);
+                        Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (d0 * scale) + masked);
+                        Score(scores, maxima, (int)(((b + 1) * s.Heads) + h), count, j, (d1 * scale) + masked);
+                        if (n > 2) Score(scores, maxima, (int)(((b + 2) * s.Heads) + h), count, j, (d2 * scale) + masked);
+                        if (n > 3) Score(scores, maxima, (int)(((b + 3) * s.Heads) + h), count, j, (d3 * scale) + masked);
                     }
 
                     if (b < s.Beams)

@@ -32,9 +32,9 @@ public sealed class BlipAttention : nn.Module<Tensor, Tensor>
         long batch = hiddenStates.shape[0], tokens = hiddenStates.shape[1];
         var mixed = qkv.forward(hiddenStates)
             .reshape(batch, tokens, 3, heads, headDim);                 // [B,S,3,H,D]
-        // The hand-written kernel where it applies (CPU float32 inference with AVX-512; bfloat16 widened off Intel), else SDPA. Not in training
-        // mode: gradient checkpointing runs the forward without autograd and recomputes it with autograd, and both
-        // passes must be the same arithmetic.
+        // The hand-written kernel where it applies (CPU float32 inference with AVX-512; bfloat16 widened off Intel),
+        // else SDPA. Not in training mode: gradient checkpointing runs the forward without autograd and recomputes it
+        // with autograd, and both passes must be the same arithmetic.
         var context = training ? null : SelfAttentionKernel.TryForward(mixed, heads, headDim);  // [B,S,C]
         if (context is null)
         {
