@@ -3,8 +3,12 @@ using Blip.Engine.Tests.Support;
 
 namespace Blip.Engine.Tests.Models;
 
-/// <summary>Captioning, retrieval and VQA outputs against what transformers computed for the tiny checkpoints.</summary>
-public class TaskParityTests
+/// <summary>Captioning, retrieval and VQA outputs against what transformers computed for the tiny checkpoints, with the
+/// linears as this CPU gets them (Auto) and every kernel forced on (Always: SkinnyLinear, OneDnnLinear).</summary>
+[TestFixture("Auto")]
+[TestFixture("Always")]
+[NonParallelizable]  // sets the process-wide kernel policies
+public class TaskParityTests(string policy) : KernelPolicyFixture(policy)
 {
     private const double Atol = 1e-4;
 

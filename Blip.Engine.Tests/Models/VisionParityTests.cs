@@ -4,8 +4,12 @@ using Blip.Engine.Tests.Support;
 
 namespace Blip.Engine.Tests.Models;
 
-/// <summary>The vision encoder against transformers' BlipVisionModel outputs on the tiny captioning checkpoint.</summary>
-public class VisionParityTests
+/// <summary>The vision encoder against transformers' BlipVisionModel outputs on the tiny captioning checkpoint, with
+/// the linears as this CPU gets them (Auto) and all of them through oneDNN (Always, see OneDnnLinear).</summary>
+[TestFixture("Auto")]
+[TestFixture("Always")]
+[NonParallelizable]  // sets the process-wide kernel policies
+public class VisionParityTests(string policy) : KernelPolicyFixture(policy)
 {
     private const double Atol = 1e-4;
 

@@ -2,19 +2,24 @@ using Blip.Engine.Modules;
 
 namespace Blip.Engine.Tests.Support;
 
-/// <summary>Base of test fixtures that run once per <see cref="SkinnyLinear"/> policy: "Auto" (what this CPU gets) and
-/// "Always" (the hand-written kernel wherever it can run), so the kernel's float32 and bfloat16 paths are checked end
-/// to end against transformers on every machine, whichever way Auto decides there. Derived fixtures must be
-/// <c>[NonParallelizable]</c>: the policy is process-wide.</summary>
+/// <summary>Base of test fixtures that run once per kernel policy: "Auto" (what this CPU gets) and "Always" (the
+/// hand-written few-row kernel <see cref="SkinnyLinear"/> wherever it can run, and every other float32 linear through
+/// oneDNN, <see cref="OneDnnLinear"/>), so both paths are checked end to end against transformers on every machine,
+/// whichever way Auto decides there. Derived fixtures must be <c>[NonParallelizable]</c>: the policies are
+/// process-wide.</summary>
 public abstract class KernelPolicyFixture(string policy)
 {
-    private SkinnyLinearPolicy saved;
+    private (SkinnyLinearPolicy Skinny, SkinnyLinearPolicy OneDnn) saved;
 
     /// <summary>Sets the fixture's policy for each test.</summary>
     [SetUp]
-    public void SetKernelPolicy() => (saved, SkinnyLinear.Policy) = (SkinnyLinear.Policy, Enum.Parse<SkinnyLinearPolicy>(policy));
+    public void SetKernelPolicy()
+    {
+        saved = (SkinnyLinear.Policy, OneDnnLinear.Policy);
+        SkinnyLinear.Policy = OneDnnLinear.Policy = Enum.Parse<SkinnyLinearPolicy>(policy);
+    }
 
-    /// <summary>Puts the previous policy back.</summary>
+    /// <summary>Puts the previous policies back.</summary>
     [TearDown]
-    public void RestoreKernelPolicy() => SkinnyLinear.Policy = saved;
+    public void RestoreKernelPolicy() => (SkinnyLinear.Policy, OneDnnLinear.Policy) = saved;
 }

@@ -142,7 +142,8 @@ def report(a, data, started, ended):
             vals = [med([p[key] for p in data[s]["process"] if p["family"] == fam]) for s in sides]
             if any(v is not None for v in vals):
                 lines.append(f"| {label} | " + " | ".join("—" if v is None else conv(v) for v in vals) + " |")
-    for fact in ("matmul_fp32_gflops", "matmul_bf16_gflops", "linear_bf16_gflops", "read_bandwidth_gbs"):
+    for fact in ("matmul_fp32_gflops", "matmul_fp32_matmul_gflops", "matmul_fp32_onednn_gflops", "matmul_bf16_gflops",
+                 "linear_bf16_gflops", "read_bandwidth_gbs"):
         vals = [med(data[s]["facts"].get(fact, [])) for s in sides]
         if any(v is not None for v in vals):
             lines.append(f"| {fact} | " + " | ".join(fmt(v, "") for v in vals) + " |")

@@ -60,8 +60,8 @@ public sealed class BlipTextSelfAttention : nn.Module
         {
             if (encoderStates is null)
                 throw new ArgumentNullException(nameof(encoderStates), "cross-attention needs encoder states or a filled cache");
-            k = SplitHeads(key.forward(encoderStates));                    // [Bk,H,S,D]
-            v = SplitHeads(value.forward(encoderStates));
+            k = SplitHeads(OneDnnLinear.Forward(key, encoderStates));      // [Bk,H,S,D]
+            v = SplitHeads(OneDnnLinear.Forward(value, encoderStates));
             cache?.Set(k, v);
         }
         var projected = SkinnyLinear.Forward(query, hidden);                             // [B,T,C]

@@ -25,7 +25,7 @@ public sealed class BlipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();
-        var hidden = nn.functional.gelu(fc1.forward(hiddenStates));
-        return fc2.forward(hidden).MoveToOuterDisposeScope();
+        var hidden = nn.functional.gelu(OneDnnLinear.Forward(fc1, hiddenStates));
+        return OneDnnLinear.Forward(fc2, hidden).MoveToOuterDisposeScope();
     }
 }

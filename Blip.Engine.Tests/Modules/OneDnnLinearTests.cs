@@ -1,0 +1,94 @@
+using Blip.Engine.Modules;
+using Blip.Engine.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Tests.Modules;
+
+/// <summary>The float32 linear through oneDNN's 1×1 convolution against libtorch's <c>linear</c> (VisionParityTests,
+/// TaskParityTests and TransformersParityTests hold the models that use it to transformers, under Auto and Always).</summary>
+[NonParallelizable]  // sets OneDnnLinear.Policy
+public class OneDnnLinearTests
+{
+    private SkinnyLinearPolicy saved;
+
+    [SetUp]
+    public void Save() => saved = OneDnnLinear.Policy;
+
+    [TearDown]
+    public void Restore() => OneDnnLinear.Policy = saved;
+
+    // A vision layer's shape (one image and two), a batch of texts, rows below MinRows, and odd sizes.
+    [TestCase(new long[] { 1, 577, 64 }, 192)]
+    [TestCase(new long[] { 2, 577, 64 }, 48)]
+    [TestCase(new long[] { 40, 35, 48 }, 96)]
+    [TestCase(new long[] { 7, 33 }, 5)]
+    [TestCase(new long[] { 1, 1, 768 }, 768)]
+    public void Matches_libtorch_linear(long[] shape, int outFeatures)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var generator = new torch.Generator(77);
+        var input = randn(shape, generator: generator);
+        var weight = randn([outFeatures, shape[^1]], generator: generator);
+        var bias = randn([outFeatures], generator: generator);
+        OneDnnLinear.Policy = SkinnyLinearPolicy.Always;
+        Assert.That(OneDnnLinear.Applies(input, weight, bias), Is.True, "Always takes any float32 CPU linear");
+        var actual = OneDnnLinear.Forward(input, weight, bias);
+        Assert.That(actual.is_contiguous(), Is.True, "the output is the convolution's channels-last memory, viewed as [..., O]");
+        // Sums of n products of N(0,1) values, in another order: rounding grows like sqrt(n)·eps·|terms|.
+        double atol = 2e-5 * Math.Sqrt(shape[^1]);
+        double worst = TensorAssert.AllClose(nn.functional.linear(input, weight, bias), actual, atol, what: "with bias");
+        TensorAssert.AllClose(nn.functional.linear(input, weight), OneDnnLinear.Forward(input, weight, null), atol, what: "without bias");
+        TestContext.Out.WriteLine($"worst |Δ| against linear: {worst:G3}");
+    }
+
+    [Test]
+    public void A_module_in_training_mode_keeps_libtorchs_linear()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var layer = nn.Linear(16, 8);
+        var input = randn(40, 16);
+        OneDnnLinear.Policy = SkinnyLinearPolicy.Always;
+        layer.train();
+        // Gradient checkpointing recomputes a block with autograd: both passes must be libtorch's arithmetic, bit for bit.
+        TensorAssert.Equal(layer.forward(input), OneDnnLinear.Forward(layer, input), "training mode");
+        layer.eval();
+        TensorAssert.AllClose(layer.forward(input), OneDnnLinear.Forward(layer, input), atol: 1e-5, what: "eval mode");
+    }
+
+    [Test]
+    public void Anything_else_is_left_to_libtorch()
+    {
+        using var scope = NewDisposeScope();
+        var input = randn(40, 16);
+        var weight = randn(8, 16);
+        var bias = randn(8);
+        Assert.Multiple(() =>
+        {
+            OneDnnLinear.Policy = SkinnyLinearPolicy.Always;
+            Assert.That(OneDnnLinear.Applies(input.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16), bias.to(ScalarType.BFloat16)), Is.False,
+                "bfloat16 already goes to oneDNN's matmul");
+            Assert.That(OneDnnLinear.Applies(input, weight.t().contiguous().t(), bias), Is.False, "a transposed weight");
+            Assert.That(OneDnnLinear.Applies(input, weight, randn(4)), Is.False, "a bias of the wrong length");
+            Assert.That(OneDnnLinear.Applies(input, weight, bias.to(ScalarType.Float64)), Is.False, "a float64 bias");
+            Assert.That(OneDnnLinear.Applies(randn(40, 15), weight, bias), Is.False, "input width differs from the weight's");
+            Assert.That(OneDnnLinear.Applies(zeros(0, 16), weight, bias), Is.False, "no rows");
+            var tracked = weight.clone().requires_grad_(true);
+            Assert.That(OneDnnLinear.Applies(input, tracked, bias), Is.False, "autograd records the weight");
+            using (no_grad())
+                Assert.That(OneDnnLinear.Applies(input, tracked, bias), Is.True, "the same weight without autograd");
+            OneDnnLinear.Policy = SkinnyLinearPolicy.Never;
+            Assert.That(OneDnnLinear.Applies(input, weight, bias), Is.False, "policy Never");
+            OneDnnLinear.Policy = SkinnyLinearPolicy.Auto;
+            Assert.That(OneDnnLinear.Applies(randn(OneDnnLinear.MinRows - 1, 16), weight, bias), Is.False, "Auto: fewer rows than MinRows");
+            Assert.That(OneDnnLinear.Applies(randn(OneDnnLinear.MinRows, 16), weight, bias),
+                Is.EqualTo(!CpuFeatures.IsIntel && System.Runtime.Intrinsics.X86.Avx512F.IsSupported),
+                $"Auto at MinRows: oneDNN on non-Intel CPUs with AVX-512 (this one: {CpuFeatures.Vendor()}, AVX-512 {System.Runtime.Intrinsics.X86.Avx512F.IsSupported})");
+        });
+        // What it does not take it hands to libtorch unchanged.
+        OneDnnLinear.Policy = SkinnyLinearPolicy.Never;
+        TensorAssert.Equal(nn.functional.linear(input, weight, bias), OneDnnLinear.Forward(input, weight, bias), "policy Never");
+    }
+}

@@ -1,0 +1,83 @@
+// x·Wᵀ + b for inputs of many rows (a vision layer's 577 tokens per image, the cross-attention keys and values of a
+// prefill, a batch of texts) through oneDNN instead of MKL. libtorch sends a float32 linear to MKL's sgemm, and MKL
+// picks its code path by CPU vendor: on AMD CPUs it runs AVX2 kernels even where the CPU has AVX-512. oneDNN (also in
+// libtorch) picks by instruction set, and libtorch reaches it for float32 through its convolution: a linear is a 1×1
+// convolution over a [1, I, 1, R] input whose memory is channels-last, which is exactly the [R, I] rows as they lie,
+// so nothing is copied on the way in or out. Measured on the 2-vCPU AMD EPYC Zen 5 of docs/BENCHMARKS.md (machine 4),
+// fp32, in one process: 577×1024 → 3072 180 against 345–384 GFLOP/s, 577×4096 → 1024 187 against 310–314, 577×1024 →
+// 768 177–182 against 283–293, 4616×1024 → 4096 164 against 286–332, 128×768 → 768 140 against 286–298, and for 16
+// rows the same (103–115 against 109–113). bfloat16 already goes to oneDNN (its matmul) and is left as it is. oneDNN
+// sums in another order than MKL, so results differ by float rounding (about 1e-6 relative), as MKL's differ from
+// OpenBLAS's. Only a wiring of libtorch's own kernels: no arithmetic is written here.
+using System.Runtime.Intrinsics.X86;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Modules;
+
+/// <summary>A float32 <c>linear</c> of many rows by oneDNN's 1×1 convolution where MKL would not use the CPU's
+/// AVX-512; falls back to <c>nn.functional.linear</c> otherwise.</summary>
+internal static class OneDnnLinear
+{
+    /// <summary>Fewest input rows (product of all dims but the last) Auto sends to oneDNN: at 16 rows both run alike.</summary>
+    public const long MinRows = 32;
+
+    /// <summary>When oneDNN runs the linear: by default (Auto) on non-Intel CPUs with AVX-512, where MKL keeps to AVX2
+    /// and oneDNN was measured faster (see the header); never on Intel CPUs, where MKL takes its AVX-512 path and this was
+    /// not measured. The environment variable BLIP_ONEDNN_LINEAR=0 (never) or =1 (always, any row count, where the
+    /// layout allows) sets it for a process.</summary>
+    internal static SkinnyLinearPolicy Policy { get; set; } =
+        SkinnyLinearPolicies.Parse(Environment.GetEnvironmentVariable("BLIP_ONEDNN_LINEAR"), "BLIP_ONEDNN_LINEAR");
+
+    /// <summary><paramref name="layer"/>'s forward, by oneDNN where it applies. In training mode always libtorch's
+    /// linear: gradient checkpointing runs a block without autograd and again with it, and both passes must be the same
+    /// arithmetic.</summary>
+    public static Tensor Forward(Linear layer, Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(input);
+        return layer.training ? layer.forward(input) : Forward(input, layer.weight!, layer.bias);
+    }
+
+    /// <summary><c>input·weightᵀ + bias</c>, <c>[..., I] → [..., O]</c>, by oneDNN where it applies.</summary>
+    public static Tensor Forward(Tensor input, Tensor weight, Tensor? bias)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        if (!Applies(input, weight, bias))
+            return nn.functional.linear(input, weight, bias);
+        using var scope = NewDisposeScope();
+        long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
+        long[] shape = input.shape;
+        long rows = input.numel() / inFeatures;
+        var columns = input.contiguous().view(1, 1, rows, inFeatures)                 // [1,1,R,I]
+            .permute(0, 3, 1, 2);                                                      // [1,I,1,R], channels-last
+        var output = nn.functional.conv2d(columns, weight.view(outFeatures, inFeatures, 1, 1), bias);  // [1,O,1,R]
+        shape[^1] = outFeatures;
+        // oneDNN writes channels-last, so this is a view of [R,O]; were it not, reshape would copy.
+        return output.permute(0, 2, 3, 1).reshape(shape).MoveToOuterDisposeScope();   // [..., O]
+    }
+
+    /// <summary>Whether linears of <paramref name="rows"/> rows go to oneDNN under <see cref="Policy"/> on this CPU.</summary>
+    internal static bool PreferredFor(long rows) => Policy switch
+    {
+        SkinnyLinearPolicy.Always => true,
+        SkinnyLinearPolicy.Never => false,
+        _ => !CpuFeatures.IsIntel && Avx512F.IsSupported && rows >= MinRows,
+    };
+
+    /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes oneDNN for these arguments: float32 input,
+    /// weight and bias on the CPU, a contiguous 2-D weight, and nothing for autograd to record.</summary>
+    internal static bool Applies(Tensor input, Tensor weight, Tensor? bias)
+    {
+        if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
+        if (input.dtype != ScalarType.Float32 || weight.dtype != ScalarType.Float32 || weight.dim() != 2 || !weight.is_contiguous()) return false;
+        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != ScalarType.Float32 || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
+        long inFeatures = weight.shape[1];
+        if (input.dim() < 1 || inFeatures == 0 || weight.shape[0] == 0 || input.shape[^1] != inFeatures) return false;
+        long rows = input.numel() / inFeatures;
+        if (rows < 1 || !PreferredFor(rows)) return false;
+        return !(is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));
+    }
+}
