@@ -313,16 +313,20 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         Assert.That(() => SkinnyLinearPolicies.Parse("yes"), Throws.ArgumentException.With.Message.Contains("BLIP_SKINNY_LINEAR").And.Message.Contains("'yes'"));
 
     [Test]
-    public void Cpu_vendor_is_the_one_the_kernel_reports()
+    public void Cpu_vendor_and_family_are_the_ones_the_kernels_report()
     {
         Assert.That(File.Exists("/proc/cpuinfo") && System.Runtime.Intrinsics.X86.X86Base.IsSupported, Is.True, "this test reads /proc/cpuinfo: it needs Linux on x86");
         var info = File.ReadAllLines("/proc/cpuinfo");
         string vendor = info.First(l => l.StartsWith("vendor_id", StringComparison.Ordinal)).Split(':')[1].Trim();
         bool bf16 = info.First(l => l.StartsWith("flags", StringComparison.Ordinal)).Split(':')[1].Split(' ').Contains("avx512_bf16");
+        int family = int.Parse(info.First(l => l.StartsWith("cpu family", StringComparison.Ordinal)).Split(':')[1].Trim(),
+            System.Globalization.CultureInfo.InvariantCulture);
         Assert.Multiple(() =>
         {
             Assert.That(CpuFeatures.Vendor(), Is.EqualTo(vendor), "CPUID vendor against /proc/cpuinfo");
             Assert.That(CpuFeatures.HasAvx512BFloat16, Is.EqualTo(bf16), "AVX512-BF16 against /proc/cpuinfo flags");
+            Assert.That(CpuFeatures.Family(), Is.EqualTo(family), "CPUID display family against /proc/cpuinfo's cpu family");
+            Assert.That(CpuFeatures.IsAmdZen5OrLater, Is.EqualTo(vendor == "AuthenticAMD" && family >= 26), "Zen 5 or later: AMD family 1Ah on");
         });
     }
 

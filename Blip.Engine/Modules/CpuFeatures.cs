@@ -3,17 +3,31 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Blip.Engine.Modules;
 
-/// <summary>CPU vendor and the AVX512-BF16 flag, which .NET's intrinsics classes do not report.</summary>
+/// <summary>CPU vendor, family and the AVX512-BF16 flag, which .NET's intrinsics classes do not report.</summary>
 internal static class CpuFeatures
 {
     /// <summary>True on an Intel CPU (CPUID vendor "GenuineIntel").</summary>
     public static bool IsIntel { get; } = Vendor() == "GenuineIntel";
+
+    /// <summary>True on an AMD CPU of family 1Ah or later (Zen 5 on), whose AVX-512 runs 512-bit FMAs at full width
+    /// (Zen 4, family 19h, splits them in two halves).</summary>
+    public static bool IsAmdZen5OrLater { get; } = Vendor() == "AuthenticAMD" && Family() >= 0x1A;
 
     /// <summary>True when the CPU has AVX512-BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5) and the OS enables AVX-512.</summary>
     public static bool HasAvx512BFloat16 { get; } = Avx512F.IsSupported && X86Base.IsSupported && MaxLeaf() >= 7
         && (X86Base.CpuId(7, 1).Eax & (1 << 5)) != 0;
 
     private static int MaxLeaf() => X86Base.IsSupported ? X86Base.CpuId(0, 0).Eax : 0;
+
+    /// <summary>The display family of CPUID leaf 1 (base family, plus the extended family where the base is 0Fh), or 0
+    /// off x86.</summary>
+    internal static int Family()
+    {
+        if (MaxLeaf() < 1) return 0;
+        int eax = X86Base.CpuId(1, 0).Eax;
+        int family = (eax >> 8) & 0xF;
+        return family == 0xF ? family + ((eax >> 20) & 0xFF) : family;
+    }
 
     /// <summary>The 12-character vendor string (EBX, EDX, ECX of leaf 0), or "" off x86.</summary>
     internal static string Vendor()

@@ -16,17 +16,19 @@ using static TorchSharp.torch;
 
 namespace Blip.Engine.Modules;
 
-/// <summary>A float32 <c>linear</c> of many rows by oneDNN's 1×1 convolution where MKL would not use the CPU's
-/// AVX-512; falls back to <c>nn.functional.linear</c> otherwise.</summary>
+/// <summary>A float32 <c>linear</c> of many rows by oneDNN's 1×1 convolution where MKL would leave the CPU's full-width
+/// AVX-512 unused; falls back to <c>nn.functional.linear</c> otherwise.</summary>
 internal static class OneDnnLinear
 {
     /// <summary>Fewest input rows (product of all dims but the last) Auto sends to oneDNN: at 16 rows both run alike.</summary>
     public const long MinRows = 32;
 
-    /// <summary>When oneDNN runs the linear: by default (Auto) on non-Intel CPUs with AVX-512, where MKL keeps to AVX2
-    /// and oneDNN was measured faster (see the header); never on Intel CPUs, where MKL takes its AVX-512 path and this was
-    /// not measured. The environment variable BLIP_ONEDNN_LINEAR=0 (never) or =1 (always, any row count, where the
-    /// layout allows) sets it for a process.</summary>
+    /// <summary>When oneDNN runs the linear: by default (Auto) on AMD CPUs from Zen 5 on with AVX-512, where MKL keeps
+    /// to AVX2 while the CPU runs 512-bit FMAs at full width, and oneDNN was measured faster (see the header). Not on
+    /// Intel CPUs, where MKL takes its AVX-512 path, nor on Zen 4, whose AVX-512 has AVX2's FMA rate, so that oneDNN's
+    /// per-call weight re-layout (~0.2 s of a Zen 5 vision forward) may cost more than it gains: neither was measured.
+    /// The environment variable BLIP_ONEDNN_LINEAR=0 (never) or =1 (always, any row count, where the layout allows) sets
+    /// it for a process.</summary>
     internal static SkinnyLinearPolicy Policy { get; set; } =
         SkinnyLinearPolicies.Parse(Environment.GetEnvironmentVariable("BLIP_ONEDNN_LINEAR"), "BLIP_ONEDNN_LINEAR");
 
@@ -64,7 +66,7 @@ internal static class OneDnnLinear
     {
         SkinnyLinearPolicy.Always => true,
         SkinnyLinearPolicy.Never => false,
-        _ => !CpuFeatures.IsIntel && Avx512F.IsSupported && rows >= MinRows,
+        _ => CpuFeatures.IsAmdZen5OrLater && Avx512F.IsSupported && rows >= MinRows,
     };
 
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes oneDNN for these arguments: float32 input,
