@@ -2,6 +2,7 @@
 // init, no second allocation, no copy when the dtype matches (the parameters alias the file's pages).
 using System.Reflection;
 using Blip.Engine.Checkpoints;
+using Blip.Engine.Modules;
 using Blip.Engine.Modules.Text;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -64,10 +65,14 @@ internal static class WeightMaterializer
         if (!report.IsClean) throw new StateDictMismatchException(reader.Path, report);
         var sites = Sites(model).ToList();
         var fresh = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        var mapped = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         using (no_grad())
         {
             foreach (var (old, key) in chosen)
-                fresh[old] = Fetch(reader, key, dtype, memoryMap);
+            {
+                fresh[old] = Fetch(reader, key, dtype, memoryMap, out bool aliases);
+                if (aliases) mapped.Add(old);
+            }
         }
         foreach (var site in sites)
         {
@@ -78,6 +83,7 @@ internal static class WeightMaterializer
                 fresh[site.Old] = replacement;
                 site.Field.SetValue(site.Owner, replacement);
                 RegisterParameter.Invoke(site.Owner, [site.LocalName, replacement]);
+                if (mapped.Contains(site.Old)) OneDnnPackedLinear.RegisterMapped(replacement);
             }
             else
             {
@@ -148,12 +154,14 @@ internal static class WeightMaterializer
     }
 
     /// <summary>The file's tensor as an alias of the mapped file when possible, else a converted copy.</summary>
-    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap)
+    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap, out bool aliases)
     {
         var file = reader.FileOf(key);
         var stored = file.Info(key).DType;
         ScalarType? target = dtype is { } wanted && wanted != stored && is_floating_point(stored) ? wanted : null;
-        if (memoryMap && target is null && file.Map(key) is { } mapped) return mapped;
+        var mapped = memoryMap && target is null ? file.Map(key) : null;
+        aliases = mapped is not null;
+        if (mapped is not null) return mapped;
         // A copy (owned weights, a dtype conversion, or an unaligned tensor): its file pages are not needed afterwards.
         var copy = file.Load(key, target);
         file.ReleasePages(key);

@@ -49,6 +49,8 @@ internal static class OneDnnLinear
         ArgumentNullException.ThrowIfNull(weight);
         if (!Applies(input, weight, bias))
             return nn.functional.linear(input, weight, bias);
+        if (OneDnnPackedLinear.TryForward(input, weight, bias) is { } packed)
+            return packed;                                                             // weight packed once (memory-mapped)
         using var scope = NewDisposeScope();
         long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
         long[] shape = input.shape;

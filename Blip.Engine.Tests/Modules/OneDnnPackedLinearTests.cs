@@ -1,0 +1,114 @@
+using Blip.Engine.Models;
+using Blip.Engine.Modules;
+using Blip.Engine.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip.Engine.Tests.Modules;
+
+/// <summary>Weights packed once for oneDNN (memory-mapped checkpoints only): the packed model against transformers'
+/// outputs, the packed copy dropped when a weight is written, and the file's pages still readable once released.</summary>
+[NonParallelizable]  // sets OneDnnLinear.Policy and OneDnnPackedLinear.Enabled
+public class OneDnnPackedLinearTests
+{
+    private const string Fc1 = "vision_model.encoder.layers.0.mlp.fc1.weight";
+    private const string Fc1Bias = "vision_model.encoder.layers.0.mlp.fc1.bias";
+    private (SkinnyLinearPolicy Policy, bool Enabled) saved;
+
+    [SetUp]
+    public void Save()
+    {
+        saved = (OneDnnLinear.Policy, OneDnnPackedLinear.Enabled);
+        // Forced on, so the packed route is checked on every CPU, whichever way Auto decides here.
+        (OneDnnLinear.Policy, OneDnnPackedLinear.Enabled) = (SkinnyLinearPolicy.Always, true);
+    }
+
+    [TearDown]
+    public void Restore() => (OneDnnLinear.Policy, OneDnnPackedLinear.Enabled) = saved;
+
+    private static TorchSharp.Modules.Parameter Parameter(nn.Module model, string name) =>
+        model.named_parameters().First(p => p.name == name).parameter;
+
+    [Test]
+    public void A_memory_mapped_model_packs_its_vision_weights_once_and_matches_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true);
+        using var inference = inference_mode();
+        var pixels = fixtures.Get("pixel_values");
+        var fc1 = Parameter(model, Fc1);
+        Assert.That(OneDnnPackedLinear.IsPacked(fc1), Is.False, "nothing is packed before the first forward");
+        for (int pass = 1; pass <= 2; pass++)
+        {
+            using var output = model.VisionModel.forward(pixels);
+            TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), output.LastHiddenState, 1e-4,
+                what: $"last_hidden_state, packed weights, pass {pass}");
+            Assert.That(OneDnnPackedLinear.IsPacked(fc1), Is.True, $"fc1's weight is packed after pass {pass}");
+        }
+    }
+
+    [Test]
+    public void A_weight_written_in_place_loses_its_packed_copy_and_the_linear_sees_the_new_values()
+    {
+        using var scope = NewDisposeScope();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true);
+        var weight = Parameter(model, Fc1);
+        var bias = Parameter(model, Fc1Bias);
+        var input = randn(1, 40, weight.shape[1], generator: new torch.Generator(3));
+        using (inference_mode())
+        {
+            TensorAssert.AllClose(nn.functional.linear(input, weight, bias), OneDnnLinear.Forward(input, weight, bias), 1e-5, what: "packed");
+            Assert.That(OneDnnPackedLinear.IsPacked(weight), Is.True, "packed on first use");
+        }
+
+        using (no_grad()) weight.mul_(2);   // an optimizer step or load_state_dict writes in place like this
+        using (inference_mode())
+        {
+            var expected = nn.functional.linear(input, weight, bias);
+            TensorAssert.AllClose(expected, OneDnnLinear.Forward(input, weight, bias), 1e-5, what: "after the in-place write");
+            Assert.That(OneDnnPackedLinear.IsPacked(weight), Is.False, "the stale packed copy is dropped");
+            TensorAssert.AllClose(expected, OneDnnLinear.Forward(input, weight, bias), 1e-5, what: "and stays dropped");
+            Assert.That(OneDnnPackedLinear.IsPacked(weight), Is.False, "a written weight is not packed again");
+        }
+    }
+
+    [Test]
+    public void Released_file_pages_read_back_the_checkpoints_values()
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures();
+        using var owned = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using var mapped = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true);
+        using var inference = inference_mode();
+        mapped.VisionModel.forward(fixtures.Get("pixel_values")).Dispose();
+        var weight = Parameter(mapped, Fc1);
+        Assert.That(OneDnnPackedLinear.IsPacked(weight), Is.True, "packed, so its pages were released");
+        TensorAssert.Equal(Parameter(owned, Fc1), weight, "the mapped weight after its pages were released");
+    }
+
+    [Test]
+    public void Owned_weights_inference_tensors_and_the_switch_keep_the_convolution()
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures();
+        using var owned = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using (inference_mode()) owned.VisionModel.forward(fixtures.Get("pixel_values")).Dispose();
+        Assert.That(OneDnnPackedLinear.IsPacked(Parameter(owned, Fc1)), Is.False,
+            "weights the model owns are not packed: the packed copy would double their memory");
+        using var inference = inference_mode();
+        using (var loadedInInference = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true))
+        {
+            using var output = loadedInInference.VisionModel.forward(fixtures.Get("pixel_values"));
+            Assert.That(OneDnnPackedLinear.IsPacked(Parameter(loadedInInference, Fc1)), Is.False,
+                "weights loaded under inference mode count no writes: not packed");
+            TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), output.LastHiddenState, 1e-4, what: "inference tensors");
+        }
+
+        OneDnnPackedLinear.Enabled = false;
+        using var mapped = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true);
+        using var unpacked = mapped.VisionModel.forward(fixtures.Get("pixel_values"));
+        Assert.That(OneDnnPackedLinear.IsPacked(Parameter(mapped, Fc1)), Is.False, "BLIP_ONEDNN_PACK=0 (Enabled false)");
+        TensorAssert.AllClose(fixtures.Get("captioning.vision.last_hidden_state"), unpacked.LastHiddenState, 1e-4, what: "unpacked");
+    }
+}
