@@ -73,42 +73,64 @@ internal static unsafe partial class OneDnnPackedLinear
         if (!available || !Mapped.TryGetValue(weight, out _)) return null;
         try
         {
+            var packed = PackedFor(weight);
+            if (packed is null) return null;
+            // Outside the lock: other models' linears need not wait. Only this weight's own change (its model, on this
+            // thread) or its disposal frees the packed copy.
+            if (Linear(input, packed, bias) is { } output) return output;
             lock (Gate)
             {
-                if (IsInference(weight))
-                {
-                    Mapped.Remove(weight);     // created under inference mode: no version counter to tell a write by
-                    return null;
-                }
-
-                long? version = Version(weight);
-                long address = Address(weight);
-                if (Cache.TryGetValue(weight, out var entry))
-                {
-                    if (version == entry.Version && address == entry.Address) return Linear(input, entry.Weight, bias);
-                    Forget(weight, entry);     // written, or replaced in place, since it was packed: libtorch's route from now on
-                    Mapped.Remove(weight);
-                    return null;
-                }
-
-                if (version != 0 || address == 0) return null;
-                var uses = Uses.GetOrCreateValue(weight);
-                if (++uses.Count < PackOnUse) return null;   // the convolution route until then (see PackOnUse)
-
-                Sweep();
-                var packed = Pack(weight);
-                if (packed is null) return null;
-                var added = new Packed(packed, 0, address);
-                Cache.Add(weight, added);
-                Entries.Add((new WeakReference<Tensor>(weight), added));
-                MappedPages.Release((byte*)address, weight.numel() * weight.element_size());
-                return Linear(input, packed, bias);
+                if (Cache.TryGetValue(weight, out var failed)) Forget(weight, failed);
+                Mapped.Remove(weight);     // oneDNN refused it (libtorch logged why): the convolution from now on
             }
+
+            return null;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             available = false;     // a libtorch without the shim: the convolution route, now and later
             return null;
+        }
+    }
+
+    // The weight's packed copy, packing it on its PackOnUse-th use; null while it is not (yet) to be packed.
+    private static Tensor? PackedFor(Tensor weight)
+    {
+        lock (Gate)
+        {
+            if (IsInference(weight))
+            {
+                Mapped.Remove(weight);     // created under inference mode: no version counter to tell a write by
+                return null;
+            }
+
+            long? version = Version(weight);
+            long address = Address(weight);
+            if (Cache.TryGetValue(weight, out var entry))
+            {
+                if (version == entry.Version && address == entry.Address) return entry.Weight;
+                Forget(weight, entry);     // written, or replaced in place, since it was packed: libtorch's route from now on
+                Mapped.Remove(weight);
+                return null;
+            }
+
+            if (version != 0 || address == 0) return null;
+            var uses = Uses.GetOrCreateValue(weight);
+            if (++uses.Count < PackOnUse) return null;   // the convolution route until then (see PackOnUse)
+
+            Sweep();
+            var packed = Pack(weight);
+            if (packed is null)
+            {
+                Mapped.Remove(weight);
+                return null;
+            }
+
+            var added = new Packed(packed, 0, address);
+            Cache.Add(weight, added);
+            Entries.Add((new WeakReference<Tensor>(weight), added));
+            MappedPages.Release((byte*)address, weight.numel() * weight.element_size());
+            return packed;
         }
     }
 
@@ -145,14 +167,14 @@ internal static unsafe partial class OneDnnPackedLinear
         return Tensor.UnsafeCreateTensor((IntPtr)stack[0]).DetachFromDisposeScope();
     }
 
-    private static Tensor Linear(Tensor input, Tensor packed, Tensor? bias)
+    // Null where the shim reports a failure (it logs libtorch's message to stderr).
+    private static Tensor? Linear(Tensor input, Tensor packed, Tensor? bias)
     {
         using var x = input.contiguous();
         IntPtr biasHandle = bias?.Handle ?? IntPtr.Zero;
         IntPtr result;
         if (aoti_torch_cpu__linear_pointwise(x.Handle, packed.Handle, bias is null ? null : &biasHandle, "none", null, 0, null, &result) != 0)
-            throw new InvalidOperationException(
-                $"oneDNN's packed linear failed for input [{string.Join(",", input.shape)}] and weight [{string.Join(",", packed.shape)}] (libtorch logged why)");
+            return null;
         return Tensor.UnsafeCreateTensor(result);
     }
 
