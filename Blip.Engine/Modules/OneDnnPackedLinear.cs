@@ -7,15 +7,15 @@
 // AOTInductor's compiled models use; C entry points that turn C++ exceptions into error codes). Measured there, 12
 // interleaved rounds in one process: a vision forward 1.174 against 1.361 s (medians; minima 1.144 and 1.228).
 //
-// When: only for weights that alias a checkpoint's memory map (WeightMaterializer with memoryMap, as the pipelines
-// load), are not inference tensors, and were never written since (libtorch's version counter, read through the same
-// shim, is 0): once packed,
-// their file pages are dropped from the process (MappedPages; re-read from the file if anything reads them again), so
-// the packed copy replaces them in memory instead of doubling it. A weight written in place later (an optimizer step,
-// load_state_dict) changes the counter, and the packed copy is dropped for good: libtorch's route from then on.
-// A weight is packed on its PackOnUse-th use, so a process that runs it a few times pays nothing for packing. Packed
-// copies of disposed models are freed when the next weight is packed. Hand-written glue only: the arithmetic
-// is oneDNN's.
+// When: wherever OneDnnLinear takes a linear (by default AMD Zen 5), for weights that alias a checkpoint's memory map
+// (WeightMaterializer with memoryMap, as the pipelines load), are not inference tensors, and were never written
+// (libtorch's version counter, read through the same shim, is 0; the weights of one file share a storage and so one
+// counter, and a write to any of them counts). Once packed, a weight's file pages are dropped from the process
+// (MappedPages; re-read from the file if anything reads them again), so the packed copy replaces them in memory
+// instead of doubling it. A weight written in place later (an optimizer step, load_state_dict) changes the counter,
+// and its packed copy is dropped for good: the convolution from then on. A weight is packed on its PackOnUse-th use,
+// so a process that runs it a few times pays nothing for packing. Packed copies of disposed models are freed when the
+// next weight is packed. Hand-written glue only: the arithmetic is oneDNN's.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Blip.Engine.Checkpoints;
