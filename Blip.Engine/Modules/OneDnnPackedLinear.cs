@@ -52,11 +52,21 @@ internal static unsafe partial class OneDnnPackedLinear
         set => available = value;
     }
 
-    /// <summary>Marks <paramref name="weight"/> as aliasing a checkpoint's read-only file mapping, never written.</summary>
+    /// <summary>Marks <paramref name="weight"/> as aliasing a checkpoint's read-only file mapping, never written. An
+    /// inference tensor (loaded under inference mode) is left out: it counts no writes, so a packed copy could go stale
+    /// unseen; whether a tensor is one is fixed when it is made, so it is asked once, here.</summary>
     internal static void RegisterMapped(Tensor weight)
     {
         ArgumentNullException.ThrowIfNull(weight);
-        Mapped.AddOrUpdate(weight, Mapped);
+        if (!available) return;
+        try
+        {
+            if (!IsInference(weight)) Mapped.AddOrUpdate(weight, Mapped);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            available = false;     // a libtorch without the shim: the convolution route, now and later
+        }
     }
 
     /// <summary>Whether <paramref name="weight"/> has a packed copy now (tests).</summary>
@@ -98,23 +108,21 @@ internal static unsafe partial class OneDnnPackedLinear
     {
         lock (Gate)
         {
-            if (IsInference(weight))
-            {
-                Mapped.Remove(weight);     // created under inference mode: no version counter to tell a write by
-                return null;
-            }
-
             long? version = Version(weight);
             long address = Address(weight);
+            bool pristine = version == 0 && address != 0;
             if (Cache.TryGetValue(weight, out var entry))
             {
-                if (version == entry.Version && address == entry.Address) return entry.Weight;
-                Forget(weight, entry);     // written, or replaced in place, since it was packed: libtorch's route from now on
-                Mapped.Remove(weight);
+                if (pristine && address == entry.Address) return entry.Weight;
+                Forget(weight, entry);     // written, or replaced in place, since it was packed
+            }
+
+            if (!pristine)
+            {
+                Mapped.Remove(weight);     // a written weight is never packed: the convolution from now on
                 return null;
             }
 
-            if (version != 0 || address == 0) return null;
             var uses = Uses.GetOrCreateValue(weight);
             if (++uses.Count < PackOnUse) return null;   // the convolution route until then (see PackOnUse)
 
@@ -126,7 +134,7 @@ internal static unsafe partial class OneDnnPackedLinear
                 return null;
             }
 
-            var added = new Packed(packed, 0, address);
+            var added = new Packed(packed, address);
             Cache.Add(weight, added);
             Entries.Add((new WeakReference<Tensor>(weight), added));
             MappedPages.Release((byte*)address, weight.numel() * weight.element_size());
@@ -134,7 +142,7 @@ internal static unsafe partial class OneDnnPackedLinear
         }
     }
 
-    // Inference tensors (made under inference_mode) count no writes, so a packed copy could go stale unseen.
+    // Whether the tensor was made under inference mode (the dispatcher's error counts as yes: then it is not packed).
     private static bool IsInference(Tensor weight)
     {
         var stack = stackalloc ulong[1];
@@ -211,11 +219,9 @@ internal static unsafe partial class OneDnnPackedLinear
         public int Count { get; set; }
     }
 
-    private sealed class Packed(Tensor weight, long version, long address)
+    private sealed class Packed(Tensor weight, long address)
     {
         public Tensor Weight { get; } = weight;
-
-        public long Version { get; } = version;
 
         public long Address { get; } = address;
     }
