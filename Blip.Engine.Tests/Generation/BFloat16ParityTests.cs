@@ -29,18 +29,27 @@ public class BFloat16ParityTests(string policy) : KernelPolicyFixture(policy)
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         using var tiny = new TinyFixtures();
+        AssertAsCloseAsTransformers(name, Forward(model, name, tiny), tiny);
+    }
+
+    /// <summary>Asserts that <paramref name="ours"/>, the fixture output <paramref name="name"/> computed in bfloat16, is
+    /// at most <see cref="Slack"/>× as far from transformers' float32 output as transformers' own bfloat16 run is (RMS
+    /// and worst element).</summary>
+    internal static void AssertAsCloseAsTransformers(string name, Tensor ours, TinyFixtures tiny, string what = "")
+    {
+        using var scope = NewDisposeScope();
         using var bf16 = SafeTensorsFile.Open(TestPaths.Fixture("bf16", "expected.safetensors"));
         var fp32 = tiny.Get(name);
-        var ours = Forward(model, name, tiny);
-        Assert.That(ours.dtype, Is.EqualTo(ScalarType.BFloat16), $"{name} is not computed in bfloat16");
+        string label = what.Length == 0 ? name : $"{name}, {what}";
+        Assert.That(ours.dtype, Is.EqualTo(ScalarType.BFloat16), $"{label} is not computed in bfloat16");
         var (ourRms, ourMax) = Errors(fp32, ours.to(ScalarType.Float32));
         var (refRms, refMax) = Errors(fp32, bf16.Load(name));
-        TestContext.Out.WriteLine($"{name} vs float32 (largest |value| {fp32.abs().max().item<float>():G4}): " +
+        TestContext.Out.WriteLine($"{label} vs float32 (largest |value| {fp32.abs().max().item<float>():G4}): " +
                                   $"engine bf16 rms {ourRms:G3} max {ourMax:G3}; transformers bf16 rms {refRms:G3} max {refMax:G3}");
         Assert.Multiple(() =>
         {
-            Assert.That(ourRms, Is.LessThanOrEqualTo(Slack * refRms), $"{name}: rms error vs float32 above {Slack}× transformers' bf16");
-            Assert.That(ourMax, Is.LessThanOrEqualTo(Slack * refMax), $"{name}: worst element vs float32 above {Slack}× transformers' bf16");
+            Assert.That(ourRms, Is.LessThanOrEqualTo(Slack * refRms), $"{label}: rms error vs float32 above {Slack}× transformers' bf16");
+            Assert.That(ourMax, Is.LessThanOrEqualTo(Slack * refMax), $"{label}: worst element vs float32 above {Slack}× transformers' bf16");
         });
     }
 

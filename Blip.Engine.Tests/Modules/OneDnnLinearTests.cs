@@ -59,6 +59,20 @@ public class OneDnnLinearTests
     }
 
     [Test]
+    public void A_bfloat16_weight_that_is_not_packed_keeps_libtorchs_linear_bit_for_bit()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        OneDnnLinear.Policy = SkinnyLinearPolicy.Always;
+        var input = randn(40, 16).to(ScalarType.BFloat16);
+        var weight = randn(8, 16).to(ScalarType.BFloat16);   // made here, not loaded: never a packing candidate
+        var bias = randn(8).to(ScalarType.BFloat16);
+        for (int use = 1; use <= OneDnnPackedLinear.PackOnUse + 1; use++)
+            TensorAssert.AllClose(nn.functional.linear(input, weight, bias), OneDnnLinear.Forward(input, weight, bias), atol: 0, what: $"use {use}");
+        Assert.That(OneDnnPackedLinear.IsPacked(weight), Is.False, "only weights registered at load are packed");
+    }
+
+    [Test]
     public void Anything_else_is_left_to_libtorch()
     {
         using var scope = NewDisposeScope();
@@ -68,8 +82,12 @@ public class OneDnnLinearTests
         Assert.Multiple(() =>
         {
             OneDnnLinear.Policy = SkinnyLinearPolicy.Always;
-            Assert.That(OneDnnLinear.Applies(input.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16), bias.to(ScalarType.BFloat16)), Is.False,
-                "bfloat16 already goes to oneDNN's matmul");
+            Assert.That(OneDnnLinear.Applies(input.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16), bias.to(ScalarType.BFloat16)),
+                Is.EqualTo(CpuFeatures.HasAvx512BFloat16), "bfloat16: only where the CPU has AVX512-BF16 (for packed weights)");
+            Assert.That(OneDnnLinear.Applies(input.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16), bias), Is.False,
+                "a float32 bias with bfloat16 weights");
+            Assert.That(OneDnnLinear.Applies(input.to(ScalarType.Float16), weight.to(ScalarType.Float16), bias.to(ScalarType.Float16)), Is.False,
+                "float16");
             Assert.That(OneDnnLinear.Applies(input, weight.t().contiguous().t(), bias), Is.False, "a transposed weight");
             Assert.That(OneDnnLinear.Applies(input, weight, randn(4)), Is.False, "a bias of the wrong length");
             Assert.That(OneDnnLinear.Applies(input, weight, bias.to(ScalarType.Float64)), Is.False, "a float64 bias");

@@ -1,13 +1,15 @@
 using Blip.Engine.Models;
 using Blip.Engine.Modules;
+using Blip.Engine.Tests.Generation;
 using Blip.Engine.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Blip.Engine.Tests.Modules;
 
-/// <summary>Weights packed once for oneDNN (memory-mapped checkpoints only): the packed model against transformers'
-/// outputs, the packed copy dropped when a weight is written, and the file's pages still readable once released.</summary>
+/// <summary>Weights packed once for oneDNN (memory-mapped float32 checkpoints, and bfloat16 converted at load): the
+/// packed model against transformers' outputs, the packed copy dropped when a weight is written, and the file's pages
+/// still readable once released.</summary>
 [NonParallelizable]  // sets OneDnnLinear.Policy and OneDnnPackedLinear.Enabled
 public class OneDnnPackedLinearTests
 {
@@ -49,19 +51,46 @@ public class OneDnnPackedLinearTests
         }
     }
 
+    // Where the CPU lacks AVX512-BF16, bfloat16 linears stay libtorch's and nothing is packed: asserted as such there.
     [Test]
-    public void A_weight_written_in_place_loses_its_packed_copy_and_the_linear_sees_the_new_values()
+    public void A_bfloat16_model_converted_at_load_packs_its_vision_weights_and_stays_as_close_to_float32_as_transformers()
     {
         using var scope = NewDisposeScope();
-        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true);
+        using var tiny = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), dtype: ScalarType.BFloat16);
+        using var inference = inference_mode();
+        var fc1 = Parameter(model, Fc1);
+        Assert.That(fc1.dtype, Is.EqualTo(ScalarType.BFloat16));
+        var pixels = tiny.Get("pixel_values");
+        for (int pass = 1; pass <= OneDnnPackedLinear.PackOnUse + 1; pass++)
+        {
+            using var logits = model.Forward(pixels, tiny.Get("captioning.decoder_input_ids"), tiny.Get("captioning.attention_mask"));
+            BFloat16ParityTests.AssertAsCloseAsTransformers("captioning.logits", logits, tiny, $"pass {pass}");
+            Assert.That(OneDnnPackedLinear.IsPacked(fc1), Is.EqualTo(CpuFeatures.HasAvx512BFloat16 && pass >= OneDnnPackedLinear.PackOnUse),
+                $"fc1's bfloat16 weight is packed from use {OneDnnPackedLinear.PackOnUse} on where the CPU has AVX512-BF16 (pass {pass})");
+        }
+    }
+
+    // A float32 weight of a memory-mapped model, and a bfloat16 one converted at load (packed where the CPU has
+    // AVX512-BF16): before the write, the packed linear against libtorch's within float rounding (bfloat16: a few units
+    // in the last place of outputs up to ~10); after it, libtorch's own route, so equal.
+    [TestCase(ScalarType.Float32, 1e-5)]
+    [TestCase(ScalarType.BFloat16, 0.25)]
+    public void A_weight_written_in_place_loses_its_packed_copy_and_the_linear_sees_the_new_values(ScalarType dtype, double packedTolerance)
+    {
+        bool packs = dtype == ScalarType.Float32 || CpuFeatures.HasAvx512BFloat16;
+        using var scope = NewDisposeScope();
+        using var model = dtype == ScalarType.Float32
+            ? BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true)
+            : BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), dtype: dtype);
         var weight = Parameter(model, Fc1);
         var bias = Parameter(model, Fc1Bias);
-        var input = randn(1, 40, weight.shape[1], generator: new torch.Generator(3));
+        var input = randn(1, 40, weight.shape[1], generator: new torch.Generator(3)).to(dtype);
         using (inference_mode())
         {
             for (int use = 1; use <= OneDnnPackedLinear.PackOnUse; use++)
-                TensorAssert.AllClose(nn.functional.linear(input, weight, bias), OneDnnLinear.Forward(input, weight, bias), 1e-5, what: $"use {use}");
-            Assert.That(OneDnnPackedLinear.IsPacked(weight), Is.True, $"packed on use {OneDnnPackedLinear.PackOnUse}");
+                TensorAssert.AllClose(nn.functional.linear(input, weight, bias), OneDnnLinear.Forward(input, weight, bias), packedTolerance, what: $"use {use}");
+            Assert.That(OneDnnPackedLinear.IsPacked(weight), Is.EqualTo(packs), $"packed on use {OneDnnPackedLinear.PackOnUse} ({dtype})");
         }
 
         using (no_grad()) weight.mul_(2);   // an optimizer step or load_state_dict writes in place like this

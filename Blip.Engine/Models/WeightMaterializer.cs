@@ -65,13 +65,13 @@ internal static class WeightMaterializer
         if (!report.IsClean) throw new StateDictMismatchException(reader.Path, report);
         var sites = Sites(model).ToList();
         var fresh = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-        var mapped = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var sources = new Dictionary<Tensor, WeightSource>(ReferenceEqualityComparer.Instance);
         using (no_grad())
         {
             foreach (var (old, key) in chosen)
             {
-                fresh[old] = Fetch(reader, key, dtype, memoryMap, out bool aliases);
-                if (aliases) mapped.Add(old);
+                fresh[old] = Fetch(reader, key, dtype, memoryMap, out var source);
+                sources[old] = source;
             }
         }
         foreach (var site in sites)
@@ -83,7 +83,11 @@ internal static class WeightMaterializer
                 fresh[site.Old] = replacement;
                 site.Field.SetValue(site.Owner, replacement);
                 RegisterParameter.Invoke(site.Owner, [site.LocalName, replacement]);
-                if (mapped.Contains(site.Old)) OneDnnPackedLinear.RegisterMapped(replacement);
+                switch (sources[site.Old])
+                {
+                    case WeightSource.Mapped: OneDnnPackedLinear.Register(replacement, fileBacked: true); break;
+                    case WeightSource.Narrowed: OneDnnPackedLinear.Register(replacement, fileBacked: false); break;
+                }
             }
             else
             {
@@ -154,17 +158,37 @@ internal static class WeightMaterializer
     }
 
     /// <summary>The file's tensor as an alias of the mapped file when possible, else a converted copy.</summary>
-    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap, out bool aliases)
+    /// <summary>Where a materialized tensor's memory comes from; it decides whether OneDnnPackedLinear may pack it.</summary>
+    private enum WeightSource
+    {
+        /// <summary>Aliases the file's mapping: a packed copy replaces its pages (they are released).</summary>
+        Mapped,
+
+        /// <summary>Converted once to a narrower dtype (bfloat16 from a float32 file): the model owns half the file's
+        /// bytes or less, so a packed copy of its linears keeps it below the file's size.</summary>
+        Narrowed,
+
+        /// <summary>Any other copy: packing would double the memory the model owns, so it is not packed.</summary>
+        Copied,
+    }
+
+    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap, out WeightSource source)
     {
         var file = reader.FileOf(key);
         var stored = file.Info(key).DType;
         ScalarType? target = dtype is { } wanted && wanted != stored && is_floating_point(stored) ? wanted : null;
         var mapped = memoryMap && target is null ? file.Map(key) : null;
-        aliases = mapped is not null;
-        if (mapped is not null) return mapped;
+        if (mapped is not null)
+        {
+            source = WeightSource.Mapped;
+            return mapped;
+        }
+
         // A copy (owned weights, a dtype conversion, or an unaligned tensor): its file pages are not needed afterwards.
         var copy = file.Load(key, target);
         file.ReleasePages(key);
+        bool narrowed = target is { } narrow && SafeTensorsDType.IsSupported(narrow) && SafeTensorsDType.SizeOf(narrow) < SafeTensorsDType.SizeOf(stored);
+        source = narrowed ? WeightSource.Narrowed : WeightSource.Copied;
         return copy;
     }
 

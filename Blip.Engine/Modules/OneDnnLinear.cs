@@ -6,7 +6,8 @@
 // so nothing is copied on the way in or out. Measured on the 2-vCPU AMD EPYC Zen 5 of docs/BENCHMARKS.md (machine 4),
 // fp32, in one process: 577×1024 → 3072 180 against 345–384 GFLOP/s, 577×4096 → 1024 187 against 310–314, 577×1024 →
 // 768 177–182 against 283–293, 4616×1024 → 4096 164 against 286–332, 128×768 → 768 140 against 286–298, and for 16
-// rows the same (103–115 against 109–113). bfloat16 already goes to oneDNN (its matmul) and is left as it is. oneDNN
+// rows the same (103–115 against 109–113). bfloat16 already goes to oneDNN (its matmul) and is left to it, except that
+// a bfloat16 weight OneDnnPackedLinear may pack (converted at load, on a CPU with AVX512-BF16) runs packed. oneDNN
 // sums in another order than MKL, so results differ by float rounding (about 1e-6 relative), as MKL's differ from
 // OpenBLAS's. Only a wiring of libtorch's own kernels: no arithmetic is written here.
 using System.Runtime.Intrinsics.X86;
@@ -50,7 +51,9 @@ internal static class OneDnnLinear
         if (!Applies(input, weight, bias))
             return nn.functional.linear(input, weight, bias);
         if (OneDnnPackedLinear.TryForward(input, weight, bias) is { } packed)
-            return packed;                                                             // weight packed once (memory-mapped)
+            return packed;                                                             // weight packed once
+        if (weight.dtype == ScalarType.BFloat16)
+            return nn.functional.linear(input, weight, bias);                          // oneDNN's matmul already
         using var scope = NewDisposeScope();
         long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
         long[] shape = input.shape;
@@ -72,12 +75,15 @@ internal static class OneDnnLinear
     };
 
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes oneDNN for these arguments: float32 input,
-    /// weight and bias on the CPU, a contiguous 2-D weight, and nothing for autograd to record.</summary>
+    /// weight and bias (or bfloat16, on a CPU with AVX512-BF16: then only a packed weight differs from libtorch's
+    /// route) on the CPU, a contiguous 2-D weight, and nothing for autograd to record.</summary>
     internal static bool Applies(Tensor input, Tensor weight, Tensor? bias)
     {
         if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
-        if (input.dtype != ScalarType.Float32 || weight.dtype != ScalarType.Float32 || weight.dim() != 2 || !weight.is_contiguous()) return false;
-        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != ScalarType.Float32 || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
+        var dtype = weight.dtype;
+        if (dtype != ScalarType.Float32 && !(dtype == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16)) return false;
+        if (input.dtype != dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
+        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != dtype || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
         long inFeatures = weight.shape[1];
         if (input.dim() < 1 || inFeatures == 0 || weight.shape[0] == 0 || input.shape[^1] != inFeatures) return false;
         long rows = input.numel() / inFeatures;

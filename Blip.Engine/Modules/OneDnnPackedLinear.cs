@@ -7,15 +7,22 @@
 // AOTInductor's compiled models use; C entry points that turn C++ exceptions into error codes). Measured there, 12
 // interleaved rounds in one process: a vision forward 1.174 against 1.361 s (medians; minima 1.144 and 1.228).
 //
-// When: wherever OneDnnLinear takes a linear (by default AMD Zen 5), for weights that alias a checkpoint's memory map
-// (WeightMaterializer with memoryMap, as the pipelines load), are not inference tensors, and were never written
-// (libtorch's version counter, read through the same shim, is 0; the weights of one file share a storage and so one
-// counter, and a write to any of them counts). Once packed, a weight's file pages are dropped from the process
-// (MappedPages; re-read from the file if anything reads them again), so the packed copy replaces them in memory
-// instead of doubling it. A weight written in place later (an optimizer step, load_state_dict) changes the counter,
-// and its packed copy is dropped for good: the convolution from then on. A weight is packed on its PackOnUse-th use,
-// so a process that runs it a few times pays nothing for packing. Packed copies of disposed models are freed when the
-// next weight is packed. Hand-written glue only: the arithmetic is oneDNN's.
+// bfloat16 takes the same route: libtorch's bf16 linear is oneDNN's matmul, which copies the weight into its blocked
+// layout on every call too; on machine 4, ViT-L's fc1 shape ran at 480–539 GFLOP/s through it and 700–771 packed
+// (fc2's 430–475 against 595–723).
+//
+// When: wherever OneDnnLinear takes a linear (by default AMD Zen 5), for weights that WeightMaterializer registered as
+// it set them on a module, are not inference tensors, and were not written since (libtorch's version counter, read
+// through the same shim, is unchanged; the weights of one file share a storage and so one counter, and a write to any
+// of them counts). Two kinds are registered: weights that alias a checkpoint's memory map (memoryMap, as the pipelines
+// load), whose file pages are dropped from the process once packed (MappedPages; re-read from the file if anything
+// reads them again), so the packed copy replaces them in memory instead of doubling it; and weights converted at load
+// to a narrower dtype (bfloat16 from a float32 file), whose model owns half the file's bytes, so that with packed
+// copies of its linears it still holds less than the file. Other owned copies are not packed: that would double them.
+// A weight written in place later (an optimizer step, load_state_dict) changes the counter, and its packed copy is
+// dropped for good: the unpacked route from then on. A weight is packed on its PackOnUse-th use, so a process that runs
+// it a few times pays nothing for packing. Packed copies of disposed models are freed when the next weight is packed.
+// Hand-written glue only: the arithmetic is oneDNN's.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Blip.Engine.Checkpoints;
@@ -24,13 +31,14 @@ using static TorchSharp.torch;
 
 namespace Blip.Engine.Modules;
 
-/// <summary>Packs memory-mapped float32 weights for oneDNN's inner product once and runs linears on the packed copy.</summary>
+/// <summary>Packs float32 (memory-mapped) and bfloat16 (converted at load) weights for oneDNN's inner product once and
+/// runs linears on the packed copy.</summary>
 internal static unsafe partial class OneDnnPackedLinear
 {
     private const string Library = "libtorch_cpu";
 
-    // Weights that alias a checkpoint's memory map, registered by WeightMaterializer as it sets them on a module.
-    private static readonly ConditionalWeakTable<Tensor, object> Mapped = new();
+    // Weights WeightMaterializer registered as it set them on a module, with their version counter then.
+    private static readonly ConditionalWeakTable<Tensor, Candidate> Candidates = new();
 
     private static readonly ConditionalWeakTable<Tensor, Packed> Cache = new();
 
@@ -52,20 +60,22 @@ internal static unsafe partial class OneDnnPackedLinear
         set => available = value;
     }
 
-    /// <summary>Marks <paramref name="weight"/> as aliasing a checkpoint's read-only file mapping, never written. An
-    /// inference tensor (loaded under inference mode) is left out: it counts no writes, so a packed copy could go stale
-    /// unseen; whether a tensor is one is fixed when it is made, so it is asked once, here.</summary>
-    internal static void RegisterMapped(Tensor weight)
+    /// <summary>Marks <paramref name="weight"/>, just loaded, as one that may be packed: <paramref name="fileBacked"/>
+    /// where it aliases a checkpoint's read-only file mapping (its pages are released once packed), else converted at
+    /// load to a narrower dtype. An inference tensor (loaded under inference mode) is left out: it counts no writes, so
+    /// a packed copy could go stale unseen; whether a tensor is one is fixed when it is made, so it is asked once, here,
+    /// with the version counter that later uses must still see.</summary>
+    internal static void Register(Tensor weight, bool fileBacked)
     {
         ArgumentNullException.ThrowIfNull(weight);
         if (!available) return;
         try
         {
-            if (!IsInference(weight)) Mapped.AddOrUpdate(weight, Mapped);
+            if (!IsInference(weight) && Version(weight) is { } version) Candidates.AddOrUpdate(weight, new Candidate(fileBacked, version));
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            available = false;     // a libtorch without the shim: the convolution route, now and later
+            available = false;     // a libtorch without the shim: unpacked, now and later
         }
     }
 
@@ -76,14 +86,15 @@ internal static unsafe partial class OneDnnPackedLinear
     }
 
     /// <summary><c>input·weightᵀ + bias</c> on <paramref name="weight"/>'s packed copy, packing it first where it may be;
-    /// null where it may not (then the caller takes another route). The caller has checked the layout: float32 on the
-    /// CPU, a contiguous 2-D weight, nothing for autograd to record.</summary>
+    /// null where it may not (then the caller takes another route). The caller has checked the layout: float32 or
+    /// bfloat16 (input, weight and bias of one dtype) on the CPU, a contiguous 2-D weight, nothing for autograd to
+    /// record.</summary>
     public static Tensor? TryForward(Tensor input, Tensor weight, Tensor? bias)
     {
-        if (!available || !Mapped.TryGetValue(weight, out _)) return null;
+        if (!available || !Candidates.TryGetValue(weight, out var candidate)) return null;
         try
         {
-            var packed = PackedFor(weight);
+            var packed = PackedFor(weight, candidate);
             if (packed is null) return null;
             // Outside the lock: other models' linears need not wait. Only this weight's own change (its model, on this
             // thread) or its disposal frees the packed copy.
@@ -91,26 +102,26 @@ internal static unsafe partial class OneDnnPackedLinear
             lock (Gate)
             {
                 if (Cache.TryGetValue(weight, out var failed)) Forget(weight, failed);
-                Mapped.Remove(weight);     // oneDNN refused it (libtorch logged why): the convolution from now on
+                Candidates.Remove(weight);     // oneDNN refused it (libtorch logged why): unpacked from now on
             }
 
             return null;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            available = false;     // a libtorch without the shim: the convolution route, now and later
+            available = false;     // a libtorch without the shim: unpacked, now and later
             return null;
         }
     }
 
     // The weight's packed copy, packing it on its PackOnUse-th use; null while it is not (yet) to be packed.
-    private static Tensor? PackedFor(Tensor weight)
+    private static Tensor? PackedFor(Tensor weight, Candidate candidate)
     {
         lock (Gate)
         {
             long? version = Version(weight);
             long address = Address(weight);
-            bool pristine = version == 0 && address != 0;
+            bool pristine = version == candidate.Version && address != 0;
             if (Cache.TryGetValue(weight, out var entry))
             {
                 if (pristine && address == entry.Address) return entry.Weight;
@@ -119,25 +130,25 @@ internal static unsafe partial class OneDnnPackedLinear
 
             if (!pristine)
             {
-                Mapped.Remove(weight);     // a written weight is never packed: the convolution from now on
+                Candidates.Remove(weight);     // a written weight is never packed: unpacked from now on
                 return null;
             }
 
             var uses = Uses.GetOrCreateValue(weight);
-            if (++uses.Count < PackOnUse) return null;   // the convolution route until then (see PackOnUse)
+            if (++uses.Count < PackOnUse) return null;   // unpacked until then (see PackOnUse)
 
             Sweep();
             var packed = Pack(weight);
             if (packed is null)
             {
-                Mapped.Remove(weight);
+                Candidates.Remove(weight);
                 return null;
             }
 
             var added = new Packed(packed, address);
             Cache.Add(weight, added);
             Entries.Add((new WeakReference<Tensor>(weight), added));
-            MappedPages.Release((byte*)address, weight.numel() * weight.element_size());
+            if (candidate.FileBacked) MappedPages.Release((byte*)address, weight.numel() * weight.element_size());
             return packed;
         }
     }
@@ -151,7 +162,7 @@ internal static unsafe partial class OneDnnPackedLinear
     }
 
     // libtorch's version counter of the weight (shared by views of one storage: a write to any weight of the same
-    // mapping counts), or null where it cannot be read.
+    // mapping counts), or null where it cannot be read (an inference tensor has none).
     private static long? Version(Tensor weight)
     {
         var stack = stackalloc ulong[1];
@@ -213,6 +224,9 @@ internal static unsafe partial class OneDnnPackedLinear
             if (weight is not null) Cache.Remove(weight);
         }
     }
+
+    // A registered weight: whether its memory is a file's mapping, and its version counter when registered.
+    private sealed record Candidate(bool FileBacked, long Version);
 
     private sealed class UseCount
     {
