@@ -40,6 +40,12 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     [TestCase(8, 7, 3)]        // two blocks, inputs shorter than a vector
     public void Matches_libtorch_linear(int rows, int inFeatures, int outFeatures)
     {
+        foreach (bool in256Bits in (bool[])[false, true]) MatchesLibtorchLinear(rows, inFeatures, outFeatures, in256Bits);
+    }
+
+    private static void MatchesLibtorchLinear(int rows, int inFeatures, int outFeatures, bool in256Bits)
+    {
+        using var width = new SumWidth(in256Bits);
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var generator = new torch.Generator(1234);
@@ -63,6 +69,12 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     [TestCase(1, 768, 30524)]  // the LM head's shape
     public void BFloat16_is_the_float32_sum_rounded_once(int rows, int inFeatures, int outFeatures)
     {
+        foreach (bool in256Bits in (bool[])[false, true]) BFloat16IsTheFloat32SumRoundedOnce(rows, inFeatures, outFeatures, in256Bits);
+    }
+
+    private static void BFloat16IsTheFloat32SumRoundedOnce(int rows, int inFeatures, int outFeatures, bool in256Bits)
+    {
+        using var width = new SumWidth(in256Bits);
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var generator = new torch.Generator(99);
@@ -366,4 +378,19 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         });
         Assert.That(failures, Is.Empty);
     }
+}
+
+/// <summary>For one test: the kernel's 256-bit sums (<paramref name="in256Bits"/>), or its default width (512 bits where
+/// Vector512 is accelerated, so that both are tested on such a CPU).</summary>
+internal sealed class SumWidth : IDisposable
+{
+    private readonly bool saved = SkinnyLinear.Wide;
+
+    public SumWidth(bool in256Bits)
+    {
+        if (in256Bits) SkinnyLinear.Wide = false;
+        TestContext.Out.WriteLine($"sums in {(SkinnyLinear.Wide ? 512 : 256)}-bit vectors");
+    }
+
+    public void Dispose() => SkinnyLinear.Wide = saved;
 }

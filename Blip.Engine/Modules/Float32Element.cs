@@ -14,6 +14,9 @@ internal readonly struct Float32Element : IKernelElement
     public static unsafe Vector256<float> Load8(nint p, long k) => Avx.LoadVector256((float*)p + k);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> Load16(nint p, long k) => Vector512.Load((float*)p + k);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe float Load1(nint p, long k) => ((float*)p)[k];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
