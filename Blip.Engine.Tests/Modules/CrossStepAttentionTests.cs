@@ -48,18 +48,23 @@ public class CrossStepAttentionTests
         }
 
         CrossStepAttention.Policy = SkinnyLinearPolicy.Always;
-        var actual = CrossStepAttention.TryAttend(q, keys, values, mask, Heads);
-        Assert.That(actual, Is.Not.Null, "the kernel should take a one-token step");
-        Assert.That(actual!.shape, Is.EqualTo(new long[] { images * beams, 1, Width }));
         // SDPA per image with its beams as query rows, in float32.
         var folded = q.to(ScalarType.Float32).view(images, beams, Heads, HeadDim).transpose(1, 2);        // [Bk,H,n,D]
         var expected = nn.functional.scaled_dot_product_attention(folded, keys.to(ScalarType.Float32), values.to(ScalarType.Float32),
             mask?.to(ScalarType.Float32)).transpose(1, 2).reshape(images * beams, 1, Width);                // [B,1,C]
-        // float32: float rounding of another summation order; bfloat16: the float32 result rounded once.
-        double worst = dtype == ScalarType.Float32
-            ? TensorAssert.AllClose(expected, actual, atol: 2e-6, what: "context")
-            : TensorAssert.AllClose(expected, actual.to(ScalarType.Float32), atol: 1e-6, rtol: 1.0 / 128, what: "context");
-        TestContext.Out.WriteLine($"worst |Δ| against SDPA: {worst:G3}");
+        foreach (bool in256Bits in (bool[])[false, true])
+        {
+            using var width = new SumWidth(in256Bits);
+            var actual = CrossStepAttention.TryAttend(q, keys, values, mask, Heads);
+            Assert.That(actual, Is.Not.Null, "the kernel should take a one-token step");
+            Assert.That(actual!.shape, Is.EqualTo(new long[] { images * beams, 1, Width }));
+            // float32: float rounding of another summation order (and of e^x, within ~2 ulp); bfloat16: the float32
+            // result rounded once.
+            double worst = dtype == ScalarType.Float32
+                ? TensorAssert.AllClose(expected, actual, atol: 2e-6, what: "context")
+                : TensorAssert.AllClose(expected, actual.to(ScalarType.Float32), atol: 1e-6, rtol: 1.0 / 128, what: "context");
+            TestContext.Out.WriteLine($"worst |Δ| against SDPA: {worst:G3}");
+        }
     }
 
     [Test]

@@ -356,7 +356,7 @@ internal static class SkinnyLinear
 
     // Dot4 in 512-bit vectors.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Dot4Wide<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
+    internal static unsafe void Dot4Wide<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
         out float d0, out float d1, out float d2, out float d3) where T : struct, IKernelElement
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -398,7 +398,7 @@ internal static class SkinnyLinear
 
     // Dot in 512-bit vectors.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe float DotWide<T>(nint w, float* x, long n) where T : struct, IKernelElement
+    internal static unsafe float DotWide<T>(nint w, float* x, long n) where T : struct, IKernelElement
     {
         var s0 = Vector512<float>.Zero;
         var s1 = Vector512<float>.Zero;

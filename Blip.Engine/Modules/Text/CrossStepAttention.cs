@@ -5,12 +5,15 @@
 // samples, ~10 ms a step for 21 MB of keys and values (~2 GB/s), and its float32 gemv ~3 ms for 42 MB. Here each
 // image's tokens are cut into ranges shared out over libtorch's OpenMP team; a range's keys and values are one
 // contiguous block, read once in order for all heads and beams (each loaded key vector serves every beam of the
-// image), and the ranges' partial softmaxes are merged exactly as flash attention merges blocks. Float32 throughout,
+// image), and the ranges' partial softmaxes are merged exactly as flash attention merges blocks. Where Vector512 is
+// accelerated (SkinnyLinear.Wide, the same switch) the dot products, e^x and the weighted sums run in 512-bit vectors
+// (e^x: SelfAttentionKernel's, within ~2 ulp of MathF.Exp). Float32 throughout,
 // bfloat16 widened exactly and the context rounded once, so it differs from SDPA by float rounding only (tested
 // against it). Anything else (several new tokens,
 // autograd, another device or dtype, another layout, a mask of another shape) takes SDPA.
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Blip.Engine.Checkpoints;
 using TorchSharp;
@@ -29,13 +32,15 @@ internal static class CrossStepAttention
 
     /// <summary>Auto, as measured on the AMD EPYC (Zen 4) machine of docs/BENCHMARKS.md, 12 layers' cross-attention
     /// of one step with the keys and values from DRAM: bfloat16 one beam 2.2 against SDPA's 12.2 ms, three beams 5.5–5.7
-    /// against 8.3–10.8; float32 one beam 2.7 against 4.7, three beams 6.4 against 5.4–6.2 (not taken). Not on Intel
-    /// CPUs, where MKL's matrix-vector product takes Intel's own code paths and this kernel was not measured.</summary>
+    /// against 8.3–10.8; float32 one beam 2.7 against 4.7, three beams 6.4 against 5.4–6.2 (not taken there). On the
+    /// Zen 5 of machine 4, float32 three beams 3.2 against 4.5 ms (SDPA's per-head products are MKL's AVX2 sgemm there),
+    /// and with the 512-bit sums 3.9 against 6.4 in a slower phase: taken from Zen 5 on. Not on Intel CPUs, where MKL's
+    /// matrix-vector product takes Intel's own code paths and this kernel was not measured.</summary>
     internal static bool PreferredFor(ScalarType type, long beams) => Policy switch
     {
         SkinnyLinearPolicy.Always => true,
         SkinnyLinearPolicy.Never => false,
-        _ => !CpuFeatures.IsIntel && (type == ScalarType.BFloat16 || beams == 1),
+        _ => !CpuFeatures.IsIntel && (type == ScalarType.BFloat16 || beams == 1 || CpuFeatures.IsAmdZen5OrLater),
     };
 
     // A range's scores (beams × heads × its tokens: 3 × 12 × 145 for beam 3 at 384 px) live on the stack up to this
@@ -139,6 +144,7 @@ internal static class CrossStepAttention
         int scoreCount = pairs * count;
         Span<float> scores = scoreCount <= StackScores ? stackalloc float[scoreCount] : new float[scoreCount];  // [n,H,count]
         float scale = 1f / MathF.Sqrt(s.HeadDim);
+        bool wide = SkinnyLinear.Wide;
         fixed (float* queries = &query[image * s.Beams * width])             // [n,C] of this image
         {
             for (int j = 0; j < count; j++)
@@ -155,8 +161,13 @@ internal static class CrossStepAttention
                     {
                         long n = Math.Min(4, s.Beams - b);
                         float* qb = q0 + (b * width);
-                        SkinnyLinear.Dot4<T>(key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim,
-                            out var d0, out var d1, out var d2, out var d3);
+                        float d0, d1, d2, d3;
+                        if (wide)
+                            SkinnyLinear.Dot4Wide<T>(key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim,
+                                out d0, out d1, out d2, out d3);
+                        else
+                            SkinnyLinear.Dot4<T>(key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim,
+                                out d0, out d1, out d2, out d3);
                         Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (d0 * scale) + masked);
                         Score(scores, maxima, (int)(((b + 1) * s.Heads) + h), count, j, (d1 * scale) + masked);
                         if (n > 2) Score(scores, maxima, (int)(((b + 2) * s.Heads) + h), count, j, (d2 * scale) + masked);
@@ -164,7 +175,10 @@ internal static class CrossStepAttention
                     }
 
                     if (b < s.Beams)
-                        Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (SkinnyLinear.Dot<T>(key, q0 + (b * width), headDim) * scale) + masked);
+                    {
+                        float d = wide ? SkinnyLinear.DotWide<T>(key, q0 + (b * width), headDim) : SkinnyLinear.Dot<T>(key, q0 + (b * width), headDim);
+                        Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (d * scale) + masked);
+                    }
                 }
             }
         }
@@ -173,17 +187,55 @@ internal static class CrossStepAttention
         {
             float max = maxima[pair], total = 0;
             var row = scores.Slice(pair * count, count);
-            for (int j = 0; j < count; j++) total += row[j] = MathF.Exp(row[j] - max);
+            int j = 0;
+            if (wide)
+            {
+                // SelfAttentionKernel's vector e^x (x ≤ 0 here), within ~2 ulp of MathF.Exp.
+                fixed (float* r = row)
+                {
+                    var shift = Vector512.Create(max);
+                    var sum = Vector512<float>.Zero;
+                    for (; j + 16 <= count; j += 16)
+                    {
+                        var e = SelfAttentionKernel.ExpNonPositive(Vector512.Load(r + j) - shift);
+                        Vector512.Store(e, r + j);
+                        sum += e;
+                    }
+
+                    total = Vector512.Sum(sum);
+                }
+            }
+
+            for (; j < count; j++) total += row[j] = MathF.Exp(row[j] - max);
             totals[pair] = total;
         }
 
         sums.Clear();
-        for (int j = 0; j < count; j++)
+        fixed (float* sum = sums)
         {
-            long valueRow = ((image * s.Tokens) + first + j) * width;
-            for (int pair = 0; pair < pairs; pair++)
-                CachedStepAttention.Accumulate<T>(sums.Slice(pair * headDim, headDim), scores[(pair * count) + j], p.Values, valueRow + ((pair % s.Heads) * headDim));
+            for (int j = 0; j < count; j++)
+            {
+                long valueRow = ((image * s.Tokens) + first + j) * width;
+                for (int pair = 0; pair < pairs; pair++)
+                {
+                    float weight = scores[(pair * count) + j];
+                    long offset = valueRow + ((pair % s.Heads) * headDim);
+                    if (wide && headDim % 16 == 0)
+                        AccumulateWide<T>(sum + (pair * headDim), weight, p.Values, offset, headDim);
+                    else
+                        CachedStepAttention.Accumulate<T>(sums.Slice(pair * headDim, headDim), weight, p.Values, offset);
+                }
+            }
         }
+    }
+
+    // sum[0..n) += weight · values[offset..offset+n), n a multiple of 16, in 512-bit vectors.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AccumulateWide<T>(float* sum, float weight, nint values, long offset, int n) where T : struct, IKernelElement
+    {
+        var w = Vector512.Create(weight);
+        for (int d = 0; d < n; d += 16)
+            Vector512.Store(Vector512.FusedMultiplyAdd(w, T.Load16(values, offset + d), Vector512.Load(sum + d)), sum + d);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
