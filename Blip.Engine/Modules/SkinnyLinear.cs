@@ -238,13 +238,18 @@ internal static class SkinnyLinear
     // rows ahead; 1 and 4 were no better).
     private const int Prefetch = 2;
 
-    /// <summary>Whether the sums run in 512-bit vectors (where the JIT accelerates Vector512: AVX-512): half the
-    /// instructions per weight byte, which counts where the widening of bfloat16 and several input rows make the
-    /// kernel more than a stream of loads. Measured on machine 4 (AMD Zen 5) in one process, 20 interleaved rounds, a
-    /// decoding step's 97 linears (0.49 GB float32, 0.25 GB bfloat16, from DRAM): bfloat16 3 rows 14.1 → 12.5 ms, 1 row
-    /// 9.9 → 8.7 ms; float32 3 rows 16.3 → 15.7 ms, 1 row 12.9 → 12.6 ms; LM-head-sized weights (30524×768) bfloat16
-    /// 3 rows 36 → 43 GB/s. Tests turn it off to check the 256-bit sums on the same CPU.</summary>
-    internal static bool Wide { get; set; } = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    /// <summary>Whether the sums run in 512-bit vectors: half the instructions per weight byte, which counts where the
+    /// widening of bfloat16 and several input rows make the kernel more than a stream of loads. By default on AMD from
+    /// Zen 5 on (full-width 512-bit units), where the JIT accelerates Vector512. Measured on machine 4 (Zen 5) in one
+    /// process, 20 interleaved rounds, a decoding step's 97 linears (0.49 GB float32, 0.25 GB bfloat16, from DRAM):
+    /// bfloat16 3 rows 14.1 → 12.5 ms, 1 row 9.9 → 8.7 ms; float32 3 rows 16.3 → 15.7 ms, 1 row 12.9 → 12.6 ms;
+    /// LM-head-sized weights (30524×768) bfloat16 3 rows 36 → 43 GB/s. On machine 3 (Zen 4, 512-bit work split in two
+    /// halves) a 512-bit bf16 one-row sum was slower (13.7–14.2 against 12.2–13.1 ms); Intel was not measured. Tests
+    /// turn it on and off to check both widths on a CPU that has AVX-512.</summary>
+    internal static bool Wide { get; set; } = WideSupported && CpuFeatures.IsAmdZen5OrLater;
+
+    /// <summary>Whether this CPU and JIT can run the 512-bit sums at all (AVX-512, Vector512 accelerated).</summary>
+    internal static bool WideSupported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void PrefetchRow(nint p, long bytes)

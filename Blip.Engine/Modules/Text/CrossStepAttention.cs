@@ -5,9 +5,9 @@
 // samples, ~10 ms a step for 21 MB of keys and values (~2 GB/s), and its float32 gemv ~3 ms for 42 MB. Here each
 // image's tokens are cut into ranges shared out over libtorch's OpenMP team; a range's keys and values are one
 // contiguous block, read once in order for all heads and beams (each loaded key vector serves every beam of the
-// image), and the ranges' partial softmaxes are merged exactly as flash attention merges blocks. Where Vector512 is
-// accelerated (SkinnyLinear.Wide, the same switch) the dot products, e^x and the weighted sums run in 512-bit vectors
-// (e^x: SelfAttentionKernel's, within ~2 ulp of MathF.Exp). Float32 throughout,
+// image), and the ranges' partial softmaxes are merged exactly as flash attention merges blocks. Where SkinnyLinear
+// sums in 512 bits (SkinnyLinear.Wide, the same switch: AMD Zen 5 on) the dot products, e^x and the weighted sums run
+// in 512-bit vectors (e^x: SelfAttentionKernel's, within ~2 ulp of MathF.Exp). Float32 throughout,
 // bfloat16 widened exactly and the context rounded once, so it differs from SDPA by float rounding only (tested
 // against it). Anything else (several new tokens,
 // autograd, another device or dtype, another layout, a mask of another shape) takes SDPA.
