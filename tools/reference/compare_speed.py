@@ -202,8 +202,8 @@ def derived(data, sides):
         if g and gb8:
             out.append(f"- {s}: greedy20 batch 8 {gb8:.2f} s per image, {g / gb8:.2f}× faster per image than batch 1")
         itm, rank = med(d["samples"].get("itm_pair", [])), med(d["samples"].get("rank_1000", []))
-        if rank:
-            ref_itm = med(data.get("transformers", d)["samples"].get("itm_pair", [])) or itm
+        ref_itm = med(data.get("transformers", d)["samples"].get("itm_pair", [])) or itm
+        if rank and ref_itm:   # --only without itm_pair: nothing to compare the ranking with
             out.append(f"- {s}: rank 1,000 texts {rank:.2f} s; every pair through transformers' ITM would take "
                        f"1000 × {ref_itm:.2f} s = {1000 * ref_itm:.0f} s → {1000 * ref_itm / rank:.0f}× faster")
     return out
