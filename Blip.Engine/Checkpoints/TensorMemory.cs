@@ -29,6 +29,33 @@ internal static class TensorMemory
         ForEachChunk(source, chunkBytes, (chunk, _) => stream.Write(chunk));
     }
 
+    /// <summary>The tensor's sizes, asked one dimension at a time. TorchSharp's <c>Tensor.shape</c> (and
+    /// <c>stride()</c>) fills a managed array through a callback from native code: ~1.0–1.4 µs a call on machine 4
+    /// against ~0.02–0.05 µs for <c>size(d)</c>, which a decoding step's kernels ask hundreds of times.</summary>
+    public static long[] Shape(torch.Tensor t)
+    {
+        var sizes = new long[t.dim()];
+        for (int d = 0; d < sizes.Length; d++) sizes[d] = t.size(d);
+        return sizes;
+    }
+
+    /// <summary>Whether the tensor's strides are <paramref name="expected"/>, asked one dimension at a time (see
+    /// <see cref="Shape"/>).</summary>
+    public static bool HasStrides(torch.Tensor t, ReadOnlySpan<long> expected)
+    {
+        if (t.dim() != expected.Length) return false;
+        for (int d = 0; d < expected.Length; d++)
+            if (t.stride(d) != expected[d]) return false;
+        return true;
+    }
+
+    /// <summary>The tensor's last size (0 for a scalar), one native call.</summary>
+    public static long LastSize(torch.Tensor t)
+    {
+        long rank = t.dim();
+        return rank == 0 ? 0 : t.size((int)rank - 1);
+    }
+
     /// <summary>The address of a contiguous CPU tensor's first element, for kernels that read or write it while the
     /// tensor lives (its storage is native memory: it never moves, so nothing is pinned). One native call.</summary>
     public static unsafe nint ContiguousAddress(torch.Tensor t) =>

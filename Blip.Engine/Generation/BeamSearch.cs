@@ -39,7 +39,7 @@ internal sealed class BeamSearch
             var flat = s.Running.narrow(2, 0, length).reshape(s.Batch * beams, length);    // [B,T]
             var logits = decoder.NextLogits(input.NewIds(flat, length), input.MaskFor(length), cache, input.NewPositions(length));
             var logProbs = processors.Apply(flat, logits.log_softmax(-1));                 // [B,V]
-            long vocab = logProbs.shape[1];
+            long vocab = logProbs.size(1);
             logProbs = (logProbs.view(s.Batch, beams, vocab) + s.RunningScores.unsqueeze(-1)).reshape(s.Batch, beams * vocab);
             var (topLogProbs, topSequences, topBeamIndices) = TopContinuations(s, logProbs, vocab, length, input.Length);
             var hits = topSequences.select(2, length).eq(stop.Eos);                         // [b,K]

@@ -6,9 +6,9 @@ namespace Blip.Engine.Generation;
 /// <summary>Start ids [B,T], their padding mask [B,T] and optional explicit positions [B,T] (rows group-major).</summary>
 internal sealed record DecoderInput(Tensor Ids, Tensor Mask, Tensor? Positions)
 {
-    public long Rows => Ids.shape[0];
+    public long Rows => Ids.size(0);
 
-    public int Length => (int)Ids.shape[1];
+    public int Length => (int)Ids.size(1);
 
     /// <summary>Each row repeated <paramref name="n"/> times in place (transformers' repeat_interleave).</summary>
     public DecoderInput Widen(int n) => n == 1 ? this

@@ -17,7 +17,7 @@ internal static class GreedySearch
         while (true)
         {
             using var step = NewDisposeScope();
-            int length = (int)ids.shape[1];
+            int length = (int)ids.size(1);
             var logits = decoder.NextLogits(input.NewIds(ids, length), input.MaskFor(length), cache, input.NewPositions(length));
             var scores = processors.Apply(ids, logits);                              // [B,V]
             var next = sample

@@ -58,7 +58,7 @@ internal static class FewRowLayerNorm
             if (p is not null && (p.dtype != dtype || p.device_type != DeviceType.CPU || !p.is_contiguous())) return false;
         if (is_grad_enabled() && (x.requires_grad || residual.requires_grad || (weight?.requires_grad ?? false) || (bias?.requires_grad ?? false)))
             return false;
-        long[] xs = x.shape, rs = residual.shape;
+        long[] xs = TensorMemory.Shape(x), rs = TensorMemory.Shape(residual);
         if (!xs.AsSpan().SequenceEqual(rs)) return false;                  // no broadcasting here
         width = xs[^1];
         if (width == 0 || (weight is not null && weight.numel() != width) || (bias is not null && bias.numel() != width)) return false;

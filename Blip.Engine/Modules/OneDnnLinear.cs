@@ -11,6 +11,7 @@
 // sums in another order than MKL, so results differ by float rounding (about 1e-6 relative), as MKL's differ from
 // OpenBLAS's. Only a wiring of libtorch's own kernels: no arithmetic is written here.
 using System.Runtime.Intrinsics.X86;
+using Blip.Engine.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -55,8 +56,8 @@ internal static class OneDnnLinear
         if (weight.dtype == ScalarType.BFloat16)
             return nn.functional.linear(input, weight, bias);                          // oneDNN's matmul already
         using var scope = NewDisposeScope();
-        long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
-        long[] shape = input.shape;
+        long outFeatures = weight.size(0), inFeatures = weight.size(1);
+        long[] shape = TensorMemory.Shape(input);
         long rows = input.numel() / inFeatures;
         var columns = input.contiguous().view(1, 1, rows, inFeatures)                 // [1,1,R,I]
             .permute(0, 3, 1, 2);                                                      // [1,I,1,R], channels-last
@@ -83,9 +84,9 @@ internal static class OneDnnLinear
         var dtype = weight.dtype;
         if (dtype != ScalarType.Float32 && !(dtype == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16)) return false;
         if (input.dtype != dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
-        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != dtype || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
-        long inFeatures = weight.shape[1];
-        if (input.dim() < 1 || inFeatures == 0 || weight.shape[0] == 0 || input.shape[^1] != inFeatures) return false;
+        long outFeatures = weight.size(0), inFeatures = weight.size(1);   // size(d), not shape: see TensorMemory.Shape
+        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != dtype || bias.dim() != 1 || bias.size(0) != outFeatures)) return false;
+        if (input.dim() < 1 || inFeatures == 0 || outFeatures == 0 || TensorMemory.LastSize(input) != inFeatures) return false;
         long rows = input.numel() / inFeatures;
         if (rows < 1 || !PreferredFor(rows)) return false;
         return !(is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));

@@ -96,15 +96,11 @@ internal static class SkinnyLinear
     // The kernel for weights of one dtype that each passed Applies with this input (so they share its width).
     private static Tensor[] Launch(Tensor input, Tensor[] weights, Tensor?[] biases, Epilogue epilogue)
     {
-        // Each shape query is a native call and an array (microseconds after a weight stream): one per tensor.
+        // Sizes one dimension at a time (TensorMemory.Shape: Tensor.shape costs ~1 µs a call).
         var sizes = new (long Out, long In)[weights.Length];
-        for (int i = 0; i < weights.Length; i++)
-        {
-            long[] w = weights[i].shape;
-            sizes[i] = (w[0], w[1]);
-        }
+        for (int i = 0; i < weights.Length; i++) sizes[i] = (weights[i].size(0), weights[i].size(1));
 
-        long[] inputShape = input.shape;
+        long[] inputShape = TensorMemory.Shape(input);
         long rows = input.numel() / sizes[0].In;
         var dtype = weights[0].dtype;
         var outputs = new Tensor[weights.Length];
@@ -142,8 +138,9 @@ internal static class SkinnyLinear
     public static bool Covers(Tensor hidden)
     {
         ArgumentNullException.ThrowIfNull(hidden);
-        if (hidden.device_type != DeviceType.CPU || hidden.dim() < 1 || hidden.shape[^1] <= 0) return false;
-        long rows = hidden.numel() / hidden.shape[^1];
+        long width = TensorMemory.LastSize(hidden);
+        if (hidden.device_type != DeviceType.CPU || hidden.dim() < 1 || width <= 0) return false;
+        long rows = hidden.numel() / width;
         return rows >= 1 && rows <= MaxRows && PreferredFor(hidden.dtype, rows) && !(is_grad_enabled() && hidden.requires_grad);
     }
 
@@ -180,9 +177,9 @@ internal static class SkinnyLinear
         if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
         if (input.dtype != weight.dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
         if (weight.numel() > int.MaxValue / sizeof(float)) return false;  // read through one Span<byte>
-        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != weight.dtype || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
-        long inFeatures = weight.shape[1];
-        if (input.dim() < 1 || inFeatures == 0 || weight.shape[0] == 0 || input.shape[^1] != inFeatures) return false;
+        long outFeatures = weight.size(0), inFeatures = weight.size(1);   // size(d), not shape: see TensorMemory.Shape
+        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != weight.dtype || bias.dim() != 1 || bias.size(0) != outFeatures)) return false;
+        if (input.dim() < 1 || inFeatures == 0 || outFeatures == 0 || TensorMemory.LastSize(input) != inFeatures) return false;
         long rows = input.numel() / inFeatures;
         if (rows < 1 || rows > MaxRows || !PreferredFor(weight.dtype, rows)) return false;
         bool needsGrad = is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false));

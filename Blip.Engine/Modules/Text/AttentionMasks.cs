@@ -27,7 +27,7 @@ public static class AttentionMasks
     public static Tensor? SelfAttention(Tensor? attentionMask, bool causal, long queryLength, long pastLength, ScalarType dtype, Device device)
     {
         long keyLength = pastLength + queryLength;
-        if (attentionMask is not null && attentionMask.shape[^1] != keyLength)
+        if (attentionMask is not null && attentionMask.size(-1) != keyLength)
             throw new ArgumentException($"attention mask covers {attentionMask.shape[^1]} positions, expected past {pastLength} + new {queryLength}", nameof(attentionMask));
         bool causalNeeded = causal && queryLength > 1;
         if (attentionMask is null && !causalNeeded) return null;

@@ -37,7 +37,7 @@ public sealed class BlipTextEmbeddings : nn.Module
     public Tensor Forward(Tensor inputIds, long pastLength = 0, Tensor? positionIds = null)
     {
         ArgumentNullException.ThrowIfNull(inputIds);
-        long length = inputIds.shape[1];
+        long length = inputIds.size(1);
         if (pastLength + length > maxPositions)
             throw new ArgumentException($"sequence of {pastLength + length} positions exceeds max_position_embeddings {maxPositions}", nameof(inputIds));
         using var scope = NewDisposeScope();

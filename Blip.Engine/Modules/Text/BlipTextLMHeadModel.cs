@@ -87,7 +87,7 @@ public sealed class BlipTextLMHeadModel : nn.Module
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(labels);
         using var scope = NewDisposeScope();
-        long vocab = logits.shape[^1];
+        long vocab = logits.size(-1);
         var shifted = logits[.., ..^1, ..].reshape(-1, vocab);        // [B*(T-1),V]
         var targets = labels[.., 1..].reshape(-1).to(logits.device);  // [B*(T-1)]
         return nn.functional.cross_entropy(shifted, targets, label_smoothing: labelSmoothing).MoveToOuterDisposeScope();

@@ -45,7 +45,7 @@ public sealed class BlipTextModel : nn.Module
         using var scope = NewDisposeScope();
         long past = cache?.Length ?? 0;
         var hidden = embeddings.Forward(inputIds, past, positionIds);                                   // [B,T,C]
-        var selfMask = AttentionMasks.SelfAttention(attentionMask, causal, inputIds.shape[1], past, hidden.dtype, hidden.device);
+        var selfMask = AttentionMasks.SelfAttention(attentionMask, causal, inputIds.size(1), past, hidden.dtype, hidden.device);
         var crossMask = AttentionMasks.CrossAttention(encoderMask, hidden.dtype, hidden.device);
         // A decoding step (a few rows, image K/V already cached): the linears run in SkinnyLinear's own threads.
         using var threads = SkinnyLinear.StepThreads(hidden, encoderStates);

@@ -28,12 +28,12 @@ internal static class CachedStepAttention
     public static Tensor? TryAttend(Tensor q, Tensor k, Tensor v, Tensor? mask, TextAttentionCache cache, int heads)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        // Each TorchSharp query is a native call (shape: an array too) and costs microseconds once the weights have
-        // streamed through the caches: the checks ask for as little as decides the case.
+        // Each TorchSharp query is a native call and costs more once the weights have streamed through the caches: the
+        // checks ask for as little as decides the case, sizes one dimension at a time (TensorMemory.Shape).
         if (!Enabled || !Avx2.IsSupported || q.dim() != 3) return null;
         var dtype = q.dtype;
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
-        long[] shape = q.shape;
+        long[] shape = TensorMemory.Shape(q);
         if (shape[1] != 1) return null;
         long batch = shape[0], width = shape[2], headDim = width / heads;
         if (headDim * heads != width) return null;
@@ -47,7 +47,7 @@ internal static class CachedStepAttention
 
         long keyLength = cache.Length + 1;
         if (mask is not null && (mask.dtype != dtype || mask.device_type != DeviceType.CPU || !mask.is_contiguous()
-            || !mask.shape.AsSpan().SequenceEqual([batch, 1, 1, keyLength])))
+            || !TensorMemory.Shape(mask).AsSpan().SequenceEqual([batch, 1, 1, keyLength])))
             return null;
         if (!cache.TryReserveStep(batch, heads, headDim, dtype, out var keyBuffer, out var valueBuffer, out long capacity)) return null;
 

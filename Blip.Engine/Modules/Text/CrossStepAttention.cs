@@ -53,14 +53,15 @@ internal static class CrossStepAttention
     /// image i. Returns the context [B,1,C], or null where this path does not apply.</summary>
     public static Tensor? TryAttend(Tensor q, Tensor keys, Tensor values, Tensor? mask, int heads)
     {
-        // Each TorchSharp query is a native call (shape and stride: an array too): ask for as little as decides.
+        // Each TorchSharp query is a native call: ask for as little as decides, and sizes and strides one dimension
+        // at a time (TensorMemory.Shape: Tensor.shape and stride() cost ~1 µs each).
         if (Policy == SkinnyLinearPolicy.Never || heads <= 0 || !Avx2.IsSupported || !OpenMpTeam.IsAvailable || q.dim() != 3 || keys.dim() != 4) return null;
         var dtype = q.dtype;
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
-        long[] shape = q.shape;
+        long[] shape = TensorMemory.Shape(q);
         if (shape[1] != 1) return null;
         long batch = shape[0], width = shape[2], headDim = width / heads;
-        long[] kv = keys.shape;
+        long[] kv = TensorMemory.Shape(keys);
         long images = kv[0], tokens = kv[2];
         if (headDim * heads != width || kv[1] != heads || kv[3] != headDim || images == 0 || tokens == 0 || batch % images != 0) return null;
         if (!PreferredFor(dtype, batch / images)) return null;
@@ -69,12 +70,12 @@ internal static class CrossStepAttention
         {
             // [Bk,S,C] memory seen as [Bk,H,S,D]: strides [S·C, D, C, 1].
             if (t.dtype != dtype || t.device_type != DeviceType.CPU) return null;
-            if (!t.shape.AsSpan().SequenceEqual(kv) || !t.stride().AsSpan().SequenceEqual([tokens * width, headDim, width, 1])) return null;
+            if (!TensorMemory.Shape(t).AsSpan().SequenceEqual(kv) || !TensorMemory.HasStrides(t, [tokens * width, headDim, width, 1])) return null;
         }
 
         if (is_grad_enabled() && (q.requires_grad || keys.requires_grad || values.requires_grad)) return null;
         if (mask is not null && (mask.dtype != dtype || mask.device_type != DeviceType.CPU || !mask.is_contiguous()
-            || !mask.shape.AsSpan().SequenceEqual([images, 1, 1, tokens])))
+            || !TensorMemory.Shape(mask).AsSpan().SequenceEqual([images, 1, 1, tokens])))
             return null;
 
         var context = empty([batch, 1, width], dtype);                                                // [B,1,C]
