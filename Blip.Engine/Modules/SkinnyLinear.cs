@@ -281,8 +281,10 @@ internal static class SkinnyLinear
             {
                 long n = Math.Min(4, a.Rows - r);
                 float* x0 = x + (r * a.In);
-                float d0, d1, d2, d3;
-                if (wide)
+                float d0, d1, d2, d3 = 0;
+                if (wide && n == 3)
+                    Dot3Wide<T>(wr, x0, x0 + a.In, x0 + (2 * a.In), a.In, out d0, out d1, out d2);
+                else if (wide)
                     Dot4Wide<T>(wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, out d0, out d1, out d2, out d3);
                 else
                     Dot4<T>(wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, out d0, out d1, out d2, out d3);
@@ -353,6 +355,45 @@ internal static class SkinnyLinear
             d1 += wk * x1[k];
             d2 += wk * x2[k];
             d3 += wk * x3[k];
+        }
+    }
+
+    // Dot4Wide for three input rows (beam 3) without the repeated fourth: a step's bf16 linears with 3 rows 12.9 → 11.4
+    // and 13.2 → 12.0 ms on machine 4 (40 interleaved rounds, twice); float32 unchanged within noise.
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void Dot3Wide<T>(nint w, float* x0, float* x1, float* x2, long n, out float d0, out float d1, out float d2)
+        where T : struct, IKernelElement
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default;
+        long k = 0;
+        for (; k + 32 <= n; k += 32)
+        {
+            var wa = T.Load16(w, k);
+            var wb = T.Load16(w, k + 16);
+            a0 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x0 + k), a0);
+            a1 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x1 + k), a1);
+            a2 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x2 + k), a2);
+            b0 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x0 + k + 16), b0);
+            b1 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x1 + k + 16), b1);
+            b2 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x2 + k + 16), b2);
+        }
+
+        for (; k + 16 <= n; k += 16)
+        {
+            var wa = T.Load16(w, k);
+            a0 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x0 + k), a0);
+            a1 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x1 + k), a1);
+            a2 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x2 + k), a2);
+        }
+
+        (d0, d1, d2) = (Vector512.Sum(a0 + b0), Vector512.Sum(a1 + b1), Vector512.Sum(a2 + b2));
+        for (; k < n; k++)
+        {
+            float wk = T.Load1(w, k);
+            d0 += wk * x0[k];
+            d1 += wk * x1[k];
+            d2 += wk * x2[k];
         }
     }
 
