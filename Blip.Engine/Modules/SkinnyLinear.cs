@@ -281,20 +281,15 @@ internal static class SkinnyLinear
             {
                 long n = Math.Min(4, a.Rows - r);
                 float* x0 = x + (r * a.In);
-                float d0, d1, d2, d3 = 0;
-                if (wide && n == 3)
-                    Dot3Wide<T>(wr, x0, x0 + a.In, x0 + (2 * a.In), a.In, out d0, out d1, out d2);
-                else if (wide)
-                    Dot4Wide<T>(wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, out d0, out d1, out d2, out d3);
-                else
-                    Dot4<T>(wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, out d0, out d1, out d2, out d3);
+                DotBlock<T>(wide, wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, n,
+                    out var d0, out var d1, out var d2, out var d3);
                 T.Store(a.Y, (r * a.Out) + o, d0 + bo);
                 T.Store(a.Y, ((r + 1) * a.Out) + o, d1 + bo);
                 if (n > 2) T.Store(a.Y, ((r + 2) * a.Out) + o, d2 + bo);
                 if (n > 3) T.Store(a.Y, ((r + 3) * a.Out) + o, d3 + bo);
             }
 
-            if (r < a.Rows) T.Store(a.Y, (r * a.Out) + o, (wide ? DotWide<T>(wr, x + (r * a.In), a.In) : Dot<T>(wr, x + (r * a.In), a.In)) + bo);
+            if (r < a.Rows) T.Store(a.Y, (r * a.Out) + o, Dot<T>(wide, wr, x + (r * a.In), a.In) + bo);
         }
 
         if (a.Epilogue == Epilogue.Gelu) GeluInPlace<T>(a, first, last);
@@ -313,186 +308,114 @@ internal static class SkinnyLinear
         }
     }
 
-    // One weight row against four input rows: each weight vector is loaded once and used four times, with two
-    // accumulators per row so that eight FMA chains are in flight. Before this, rows beyond the first were each a full
-    // Dot (the weight row re-read from L1 and summed horizontally per row): a step of 8 rows took 102–114 ms against
-    // 56–74 ms for one row.
+    // One weight row against a block of 2–4 input rows (x2 and x3 repeat the last row where there are fewer): each
+    // weight vector is loaded once and used for every row, with two accumulators per row so that eight FMA chains are
+    // in flight. Before this, rows beyond the first were each a full Dot (the weight row re-read from L1 and summed
+    // horizontally per row): a step of 8 rows took 102–114 ms against 56–74 ms for one row. Three rows (beam 3) skip
+    // the repeated fourth: in 512 bits a step's bf16 linears with 3 rows 12.9 → 11.4 and 13.2 → 12.0 ms on machine 4
+    // (40 interleaved rounds, twice), float32 unchanged within noise. `wide`: 512-bit vectors (see Wide).
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void Dot4<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
+    internal static unsafe void DotBlock<T>(bool wide, nint w, float* x0, float* x1, float* x2, float* x3, long n, long rows,
         out float d0, out float d1, out float d2, out float d3) where T : struct, IKernelElement
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        if (wide && rows == 3)
+            Dot4<T, Width512<T>, Vector512<float>, ThreeRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+        else if (wide)
+            Dot4<T, Width512<T>, Vector512<float>, FourRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+        else if (rows == 3)
+            Dot4<T, Width256<T>, Vector256<float>, ThreeRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+        else
+            Dot4<T, Width256<T>, Vector256<float>, FourRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+    }
+
+    /// <summary>One weight row against one input row; <paramref name="wide"/>: in 512-bit vectors (see Wide).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe float Dot<T>(bool wide, nint w, float* x, long n) where T : struct, IKernelElement =>
+        wide ? Dot<T, Width512<T>, Vector512<float>>(w, x, n) : Dot<T, Width256<T>, Vector256<float>>(w, x, n);
+
+    // Whether a block's fourth input row is summed (a type argument, so the JIT compiles each case without the test).
+    private interface IRowBlock
+    {
+        static abstract bool Fourth { get; }
+    }
+
+    private readonly struct FourRows : IRowBlock
+    {
+        public static bool Fourth => true;
+    }
+
+    private readonly struct ThreeRows : IRowBlock
+    {
+        public static bool Fourth => false;
+    }
+
+    // With ThreeRows, d3 is 0 and x3 is not read.
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Dot4<T, TWidth, TVector, TRows>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
+        out float d0, out float d1, out float d2, out float d3)
+        where T : struct, IKernelElement where TWidth : struct, IVectorWidth<TVector> where TVector : struct where TRows : struct, IRowBlock
+    {
+        TVector a0 = TWidth.Zero, a1 = TWidth.Zero, a2 = TWidth.Zero, a3 = TWidth.Zero;
+        TVector b0 = TWidth.Zero, b1 = TWidth.Zero, b2 = TWidth.Zero, b3 = TWidth.Zero;
+        int lanes = TWidth.Lanes;
         long k = 0;
-        for (; k + 16 <= n; k += 16)
+        for (; k + (2 * lanes) <= n; k += 2 * lanes)
         {
-            var wa = T.Load8(w, k);
-            var wb = T.Load8(w, k + 8);
-            a0 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x0 + k), a0);
-            a1 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x1 + k), a1);
-            a2 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x2 + k), a2);
-            a3 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x3 + k), a3);
-            b0 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x0 + k + 8), b0);
-            b1 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x1 + k + 8), b1);
-            b2 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x2 + k + 8), b2);
-            b3 = Fma.MultiplyAdd(wb, Avx.LoadVector256(x3 + k + 8), b3);
+            var wa = TWidth.LoadWeights(w, k);
+            var wb = TWidth.LoadWeights(w, k + lanes);
+            a0 = TWidth.MultiplyAdd(wa, TWidth.Load(x0 + k), a0);
+            a1 = TWidth.MultiplyAdd(wa, TWidth.Load(x1 + k), a1);
+            a2 = TWidth.MultiplyAdd(wa, TWidth.Load(x2 + k), a2);
+            if (TRows.Fourth) a3 = TWidth.MultiplyAdd(wa, TWidth.Load(x3 + k), a3);
+            b0 = TWidth.MultiplyAdd(wb, TWidth.Load(x0 + k + lanes), b0);
+            b1 = TWidth.MultiplyAdd(wb, TWidth.Load(x1 + k + lanes), b1);
+            b2 = TWidth.MultiplyAdd(wb, TWidth.Load(x2 + k + lanes), b2);
+            if (TRows.Fourth) b3 = TWidth.MultiplyAdd(wb, TWidth.Load(x3 + k + lanes), b3);
         }
 
-        for (; k + 8 <= n; k += 8)
+        for (; k + lanes <= n; k += lanes)
         {
-            var wa = T.Load8(w, k);
-            a0 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x0 + k), a0);
-            a1 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x1 + k), a1);
-            a2 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x2 + k), a2);
-            a3 = Fma.MultiplyAdd(wa, Avx.LoadVector256(x3 + k), a3);
+            var wa = TWidth.LoadWeights(w, k);
+            a0 = TWidth.MultiplyAdd(wa, TWidth.Load(x0 + k), a0);
+            a1 = TWidth.MultiplyAdd(wa, TWidth.Load(x1 + k), a1);
+            a2 = TWidth.MultiplyAdd(wa, TWidth.Load(x2 + k), a2);
+            if (TRows.Fourth) a3 = TWidth.MultiplyAdd(wa, TWidth.Load(x3 + k), a3);
         }
 
-        (d0, d1, d2, d3) = (Vector256.Sum(a0 + b0), Vector256.Sum(a1 + b1), Vector256.Sum(a2 + b2), Vector256.Sum(a3 + b3));
+        (d0, d1, d2) = (TWidth.Sum(TWidth.Add(a0, b0)), TWidth.Sum(TWidth.Add(a1, b1)), TWidth.Sum(TWidth.Add(a2, b2)));
+        d3 = TRows.Fourth ? TWidth.Sum(TWidth.Add(a3, b3)) : 0f;
         for (; k < n; k++)
         {
             float wk = T.Load1(w, k);
             d0 += wk * x0[k];
             d1 += wk * x1[k];
             d2 += wk * x2[k];
-            d3 += wk * x3[k];
+            if (TRows.Fourth) d3 += wk * x3[k];
         }
     }
 
-    // Dot4Wide for three input rows (beam 3) without the repeated fourth: a step's bf16 linears with 3 rows 12.9 → 11.4
-    // and 13.2 → 12.0 ms on machine 4 (40 interleaved rounds, twice); float32 unchanged within noise.
+    // Four independent accumulators keep the FMA units busy while the weight streams in from memory.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void Dot3Wide<T>(nint w, float* x0, float* x1, float* x2, long n, out float d0, out float d1, out float d2)
-        where T : struct, IKernelElement
+    private static unsafe float Dot<T, TWidth, TVector>(nint w, float* x, long n)
+        where T : struct, IKernelElement where TWidth : struct, IVectorWidth<TVector> where TVector : struct
     {
-        Vector512<float> a0 = default, a1 = default, a2 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default;
+        TVector s0 = TWidth.Zero, s1 = TWidth.Zero, s2 = TWidth.Zero, s3 = TWidth.Zero;
+        int lanes = TWidth.Lanes;
         long k = 0;
-        for (; k + 32 <= n; k += 32)
+        for (; k + (4 * lanes) <= n; k += 4 * lanes)
         {
-            var wa = T.Load16(w, k);
-            var wb = T.Load16(w, k + 16);
-            a0 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x0 + k), a0);
-            a1 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x1 + k), a1);
-            a2 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x2 + k), a2);
-            b0 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x0 + k + 16), b0);
-            b1 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x1 + k + 16), b1);
-            b2 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x2 + k + 16), b2);
+            s0 = TWidth.MultiplyAdd(TWidth.LoadWeights(w, k), TWidth.Load(x + k), s0);
+            s1 = TWidth.MultiplyAdd(TWidth.LoadWeights(w, k + lanes), TWidth.Load(x + k + lanes), s1);
+            s2 = TWidth.MultiplyAdd(TWidth.LoadWeights(w, k + (2 * lanes)), TWidth.Load(x + k + (2 * lanes)), s2);
+            s3 = TWidth.MultiplyAdd(TWidth.LoadWeights(w, k + (3 * lanes)), TWidth.Load(x + k + (3 * lanes)), s3);
         }
 
-        for (; k + 16 <= n; k += 16)
+        for (; k + lanes <= n; k += lanes)
         {
-            var wa = T.Load16(w, k);
-            a0 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x0 + k), a0);
-            a1 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x1 + k), a1);
-            a2 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x2 + k), a2);
+            s0 = TWidth.MultiplyAdd(TWidth.LoadWeights(w, k), TWidth.Load(x + k), s0);
         }
 
-        (d0, d1, d2) = (Vector512.Sum(a0 + b0), Vector512.Sum(a1 + b1), Vector512.Sum(a2 + b2));
-        for (; k < n; k++)
-        {
-            float wk = T.Load1(w, k);
-            d0 += wk * x0[k];
-            d1 += wk * x1[k];
-            d2 += wk * x2[k];
-        }
-    }
-
-    // Dot4 in 512-bit vectors.
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void Dot4Wide<T>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
-        out float d0, out float d1, out float d2, out float d3) where T : struct, IKernelElement
-    {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-        long k = 0;
-        for (; k + 32 <= n; k += 32)
-        {
-            var wa = T.Load16(w, k);
-            var wb = T.Load16(w, k + 16);
-            a0 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x0 + k), a0);
-            a1 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x1 + k), a1);
-            a2 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x2 + k), a2);
-            a3 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x3 + k), a3);
-            b0 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x0 + k + 16), b0);
-            b1 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x1 + k + 16), b1);
-            b2 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x2 + k + 16), b2);
-            b3 = Vector512.FusedMultiplyAdd(wb, Vector512.Load(x3 + k + 16), b3);
-        }
-
-        for (; k + 16 <= n; k += 16)
-        {
-            var wa = T.Load16(w, k);
-            a0 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x0 + k), a0);
-            a1 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x1 + k), a1);
-            a2 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x2 + k), a2);
-            a3 = Vector512.FusedMultiplyAdd(wa, Vector512.Load(x3 + k), a3);
-        }
-
-        (d0, d1, d2, d3) = (Vector512.Sum(a0 + b0), Vector512.Sum(a1 + b1), Vector512.Sum(a2 + b2), Vector512.Sum(a3 + b3));
-        for (; k < n; k++)
-        {
-            float wk = T.Load1(w, k);
-            d0 += wk * x0[k];
-            d1 += wk * x1[k];
-            d2 += wk * x2[k];
-            d3 += wk * x3[k];
-        }
-    }
-
-    // Dot in 512-bit vectors.
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe float DotWide<T>(nint w, float* x, long n) where T : struct, IKernelElement
-    {
-        var s0 = Vector512<float>.Zero;
-        var s1 = Vector512<float>.Zero;
-        var s2 = Vector512<float>.Zero;
-        var s3 = Vector512<float>.Zero;
-        long k = 0;
-        for (; k + 64 <= n; k += 64)
-        {
-            s0 = Vector512.FusedMultiplyAdd(T.Load16(w, k), Vector512.Load(x + k), s0);
-            s1 = Vector512.FusedMultiplyAdd(T.Load16(w, k + 16), Vector512.Load(x + k + 16), s1);
-            s2 = Vector512.FusedMultiplyAdd(T.Load16(w, k + 32), Vector512.Load(x + k + 32), s2);
-            s3 = Vector512.FusedMultiplyAdd(T.Load16(w, k + 48), Vector512.Load(x + k + 48), s3);
-        }
-
-        for (; k + 16 <= n; k += 16)
-        {
-            s0 = Vector512.FusedMultiplyAdd(T.Load16(w, k), Vector512.Load(x + k), s0);
-        }
-
-        float sum = Vector512.Sum((s0 + s1) + (s2 + s3));
-        for (; k < n; k++)
-        {
-            sum += T.Load1(w, k) * x[k];
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe float Dot<T>(nint w, float* x, long n) where T : struct, IKernelElement
-    {
-        // Four independent accumulators keep the FMA units busy while the weight streams in from memory.
-        var s0 = Vector256<float>.Zero;
-        var s1 = Vector256<float>.Zero;
-        var s2 = Vector256<float>.Zero;
-        var s3 = Vector256<float>.Zero;
-        long k = 0;
-        for (; k + 32 <= n; k += 32)
-        {
-            s0 = Fma.MultiplyAdd(T.Load8(w, k), Avx.LoadVector256(x + k), s0);
-            s1 = Fma.MultiplyAdd(T.Load8(w, k + 8), Avx.LoadVector256(x + k + 8), s1);
-            s2 = Fma.MultiplyAdd(T.Load8(w, k + 16), Avx.LoadVector256(x + k + 16), s2);
-            s3 = Fma.MultiplyAdd(T.Load8(w, k + 24), Avx.LoadVector256(x + k + 24), s3);
-        }
-
-        for (; k + 8 <= n; k += 8)
-        {
-            s0 = Fma.MultiplyAdd(T.Load8(w, k), Avx.LoadVector256(x + k), s0);
-        }
-
-        float sum = Vector256.Sum((s0 + s1) + (s2 + s3));
+        float sum = TWidth.Sum(TWidth.Add(TWidth.Add(s0, s1), TWidth.Add(s2, s3)));
         for (; k < n; k++)
         {
             sum += T.Load1(w, k) * x[k];

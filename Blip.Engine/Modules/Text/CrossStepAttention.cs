@@ -162,13 +162,8 @@ internal static class CrossStepAttention
                     {
                         long n = Math.Min(4, s.Beams - b);
                         float* qb = q0 + (b * width);
-                        float d0, d1, d2, d3;
-                        if (wide)
-                            SkinnyLinear.Dot4Wide<T>(key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim,
-                                out d0, out d1, out d2, out d3);
-                        else
-                            SkinnyLinear.Dot4<T>(key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim,
-                                out d0, out d1, out d2, out d3);
+                        SkinnyLinear.DotBlock<T>(wide, key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim, n,
+                            out var d0, out var d1, out var d2, out var d3);
                         Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (d0 * scale) + masked);
                         Score(scores, maxima, (int)(((b + 1) * s.Heads) + h), count, j, (d1 * scale) + masked);
                         if (n > 2) Score(scores, maxima, (int)(((b + 2) * s.Heads) + h), count, j, (d2 * scale) + masked);
@@ -177,7 +172,7 @@ internal static class CrossStepAttention
 
                     if (b < s.Beams)
                     {
-                        float d = wide ? SkinnyLinear.DotWide<T>(key, q0 + (b * width), headDim) : SkinnyLinear.Dot<T>(key, q0 + (b * width), headDim);
+                        float d = SkinnyLinear.Dot<T>(wide, key, q0 + (b * width), headDim);
                         Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (d * scale) + masked);
                     }
                 }
