@@ -157,7 +157,6 @@ internal static class WeightMaterializer
         return (chosen, new StateDictLoadReport(loaded, missing, unexpected, mismatched, skipped));
     }
 
-    /// <summary>The file's tensor as an alias of the mapped file when possible, else a converted copy.</summary>
     /// <summary>Where a materialized tensor's memory comes from; it decides whether OneDnnPackedLinear may pack it.</summary>
     private enum WeightSource
     {
@@ -172,6 +171,7 @@ internal static class WeightMaterializer
         Copied,
     }
 
+    /// <summary>The file's tensor as an alias of the mapped file when possible, else a converted copy.</summary>
     private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap, out WeightSource source)
     {
         var file = reader.FileOf(key);
