@@ -41,8 +41,9 @@ public sealed class BlipVisionModel : nn.Module<Tensor, bool, VisionOutput>
     public override VisionOutput forward(Tensor pixelValues, bool interpolatePosEncoding)
     {
         var output = Encode(pixelValues, interpolatePosEncoding);
-        // Inference on the CPU: the layers' activations are free now; give glibc's retained heap back (see NativeHeap).
-        if (!is_grad_enabled() && output.LastHiddenState.device_type == DeviceType.CPU) NativeHeap.ReleaseFreeMemory();
+        // Inference on the CPU: the layers' activations are free now; glibc's retained heap is given back while the
+        // process is young and kept for the next forward once it runs them again and again (see NativeHeap).
+        if (!is_grad_enabled() && output.LastHiddenState.device_type == DeviceType.CPU) NativeHeap.AfterForward();
         return output;
     }
 
