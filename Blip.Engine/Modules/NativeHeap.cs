@@ -42,10 +42,16 @@ internal static partial class NativeHeap
     public static void AfterForward()
     {
         if (!available) return;
-        if (Setting != "1" && Interlocked.Increment(ref forwards) >= KeepFrom)
+        if (Setting != "1")
         {
-            if (Volatile.Read(ref kept) == 0) Keep();
-            if (Keeps) return;
+            int state = Volatile.Read(ref kept);   // counted only until decided, so the count never wraps
+            if (state == 0 && Interlocked.Increment(ref forwards) >= KeepFrom)
+            {
+                Keep();
+                state = Volatile.Read(ref kept);
+            }
+
+            if (state == 1) return;
         }
 
         ReleaseFreeMemory();
