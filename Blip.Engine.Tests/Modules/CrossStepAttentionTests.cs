@@ -82,6 +82,8 @@ public class CrossStepAttentionTests
             Assert.That(CrossStepAttention.TryAttend(tracked, keys, keys, null, Heads), Is.Null, "autograd records the step");
             Assert.That(CrossStepAttention.TryAttend(q, keys.contiguous(), keys.contiguous(), null, Heads), Is.Null, "keys in another layout");
             Assert.That(CrossStepAttention.TryAttend(q, keys, keys.to(ScalarType.BFloat16), null, Heads), Is.Null, "mixed dtypes");
+            var fewer = randn(2, 6, Width).view(2, 6, Heads, HeadDim).transpose(1, 2);                      // [2,H,6,D]
+            Assert.That(CrossStepAttention.TryAttend(q, keys, fewer, null, Heads), Is.Null, "values of fewer tokens than the keys");
             Assert.That(CrossStepAttention.TryAttend(randn(3, 1, Width), keys, keys, null, Heads), Is.Null, "three rows for two images");
             Assert.That(CrossStepAttention.TryAttend(q, keys, keys, zeros(2, 1, 1, 5), Heads), Is.Null, "a mask over other tokens");
             Assert.That(CrossStepAttention.TryAttend(q, keys, keys, null, 5), Is.Null, "a width the heads do not divide");

@@ -68,9 +68,9 @@ internal static class CrossStepAttention
         if (q.device_type != DeviceType.CPU || !q.is_contiguous()) return null;
         foreach (var t in (ReadOnlySpan<Tensor>)[keys, values])
         {
-            // [Bk,S,C] memory seen as [Bk,H,S,D]: strides [S·C, D, C, 1].
+            // [Bk,S,C] memory seen as [Bk,H,S,D]: strides [S·C, D, C, 1]; the values' shape must be the keys' (kv).
             if (t.dtype != dtype || t.device_type != DeviceType.CPU) return null;
-            if (!TensorMemory.Shape(t).AsSpan().SequenceEqual(kv) || !TensorMemory.HasStrides(t, [tokens * width, headDim, width, 1])) return null;
+            if ((!ReferenceEquals(t, keys) && !TensorMemory.Shape(t).AsSpan().SequenceEqual(kv)) || !TensorMemory.HasStrides(t, [tokens * width, headDim, width, 1])) return null;
         }
 
         if (is_grad_enabled() && (q.requires_grad || keys.requires_grad || values.requires_grad)) return null;
