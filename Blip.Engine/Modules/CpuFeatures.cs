@@ -9,9 +9,12 @@ internal static class CpuFeatures
     /// <summary>True on an Intel CPU (CPUID vendor "GenuineIntel").</summary>
     public static bool IsIntel { get; } = Vendor() == "GenuineIntel";
 
+    /// <summary>True on an AMD CPU (CPUID vendor "AuthenticAMD").</summary>
+    public static bool IsAmd { get; } = Vendor() == "AuthenticAMD";
+
     /// <summary>True on an AMD CPU of family 1Ah or later (Zen 5 on), whose AVX-512 runs 512-bit FMAs at full width
     /// (Zen 4, family 19h, splits them in two halves).</summary>
-    public static bool IsAmdZen5OrLater { get; } = Vendor() == "AuthenticAMD" && Family() >= 0x1A;
+    public static bool IsAmdZen5OrLater { get; } = IsAmd && Family() >= 0x1A;
 
     /// <summary>True when the CPU has AVX512-BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5) and the OS enables AVX-512.</summary>
     public static bool HasAvx512BFloat16 { get; } = Avx512F.IsSupported && X86Base.IsSupported && MaxLeaf() >= 7

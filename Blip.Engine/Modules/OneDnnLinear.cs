@@ -25,12 +25,13 @@ internal static class OneDnnLinear
     /// <summary>Fewest input rows (product of all dims but the last) Auto sends to oneDNN: at 16 rows both run alike.</summary>
     public const long MinRows = 32;
 
-    /// <summary>When oneDNN runs the linear: by default (Auto) on AMD CPUs from Zen 5 on with AVX-512, where MKL keeps
-    /// to AVX2 while the CPU runs 512-bit FMAs at full width, and oneDNN was measured faster (see the header). Not on
-    /// Intel CPUs, where MKL takes its AVX-512 path, nor on Zen 4, whose AVX-512 has AVX2's FMA rate, so that oneDNN's
-    /// per-call weight re-layout (~0.2 s of a Zen 5 vision forward) may cost more than it gains: neither was measured.
-    /// The environment variable BLIP_ONEDNN_LINEAR=0 (never) or =1 (always, any row count, where the layout allows) sets
-    /// it for a process.</summary>
+    /// <summary>When oneDNN runs the linear: by default (Auto) on AMD CPUs with AVX-512 (Zen 4 on), where MKL keeps to
+    /// AVX2 and oneDNN was measured faster: on Zen 5 (full-width 512-bit FMAs) see the header; on the Zen 4 of machine 3
+    /// (512-bit work split in two halves, so AVX2's FMA rate) a 2048³ product ran at 175–206 GFLOP/s against MKL's
+    /// 155–170, and with packed weights a vision forward took ~1.95 against ~2.4 s and a bfloat16 greedy caption 1.51
+    /// against 1.98 s (docs/BENCHMARKS.md, optimisation 33). Not on Intel CPUs, where MKL takes its AVX-512 path (not
+    /// measured against oneDNN), nor on CPUs without AVX-512. The environment variable BLIP_ONEDNN_LINEAR=0 (never) or
+    /// =1 (always, any row count, where the layout allows) sets it for a process.</summary>
     internal static SkinnyLinearPolicy Policy { get; set; } =
         SkinnyLinearPolicies.Parse(Environment.GetEnvironmentVariable("BLIP_ONEDNN_LINEAR"), "BLIP_ONEDNN_LINEAR");
 
@@ -72,7 +73,7 @@ internal static class OneDnnLinear
     {
         SkinnyLinearPolicy.Always => true,
         SkinnyLinearPolicy.Never => false,
-        _ => CpuFeatures.IsAmdZen5OrLater && Avx512F.IsSupported && rows >= MinRows,
+        _ => CpuFeatures.IsAmd && Avx512F.IsSupported && rows >= MinRows,
     };
 
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes oneDNN for these arguments: float32 input,
