@@ -97,6 +97,20 @@ public class CrossStepAttentionTests
     }
 
     [Test]
+    public void Auto_takes_the_kernel_where_it_was_measured_faster()
+    {
+        CrossStepAttention.Policy = SkinnyLinearPolicy.Auto;
+        bool offIntel = !CpuFeatures.IsIntel;
+        Assert.Multiple(() =>
+        {
+            Assert.That(CrossStepAttention.PreferredFor(ScalarType.BFloat16, 3), Is.EqualTo(offIntel), "bfloat16: off Intel");
+            Assert.That(CrossStepAttention.PreferredFor(ScalarType.Float32, 1), Is.EqualTo(offIntel), "one float32 beam: off Intel");
+            Assert.That(CrossStepAttention.PreferredFor(ScalarType.Float32, 3), Is.EqualTo(offIntel && SkinnyLinear.WideFor(3)),
+                $"float32 beams: where their sums run in 512 bits (here {SkinnyLinear.WideFor(3)})");
+        });
+    }
+
+    [Test]
     public void The_switch_is_read_as_the_other_kernels_switches()
     {
         Assert.That(SkinnyLinearPolicies.Parse("0", "BLIP_CROSS_STEP_ATTENTION"), Is.EqualTo(SkinnyLinearPolicy.Never));

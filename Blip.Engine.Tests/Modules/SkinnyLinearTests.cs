@@ -338,8 +338,35 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
             Assert.That(CpuFeatures.Vendor(), Is.EqualTo(vendor), "CPUID vendor against /proc/cpuinfo");
             Assert.That(CpuFeatures.HasAvx512BFloat16, Is.EqualTo(bf16), "AVX512-BF16 against /proc/cpuinfo flags");
             Assert.That(CpuFeatures.Family(), Is.EqualTo(family), "CPUID display family against /proc/cpuinfo's cpu family");
+            Assert.That(CpuFeatures.IsAmd, Is.EqualTo(vendor == "AuthenticAMD"), "AMD");
             Assert.That(CpuFeatures.IsAmdZen5OrLater, Is.EqualTo(vendor == "AuthenticAMD" && family >= 26), "Zen 5 or later: AMD family 1Ah on");
         });
+    }
+
+    [Test]
+    public void Sums_run_in_512_bits_on_amd_where_measured_faster()
+    {
+        var saved = SkinnyLinear.WideOverride;
+        try
+        {
+            SkinnyLinear.WideOverride = null;
+            bool amd512 = SkinnyLinear.WideSupported && CpuFeatures.IsAmd;
+            string cpu = $"this CPU: {CpuFeatures.Vendor()} family {CpuFeatures.Family():X}h, 512-bit sums supported {SkinnyLinear.WideSupported}";
+            Assert.Multiple(() =>
+            {
+                Assert.That(SkinnyLinear.WideFor(1), Is.EqualTo(amd512 && CpuFeatures.IsAmdZen5OrLater), $"one row: AMD Zen 5 on ({cpu})");
+                Assert.That(SkinnyLinear.WideFor(3), Is.EqualTo(amd512), $"three rows: AMD with AVX-512, Zen 4 included ({cpu})");
+                Assert.That(SkinnyLinear.WideFor(8), Is.EqualTo(amd512), $"eight rows ({cpu})");
+            });
+            SkinnyLinear.WideOverride = false;
+            Assert.That(SkinnyLinear.WideFor(3), Is.False, "forced to 256 bits");
+            SkinnyLinear.WideOverride = true;
+            Assert.That(SkinnyLinear.WideFor(1), Is.EqualTo(SkinnyLinear.WideSupported), "forced to 512 bits where the CPU has them");
+        }
+        finally
+        {
+            SkinnyLinear.WideOverride = saved;
+        }
     }
 
     [Test]
@@ -384,13 +411,13 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
 /// CPU can run them (AVX-512; elsewhere 256 bits again), whichever Auto picks here, so both are tested on such a CPU.</summary>
 internal sealed class SumWidth : IDisposable
 {
-    private readonly bool saved = SkinnyLinear.Wide;
+    private readonly bool? saved = SkinnyLinear.WideOverride;
 
     public SumWidth(bool in256Bits)
     {
-        SkinnyLinear.Wide = !in256Bits && SkinnyLinear.WideSupported;
-        TestContext.Out.WriteLine($"sums in {(SkinnyLinear.Wide ? 512 : 256)}-bit vectors");
+        SkinnyLinear.WideOverride = !in256Bits && SkinnyLinear.WideSupported;
+        TestContext.Out.WriteLine($"sums in {(SkinnyLinear.WideFor(1) ? 512 : 256)}-bit vectors");
     }
 
-    public void Dispose() => SkinnyLinear.Wide = saved;
+    public void Dispose() => SkinnyLinear.WideOverride = saved;
 }

@@ -3,7 +3,7 @@
 // the 2-vCPU AVX2 machine of docs/BENCHMARKS.md, reading a 3072×768 fp32 weight: nn.functional.linear 8.6 GB/s for
 // one row (MKL's gemv runs on one thread) and 3.1 GB/s for three rows (small-M gemm); this kernel 14–17 GB/s and
 // 12–13 GB/s. It runs only where nothing needs autograd and the layout is plain: float32 or bfloat16 (input, weight
-// and bias of one dtype), CPU, contiguous weight, AVX2 + FMA (sums in 512-bit vectors where AVX-512 is there: Wide),
+// and bias of one dtype), CPU, contiguous weight, AVX2 + FMA (sums in 512-bit vectors where AVX-512 is there: WideFor),
 // at most MaxRows rows; everything else goes to OneDnnLinear (many float32 rows on AMD CPUs with AVX-512, where MKL
 // keeps to AVX2) or nn.functional.linear unchanged. Its float32 sums run in another order than MKL's, so results differ by float rounding (about 1e-6 relative), as MKL's
 // differ from OpenBLAS's. bfloat16 values widen exactly to float32 (a 16-bit shift), are summed in float32 and the
@@ -234,15 +234,24 @@ internal static class SkinnyLinear
     // rows ahead; 1 and 4 were no better).
     private const int Prefetch = 2;
 
-    /// <summary>Whether the sums run in 512-bit vectors: half the instructions per weight byte, which counts where the
-    /// widening of bfloat16 and several input rows make the kernel more than a stream of loads. By default on AMD from
-    /// Zen 5 on (full-width 512-bit units), where the JIT accelerates Vector512. Measured on machine 4 (Zen 5) in one
-    /// process, 20 interleaved rounds, a decoding step's 97 linears (0.49 GB float32, 0.25 GB bfloat16, from DRAM):
-    /// bfloat16 3 rows 14.1 → 12.5 ms, 1 row 9.9 → 8.7 ms; float32 3 rows 16.3 → 15.7 ms, 1 row 12.9 → 12.6 ms;
-    /// LM-head-sized weights (30524×768) bfloat16 3 rows 36 → 43 GB/s. On machine 3 (Zen 4, 512-bit work split in two
-    /// halves) a 512-bit bf16 one-row sum was slower (13.7–14.2 against 12.2–13.1 ms); Intel was not measured. Tests
-    /// turn it on and off to check both widths on a CPU that has AVX-512.</summary>
-    internal static bool Wide { get; set; } = WideSupported && CpuFeatures.IsAmdZen5OrLater;
+    /// <summary>Whether the sums for <paramref name="rows"/> input rows run in 512-bit vectors: half the instructions per
+    /// weight byte, which counts where the widening of bfloat16 and several input rows make the kernel more than a
+    /// stream of loads. By default on AMD CPUs where the JIT accelerates Vector512: from Zen 5 on (full-width 512-bit
+    /// units) for any row count, on Zen 4 (512-bit work split in two halves) for two rows or more. Measured on machine 4
+    /// (Zen 5) in one process, 20 interleaved rounds, a decoding step's 97 linears (0.49 GB float32, 0.25 GB bfloat16,
+    /// from DRAM): bfloat16 3 rows 14.1 → 12.5 ms, 1 row 9.9 → 8.7 ms; float32 3 rows 16.3 → 15.7 ms, 1 row 12.9 →
+    /// 12.6 ms; LM-head-sized weights (30524×768) bfloat16 3 rows 36 → 43 GB/s. On machine 3 (Zen 4), the decoding of a
+    /// 20-token caption (19 steps, medians of 12–16 interleaved rounds in one process): bfloat16 3 beams 480 → 452 ms,
+    /// float32 3 beams 738 → 717 ms (657 with CrossStepAttention's 512-bit kernel against SDPA's 738), while one row is
+    /// slower in 512 bits (bfloat16 265 → 291 ms, float32 485 → 496). Intel was not measured. Tests force either width
+    /// (<see cref="WideOverride"/>) to check both on a CPU that has AVX-512.</summary>
+    internal static bool WideFor(long rows) => WideOverride is { } forced
+        ? forced && WideSupported
+        : WideSupported && CpuFeatures.IsAmd && (CpuFeatures.IsAmdZen5OrLater || rows > 1);
+
+    /// <summary>Tests: true forces the 512-bit sums (where <see cref="WideSupported"/>), false the 256-bit ones; null
+    /// (the default) leaves the choice to <see cref="WideFor"/>'s rule.</summary>
+    internal static bool? WideOverride { get; set; }
 
     /// <summary>Whether this CPU and JIT can run the 512-bit sums at all (AVX-512, Vector512 accelerated).</summary>
     internal static bool WideSupported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
@@ -269,7 +278,7 @@ internal static class SkinnyLinear
     private static unsafe void Rows<T>(KernelArgs a, long first, long last) where T : struct, IKernelElement
     {
         float* x = (float*)a.X;
-        bool wide = Wide;
+        bool wide = WideFor(a.Rows);
         for (long o = first; o < last; o++)
         {
             nint wr = a.W + (nint)(o * a.In * T.Size);
@@ -312,7 +321,7 @@ internal static class SkinnyLinear
     // in flight. Before this, rows beyond the first were each a full Dot (the weight row re-read from L1 and summed
     // horizontally per row): a step of 8 rows took 102–114 ms against 56–74 ms for one row. Three rows (beam 3) skip
     // the repeated fourth: in 512 bits a step's bf16 linears with 3 rows 12.9 → 11.4 and 13.2 → 12.0 ms on machine 4
-    // (40 interleaved rounds, twice), float32 unchanged within noise. `wide`: 512-bit vectors (see Wide).
+    // (40 interleaved rounds, twice), float32 unchanged within noise. `wide`: 512-bit vectors (see WideFor).
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void DotBlock<T>(bool wide, nint w, float* x0, float* x1, float* x2, float* x3, long n, long rows,
         out float d0, out float d1, out float d2, out float d3) where T : struct, IKernelElement
@@ -327,7 +336,7 @@ internal static class SkinnyLinear
             Dot4<T, Width256<T>, Vector256<float>, FourRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
     }
 
-    /// <summary>One weight row against one input row; <paramref name="wide"/>: in 512-bit vectors (see Wide).</summary>
+    /// <summary>One weight row against one input row; <paramref name="wide"/>: in 512-bit vectors (see WideFor).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float Dot<T>(bool wide, nint w, float* x, long n) where T : struct, IKernelElement =>
         wide ? Dot<T, Width512<T>, Vector512<float>>(w, x, n) : Dot<T, Width256<T>, Vector256<float>>(w, x, n);

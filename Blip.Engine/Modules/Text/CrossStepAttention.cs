@@ -6,11 +6,11 @@
 // image's tokens are cut into ranges shared out over libtorch's OpenMP team; a range's keys and values are one
 // contiguous block, read once in order for all heads and beams (each loaded key vector serves every beam of the
 // image), and the ranges' partial softmaxes are merged exactly as flash attention merges blocks. Where SkinnyLinear
-// sums in 512 bits (SkinnyLinear.Wide, the same switch: AMD Zen 5 on) the dot products, e^x and the weighted sums run
-// in 512-bit vectors (e^x: SelfAttentionKernel's, within ~2 ulp of MathF.Exp). Float32 throughout,
-// bfloat16 widened exactly and the context rounded once, so it differs from SDPA by float rounding only (tested
-// against it). Anything else (several new tokens,
-// autograd, another device or dtype, another layout, a mask of another shape) takes SDPA.
+// sums as many rows in 512 bits (SkinnyLinear.WideFor, the same rule: AMD Zen 5 on, Zen 4 for two rows or more) the dot
+// products, e^x and the weighted sums run in 512-bit vectors (e^x: SelfAttentionKernel's, within ~2 ulp of
+// MathF.Exp). Float32 throughout, bfloat16 widened exactly and the context rounded once, so it differs from SDPA by
+// float rounding only (tested against it). Anything else (several new tokens, autograd, another device or dtype,
+// another layout, a mask of another shape) takes SDPA.
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -34,13 +34,15 @@ internal static class CrossStepAttention
     /// of one step with the keys and values from DRAM: bfloat16 one beam 2.2 against SDPA's 12.2 ms, three beams 5.5–5.7
     /// against 8.3–10.8; float32 one beam 2.7 against 4.7, three beams 6.4 against 5.4–6.2 (not taken there). On the
     /// Zen 5 of machine 4, float32 three beams 3.2 against 4.5 ms (SDPA's per-head products are MKL's AVX2 sgemm there),
-    /// and with the 512-bit sums 3.9 against 6.4 in a slower phase: taken from Zen 5 on. Not on Intel CPUs, where MKL's
-    /// matrix-vector product takes Intel's own code paths and this kernel was not measured.</summary>
+    /// and with the 512-bit sums 3.9 against 6.4 in a slower phase; on the Zen 4, with the 512-bit sums, a beam-3
+    /// caption's decoding 657 against 717 ms (medians of 16 interleaved rounds): float32 beams are taken wherever their
+    /// sums run in 512 bits (<see cref="SkinnyLinear.WideFor"/>). Not on Intel CPUs, where MKL's matrix-vector product
+    /// takes Intel's own code paths and this kernel was not measured.</summary>
     internal static bool PreferredFor(ScalarType type, long beams) => Policy switch
     {
         SkinnyLinearPolicy.Always => true,
         SkinnyLinearPolicy.Never => false,
-        _ => !CpuFeatures.IsIntel && (type == ScalarType.BFloat16 || beams == 1 || CpuFeatures.IsAmdZen5OrLater),
+        _ => !CpuFeatures.IsIntel && (type == ScalarType.BFloat16 || beams == 1 || SkinnyLinear.WideFor(beams)),
     };
 
     // A range's scores (beams × heads × its tokens: 3 × 12 × 145 for beam 3 at 384 px) live on the stack up to this
@@ -145,7 +147,7 @@ internal static class CrossStepAttention
         int scoreCount = pairs * count;
         Span<float> scores = scoreCount <= StackScores ? stackalloc float[scoreCount] : new float[scoreCount];  // [n,H,count]
         float scale = 1f / MathF.Sqrt(s.HeadDim);
-        bool wide = SkinnyLinear.Wide;
+        bool wide = SkinnyLinear.WideFor(s.Beams);
         fixed (float* queries = &query[image * s.Beams * width])             // [n,C] of this image
         {
             for (int j = 0; j < count; j++)
