@@ -339,12 +339,14 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
             Assert.That(CpuFeatures.HasAvx512BFloat16, Is.EqualTo(bf16), "AVX512-BF16 against /proc/cpuinfo flags");
             Assert.That(CpuFeatures.Family(), Is.EqualTo(family), "CPUID display family against /proc/cpuinfo's cpu family");
             Assert.That(CpuFeatures.IsAmd, Is.EqualTo(vendor == "AuthenticAMD"), "AMD");
+            Assert.That(CpuFeatures.IsAmdZen4, Is.EqualTo(vendor == "AuthenticAMD" && family == 25 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported),
+                "Zen 4: AMD family 19h with AVX-512");
             Assert.That(CpuFeatures.IsAmdZen5OrLater, Is.EqualTo(vendor == "AuthenticAMD" && family >= 26), "Zen 5 or later: AMD family 1Ah on");
         });
     }
 
     [Test]
-    public void Sums_run_in_512_bits_on_amd_where_measured_faster()
+    public void Sum_width_and_prefetch_follow_what_was_measured_per_cpu()
     {
         var saved = SkinnyLinear.WideOverride;
         try
@@ -358,6 +360,8 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
                 Assert.That(SkinnyLinear.WideFor(3), Is.EqualTo(amd512), $"three rows: AMD with AVX-512, Zen 4 included ({cpu})");
                 Assert.That(SkinnyLinear.WideFor(8), Is.EqualTo(amd512), $"eight rows ({cpu})");
             });
+            Assert.That(SkinnyLinear.PrefetchFor(1), Is.EqualTo(CpuFeatures.IsAmdZen4 ? 0 : 2), $"one row: no software prefetch on Zen 4 only ({cpu})");
+            Assert.That(SkinnyLinear.PrefetchFor(3), Is.EqualTo(2), "beams: two weight rows ahead everywhere");
             SkinnyLinear.WideOverride = false;
             Assert.That(SkinnyLinear.WideFor(3), Is.False, "forced to 256 bits");
             SkinnyLinear.WideOverride = true;

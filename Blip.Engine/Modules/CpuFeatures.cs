@@ -12,6 +12,10 @@ internal static class CpuFeatures
     /// <summary>True on an AMD CPU (CPUID vendor "AuthenticAMD").</summary>
     public static bool IsAmd { get; } = Vendor() == "AuthenticAMD";
 
+    /// <summary>True on an AMD CPU of family 19h with AVX-512: Zen 4 (Zen 3, of the same family, has no AVX-512), whose
+    /// AVX-512 splits 512-bit work into two 256-bit halves.</summary>
+    public static bool IsAmdZen4 { get; } = IsAmd && Family() == 0x19 && Avx512F.IsSupported;
+
     /// <summary>True on an AMD CPU of family 1Ah or later (Zen 5 on), whose AVX-512 runs 512-bit FMAs at full width
     /// (Zen 4, family 19h, splits them in two halves).</summary>
     public static bool IsAmdZen5OrLater { get; } = IsAmd && Family() >= 0x1A;

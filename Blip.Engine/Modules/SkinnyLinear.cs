@@ -231,8 +231,14 @@ internal static class SkinnyLinear
     // Weight rows fetched ahead of the one being summed (software prefetch into L1). The hardware prefetcher alone kept
     // one thread's stream short of the bandwidth: on the Intel machine of docs/BENCHMARKS.md a decoder's linears
     // (0.49 GB fp32, read from DRAM) went from 14 to 18 GB/s for one row and from 11 to 15 GB/s in bfloat16 (0 → 2
-    // rows ahead; 1 and 4 were no better).
+    // rows ahead; 1 and 4 were no better). On the Zen 4 of machine 3 one input row streams faster without it: a 20-token
+    // caption's decoding (16 interleaved rounds in one process, medians) bfloat16 304 → 260 and 315 → 275 ms, float32
+    // 496 → 465 ms, and the step's linears alone (0, 1, 2, 4, 8 rows ahead) fastest at 0; beams keep it there (bfloat16
+    // 3 beams 461 against 518 ms without it; float32 651 against 627, within noise). Not measured on Zen 5.
     private const int Prefetch = 2;
+
+    /// <summary>How many weight rows ahead the kernel prefetches for <paramref name="rows"/> input rows (0: none).</summary>
+    internal static int PrefetchFor(long rows) => rows == 1 && CpuFeatures.IsAmdZen4 ? 0 : Prefetch;
 
     /// <summary>Whether the sums for <paramref name="rows"/> input rows run in 512-bit vectors: half the instructions per
     /// weight byte, which counts where the widening of bfloat16 and several input rows make the kernel more than a
@@ -279,10 +285,11 @@ internal static class SkinnyLinear
     {
         float* x = (float*)a.X;
         bool wide = WideFor(a.Rows);
+        int ahead = PrefetchFor(a.Rows);
         for (long o = first; o < last; o++)
         {
             nint wr = a.W + (nint)(o * a.In * T.Size);
-            if (o + Prefetch < last) PrefetchRow(a.W + (nint)((o + Prefetch) * a.In * T.Size), a.In * T.Size);
+            if (ahead > 0 && o + ahead < last) PrefetchRow(a.W + (nint)((o + ahead) * a.In * T.Size), a.In * T.Size);
             float bo = a.B == 0 ? 0f : T.Load1(a.B, o);
             long r = 0;
             for (; a.Rows - r >= 2; r += 4)
