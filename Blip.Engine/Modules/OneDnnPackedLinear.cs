@@ -12,9 +12,9 @@
 // (fc2's 430–475 against 595–723).
 //
 // When: wherever OneDnnLinear takes a linear (by default AMD CPUs with AVX-512), for weights that WeightMaterializer
-// registered as it set them on a module, are not inference tensors, and were not written since (libtorch's version counter, read
-// through the same shim, is unchanged; the weights of one file share a storage and so one counter, and a write to any
-// of them counts). Two kinds are registered: weights that alias a checkpoint's memory map (memoryMap, as the pipelines
+// registered as it set them on a module, are not inference tensors, and were not written since (libtorch's version
+// counter, read through the same shim, is unchanged; the weights of one file share a storage and so one counter, and a
+// write to any of them counts). Two kinds are registered: weights that alias a checkpoint's memory map (memoryMap, as the pipelines
 // load), whose file pages are dropped from the process once packed (MappedPages; re-read from the file if anything
 // reads them again), so the packed copy replaces them in memory instead of doubling it; and weights converted at load
 // to a narrower dtype (bfloat16 from a float32 file), whose model owns half the file's bytes, so that with packed
