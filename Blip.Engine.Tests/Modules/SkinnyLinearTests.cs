@@ -360,8 +360,10 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
                 Assert.That(SkinnyLinear.WideFor(3), Is.EqualTo(amd512), $"three rows: AMD with AVX-512, Zen 4 included ({cpu})");
                 Assert.That(SkinnyLinear.WideFor(8), Is.EqualTo(amd512), $"eight rows ({cpu})");
             });
-            Assert.That(SkinnyLinear.PrefetchFor(1), Is.EqualTo(CpuFeatures.IsAmdZen4 ? 0 : 2), $"one row: no software prefetch on Zen 4 only ({cpu})");
-            Assert.That(SkinnyLinear.PrefetchFor(3), Is.EqualTo(2), "beams: two weight rows ahead everywhere");
+            int zen4None = CpuFeatures.IsAmdZen4 ? 0 : 2;
+            Assert.That(SkinnyLinear.PrefetchFor(bfloat16: true, 1), Is.EqualTo(zen4None), $"bfloat16, one row: no software prefetch on Zen 4 only ({cpu})");
+            Assert.That(SkinnyLinear.PrefetchFor(bfloat16: false, 3), Is.EqualTo(zen4None), $"float32, beams: no software prefetch on Zen 4 only ({cpu})");
+            Assert.That(SkinnyLinear.PrefetchFor(bfloat16: true, 3), Is.EqualTo(2), "bfloat16 beams: two weight rows ahead everywhere");
             SkinnyLinear.WideOverride = false;
             Assert.That(SkinnyLinear.WideFor(3), Is.False, "forced to 256 bits");
             SkinnyLinear.WideOverride = true;

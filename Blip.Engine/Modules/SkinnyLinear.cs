@@ -232,14 +232,17 @@ internal static class SkinnyLinear
     // Weight rows fetched ahead of the one being summed (software prefetch into L1). The hardware prefetcher alone kept
     // one thread's stream short of the bandwidth: on the Intel machine of docs/BENCHMARKS.md a decoder's linears
     // (0.49 GB fp32, read from DRAM) went from 14 to 18 GB/s for one row and from 11 to 15 GB/s in bfloat16 (0 → 2
-    // rows ahead; 1 and 4 were no better). On the Zen 4 of machine 3 one input row streams faster without it: a 20-token
-    // caption's decoding (16 interleaved rounds in one process, medians) bfloat16 304 → 260 and 315 → 275 ms, float32
-    // 496 → 465 ms, and the step's linears alone (0, 1, 2, 4, 8 rows ahead) fastest at 0; beams keep it there (bfloat16
-    // 3 beams 461 against 518 ms without it; float32 651 against 627, within noise). Not measured on Zen 5.
+    // rows ahead; 1 and 4 were no better). On the Zen 4 of machine 3 float32, and bfloat16 for one row, stream faster
+    // without it: a 20-token caption's decoding (16–20 interleaved rounds in one process, medians) bfloat16 one row
+    // 304 → 260 and 315 → 275 ms, float32 one row 496 → 465 ms, float32 3 beams 617 → 576, 626 → 574 and 651 → 627 ms;
+    // the step's linears alone (0, 1, 2, 4, 8 rows ahead) fastest at 0 for one row, and float32 8 rows 38.5 → 35.7 ms.
+    // bfloat16 beams keep it there (3 beams 393, 461 and 438 ms with it against 454, 518 and 473 without). Not
+    // measured on Zen 5.
     private const int Prefetch = 2;
 
-    /// <summary>How many weight rows ahead the kernel prefetches for <paramref name="rows"/> input rows (0: none).</summary>
-    internal static int PrefetchFor(long rows) => rows == 1 && CpuFeatures.IsAmdZen4 ? 0 : Prefetch;
+    /// <summary>How many weight rows ahead the kernel prefetches for <paramref name="rows"/> input rows of
+    /// <paramref name="bfloat16"/> (else float32) weights; 0: none.</summary>
+    internal static int PrefetchFor(bool bfloat16, long rows) => CpuFeatures.IsAmdZen4 && (!bfloat16 || rows == 1) ? 0 : Prefetch;
 
     /// <summary>Whether the sums for <paramref name="rows"/> input rows run in 512-bit vectors: half the instructions per
     /// weight byte, which counts where the widening of bfloat16 and several input rows make the kernel more than a
@@ -286,7 +289,7 @@ internal static class SkinnyLinear
     {
         float* x = (float*)a.X;
         bool wide = WideFor(a.Rows);
-        int ahead = PrefetchFor(a.Rows);
+        int ahead = PrefetchFor(T.Size == 2, a.Rows);
         for (long o = first; o < last; o++)
         {
             nint wr = a.W + (nint)(o * a.In * T.Size);
