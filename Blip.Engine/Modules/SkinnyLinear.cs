@@ -289,7 +289,7 @@ internal static class SkinnyLinear
     {
         float* x = (float*)a.X;
         bool wide = WideFor(a.Rows);
-        int ahead = PrefetchFor(T.Size == 2, a.Rows);
+        int ahead = PrefetchFor(typeof(T) == typeof(BFloat16Element), a.Rows);   // a JIT-time constant per T
         for (long o = first; o < last; o++)
         {
             nint wr = a.W + (nint)(o * a.In * T.Size);
