@@ -1,5 +1,6 @@
 using Blip.Engine.Checkpoints;
 using Blip.Engine.Models;
+using Blip.Engine.Modules;
 using Blip.Engine.Tests.Support;
 
 namespace Blip.Engine.Tests.Generation;
@@ -14,6 +15,7 @@ namespace Blip.Engine.Tests.Generation;
 /// for a fixed share.</remarks>
 [TestFixture("Auto")]
 [TestFixture("Always")]
+[TestFixture("Packed")]
 [NonParallelizable]
 public class BFloat16ParityTests(string policy) : KernelPolicyFixture(policy)
 {
@@ -65,7 +67,9 @@ public class BFloat16ParityTests(string policy) : KernelPolicyFixture(policy)
         {
             var fp32 = fp32Cases.Has(c.Name) ? fp32Cases.Get(c.Name) : tiny.Get(c.Name);
             var reference = bf16.Load("gen." + c.Name);
+            long before = SkinnyLinear.PackedSteps;
             using var result = TransformersParityTests.Run(c, tiny, ScalarType.BFloat16);
+            AssertPackedSteps(before, ScalarType.BFloat16, c.Name);
             for (long i = 0; i < fp32.shape[0]; i++)
             {
                 rows++;

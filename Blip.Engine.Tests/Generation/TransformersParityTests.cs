@@ -1,5 +1,6 @@
 using Blip.Engine.Generation;
 using Blip.Engine.Models;
+using Blip.Engine.Modules;
 using Blip.Engine.Tests.Support;
 
 namespace Blip.Engine.Tests.Generation;
@@ -7,6 +8,7 @@ namespace Blip.Engine.Tests.Generation;
 /// <summary>generate() returns exactly transformers' ids on the tiny models.</summary>
 [TestFixture("Auto")]
 [TestFixture("Always")]
+[TestFixture("Packed")]
 [NonParallelizable]
 public class TransformersParityTests(string policy) : KernelPolicyFixture(policy)
 {
@@ -32,9 +34,11 @@ public class TransformersParityTests(string policy) : KernelPolicyFixture(policy
     {
         using var scope = NewDisposeScope();
         using var fixtures = new TinyFixtures();
-        using var model = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"));
+        using var model = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"), memoryMap: MemoryMap);
+        long before = SkinnyLinear.PackedSteps;
         using var result = model.Generate(fixtures.Get("pixel_values"), fixtures.Get("vqa.input_ids"), fixtures.Get("vqa.attention_mask"), Greedy20);
         TensorAssert.Equal(fixtures.Get("vqa.generate"), result.Sequences, "vqa.generate");
+        AssertPackedSteps(before, ScalarType.Float32, "vqa.generate");
     }
 
     [TestCaseSource(typeof(GenerationCase), nameof(GenerationCase.All))]
@@ -44,8 +48,10 @@ public class TransformersParityTests(string policy) : KernelPolicyFixture(policy
         using var scope = NewDisposeScope();
         using var tiny = new TinyFixtures();
         using var fixtures = new GenerationFixtures();
-        using var result = Run(c, tiny);
+        long before = SkinnyLinear.PackedSteps;
+        using var result = Run(c, tiny, memoryMap: MemoryMap);
         TensorAssert.Equal(fixtures.Get(c.Name), result.Sequences, c.Name);
+        AssertPackedSteps(before, ScalarType.Float32, c.Name);
         if (fixtures.Has(c.Name + ".scores"))
         {
             Assert.That(result.SequenceScores, Is.Not.Null);
@@ -53,16 +59,17 @@ public class TransformersParityTests(string policy) : KernelPolicyFixture(policy
         }
     }
 
-    /// <summary>Runs case <paramref name="c"/> on the tiny models, loaded in <paramref name="dtype"/> (float32 when null).</summary>
-    internal static GenerationResult Run(GenerationCase c, TinyFixtures tiny, ScalarType? dtype = null)
+    /// <summary>Runs case <paramref name="c"/> on the tiny models, loaded in <paramref name="dtype"/> (float32 when null),
+    /// their weights aliasing the checkpoint's memory map where <paramref name="memoryMap"/> (as the pipelines load).</summary>
+    internal static GenerationResult Run(GenerationCase c, TinyFixtures tiny, ScalarType? dtype = null, bool memoryMap = false)
     {
         var pixels = tiny.Get("pixel_values");
         if (c.Model == "vqa")
         {
-            using var vqa = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"), dtype: dtype);
+            using var vqa = BlipForQuestionAnswering.FromPretrained(TinyFixtures.ModelFolder("vqa"), dtype: dtype, memoryMap: memoryMap);
             return vqa.Generate(pixels, tiny.Get("vqa.input_ids"), tiny.Get("vqa.attention_mask"), c.Options);
         }
-        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), dtype: dtype);
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), dtype: dtype, memoryMap: memoryMap);
         return c.Inputs switch
         {
             "prompt" => model.Generate(pixels, tiny.Get("captioning.input_ids"), tiny.Get("captioning.attention_mask"), c.Options),
@@ -71,16 +78,18 @@ public class TransformersParityTests(string policy) : KernelPolicyFixture(policy
         };
     }
 
-    private static void Caption(string name, GenerationOptions options, bool prompt)
+    private void Caption(string name, GenerationOptions options, bool prompt)
     {
         using var scope = NewDisposeScope();
         using var fixtures = new TinyFixtures();
-        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: MemoryMap);
         var pixels = fixtures.Get("pixel_values");
+        long before = SkinnyLinear.PackedSteps;
         using var result = prompt
             ? model.Generate(pixels, fixtures.Get("captioning.input_ids"), fixtures.Get("captioning.attention_mask"), options)
             : model.Generate(pixels, options: options);
         TestContext.Out.WriteLine(string.Join("\n", result.Tokens.Select(r => string.Join(",", r))));
         TensorAssert.Equal(fixtures.Get(name), result.Sequences, name);
+        AssertPackedSteps(before, ScalarType.Float32, name);
     }
 }

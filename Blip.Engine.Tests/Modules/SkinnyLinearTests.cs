@@ -376,6 +376,99 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     }
 
     [Test]
+    public void Steps_of_many_rows_take_packed_weights_where_that_was_measured_faster()
+    {
+        var saved = SkinnyLinear.PackedStepsOverride;
+        try
+        {
+            SkinnyLinear.PackedStepsOverride = null;
+            SkinnyLinear.Policy = SkinnyLinearPolicy.Auto;
+            bool zen4 = CpuFeatures.IsAmdZen4;
+            string cpu = $"this CPU: {CpuFeatures.Vendor()} family {CpuFeatures.Family():X}h, AVX512-BF16 {CpuFeatures.HasAvx512BFloat16}";
+            Assert.Multiple(() =>
+            {
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 1), Is.False, $"float32, one row: the kernel ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 4), Is.False, $"float32, 4 rows: the kernel ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 5), Is.EqualTo(zen4), $"float32, 5 rows: packed on Zen 4 ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 8), Is.EqualTo(zen4), $"float32, a batch of 8: packed on Zen 4 ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 2), Is.False, $"bfloat16, 2 rows: the kernel ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 3), Is.EqualTo(zen4 && CpuFeatures.HasAvx512BFloat16),
+                    $"bfloat16, 3 beams: packed on Zen 4 with AVX512-BF16 ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float16, 8), Is.False, "float16 is never packed for steps");
+            });
+            SkinnyLinear.Policy = SkinnyLinearPolicy.Always;
+            Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 8), Is.False, "Always (BLIP_SKINNY_LINEAR=1) is the kernel's");
+            SkinnyLinear.PackedStepsOverride = true;
+            Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 1), Is.True, "forced on, one row");
+            Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 1), Is.EqualTo(CpuFeatures.HasAvx512BFloat16),
+                "forced on, bfloat16 packs only with AVX512-BF16");
+            SkinnyLinear.PackedStepsOverride = false;
+            Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 8), Is.False, "forced off");
+        }
+        finally
+        {
+            SkinnyLinear.PackedStepsOverride = saved;
+        }
+    }
+
+    // The route forced on, a decoder's weights as the pipelines load them (float32 memory-mapped, bfloat16 converted at
+    // load) and a batch of 8's step: the kernel until a weight is packed on its PackOnUse-th use, then its packed copy,
+    // in each form (one linear, with the GELU, grouped); libtorch's linear throughout (bfloat16: both sum in float32 and
+    // round once, in another order). Afterwards one row through the kernel still reads the weight's values.
+    [TestCase(ScalarType.Float32, 1e-5, 0.0)]
+    [TestCase(ScalarType.BFloat16, 1e-2, 1e-2)]   // a bfloat16 step (2⁻⁷ apart at 1…2) either way of a near tie
+    public void A_packed_weight_takes_the_steps_once_packed_and_gives_the_linear(ScalarType dtype, double tolerance, double relative)
+    {
+        const string Layer = "text_decoder.bert.encoder.layer.0.";
+        var saved = (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled);
+        using var scope = NewDisposeScope();
+        using var model = dtype == ScalarType.Float32
+            ? Blip.Engine.Models.BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true)
+            : Blip.Engine.Models.BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), dtype: dtype);
+        var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
+        Linear Module(string name) => modules.TryGetValue(Layer + name, out var m) && m is Linear linear
+            ? linear : throw new AssertionException($"the tiny captioning model has no linear '{Layer + name}'");
+        var (ffn, query, key, value) = (Module("intermediate.dense"), Module("attention.self.query"), Module("attention.self.key"), Module("attention.self.value"));
+        bool packs = dtype == ScalarType.Float32 || CpuFeatures.HasAvx512BFloat16;
+        var x = randn(8, 1, query.weight!.shape[1], generator: new torch.Generator(11)).to(dtype);   // [8 rows, 1 token, C]
+        try
+        {
+            (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled) = (true, true);
+            using var inference = inference_mode();
+            long start = SkinnyLinear.PackedSteps;
+            for (int use = 1; use <= OneDnnPackedLinear.PackOnUse + 1; use++)
+            {
+                TensorAssert.AllClose(nn.functional.linear(x, ffn.weight!, ffn.bias), SkinnyLinear.Forward(ffn, x), tolerance, relative, $"linear, use {use}");
+                TensorAssert.AllClose(nn.functional.gelu(nn.functional.linear(x, ffn.weight!, ffn.bias)), SkinnyLinear.ForwardGelu(ffn, x), tolerance,
+                    relative, $"linear and GELU, use {use}");
+                var grouped = SkinnyLinear.Forward([query, key, value], x);
+                for (int i = 0; i < 3; i++)
+                {
+                    var layer = new[] { query, key, value }[i];
+                    TensorAssert.AllClose(nn.functional.linear(x, layer.weight!, layer.bias), grouped[i], tolerance, relative, $"grouped linear {i}, use {use}");
+                }
+
+                bool packed = packs && use >= OneDnnPackedLinear.PackOnUse;
+                Assert.That(OneDnnPackedLinear.IsPacked(query.weight!), Is.EqualTo(packed), $"the query weight is packed on use {OneDnnPackedLinear.PackOnUse} ({dtype}, use {use})");
+                // the FFN's weight twice a use (its uses 2·use − 1 and 2·use), query, key and value once, each packed from
+                // its own PackOnUse-th use on
+                int on = OneDnnPackedLinear.PackOnUse;
+                long expected = packs ? Math.Max(0, 2 * use - on + 1) + 3L * Math.Max(0, use - on + 1) : 0;
+                Assert.That(SkinnyLinear.PackedSteps - start, Is.EqualTo(expected), $"linears that took a packed copy ({dtype}, use {use})");
+            }
+
+            SkinnyLinear.PackedStepsOverride = false;
+            var one = x[..1];
+            TensorAssert.AllClose(nn.functional.linear(one, ffn.weight!, ffn.bias), SkinnyLinear.Forward(ffn, one), tolerance,
+                relative, "one row through the kernel after packing");
+        }
+        finally
+        {
+            (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled) = saved;
+        }
+    }
+
+    [Test]
     public void Gradients_flow_when_training()
     {
         using var scope = NewDisposeScope();

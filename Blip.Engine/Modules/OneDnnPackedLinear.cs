@@ -45,8 +45,9 @@ internal static unsafe partial class OneDnnPackedLinear
     /// <summary>The use of a weight on which it is packed. Packing writes the copy into fresh memory: the forward that
     /// packs ViT-L's 1.2 GB took 1.5–2.7 s on machine 4 against ~1.2–1.4 s for one without, and each later forward
     /// gains ~0.19 s, so packing pays after several more uses. One caption uses each vision weight once, a batch of 8
-    /// three times (passes of 3 images): those never pack; a process that keeps captioning packs on the fourth.</summary>
-    internal const int PackOnUse = 4;
+    /// three times (passes of 3 images): those never pack; a process that keeps captioning packs on the fourth. Tests
+    /// set 1 to run every use on packed copies.</summary>
+    internal static int PackOnUse { get; set; } = 4;
 
     private static readonly ConditionalWeakTable<Tensor, UseCount> Uses = new();
     private static readonly List<(WeakReference<Tensor> Weight, Packed Entry)> Entries = [];

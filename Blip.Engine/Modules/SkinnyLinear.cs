@@ -53,7 +53,7 @@ internal static class SkinnyLinear
         ArgumentNullException.ThrowIfNull(weight);
         if (!Applies(input, weight, bias))
             return OneDnnLinear.Forward(input, weight, bias);
-        return Launch(input, [weight], [bias], Epilogue.None)[0];
+        return Packed(input, weight, bias) ?? Launch(input, [weight], [bias], Epilogue.None)[0];
     }
 
     /// <summary><c>gelu(layer(input))</c> with the exact (erf) GELU of <c>nn.functional.gelu</c>; where the kernel
@@ -66,6 +66,11 @@ internal static class SkinnyLinear
         {
             using var linear = OneDnnLinear.Forward(input, layer.weight!, layer.bias);
             return nn.functional.gelu(linear);
+        }
+
+        if (Packed(input, layer.weight!, layer.bias) is { } packed)
+        {
+            using (packed) return nn.functional.gelu(packed);
         }
 
         return Launch(input, [layer.weight!], [layer.bias], Epilogue.Gelu)[0];
@@ -87,7 +92,7 @@ internal static class SkinnyLinear
             all &= Applies(input, weights[i], biases[i]) && weights[i].dtype == weights[0].dtype;
         }
 
-        if (all) return Launch(input, weights, biases, Epilogue.None);
+        if (all && !TakesPacked(input, weights[0])) return Launch(input, weights, biases, Epilogue.None);
         var outputs = new Tensor[layers.Length];
         for (int i = 0; i < layers.Length; i++) outputs[i] = Forward(input, weights[i], biases[i]);
         return outputs;
@@ -141,7 +146,43 @@ internal static class SkinnyLinear
         long width = TensorMemory.LastSize(hidden);
         if (hidden.device_type != DeviceType.CPU || hidden.dim() < 1 || width <= 0) return false;
         long rows = hidden.numel() / width;
-        return rows >= 1 && rows <= MaxRows && PreferredFor(hidden.dtype, rows) && !(is_grad_enabled() && hidden.requires_grad);
+        return rows >= 1 && rows <= MaxRows && PreferredFor(hidden.dtype, rows) && !PackedFirstFor(hidden.dtype, rows)
+            && !(is_grad_enabled() && hidden.requires_grad);
+    }
+
+    /// <summary>Whether a step of <paramref name="rows"/> input rows of <paramref name="type"/> takes a weight's packed
+    /// oneDNN copy (<see cref="OneDnnPackedLinear"/>: memory-mapped float32 and converted bfloat16 weights, packed on
+    /// their PackOnUse-th use) before the kernel. Under Auto on Zen 4 only: float32 from 5 rows, bfloat16 (with
+    /// AVX512-BF16) from 3. Measured on machine 3 (docs/BENCHMARKS.md, optimisation 37), the decoding of 20-token
+    /// captions, interleaved rounds in one process (medians, kernel against packed): float32 8 images 2,054 against
+    /// 1,722 ms, 2 images × 3 beams 1,276 against 939, 5 images 1,241 against 1,196, but 4 images 1,155 against 1,163 and
+    /// 1,241 against 1,265, and 3 beams 601 against 714 and 632 against 733; bfloat16 3 beams 411 against 366 and 568
+    /// against 527, 4 beams 482 against 446, 4 images 691 against 636, but 2 beams 429 against 470. Zen 5 and Intel were
+    /// not measured. Until a weight is packed, and for weights that never are (owned float32), the kernel runs. Tests
+    /// force it (<see cref="PackedStepsOverride"/>).</summary>
+    internal static bool PackedFirstFor(ScalarType type, long rows) =>
+        (type == ScalarType.Float32 || (type == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16))
+        && (PackedStepsOverride ?? (Policy == SkinnyLinearPolicy.Auto && CpuFeatures.IsAmdZen4 && rows >= (type == ScalarType.BFloat16 ? 3 : 5)));
+
+    /// <summary>Tests: true sends steps of every row count to a weight's packed copy where it has one, false none; null
+    /// (the default) leaves it to <see cref="PackedFirstFor"/>'s rule.</summary>
+    internal static bool? PackedStepsOverride { get; set; }
+
+    /// <summary>How many linears took a packed copy through <see cref="PackedFirstFor"/> in this process (tests).</summary>
+    internal static long PackedSteps => Interlocked.Read(ref packedSteps);
+
+    private static long packedSteps;
+
+    // Whether PackedFirstFor takes this weight's steps; asks the tensors nothing where the rule cannot hold.
+    private static bool TakesPacked(Tensor input, Tensor weight) =>
+        (PackedStepsOverride is not null || CpuFeatures.IsAmdZen4) && PackedFirstFor(weight.dtype, input.numel() / weight.size(1));
+
+    // The linear on the weight's packed copy where TakesPacked and the weight is packed (or packs on this use); else null.
+    private static Tensor? Packed(Tensor input, Tensor weight, Tensor? bias)
+    {
+        if (!TakesPacked(input, weight) || OneDnnPackedLinear.TryForward(input, weight, bias) is not { } output) return null;
+        Interlocked.Increment(ref packedSteps);
+        return output;
     }
 
     /// <summary>One libtorch thread on the calling thread while a decoding step whose linears all run in the kernel
