@@ -11,7 +11,8 @@
 // layout on every call too; on machine 4, ViT-L's fc1 shape ran at 480–539 GFLOP/s through it and 700–771 packed
 // (fc2's 430–475 against 595–723).
 //
-// When: wherever OneDnnLinear takes a linear (by default AMD CPUs with AVX-512), for weights that WeightMaterializer
+// When: wherever OneDnnLinear takes a linear (by default AMD CPUs with AVX-512), and for decoding steps of many rows
+// where SkinnyLinear.PackedFirstFor sends them to a packed copy (by default on Zen 4), for weights that WeightMaterializer
 // registered as it set them on a module, are not inference tensors, and were not written since (libtorch's version
 // counter, read through the same shim, is unchanged; the weights of one file share a storage and so one counter, and a
 // write to any of them counts). Two kinds are registered: weights that alias a checkpoint's memory map (memoryMap, as the pipelines

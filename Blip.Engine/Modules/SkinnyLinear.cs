@@ -5,7 +5,8 @@
 // 12–13 GB/s. It runs only where nothing needs autograd and the layout is plain: float32 or bfloat16 (input, weight
 // and bias of one dtype), CPU, contiguous weight, AVX2 + FMA (sums in 512-bit vectors where AVX-512 is there:
 // WideFor), at most MaxRows rows; everything else goes to OneDnnLinear (many float32 rows on AMD CPUs with AVX-512,
-// where MKL keeps to AVX2) or nn.functional.linear unchanged. Its float32 sums run in another order than MKL's, so
+// where MKL keeps to AVX2) or nn.functional.linear unchanged; on Zen 4, steps of many rows take a weight's packed
+// oneDNN copy instead once it has one (PackedFirstFor). Its float32 sums run in another order than MKL's, so
 // results differ by float rounding (about 1e-6 relative), as MKL's differ from OpenBLAS's. bfloat16 values widen
 // exactly to float32 (a 16-bit shift), are summed in float32 and the output is rounded once to nearest-even, as
 // libtorch rounds.
