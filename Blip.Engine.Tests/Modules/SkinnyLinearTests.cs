@@ -320,6 +320,17 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     public void Policy_is_read_from_the_environment_value(string? value, string expected) =>
         Assert.That(SkinnyLinearPolicies.Parse(value).ToString(), Is.EqualTo(expected));
 
+    [TestCase(null, null)]
+    [TestCase("auto", null)]
+    [TestCase("1", true)]
+    [TestCase(" 0", false)]
+    public void Packed_steps_switch_is_read_from_the_environment_value(string? value, bool? expected) =>
+        Assert.That(SkinnyLinear.ParseOverride(value), Is.EqualTo(expected));
+
+    [Test]
+    public void Unknown_packed_steps_value_names_the_variable() =>
+        Assert.That(() => SkinnyLinear.ParseOverride("on"), Throws.ArgumentException.With.Message.Contains("BLIP_PACKED_STEPS").And.Message.Contains("'on'"));
+
     [Test]
     public void Unknown_policy_value_names_the_variable() =>
         Assert.That(() => SkinnyLinearPolicies.Parse("yes"), Throws.ArgumentException.With.Message.Contains("BLIP_SKINNY_LINEAR").And.Message.Contains("'yes'"));

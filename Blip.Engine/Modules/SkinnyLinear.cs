@@ -165,9 +165,19 @@ internal static class SkinnyLinear
         (type == ScalarType.Float32 || (type == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16))
         && (PackedStepsOverride ?? (Policy == SkinnyLinearPolicy.Auto && CpuFeatures.IsAmdZen4 && rows >= (type == ScalarType.BFloat16 ? 3 : 5)));
 
-    /// <summary>Tests: true sends steps of every row count to a weight's packed copy where it has one, false none; null
-    /// (the default) leaves it to <see cref="PackedFirstFor"/>'s rule.</summary>
-    internal static bool? PackedStepsOverride { get; set; }
+    /// <summary>True sends steps of every row count to a weight's packed copy where it has one, false none; null leaves
+    /// it to <see cref="PackedFirstFor"/>'s rule. Read from BLIP_PACKED_STEPS (1, 0, or unset/auto) for a process, for
+    /// before/after measurements; tests set it.</summary>
+    internal static bool? PackedStepsOverride { get; set; } = ParseOverride(Environment.GetEnvironmentVariable("BLIP_PACKED_STEPS"));
+
+    /// <summary>BLIP_PACKED_STEPS's value as <see cref="PackedStepsOverride"/>: "1" → true, "0" → false, unset or
+    /// "auto" → null; anything else is refused, naming the variable.</summary>
+    internal static bool? ParseOverride(string? value) => SkinnyLinearPolicies.Parse(value, "BLIP_PACKED_STEPS") switch
+    {
+        SkinnyLinearPolicy.Always => true,
+        SkinnyLinearPolicy.Never => false,
+        _ => null,
+    };
 
     /// <summary>How many linears took a packed copy through <see cref="PackedFirstFor"/> in this process (tests).</summary>
     internal static long PackedSteps => Interlocked.Read(ref packedSteps);
