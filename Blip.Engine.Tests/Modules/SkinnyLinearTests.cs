@@ -406,6 +406,8 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 3), Is.EqualTo(zen4 && CpuFeatures.HasAvx512BFloat16),
                     $"bfloat16, 3 beams: packed on Zen 4 with AVX512-BF16 ({cpu})");
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float16, 8), Is.False, "float16 is never packed for steps");
+                Assert.That(SkinnyLinear.StepPackOnUse, Is.GreaterThan(Blip.Engine.Generation.GenerationOptions.Default.MaxLength),
+                    "one caption of the default length never packs its step weights (packing costs what one batch gains)");
             });
             SkinnyLinear.Policy = SkinnyLinearPolicy.Always;
             Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 8), Is.False, "Always (BLIP_SKINNY_LINEAR=1) is the kernel's");
@@ -423,7 +425,7 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     }
 
     // The route forced on, a decoder's weights as the pipelines load them (float32 memory-mapped, bfloat16 converted at
-    // load) and a batch of 8's step: the kernel until a weight is packed on its PackOnUse-th use, then its packed copy,
+    // load) and a batch of 8's step: the kernel until a weight is packed on its StepPackOnUse-th use, then its packed copy,
     // in each form (one linear, with the GELU, grouped); libtorch's linear throughout (bfloat16: both sum in float32 and
     // round once, in another order). Afterwards one row through the kernel still reads the weight's values.
     [TestCase(ScalarType.Float32, 1e-5, 0.0)]
@@ -431,7 +433,7 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     public void A_packed_weight_takes_the_steps_once_packed_and_gives_the_linear(ScalarType dtype, double tolerance, double relative)
     {
         const string Layer = "text_decoder.bert.encoder.layer.0.";
-        var saved = (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled);
+        var saved = (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, SkinnyLinear.StepPackOnUse);
         using var scope = NewDisposeScope();
         using var model = dtype == ScalarType.Float32
             ? Blip.Engine.Models.BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), memoryMap: true)
@@ -444,10 +446,11 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         var x = randn(8, 1, query.weight!.shape[1], generator: new torch.Generator(11)).to(dtype);   // [8 rows, 1 token, C]
         try
         {
-            (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled) = (true, true);
+            (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, SkinnyLinear.StepPackOnUse) = (true, true, 4);
             using var inference = inference_mode();
             long start = SkinnyLinear.PackedSteps;
-            for (int use = 1; use <= OneDnnPackedLinear.PackOnUse + 1; use++)
+            int on = SkinnyLinear.StepPackOnUse;
+            for (int use = 1; use <= on + 1; use++)
             {
                 TensorAssert.AllClose(nn.functional.linear(x, ffn.weight!, ffn.bias), SkinnyLinear.Forward(ffn, x), tolerance, relative, $"linear, use {use}");
                 TensorAssert.AllClose(nn.functional.gelu(nn.functional.linear(x, ffn.weight!, ffn.bias)), SkinnyLinear.ForwardGelu(ffn, x), tolerance,
@@ -459,11 +462,10 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
                     TensorAssert.AllClose(nn.functional.linear(x, layer.weight!, layer.bias), grouped[i], tolerance, relative, $"grouped linear {i}, use {use}");
                 }
 
-                bool packed = packs && use >= OneDnnPackedLinear.PackOnUse;
-                Assert.That(OneDnnPackedLinear.IsPacked(query.weight!), Is.EqualTo(packed), $"the query weight is packed on use {OneDnnPackedLinear.PackOnUse} ({dtype}, use {use})");
+                bool packed = packs && use >= on;
+                Assert.That(OneDnnPackedLinear.IsPacked(query.weight!), Is.EqualTo(packed), $"the query weight is packed on use {on} ({dtype}, use {use})");
                 // the FFN's weight twice a use (its uses 2·use − 1 and 2·use), query, key and value once, each packed from
-                // its own PackOnUse-th use on
-                int on = OneDnnPackedLinear.PackOnUse;
+                // its own StepPackOnUse-th use on
                 long expected = packs ? Math.Max(0, 2 * use - on + 1) + 3L * Math.Max(0, use - on + 1) : 0;
                 Assert.That(SkinnyLinear.PackedSteps - start, Is.EqualTo(expected), $"linears that took a packed copy ({dtype}, use {use})");
             }
@@ -475,7 +477,7 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         }
         finally
         {
-            (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled) = saved;
+            (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, SkinnyLinear.StepPackOnUse) = saved;
         }
     }
 

@@ -11,7 +11,7 @@ namespace Blip.Engine.Tests.Support;
 /// <c>[NonParallelizable]</c>: the policies are process-wide.</summary>
 public abstract class KernelPolicyFixture(string policy)
 {
-    private (SkinnyLinearPolicy Skinny, SkinnyLinearPolicy OneDnn, bool? PackedSteps, bool Packing, int PackOnUse) saved;
+    private (SkinnyLinearPolicy Skinny, SkinnyLinearPolicy OneDnn, bool? PackedSteps, bool Packing, int PackOnUse, int StepPackOnUse) saved;
 
     /// <summary>Whether the fixture's models load memory-mapped (as the pipelines load them): for "Packed".</summary>
     protected bool MemoryMap => policy == "Packed";
@@ -20,16 +20,22 @@ public abstract class KernelPolicyFixture(string policy)
     [SetUp]
     public void SetKernelPolicy()
     {
-        saved = (SkinnyLinear.Policy, OneDnnLinear.Policy, SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, OneDnnPackedLinear.PackOnUse);
+        saved = (SkinnyLinear.Policy, OneDnnLinear.Policy, SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, OneDnnPackedLinear.PackOnUse,
+            SkinnyLinear.StepPackOnUse);
         SkinnyLinear.Policy = OneDnnLinear.Policy = MemoryMap ? SkinnyLinearPolicy.Always : Enum.Parse<SkinnyLinearPolicy>(policy);
         // "Packed": weights packed on their first use, so that every step of even a short generation runs on them
-        if (MemoryMap) (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, OneDnnPackedLinear.PackOnUse) = (true, true, 1);
+        if (MemoryMap)
+        {
+            (SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled) = (true, true);
+            (OneDnnPackedLinear.PackOnUse, SkinnyLinear.StepPackOnUse) = (1, 1);
+        }
     }
 
     /// <summary>Puts the previous policies back.</summary>
     [TearDown]
     public void RestoreKernelPolicy() =>
-        (SkinnyLinear.Policy, OneDnnLinear.Policy, SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, OneDnnPackedLinear.PackOnUse) = saved;
+        (SkinnyLinear.Policy, OneDnnLinear.Policy, SkinnyLinear.PackedStepsOverride, OneDnnPackedLinear.Enabled, OneDnnPackedLinear.PackOnUse,
+            SkinnyLinear.StepPackOnUse) = saved;
 
     /// <summary>Under "Packed", asserts that decoding steps took packed weights since <paramref name="before"/> (a
     /// reading of <see cref="SkinnyLinear.PackedSteps"/>) where <paramref name="dtype"/> packs on this CPU (float32

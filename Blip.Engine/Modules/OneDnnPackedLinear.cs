@@ -91,12 +91,17 @@ internal static unsafe partial class OneDnnPackedLinear
     /// null where it may not (then the caller takes another route). The caller has checked the layout: float32 or
     /// bfloat16 (input, weight and bias of one dtype) on the CPU, a contiguous 2-D weight, nothing for autograd to
     /// record.</summary>
-    public static Tensor? TryForward(Tensor input, Tensor weight, Tensor? bias)
+    public static Tensor? TryForward(Tensor input, Tensor weight, Tensor? bias) => TryForward(input, weight, bias, PackOnUse);
+
+    /// <summary><see cref="TryForward(Tensor, Tensor, Tensor?)"/>, packing the weight on its
+    /// <paramref name="packOnUse"/>-th use (counted with every other route's uses of it) instead of
+    /// <see cref="PackOnUse"/>'s.</summary>
+    public static Tensor? TryForward(Tensor input, Tensor weight, Tensor? bias, int packOnUse)
     {
         if (!available || !Candidates.TryGetValue(weight, out var candidate)) return null;
         try
         {
-            var packed = PackedFor(weight, candidate);
+            var packed = PackedFor(weight, candidate, packOnUse);
             if (packed is null) return null;
             // Outside the lock: other models' linears need not wait. Only this weight's own change (its model, on this
             // thread) or its disposal frees the packed copy.
@@ -116,8 +121,8 @@ internal static unsafe partial class OneDnnPackedLinear
         }
     }
 
-    // The weight's packed copy, packing it on its PackOnUse-th use; null while it is not (yet) to be packed.
-    private static Tensor? PackedFor(Tensor weight, Candidate candidate)
+    // The weight's packed copy, packing it on its packOnUse-th use; null while it is not (yet) to be packed.
+    private static Tensor? PackedFor(Tensor weight, Candidate candidate, int packOnUse)
     {
         lock (Gate)
         {
@@ -137,7 +142,7 @@ internal static unsafe partial class OneDnnPackedLinear
             }
 
             var uses = Uses.GetOrCreateValue(weight);
-            if (++uses.Count < PackOnUse) return null;   // unpacked until then (see PackOnUse)
+            if (++uses.Count < packOnUse) return null;   // unpacked until then (see PackOnUse)
 
             Sweep();
             var packed = Pack(weight);

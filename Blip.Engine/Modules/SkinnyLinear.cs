@@ -153,7 +153,7 @@ internal static class SkinnyLinear
 
     /// <summary>Whether a step of <paramref name="rows"/> input rows of <paramref name="type"/> takes a weight's packed
     /// oneDNN copy (<see cref="OneDnnPackedLinear"/>: memory-mapped float32 and converted bfloat16 weights, packed on
-    /// their PackOnUse-th use) before the kernel. Under Auto on Zen 4 only: float32 from 5 rows, bfloat16 (with
+    /// their <see cref="StepPackOnUse"/>-th such use) before the kernel. Under Auto on Zen 4 only: float32 from 5 rows, bfloat16 (with
     /// AVX512-BF16) from 3. Measured on machine 3 (docs/BENCHMARKS.md, optimisation 37), the decoding of 20-token
     /// captions, interleaved rounds in one process (medians, kernel against packed): float32 8 images 2,054 against
     /// 1,722 ms, 2 images × 3 beams 1,276 against 939, 5 images 1,241 against 1,196, but 4 images 1,155 against 1,163 and
@@ -188,10 +188,18 @@ internal static class SkinnyLinear
     private static bool TakesPacked(Tensor input, Tensor weight) =>
         (PackedStepsOverride is not null || CpuFeatures.IsAmdZen4) && PackedFirstFor(weight.dtype, input.numel() / weight.size(1));
 
+    /// <summary>The use of a weight by steps that <see cref="PackedFirstFor"/> takes on which it is packed: a caption
+    /// runs each decoder weight once a step (19 steps for 20 tokens), so a lone batch or beam caption never packs and a
+    /// process that keeps captioning packs within its fourth. Packing the decoder's 0.49 GB costs about what one batch
+    /// of 8 gains from it: on machine 3, `blip caption --batch-size 8` of eight images packing on the fourth step took
+    /// 23.5 and 22.2 s against 22.7 and 21.8 s without, and peaked 83 MB higher (2,472,752 and 2,474,644 against
+    /// 2,389,632 and 2,389,524 KiB). Tests set it.</summary>
+    internal static int StepPackOnUse { get; set; } = 3 * 20 + 1;
+
     // The linear on the weight's packed copy where TakesPacked and the weight is packed (or packs on this use); else null.
     private static Tensor? Packed(Tensor input, Tensor weight, Tensor? bias)
     {
-        if (!TakesPacked(input, weight) || OneDnnPackedLinear.TryForward(input, weight, bias) is not { } output) return null;
+        if (!TakesPacked(input, weight) || OneDnnPackedLinear.TryForward(input, weight, bias, StepPackOnUse) is not { } output) return null;
         Interlocked.Increment(ref packedSteps);
         return output;
     }

@@ -39,7 +39,11 @@ internal static class PairedRounds
         using var pixels = Pixels(options, device, 1);
         using var one = pixels.to(options.DType);
         using var eight = one.repeat(8, 1, 1, 1);
-        // One warm-up of the 8 single captions already uses each weight PackOnUse times or more.
+        // One warm-up of the 8 single captions already uses each weight PackOnUse times or more; where a batch's steps take
+        // packed copies (SkinnyLinear.PackedFirstFor), its decoder weights pack on their StepPackOnUse-th step: batches
+        // until then, so the rounds measure the packed steady state.
+        int steps = Greedy.MaxLength - 1;
+        for (int uses = 0; uses < SkinnyLinear.StepPackOnUse; uses += steps) Caption(model, eight, device);
         Run("greedy20_b1_paired", () => Enumerable.Range(0, 8).Sum(_ => Caption(model, one, device)) / 8, "greedy20_b8_paired",
             () => Caption(model, eight, device) / 8, "batch8_speedup", options.Repeat, 1);
     }
