@@ -153,14 +153,15 @@ internal static class SkinnyLinear
 
     /// <summary>Whether a step of <paramref name="rows"/> input rows of <paramref name="type"/> takes a weight's packed
     /// oneDNN copy (<see cref="OneDnnPackedLinear"/>: memory-mapped float32 and converted bfloat16 weights, packed on
-    /// their <see cref="StepPackOnUse"/>-th such use) before the kernel. Under Auto on Zen 4 only: float32 from 5 rows, bfloat16 (with
-    /// AVX512-BF16) from 3. Measured on machine 3 (docs/BENCHMARKS.md, optimisation 37), the decoding of 20-token
-    /// captions, interleaved rounds in one process (medians, kernel against packed): float32 8 images 2,054 against
-    /// 1,722 ms, 2 images × 3 beams 1,276 against 939, 5 images 1,241 against 1,196, but 4 images 1,155 against 1,163 and
-    /// 1,241 against 1,265, and 3 beams 601 against 714 and 632 against 733; bfloat16 3 beams 411 against 366 and 568
-    /// against 527, 4 beams 482 against 446, 4 images 691 against 636, but 2 beams 429 against 470. Zen 5 and Intel were
-    /// not measured. Until a weight is packed, and for weights that never are (owned float32), the kernel runs. Tests
-    /// force it (<see cref="PackedStepsOverride"/>).</summary>
+    /// their <see cref="StepPackOnUse"/>-th such use) before the kernel. Under Auto on Zen 4 only: float32 from 5 rows,
+    /// bfloat16 (with AVX512-BF16) from 3. Measured on machine 3 (docs/BENCHMARKS.md, optimisation 37), the decoding
+    /// of 20-token captions, interleaved rounds in one process (medians, kernel against packed): float32 8 images 2,054
+    /// against 1,722 ms and 2,011 against 1,635, 2 images × 3 beams 1,276 against 939, 5 images 1,241 against 1,196, but
+    /// 4 images 1,155 against 1,163 and 1,241 against 1,265, and 3 beams 601 against 714 and 632 against 733; bfloat16 3
+    /// beams faster packed in 7 of 9 runs (411 against 366, 495 against 452, 458 against 444; but 466 against 489), 4
+    /// beams 482 against 446 and 571 against 500, 4 images 691 against 636, but 2 beams 429 against 470. Zen 5 and
+    /// Intel were not measured. Until a weight is packed, and for weights that never are (owned float32), the kernel
+    /// runs. Tests force it (<see cref="PackedStepsOverride"/>).</summary>
     internal static bool PackedFirstFor(ScalarType type, long rows) =>
         (type == ScalarType.Float32 || (type == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16))
         && (PackedStepsOverride ?? (Policy == SkinnyLinearPolicy.Auto && CpuFeatures.IsAmdZen4 && rows >= (type == ScalarType.BFloat16 ? 3 : 5)));

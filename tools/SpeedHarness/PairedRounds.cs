@@ -43,7 +43,8 @@ internal static class PairedRounds
         // packed copies (SkinnyLinear.PackedFirstFor), its decoder weights pack on their StepPackOnUse-th step: batches
         // until then, so the rounds measure the packed steady state.
         int steps = Greedy.MaxLength - 1;
-        for (int uses = 0; uses < SkinnyLinear.StepPackOnUse; uses += steps) Caption(model, eight, device);
+        if (SkinnyLinear.PackedFirstFor(options.DType, 8))
+            for (int uses = 0; uses < SkinnyLinear.StepPackOnUse; uses += steps) Caption(model, eight, device);
         Run("greedy20_b1_paired", () => Enumerable.Range(0, 8).Sum(_ => Caption(model, one, device)) / 8, "greedy20_b8_paired",
             () => Caption(model, eight, device) / 8, "batch8_speedup", options.Repeat, 1);
     }
