@@ -76,6 +76,11 @@ internal static class OneDnnLinear
         _ => CpuFeatures.IsAmd && Avx512F.IsSupported && rows >= MinRows,
     };
 
+    /// <summary>Whether oneDNN takes linears of <paramref name="type"/> here (and so packs their weights): float32, and
+    /// bfloat16 on CPUs with AVX512-BF16.</summary>
+    internal static bool TakesDType(ScalarType type) =>
+        type == ScalarType.Float32 || (type == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16);
+
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> takes oneDNN for these arguments: float32 input,
     /// weight and bias (or bfloat16, on a CPU with AVX512-BF16: then only a packed weight differs from libtorch's
     /// route) on the CPU, a contiguous 2-D weight, and nothing for autograd to record.</summary>
@@ -83,7 +88,7 @@ internal static class OneDnnLinear
     {
         if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
         var dtype = weight.dtype;
-        if (dtype != ScalarType.Float32 && !(dtype == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16)) return false;
+        if (!TakesDType(dtype)) return false;
         if (input.dtype != dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
         long outFeatures = weight.size(0), inFeatures = weight.size(1);   // size(d), not shape: see TensorMemory.Shape
         if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != dtype || bias.dim() != 1 || bias.size(0) != outFeatures)) return false;

@@ -163,7 +163,7 @@ internal static class SkinnyLinear
     /// Intel were not measured. Until a weight is packed, and for weights that never are (owned float32), the kernel
     /// runs. Tests force it (<see cref="PackedStepsOverride"/>).</summary>
     internal static bool PackedFirstFor(ScalarType type, long rows) =>
-        (type == ScalarType.Float32 || (type == ScalarType.BFloat16 && CpuFeatures.HasAvx512BFloat16))
+        OneDnnLinear.TakesDType(type)
         && (PackedStepsOverride ?? (Policy == SkinnyLinearPolicy.Auto && CpuFeatures.IsAmdZen4 && rows >= (type == ScalarType.BFloat16 ? 3 : 5)));
 
     /// <summary>True sends steps of every row count to a weight's packed copy where it has one, false none; null leaves
