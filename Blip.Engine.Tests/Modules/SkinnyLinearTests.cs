@@ -324,12 +324,17 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     [TestCase("auto", null)]
     [TestCase("1", true)]
     [TestCase(" 0", false)]
-    public void Packed_steps_switch_is_read_from_the_environment_value(string? value, bool? expected) =>
-        Assert.That(SkinnyLinear.ParseOverride(value), Is.EqualTo(expected));
+    public void Packed_steps_and_l2_prefetch_switches_are_read_from_the_environment_value(string? value, bool? expected) =>
+        Assert.Multiple(() =>
+        {
+            Assert.That(SkinnyLinear.ParseOverride(value, "BLIP_PACKED_STEPS"), Is.EqualTo(expected));
+            Assert.That(SkinnyLinear.ParseOverride(value, "BLIP_L2_PREFETCH"), Is.EqualTo(expected));
+        });
 
-    [Test]
-    public void Unknown_packed_steps_value_names_the_variable() =>
-        Assert.That(() => SkinnyLinear.ParseOverride("on"), Throws.ArgumentException.With.Message.Contains("BLIP_PACKED_STEPS").And.Message.Contains("'on'"));
+    [TestCase("BLIP_PACKED_STEPS")]
+    [TestCase("BLIP_L2_PREFETCH")]
+    public void Unknown_switch_value_names_the_variable(string variable) =>
+        Assert.That(() => SkinnyLinear.ParseOverride("on", variable), Throws.ArgumentException.With.Message.Contains(variable).And.Message.Contains("'on'"));
 
     [Test]
     public void Unknown_policy_value_names_the_variable() =>
@@ -359,10 +364,11 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
     [Test]
     public void Sum_width_and_prefetch_follow_what_was_measured_per_cpu()
     {
-        var saved = SkinnyLinear.WideOverride;
+        var saved = (SkinnyLinear.WideOverride, SkinnyLinear.L2PrefetchOverride);
         try
         {
             SkinnyLinear.WideOverride = null;
+            SkinnyLinear.L2PrefetchOverride = null;
             bool amd512 = SkinnyLinear.WideSupported && CpuFeatures.IsAmd;
             string cpu = $"this CPU: {CpuFeatures.Vendor()} family {CpuFeatures.Family():X}h, 512-bit sums supported {SkinnyLinear.WideSupported}";
             Assert.Multiple(() =>
@@ -372,9 +378,21 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
                 Assert.That(SkinnyLinear.WideFor(8), Is.EqualTo(amd512), $"eight rows ({cpu})");
             });
             int zen4None = CpuFeatures.IsAmdZen4 ? 0 : 2;
-            Assert.That(SkinnyLinear.PrefetchFor(bfloat16: true, 1), Is.EqualTo(zen4None), $"bfloat16, one row: no software prefetch on Zen 4 only ({cpu})");
-            Assert.That(SkinnyLinear.PrefetchFor(bfloat16: false, 3), Is.EqualTo(zen4None), $"float32, beams: no software prefetch on Zen 4 only ({cpu})");
-            Assert.That(SkinnyLinear.PrefetchFor(bfloat16: true, 3), Is.EqualTo(2), "bfloat16 beams: two weight rows ahead everywhere");
+            Assert.Multiple(() =>
+            {
+                Assert.That(SkinnyLinear.PrefetchFor(bfloat16: true, 1), Is.EqualTo(zen4None), $"bfloat16, one row: no rows ahead into L1 on Zen 4 only ({cpu})");
+                Assert.That(SkinnyLinear.PrefetchFor(bfloat16: false, 3), Is.EqualTo(zen4None), $"float32, beams: no rows ahead into L1 on Zen 4 only ({cpu})");
+                Assert.That(SkinnyLinear.PrefetchFor(bfloat16: true, 3), Is.EqualTo(zen4None),
+                    $"bfloat16 beams: two weight rows ahead into L1 except on Zen 4, which prefetches into L2 instead ({cpu})");
+                Assert.That(SkinnyLinear.L2PrefetchFor(1), Is.Zero, "one row: no L2 prefetch (a greedy caption decoded slower with it)");
+                Assert.That(SkinnyLinear.L2PrefetchFor(2), Is.EqualTo(CpuFeatures.IsAmdZen4 ? 8192 : 0), $"two rows: 8 KB ahead into L2 on Zen 4 only ({cpu})");
+                Assert.That(SkinnyLinear.L2PrefetchFor(16), Is.EqualTo(SkinnyLinear.L2PrefetchFor(2)), "as many rows as the kernel takes");
+            });
+            SkinnyLinear.L2PrefetchOverride = false;
+            Assert.That(SkinnyLinear.L2PrefetchFor(3), Is.Zero, "L2 prefetch forced off");
+            Assert.That(SkinnyLinear.PrefetchFor(bfloat16: true, 3), Is.EqualTo(2), "with the L2 prefetch off, bfloat16 beams fetch two rows ahead into L1 everywhere");
+            SkinnyLinear.L2PrefetchOverride = true;
+            Assert.That(SkinnyLinear.L2PrefetchFor(3), Is.Positive, "L2 prefetch forced on, on any CPU");
             SkinnyLinear.WideOverride = false;
             Assert.That(SkinnyLinear.WideFor(3), Is.False, "forced to 256 bits");
             SkinnyLinear.WideOverride = true;
@@ -382,7 +400,37 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
         }
         finally
         {
-            SkinnyLinear.WideOverride = saved;
+            (SkinnyLinear.WideOverride, SkinnyLinear.L2PrefetchOverride) = saved;
+        }
+    }
+
+    // The L2 prefetch only fetches memory: forced on and off, every block form (2, 3, 4 rows; 5 = 4 + 1; 8 and 16 = blocks
+    // of 4; one row, which never prefetches, as the control), both dtypes and sum widths give the same bits, and the linear.
+    [Test]
+    public void The_l2_prefetch_changes_no_result([Values(ScalarType.Float32, ScalarType.BFloat16)] ScalarType dtype,
+        [Values(1, 2, 3, 4, 5, 8, 16)] int rows, [Values] bool in256Bits)
+    {
+        var saved = SkinnyLinear.L2PrefetchOverride;
+        using var width = new SumWidth(in256Bits);
+        using var scope = NewDisposeScope();
+        var generator = new torch.Generator(11);
+        var weight = randn([3072, 776], generator: generator).to(dtype);   // chunked, a row not a multiple of 32 lanes
+        var bias = randn([3072], generator: generator).to(dtype);
+        var x = randn([rows, 776], generator: generator).to(dtype);
+        try
+        {
+            SkinnyLinear.L2PrefetchOverride = false;
+            var without = SkinnyLinear.Forward(x, weight, bias);
+            SkinnyLinear.L2PrefetchOverride = true;
+            var with = SkinnyLinear.Forward(x, weight, bias);
+            Assert.That(SkinnyLinear.Applies(x, weight, bias), Is.True, $"the kernel takes {rows} rows of {dtype} here");
+            Assert.That(with.bytes.SequenceEqual(without.bytes), Is.True, $"same bits with and without the L2 prefetch; worst |Δ| {(with - without).abs().max().to(ScalarType.Float32).item<float>():G3}");
+            var expected = nn.functional.linear(x.to(ScalarType.Float32), weight.to(ScalarType.Float32), bias.to(ScalarType.Float32));
+            TensorAssert.AllClose(expected, with.to(ScalarType.Float32), dtype == ScalarType.Float32 ? 1e-3 : 1e-2, dtype == ScalarType.Float32 ? 0 : 1e-2, what: "the linear");
+        }
+        finally
+        {
+            SkinnyLinear.L2PrefetchOverride = saved;
         }
     }
 
@@ -403,8 +451,9 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 5), Is.EqualTo(zen4), $"float32, 5 rows: packed on Zen 4 ({cpu})");
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float32, 8), Is.EqualTo(zen4), $"float32, a batch of 8: packed on Zen 4 ({cpu})");
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 2), Is.False, $"bfloat16, 2 rows: the kernel ({cpu})");
-                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 3), Is.EqualTo(zen4 && CpuFeatures.HasAvx512BFloat16),
-                    $"bfloat16, 3 beams: packed on Zen 4 with AVX512-BF16 ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 3), Is.False, $"bfloat16, 3 beams: the kernel, with its L2 prefetch on Zen 4 ({cpu})");
+                Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 4), Is.EqualTo(zen4 && CpuFeatures.HasAvx512BFloat16),
+                    $"bfloat16, 4 rows: packed on Zen 4 with AVX512-BF16 ({cpu})");
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float16, 8), Is.False, "float16 is never packed for steps");
                 Assert.That(SkinnyLinear.StepPackOnUse, Is.GreaterThan(Blip.Engine.Generation.GenerationOptions.Default.MaxLength),
                     "one caption of the default length never packs its step weights (packing costs what one batch gains)");

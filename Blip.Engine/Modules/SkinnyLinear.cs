@@ -154,26 +154,30 @@ internal static class SkinnyLinear
     /// <summary>Whether a step of <paramref name="rows"/> input rows of <paramref name="type"/> takes a weight's packed
     /// oneDNN copy (<see cref="OneDnnPackedLinear"/>: memory-mapped float32 and converted bfloat16 weights, packed on
     /// their <see cref="StepPackOnUse"/>-th such use) before the kernel. Under Auto on Zen 4 only: float32 from 5 rows,
-    /// bfloat16 (with AVX512-BF16) from 3. Measured on machine 3 (docs/BENCHMARKS.md, optimisation 37), the decoding
+    /// bfloat16 (with AVX512-BF16) from 4. Measured on machine 3 (docs/BENCHMARKS.md, optimisation 37), the decoding
     /// of 20-token captions, interleaved rounds in one process (medians, kernel against packed): float32 8 images 2,054
     /// against 1,722 ms and 2,011 against 1,635, 2 images × 3 beams 1,276 against 939, 5 images 1,241 against 1,196, but
     /// 4 images 1,155 against 1,163 and 1,241 against 1,265, and 3 beams 601 against 714 and 632 against 733; bfloat16 3
     /// beams faster packed in 7 of 9 runs (411 against 366, 495 against 452, 458 against 444; but 466 against 489), 4
-    /// beams 482 against 446 and 571 against 500, 4 images 691 against 636, but 2 beams 429 against 470. Zen 5 and
+    /// beams 482 against 446 and 571 against 500, 4 images 691 against 636, but 2 beams 429 against 470. With the
+    /// kernel's L2 prefetch (<see cref="L2PrefetchFor"/>, optimisation 38) bfloat16 3 beams run faster on the kernel
+    /// (packed 458 and 513 against 380 and 398 ms), 3 images tie (555 against 542), 4 beams and 4 images tie (458
+    /// against 463, 654 against 676: packed kept), float32 5–8 rows stay packed (8 images 1,654 against 1,733, 2 × 3
+    /// beams 893 against 935, 5 images 1,238 against 1,197). Zen 5 and
     /// Intel were not measured. Until a weight is packed, and for weights that never are (owned float32), the kernel
     /// runs. Tests force it (<see cref="PackedStepsOverride"/>).</summary>
     internal static bool PackedFirstFor(ScalarType type, long rows) =>
         OneDnnLinear.TakesDType(type)
-        && (PackedStepsOverride ?? (Policy == SkinnyLinearPolicy.Auto && CpuFeatures.IsAmdZen4 && rows >= (type == ScalarType.BFloat16 ? 3 : 5)));
+        && (PackedStepsOverride ?? (Policy == SkinnyLinearPolicy.Auto && CpuFeatures.IsAmdZen4 && rows >= (type == ScalarType.BFloat16 ? 4 : 5)));
 
     /// <summary>True sends steps of every row count to a weight's packed copy where it has one, false none; null leaves
     /// it to <see cref="PackedFirstFor"/>'s rule. Read from BLIP_PACKED_STEPS (1, 0, or unset/auto) for a process, for
     /// before/after measurements; tests set it.</summary>
-    internal static bool? PackedStepsOverride { get; set; } = ParseOverride(Environment.GetEnvironmentVariable("BLIP_PACKED_STEPS"));
+    internal static bool? PackedStepsOverride { get; set; } = ParseOverride(Environment.GetEnvironmentVariable("BLIP_PACKED_STEPS"), "BLIP_PACKED_STEPS");
 
-    /// <summary>BLIP_PACKED_STEPS's value as <see cref="PackedStepsOverride"/>: "1" → true, "0" → false, unset or
-    /// "auto" → null; anything else is refused, naming the variable.</summary>
-    internal static bool? ParseOverride(string? value) => SkinnyLinearPolicies.Parse(value, "BLIP_PACKED_STEPS") switch
+    /// <summary>The value of the switch <paramref name="variable"/> (BLIP_PACKED_STEPS, BLIP_L2_PREFETCH) as an override:
+    /// "1" → true, "0" → false, unset or "auto" → null; anything else is refused, naming the variable.</summary>
+    internal static bool? ParseOverride(string? value, string variable) => SkinnyLinearPolicies.Parse(value, variable) switch
     {
         SkinnyLinearPolicy.Always => true,
         SkinnyLinearPolicy.Never => false,
@@ -297,13 +301,41 @@ internal static class SkinnyLinear
     // without it: a 20-token caption's decoding (16–20 interleaved rounds in one process, medians) bfloat16 one row
     // 304 → 260 and 315 → 275 ms, float32 one row 496 → 465 ms, float32 3 beams 617 → 576, 626 → 574 and 651 → 627 ms;
     // the step's linears alone (0, 1, 2, 4, 8 rows ahead) fastest at 0 for one row, and float32 8 rows 38.5 → 35.7 ms.
-    // bfloat16 beams keep it there (3 beams 393, 461 and 438 ms with it against 454, 518 and 473 without). Not
-    // measured on Zen 5.
+    // bfloat16 beams kept it there (3 beams 393, 461 and 438 ms with it against 454, 518 and 473 without) until the L2
+    // prefetch below replaced it (L2PrefetchFor). Not measured on Zen 5.
     private const int Prefetch = 2;
 
-    /// <summary>How many weight rows ahead the kernel prefetches for <paramref name="rows"/> input rows of
+    /// <summary>How many weight rows ahead the kernel prefetches into L1 for <paramref name="rows"/> input rows of
     /// <paramref name="bfloat16"/> (else float32) weights; 0: none.</summary>
-    internal static int PrefetchFor(bool bfloat16, long rows) => CpuFeatures.IsAmdZen4 && (!bfloat16 || rows == 1) ? 0 : Prefetch;
+    internal static int PrefetchFor(bool bfloat16, long rows) =>
+        CpuFeatures.IsAmdZen4 && (!bfloat16 || rows == 1 || L2PrefetchFor(rows) > 0) ? 0 : Prefetch;
+
+    // How far ahead of the sums (bytes of the weight) L2PrefetchFor fetches into L2.
+    private const int L2Distance = 8192;
+
+    /// <summary>How many bytes ahead of the weight row being summed the kernel prefetches into L2 (prefetcht1) for
+    /// <paramref name="rows"/> input rows; 0: none. By default on Zen 4, for two rows or more. There the
+    /// sums of several rows overlap badly with their reads from DRAM: a step's float32 linears (24 × 3072×768 and 24 ×
+    /// 768×3072, 0.45 GB) streamed at ~30 GB/s for one row but ~18 GB/s for three, and oneDNN's packed weights did no
+    /// better (kernel and packed within 10% per shape, three rows), while from L3 three rows ran at ~79 GB/s. Measured on
+    /// machine 3 (docs/BENCHMARKS.md, optimisation 38), interleaved rounds in one process, medians: those linears with three
+    /// rows 24.9 → 20.4–22.2 ms (4,096 and 2,048 bytes ahead), 24.5 → 19.5 ms (8,192; 16,384 no better), two rows 22.3 →
+    /// 13.9 ms, eight 43.9 → 28.7 ms; prefetcht0 at 256–4,096 bytes no faster; one row 17.7 → 16.6 ms alone but a greedy
+    /// caption's decoding slower with it (422 → 469, 532 → 556 ms), so one row takes none. 20-token decodings: float32 3
+    /// beams 657 → 615 and 666 → 623–637 ms, 2 beams 627 → 578, 4 beams 641 → 611, 2 images 668 → 570, 4 images 1,073
+    /// → 966; bfloat16 (instead of the two rows ahead into L1) 2 beams 489 → 418 and 457 → 386–400 ms. Zen 5 and Intel
+    /// were not measured. Tests force it (<see cref="L2PrefetchOverride"/>); it changes no result.</summary>
+    internal static int L2PrefetchFor(long rows) => (L2PrefetchOverride ?? (CpuFeatures.IsAmdZen4 && rows > 1)) ? L2Distance : 0;
+
+    /// <summary>True prefetches into L2 on any CPU, false never; null leaves it to <see cref="L2PrefetchFor"/>'s rule.
+    /// Either way only the sums of two rows or more prefetch (the one-row sum has no prefetch). Read from BLIP_L2_PREFETCH (1, 0, or unset/auto) for a process, for before/after measurements; tests set it.</summary>
+    internal static bool? L2PrefetchOverride { get; set; } = ParseOverride(Environment.GetEnvironmentVariable("BLIP_L2_PREFETCH"), "BLIP_L2_PREFETCH");
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchL2(nint p, int bytes)
+    {
+        for (int i = 0; i < bytes; i += 64) Sse.Prefetch1((void*)(p + i));
+    }
 
     /// <summary>Whether the sums for <paramref name="rows"/> input rows run in 512-bit vectors: half the instructions per
     /// weight byte, which counts where the widening of bfloat16 and several input rows make the kernel more than a
@@ -351,6 +383,7 @@ internal static class SkinnyLinear
         float* x = (float*)a.X;
         bool wide = WideFor(a.Rows);
         int ahead = PrefetchFor(typeof(T) == typeof(BFloat16Element), a.Rows);   // a JIT-time constant per T
+        int distance = L2PrefetchFor(a.Rows);
         for (long o = first; o < last; o++)
         {
             nint wr = a.W + (nint)(o * a.In * T.Size);
@@ -361,7 +394,7 @@ internal static class SkinnyLinear
             {
                 long n = Math.Min(4, a.Rows - r);
                 float* x0 = x + (r * a.In);
-                DotBlock<T>(wide, wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, n,
+                DotBlock<T>(wide, wr, x0, x0 + a.In, x0 + (Math.Min(2, n - 1) * a.In), x0 + ((n - 1) * a.In), a.In, n, distance,
                     out var d0, out var d1, out var d2, out var d3);
                 T.Store(a.Y, (r * a.Out) + o, d0 + bo);
                 T.Store(a.Y, ((r + 1) * a.Out) + o, d1 + bo);
@@ -393,19 +426,20 @@ internal static class SkinnyLinear
     // in flight. Before this, rows beyond the first were each a full Dot (the weight row re-read from L1 and summed
     // horizontally per row): a step of 8 rows took 102–114 ms against 56–74 ms for one row. Three rows (beam 3) skip
     // the repeated fourth: in 512 bits a step's bf16 linears with 3 rows 12.9 → 11.4 and 13.2 → 12.0 ms on machine 4
-    // (40 interleaved rounds, twice), float32 unchanged within noise. `wide`: 512-bit vectors (see WideFor).
+    // (40 interleaved rounds, twice), float32 unchanged within noise. `wide`: 512-bit vectors (see WideFor). `distance`:
+    // bytes ahead of w prefetched into L2 as the sums go (L2PrefetchFor; 0: none).
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void DotBlock<T>(bool wide, nint w, float* x0, float* x1, float* x2, float* x3, long n, long rows,
+    internal static unsafe void DotBlock<T>(bool wide, nint w, float* x0, float* x1, float* x2, float* x3, long n, long rows, int distance,
         out float d0, out float d1, out float d2, out float d3) where T : struct, IKernelElement
     {
         if (wide && rows == 3)
-            Dot4<T, Width512<T>, Vector512<float>, ThreeRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+            Dot4<T, Width512<T>, Vector512<float>, ThreeRows>(w, x0, x1, x2, x3, n, distance, out d0, out d1, out d2, out d3);
         else if (wide)
-            Dot4<T, Width512<T>, Vector512<float>, FourRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+            Dot4<T, Width512<T>, Vector512<float>, FourRows>(w, x0, x1, x2, x3, n, distance, out d0, out d1, out d2, out d3);
         else if (rows == 3)
-            Dot4<T, Width256<T>, Vector256<float>, ThreeRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+            Dot4<T, Width256<T>, Vector256<float>, ThreeRows>(w, x0, x1, x2, x3, n, distance, out d0, out d1, out d2, out d3);
         else
-            Dot4<T, Width256<T>, Vector256<float>, FourRows>(w, x0, x1, x2, x3, n, out d0, out d1, out d2, out d3);
+            Dot4<T, Width256<T>, Vector256<float>, FourRows>(w, x0, x1, x2, x3, n, distance, out d0, out d1, out d2, out d3);
     }
 
     /// <summary>One weight row against one input row; <paramref name="wide"/>: in 512-bit vectors (see WideFor).</summary>
@@ -431,7 +465,7 @@ internal static class SkinnyLinear
 
     // With ThreeRows, d3 is 0 and x3 is not read.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Dot4<T, TWidth, TVector, TRows>(nint w, float* x0, float* x1, float* x2, float* x3, long n,
+    private static unsafe void Dot4<T, TWidth, TVector, TRows>(nint w, float* x0, float* x1, float* x2, float* x3, long n, int distance,
         out float d0, out float d1, out float d2, out float d3)
         where T : struct, IKernelElement where TWidth : struct, IVectorWidth<TVector> where TVector : struct where TRows : struct, IRowBlock
     {
@@ -441,6 +475,7 @@ internal static class SkinnyLinear
         long k = 0;
         for (; k + (2 * lanes) <= n; k += 2 * lanes)
         {
+            if (distance > 0) PrefetchL2(w + (nint)(k * T.Size) + distance, 2 * lanes * T.Size);  // one or two cache lines
             var wa = TWidth.LoadWeights(w, k);
             var wb = TWidth.LoadWeights(w, k + lanes);
             a0 = TWidth.MultiplyAdd(wa, TWidth.Load(x0 + k), a0);

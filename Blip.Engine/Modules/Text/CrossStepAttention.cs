@@ -164,7 +164,7 @@ internal static class CrossStepAttention
                     {
                         long n = Math.Min(4, s.Beams - b);
                         float* qb = q0 + (b * width);
-                        SkinnyLinear.DotBlock<T>(wide, key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim, n,
+                        SkinnyLinear.DotBlock<T>(wide, key, qb, qb + width, qb + (Math.Min(2, n - 1) * width), qb + ((n - 1) * width), headDim, n, 0,
                             out var d0, out var d1, out var d2, out var d3);
                         Score(scores, maxima, (int)((b * s.Heads) + h), count, j, (d0 * scale) + masked);
                         Score(scores, maxima, (int)(((b + 1) * s.Heads) + h), count, j, (d1 * scale) + masked);
