@@ -328,9 +328,11 @@ internal static class SkinnyLinear
     internal static int L2PrefetchFor(long rows) => (L2PrefetchOverride ?? (CpuFeatures.IsAmdZen4 && rows > 1)) ? L2Distance : 0;
 
     /// <summary>True prefetches into L2 on any CPU, false never; null leaves it to <see cref="L2PrefetchFor"/>'s rule.
-    /// Either way only the sums of two rows or more prefetch (the one-row sum has no prefetch). Read from BLIP_L2_PREFETCH (1, 0, or unset/auto) for a process, for before/after measurements; tests set it.</summary>
+    /// Either way only the sums of two rows or more prefetch (the one-row sum has none). Read from BLIP_L2_PREFETCH (1,
+    /// 0, or unset/auto) for a process, for before/after measurements; tests set it.</summary>
     internal static bool? L2PrefetchOverride { get; set; } = ParseOverride(Environment.GetEnvironmentVariable("BLIP_L2_PREFETCH"), "BLIP_L2_PREFETCH");
 
+    // The cache lines of [p, p + bytes) into L2. A prefetch never faults, so running past the end of a weight is harmless.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void PrefetchL2(nint p, int bytes)
     {
@@ -475,7 +477,7 @@ internal static class SkinnyLinear
         long k = 0;
         for (; k + (2 * lanes) <= n; k += 2 * lanes)
         {
-            if (distance > 0) PrefetchL2(w + (nint)(k * T.Size) + distance, 2 * lanes * T.Size);  // one or two cache lines
+            if (distance > 0) PrefetchL2(w + (nint)(k * T.Size) + distance, 2 * lanes * T.Size);  // the line(s) these sums read, 8 KB on
             var wa = TWidth.LoadWeights(w, k);
             var wb = TWidth.LoadWeights(w, k + lanes);
             a0 = TWidth.MultiplyAdd(wa, TWidth.Load(x0 + k), a0);
