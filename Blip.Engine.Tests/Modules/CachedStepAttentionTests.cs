@@ -1,3 +1,4 @@
+using Blip.Engine.Checkpoints;
 using Blip.Engine.Generation;
 using Blip.Engine.Modules.Text;
 using Blip.Engine.Tests.Generation;
@@ -137,6 +138,91 @@ public class CachedStepAttentionTests
         cache.Reorder(order);
         TensorAssert.Equal(all.index_select(0, order), cache.Keys!, what: "keys after a reorder");
         Assert.That(cache.Length, Is.EqualTo(70));
+    }
+
+    // The in-place reorder (moved rows copied through a scratch) against index_select on a copy of the same cache:
+    // several reorders between appends, with duplicated, permuted and unchanged rows, in both dtypes.
+    [TestCase(ScalarType.Float32, 3)]
+    [TestCase(ScalarType.Float32, 6)]
+    [TestCase(ScalarType.BFloat16, 4)]
+    [TestCase(ScalarType.Float32, 1)]
+    public void Reorder_in_place_equals_index_select(ScalarType dtype, int batch)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var generator = new torch.Generator(5);
+        var random = new Random(3);
+        using var inPlace = new TextAttentionCache();
+        using var selected = new TextAttentionCache();
+        bool savedReorder = TextAttentionCache.ReorderInPlace;
+        try
+        {
+            for (int step = 0; step < 40; step++)
+            {
+                var k = randn([batch, Heads, step == 0 ? 3 : 1, HeadDim], generator: generator).to(dtype);
+                var v = randn([batch, Heads, step == 0 ? 3 : 1, HeadDim], generator: generator).to(dtype);
+                inPlace.Append(k, v);
+                selected.Append(k, v);
+                long[] rows = (step % 4) switch
+                {
+                    0 => Enumerable.Range(0, batch).Select(b => (long)b).ToArray(),                          // unchanged
+                    1 => Enumerable.Range(0, batch).Select(b => (long)(batch - 1 - b)).ToArray(),            // reversed
+                    _ => Enumerable.Range(0, batch).Select(_ => (long)random.Next(batch)).ToArray(),         // duplicates
+                };
+                using var index = tensor(rows);
+                nint before = TensorMemory.DataAddress(inPlace.Keys!);
+                TextAttentionCache.ReorderInPlace = true;
+                inPlace.Reorder(index);
+                Assert.That(TensorMemory.DataAddress(inPlace.Keys!), Is.EqualTo(before), $"step {step}: reordered in the same buffer, not a new tensor");
+                TextAttentionCache.ReorderInPlace = false;
+                selected.Reorder(index);
+                TensorAssert.Equal(selected.Keys!, inPlace.Keys!, what: $"step {step}, rows [{string.Join(",", rows)}]: keys");
+                TensorAssert.Equal(selected.Values!, inPlace.Values!, what: $"step {step}, rows [{string.Join(",", rows)}]: values");
+            }
+        }
+        finally
+        {
+            TextAttentionCache.ReorderInPlace = savedReorder;
+        }
+
+        Assert.That(inPlace.Capacity, Is.GreaterThan(TextAttentionCache.InitialCapacity), "reordered across a growth of the buffers");
+    }
+
+    [Test]
+    public void A_reorder_outside_the_rows_is_refused_and_changes_nothing()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var cache = new TextAttentionCache();
+        var keys = randn(3, Heads, 4, HeadDim);
+        cache.Append(keys, -keys);
+        Assert.That(() => cache.Reorder(tensor(new long[] { 0, 3, 1 })),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("row 3 at position 1"));
+        Assert.That(() => cache.Reorder(tensor(new long[] { -1, 0, 1 })), Throws.TypeOf<ArgumentOutOfRangeException>());
+        TensorAssert.Equal(keys, cache.Keys!, what: "keys after refused reorders");
+        cache.Reorder(tensor(new long[] { 1, 0 }));
+        TensorAssert.Equal(keys.index_select(0, tensor(new long[] { 1, 0 })), cache.Keys!, what: "fewer rows than the cache: index_select");
+        Assert.That(cache.Keys!.size(0), Is.EqualTo(2));
+    }
+
+    [Test]
+    public void A_decoder_cache_reorders_every_layer_by_one_index()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var cache = new TextDecoderCache(3);
+        var keys = Enumerable.Range(0, 3).Select(_ => randn(3, Heads, 5, HeadDim)).ToArray();
+        for (int l = 0; l < 3; l++) cache.Layers[l].Self.Append(keys[l], keys[l] * 2);
+        var order = tensor(new long[] { 2, 0, 0 });
+        cache.ReorderSelf(order);
+        for (int l = 0; l < 3; l++)
+        {
+            TensorAssert.Equal(keys[l].index_select(0, order), cache.Layers[l].Self.Keys!, what: $"layer {l} keys");
+            TensorAssert.Equal((keys[l] * 2).index_select(0, order), cache.Layers[l].Self.Values!, what: $"layer {l} values");
+        }
+
+        cache.ReorderSelf(tensor(new[] { 1, 2, 0 }));   // int32: index_select's route, same rows
+        TensorAssert.Equal(keys[0].index_select(0, order).index_select(0, tensor(new long[] { 1, 2, 0 })), cache.Layers[0].Self.Keys!, what: "an int32 index");
     }
 
     // The tiny models' generation cases with and without the kernel: identical ids (transformers' ids are held by

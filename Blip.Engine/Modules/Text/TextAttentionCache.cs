@@ -3,6 +3,10 @@
 // Without autograd the cached positions live at the front of buffers with room to spare, so that a step writes its
 // one position in place (CachedStepAttention) instead of concatenating the whole cache again; the room doubles when
 // it runs out. Under autograd each append concatenates, as before, so that no tensor autograd saved is written to.
+// A beam reorder of such buffers copies the moved rows' cached positions in place: libtorch's index_select wrote a
+// fresh tensor per block and step, and fresh memory is slow to first touch on the machines of docs/BENCHMARKS.md
+// (optimisation 39).
+using System.Buffers;
 using Blip.Engine.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,6 +25,10 @@ public sealed class TextAttentionCache : IDisposable
     private Tensor? keys;         // [B,H,length,D] views of the buffers, made when first asked for
     private Tensor? values;
     private Layout layout;        // the buffers' shape and addresses, read once per buffer
+
+    /// <summary>Whether beam reorders of plain CPU buffers copy in place (default) rather than through index_select;
+    /// tests and before/after measurements set it.</summary>
+    internal static bool ReorderInPlace { get; set; } = true;
 
     private readonly record struct Layout(long Batch, long Heads, long Capacity, long HeadDim, ScalarType Type, bool PlainCpu, nint Keys, nint Values);
 
@@ -78,8 +86,71 @@ public sealed class TextAttentionCache : IDisposable
     public void Reorder(Tensor index)
     {
         ArgumentNullException.ThrowIfNull(index);
+        Reorder(index, ReorderRows(index));
+    }
+
+    /// <summary><see cref="Reorder(Tensor)"/> with <paramref name="index"/> already read as <paramref name="rows"/>
+    /// (null where it could not be).</summary>
+    internal void Reorder(Tensor index, long[]? rows)
+    {
         if (keyBuffer is null || valueBuffer is null) return;
+        if (rows is not null && TryReorderInPlace(rows)) return;
         Replace(keyBuffer.index_select(0, index), valueBuffer.index_select(0, index), length);
+    }
+
+    /// <summary><paramref name="index"/> as rows to keep where it can be read on the CPU: a 1-D int64 CPU tensor
+    /// (what beam search passes); null otherwise (index_select then takes it, or refuses it). Read once per step for
+    /// all the layers' caches (<see cref="TextDecoderCache.ReorderSelf"/>).</summary>
+    internal static long[]? ReorderRows(Tensor index) =>
+        index.device_type == DeviceType.CPU && index.dtype == ScalarType.Int64 && index.dim() == 1
+            ? index.data<long>().ToArray()
+            : null;
+
+    /// <summary>Keeps rows <paramref name="rows"/> in that order by copying the cached positions in place, where
+    /// the buffers are plain CPU ones of as many rows and autograd is off (the copy bypasses the version counters by
+    /// which autograd would notice a saved tensor being written); false (nothing changed) otherwise. A row outside the
+    /// batch is refused, naming it.</summary>
+    private unsafe bool TryReorderInPlace(ReadOnlySpan<long> rows)
+    {
+        if (!ReorderInPlace || keyBuffer is null || valueBuffer is null || !layout.PlainCpu || rows.Length != layout.Batch || is_grad_enabled()) return false;
+        bool identity = true;
+        for (int b = 0; b < rows.Length; b++)
+        {
+            if (rows[b] < 0 || rows[b] >= layout.Batch)
+                throw new ArgumentOutOfRangeException(nameof(rows), rows[b], $"beam reorder: row {rows[b]} at position {b} is outside the cache's {layout.Batch} rows");
+            identity &= rows[b] == b;
+        }
+
+        if (identity) return true;
+        // Per head, the moved rows' cached positions [0, length) are gathered into a pooled scratch and written back:
+        // a row may be another's source, so none is overwritten before all are read. The capacity past length is unused.
+        long elementSize = keyBuffer.element_size(), block = layout.Capacity * layout.HeadDim * elementSize;
+        long filled = length * layout.HeadDim * elementSize;
+        var scratch = ArrayPool<byte>.Shared.Rent(checked((int)(rows.Length * filled)));
+        try
+        {
+            fixed (byte* gathered = scratch)
+            {
+                foreach (nint buffer in (ReadOnlySpan<nint>)[layout.Keys, layout.Values])
+                {
+                    byte* data = (byte*)buffer;
+                    for (long h = 0; h < layout.Heads; h++)
+                    {
+                        for (int b = 0; b < rows.Length; b++)                                     // [B,H,Cap,D] (rows[b], h)
+                            if (rows[b] != b) Buffer.MemoryCopy(data + (((rows[b] * layout.Heads) + h) * block), gathered + (b * filled), filled, filled);
+                        for (int b = 0; b < rows.Length; b++)
+                            if (rows[b] != b) Buffer.MemoryCopy(gathered + (b * filled), data + (((b * layout.Heads) + h) * block), filled, filled);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+
+        Advance(0);  // drops the views, which a caller may have read before the copy
+        return true;
     }
 
     /// <summary>The buffers' addresses and capacity, with room for one more position of [<paramref name="batch"/>,

@@ -23,7 +23,11 @@ public sealed class TextDecoderCache : IDisposable
     /// <summary>Reorders the self-attention caches by <paramref name="beamIndex"/>; cross K/V are per image and stay.</summary>
     public void ReorderSelf(TorchSharp.torch.Tensor beamIndex)
     {
-        foreach (var layer in layers) layer.Self.Reorder(beamIndex);
+        ArgumentNullException.ThrowIfNull(beamIndex);
+        // The index is read once for all layers; a layer whose buffers cannot be reordered in place (another device,
+        // autograd) takes index_select.
+        var rows = TextAttentionCache.ReorderRows(beamIndex);
+        foreach (var layer in layers) layer.Self.Reorder(beamIndex, rows);
     }
 
     /// <inheritdoc/>
