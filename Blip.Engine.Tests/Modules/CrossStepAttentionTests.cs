@@ -67,6 +67,32 @@ public class CrossStepAttentionTests
         }
     }
 
+    // Head widths that 16 lanes (24) or even 8 (12) do not divide: the weighted values in 256-bit vectors, or in the
+    // scalar-tailed sums.
+    [TestCase(12)]
+    [TestCase(24)]
+    public void Odd_head_widths_equal_sdpa(int headDim)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var generator = new torch.Generator(9);
+        const int beams = 3, tokens = 41;
+        int width = Heads * headDim;
+        var keys = randn([1, tokens, width], generator: generator).view(1, tokens, Heads, headDim).transpose(1, 2);    // [1,H,S,D]
+        var values = randn([1, tokens, width], generator: generator).view(1, tokens, Heads, headDim).transpose(1, 2);
+        var q = randn([beams, 1, width], generator: generator) * 2;                                                   // [n,1,C]
+        var expected = nn.functional.scaled_dot_product_attention(q.view(1, beams, Heads, headDim).transpose(1, 2), keys, values)
+            .transpose(1, 2).reshape(beams, 1, width);                                                                 // [n,1,C]
+        CrossStepAttention.Policy = SkinnyLinearPolicy.Always;
+        foreach (bool in256Bits in (bool[])[false, true])
+        {
+            using var sums = new SumWidth(in256Bits);
+            var actual = CrossStepAttention.TryAttend(q, keys, values, null, Heads);
+            Assert.That(actual, Is.Not.Null, $"head width {headDim}: the kernel should take a one-token step");
+            TensorAssert.AllClose(expected, actual!, atol: 2e-6, what: $"head width {headDim}, {(in256Bits ? 256 : 512)}-bit sums");
+        }
+    }
+
     [Test]
     public void Anything_else_is_left_to_sdpa()
     {

@@ -15,7 +15,11 @@ internal interface IVectorWidth<TVector> where TVector : struct
 
     static abstract TVector Zero { get; }
 
+    static abstract TVector Broadcast(float value);
+
     static abstract unsafe TVector Load(float* p);
+
+    static abstract unsafe void Store(TVector v, float* p);
 
     static abstract TVector LoadWeights(nint p, long k);
 
@@ -34,7 +38,13 @@ internal readonly struct Width256<T> : IVectorWidth<Vector256<float>> where T : 
     public static Vector256<float> Zero => Vector256<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<float> Load(float* p) => Vector256.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(Vector256<float> v, float* p) => Vector256.Store(v, p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadWeights(nint p, long k) => T.Load8(p, k);
@@ -57,7 +67,13 @@ internal readonly struct Width512<T> : IVectorWidth<Vector512<float>> where T : 
     public static Vector512<float> Zero => Vector512<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector512<float> Load(float* p) => Vector512.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(Vector512<float> v, float* p) => Vector512.Store(v, p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadWeights(nint p, long k) => T.Load16(p, k);

@@ -7,8 +7,10 @@
 // contiguous block, read once in order for all heads and beams (each loaded key vector serves every beam of the
 // image), and the ranges' partial softmaxes are merged exactly as flash attention merges blocks. Where SkinnyLinear
 // sums as many rows in 512 bits (SkinnyLinear.WideFor, the same rule: AMD Zen 5 on, Zen 4 for two rows or more) the dot
-// products, e^x and the weighted sums run in 512-bit vectors (e^x: SelfAttentionKernel's, within ~2 ulp of
-// MathF.Exp). Float32 throughout, bfloat16 widened exactly and the context rounded once, so it differs from SDPA by
+// products and the weighted sums run in 512-bit vectors, else in 256; e^x runs in 512-bit vectors wherever the JIT
+// accelerates them (SelfAttentionKernel's, within ~2 ulp of MathF.Exp; on Zen 4 one beam took a scalar MathF.Exp per
+// score before, and its weighted sums a Span conversion out of line per eight values: 12 layers of a float32 step
+// 2.31 → 1.98 ms, bfloat16 1.78 → 1.20 ms, interleaved in one process; docs/BENCHMARKS.md, optimisation 40). Float32 throughout, bfloat16 widened exactly and the context rounded once, so it differs from SDPA by
 // float rounding only (tested against it). Anything else (several new tokens, autograd, another device or dtype,
 // another layout, a mask of another shape) takes SDPA.
 using System.Buffers;
@@ -186,9 +188,10 @@ internal static class CrossStepAttention
             float max = maxima[pair], total = 0;
             var row = scores.Slice(pair * count, count);
             int j = 0;
-            if (wide)
+            if (Vector512.IsHardwareAccelerated)
             {
-                // SelfAttentionKernel's vector e^x (x ≤ 0 here), within ~2 ulp of MathF.Exp.
+                // SelfAttentionKernel's vector e^x (x ≤ 0 here), within ~2 ulp of MathF.Exp; also where the sums run in
+                // 256 bits (the exponentials are not what limits them).
                 fixed (float* r = row)
                 {
                     var shift = Vector512.Create(max);
@@ -209,31 +212,49 @@ internal static class CrossStepAttention
         }
 
         sums.Clear();
-        fixed (float* sum = sums)
+        if (headDim % Vector256<float>.Count != 0)
         {
             for (int j = 0; j < count; j++)
             {
                 long valueRow = ((image * s.Tokens) + first + j) * width;
                 for (int pair = 0; pair < pairs; pair++)
+                    CachedStepAttention.Accumulate<T>(sums.Slice(pair * headDim, headDim), scores[(pair * count) + j], p.Values, valueRow + ((pair % s.Heads) * headDim));
+            }
+        }
+        else if (wide && headDim % Vector512<float>.Count == 0)
+            WeightedValues<T, Width512<T>, Vector512<float>>(p, s, scores, sums, image, first, count);
+        else
+            WeightedValues<T, Width256<T>, Vector256<float>>(p, s, scores, sums, image, first, count);
+    }
+
+    // sums[pair] += Σ_j scores[pair, j] · values[token first + j, head of pair] for every (beam, head) pair, in vectors
+    // of the width (headDim a multiple of its lanes): each value row read in order, each sum a fused multiply-add.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WeightedValues<T, TWidth, TVector>(Pointers p, Shape s, ReadOnlySpan<float> scores, Span<float> sums,
+        long image, long first, int count)
+        where T : struct, IKernelElement where TWidth : struct, IVectorWidth<TVector> where TVector : struct
+    {
+        int headDim = (int)s.HeadDim, beams = (int)s.Beams, heads = (int)s.Heads;
+        long width = s.Width;
+        fixed (float* sum = sums)
+        fixed (float* weights = scores)
+        {
+            for (int j = 0; j < count; j++)
+            {
+                long valueRow = ((image * s.Tokens) + first + j) * width;
+                for (int b = 0, pair = 0; b < beams; b++)
                 {
-                    float weight = scores[(pair * count) + j];
-                    long offset = valueRow + ((pair % s.Heads) * headDim);
-                    if (wide && headDim % 16 == 0)
-                        AccumulateWide<T>(sum + (pair * headDim), weight, p.Values, offset, headDim);
-                    else
-                        CachedStepAttention.Accumulate<T>(sums.Slice(pair * headDim, headDim), weight, p.Values, offset);
+                    for (int h = 0; h < heads; h++, pair++)
+                    {
+                        var w = TWidth.Broadcast(weights[(pair * count) + j]);
+                        float* to = sum + (pair * headDim);
+                        long offset = valueRow + (h * headDim);
+                        for (int d = 0; d < headDim; d += TWidth.Lanes)
+                            TWidth.Store(TWidth.MultiplyAdd(w, TWidth.LoadWeights(p.Values, offset + d), TWidth.Load(to + d)), to + d);
+                    }
                 }
             }
         }
-    }
-
-    // sum[0..n) += weight · values[offset..offset+n), n a multiple of 16, in 512-bit vectors.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void AccumulateWide<T>(float* sum, float weight, nint values, long offset, int n) where T : struct, IKernelElement
-    {
-        var w = Vector512.Create(weight);
-        for (int d = 0; d < n; d += 16)
-            Vector512.Store(Vector512.FusedMultiplyAdd(w, T.Load16(values, offset + d), Vector512.Load(sum + d)), sum + d);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
