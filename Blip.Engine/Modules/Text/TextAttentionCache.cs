@@ -98,18 +98,18 @@ public sealed class TextAttentionCache : IDisposable
         Replace(keyBuffer.index_select(0, index), valueBuffer.index_select(0, index), length);
     }
 
-    /// <summary><paramref name="index"/> as rows to keep where it can be read on the CPU: a 1-D int64 CPU tensor
-    /// (what beam search passes); null otherwise (index_select then takes it, or refuses it). Read once per step for
+    /// <summary><paramref name="index"/> as rows to keep where it can be read on the CPU: a contiguous 1-D int64 CPU
+    /// tensor (what beam search passes); null otherwise (index_select then takes it, or refuses it). Read once per step for
     /// all the layers' caches (<see cref="TextDecoderCache.ReorderSelf"/>).</summary>
     internal static long[]? ReorderRows(Tensor index) =>
-        index.device_type == DeviceType.CPU && index.dtype == ScalarType.Int64 && index.dim() == 1
+        index.device_type == DeviceType.CPU && index.dtype == ScalarType.Int64 && index.dim() == 1 && index.is_contiguous()
             ? index.data<long>().ToArray()
             : null;
 
     /// <summary>Keeps rows <paramref name="rows"/> in that order by copying the cached positions in place, where
     /// the buffers are plain CPU ones of as many rows and autograd is off (the copy bypasses the version counters by
-    /// which autograd would notice a saved tensor being written); false (nothing changed) otherwise. A row outside the
-    /// batch is refused, naming it.</summary>
+    /// which autograd would notice a saved tensor being written) and one head's moved rows fit a pooled array; false
+    /// (nothing changed) otherwise. A row outside the batch is refused, naming it.</summary>
     private unsafe bool TryReorderInPlace(ReadOnlySpan<long> rows)
     {
         if (!ReorderInPlace || keyBuffer is null || valueBuffer is null || !layout.PlainCpu || rows.Length != layout.Batch || is_grad_enabled()) return false;
@@ -117,7 +117,7 @@ public sealed class TextAttentionCache : IDisposable
         for (int b = 0; b < rows.Length; b++)
         {
             if (rows[b] < 0 || rows[b] >= layout.Batch)
-                throw new ArgumentOutOfRangeException(nameof(rows), rows[b], $"beam reorder: row {rows[b]} at position {b} is outside the cache's {layout.Batch} rows");
+                throw new ArgumentOutOfRangeException(nameof(rows), rows[b], $"beam reorder index: row {rows[b]} at position {b} is outside the cache's {layout.Batch} rows");
             identity &= rows[b] == b;
         }
 
@@ -126,7 +126,8 @@ public sealed class TextAttentionCache : IDisposable
         // a row may be another's source, so none is overwritten before all are read. The capacity past length is unused.
         long elementSize = keyBuffer.element_size(), block = layout.Capacity * layout.HeadDim * elementSize;
         long filled = length * layout.HeadDim * elementSize;
-        var scratch = ArrayPool<byte>.Shared.Rent(checked((int)(rows.Length * filled)));
+        if (rows.Length * filled > Array.MaxLength) return false;
+        var scratch = ArrayPool<byte>.Shared.Rent((int)(rows.Length * filled));
         try
         {
             fixed (byte* gathered = scratch)
