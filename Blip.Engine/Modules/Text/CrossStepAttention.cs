@@ -10,8 +10,9 @@
 // products and the weighted sums run in 512-bit vectors, else in 256; e^x runs in 512-bit vectors wherever the JIT
 // accelerates them (SelfAttentionKernel's, within ~2 ulp of MathF.Exp; on Zen 4 one beam took a scalar MathF.Exp per
 // score before, and its weighted sums a Span conversion out of line per eight values: 12 layers of a float32 step
-// 2.31 → 1.98 ms, bfloat16 1.78 → 1.20 ms, interleaved in one process; docs/BENCHMARKS.md, optimisation 40). Float32 throughout, bfloat16 widened exactly and the context rounded once, so it differs from SDPA by
-// float rounding only (tested against it). Anything else (several new tokens, autograd, another device or dtype,
+// 2.31 → 1.98 ms, bfloat16 1.78 → 1.20 ms, interleaved in one process; docs/BENCHMARKS.md, optimisation 40).
+// Float32 throughout, bfloat16 widened exactly and the context rounded once, so it differs from SDPA by float
+// rounding only (tested against it). Anything else (several new tokens, autograd, another device or dtype,
 // another layout, a mask of another shape) takes SDPA.
 using System.Buffers;
 using System.Runtime.CompilerServices;
