@@ -32,46 +32,46 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-__attribute__((noinline, target("avx2,fma"))) static float fma256(long n) {
-    __m256 a[ACC];
-    __m256 x = _mm256_set1_ps(1.0000001f), y = _mm256_set1_ps(0.9999999f);
-    for (int i = 0; i < ACC; i++) a[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < n; k++) {
-        for (int i = 0; i < ACC; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
-        __asm__ volatile("" : "+x"(x)); /* keeps the loop from being folded */
+/* One kernel: ACC accumulators a[i] = STEP(a[i]) for n iterations; the empty asm keeps the loop from being folded. */
+#define KERNEL(NAME, TARGET, VEC, CONSTRAINT, SETUP, STEP, REDUCE)                   \
+    __attribute__((noinline, target(TARGET))) static float NAME(long n) {          \
+        VEC a[ACC];                                                                 \
+        SETUP;                                                                      \
+        for (int i = 0; i < ACC; i++) a[i] = BROADCAST((float)i);                   \
+        for (long k = 0; k < n; k++) {                                              \
+            for (int i = 0; i < ACC; i++) a[i] = STEP;                              \
+            __asm__ volatile("" : "+" CONSTRAINT(x));                               \
+        }                                                                           \
+        VEC s = a[0];                                                               \
+        for (int i = 1; i < ACC; i++) s = ADD(s, a[i]);                             \
+        return REDUCE;                                                              \
     }
-    __m256 s = a[0];
-    for (int i = 1; i < ACC; i++) s = _mm256_add_ps(s, a[i]);
+
+static inline __attribute__((target("avx2,fma"))) float sum256(__m256 s) {
     float o[8];
     _mm256_storeu_ps(o, s);
     return o[0] + o[7];
 }
 
-__attribute__((noinline, target("avx512f"))) static float fma512(long n) {
-    __m512 a[ACC];
-    __m512 x = _mm512_set1_ps(1.0000001f), y = _mm512_set1_ps(0.9999999f);
-    for (int i = 0; i < ACC; i++) a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < n; k++) {
-        for (int i = 0; i < ACC; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
-        __asm__ volatile("" : "+v"(x));
-    }
-    __m512 s = a[0];
-    for (int i = 1; i < ACC; i++) s = _mm512_add_ps(s, a[i]);
-    return _mm512_reduce_add_ps(s);
-}
+#define BROADCAST _mm256_set1_ps
+#define ADD _mm256_add_ps
+KERNEL(fma256, "avx2,fma", __m256, "x",
+       __m256 x = _mm256_set1_ps(1.0000001f); __m256 y = _mm256_set1_ps(0.9999999f),
+       _mm256_fmadd_ps(a[i], x, y), sum256(s))
+#undef BROADCAST
+#undef ADD
 
-__attribute__((noinline, target("avx512f,avx512bf16"))) static float dpbf16(long n) {
-    __m512 a[ACC];
-    __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3f80); /* 1.0 */
-    for (int i = 0; i < ACC; i++) a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < n; k++) {
-        for (int i = 0; i < ACC; i++) a[i] = _mm512_dpbf16_ps(a[i], x, y);
-        __asm__ volatile("" : "+v"(x));
-    }
-    __m512 s = a[0];
-    for (int i = 1; i < ACC; i++) s = _mm512_add_ps(s, a[i]);
-    return _mm512_reduce_add_ps(s);
-}
+#define BROADCAST _mm512_set1_ps
+#define ADD _mm512_add_ps
+KERNEL(fma512, "avx512f", __m512, "v",
+       __m512 x = _mm512_set1_ps(1.0000001f); __m512 y = _mm512_set1_ps(0.9999999f),
+       _mm512_fmadd_ps(a[i], x, y), _mm512_reduce_add_ps(s))
+/* bf16 pairs of 1.0 (0x3f80) */
+KERNEL(dpbf16, "avx512f,avx512bf16", __m512, "v",
+       __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80); __m512bh y = (__m512bh)_mm512_set1_epi16(0x3f80),
+       _mm512_dpbf16_ps(a[i], x, y), _mm512_reduce_add_ps(s))
+#undef BROADCAST
+#undef ADD
 
 __attribute__((noinline)) static float add_chain(long n) {
     long v = 0;
