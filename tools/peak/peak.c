@@ -11,7 +11,8 @@
  *   fma256  vfmadd231ps ymm: 8 lanes x 2 flops
  *   fma512  vfmadd231ps zmm: 16 lanes x 2 flops
  *   dpbf16  vdpbf16ps zmm: 16 lanes x 2 bf16 pairs x 2 flops (skipped without AVX512-BF16)
- * Usage: peak THREADS ROUNDS; prints one line per round and kernel, then the medians. */
+ * x86-64 only. Usage: peak THREADS ROUNDS (threads pinned to CPUs 0..THREADS-1); prints one line per round and
+ * kernel, then the medians. */
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
@@ -32,7 +33,8 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* One kernel: ACC accumulators a[i] = STEP(a[i]) for n iterations; the empty asm keeps the loop from being folded. */
+/* One kernel: n iterations of a[i] = STEP for each of the ACC accumulators (STEP reads a[i]); the empty asm keeps
+ * the loop from being folded. */
 #define KERNEL(NAME, TARGET, VEC, CONSTRAINT, SETUP, STEP, REDUCE)                   \
     __attribute__((noinline, target(TARGET))) static float NAME(long n) {          \
         VEC a[ACC];                                                                 \
@@ -103,7 +105,11 @@ static void *run(void *p) {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(j->cpu, &set);
-        sched_setaffinity(0, sizeof set, &set);
+        if (sched_setaffinity(0, sizeof set, &set)) {  /* an unpinned thread could share a core: a wrong rate */
+            fprintf(stderr, "peak: cannot pin a thread to CPU %d: ", j->cpu);
+            perror("sched_setaffinity");
+            exit(1);
+        }
     }
     double t = now();
     j->sink = j->k->kernel(j->k->iterations);
@@ -115,7 +121,9 @@ static int supported(const char *feature) {
     if (!feature) return 1;
     if (!strcmp(feature, "fma")) return __builtin_cpu_supports("fma");
     if (!strcmp(feature, "avx512f")) return __builtin_cpu_supports("avx512f");
-    return __builtin_cpu_supports("avx512bf16");
+    if (!strcmp(feature, "avx512bf16")) return __builtin_cpu_supports("avx512bf16");
+    fprintf(stderr, "peak: no check for the feature '%s'\n", feature);
+    exit(1);
 }
 
 /* All threads at once; the rate counts the slowest thread's time. */
