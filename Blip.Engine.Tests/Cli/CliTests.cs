@@ -73,6 +73,9 @@ public class CliTests
 
     [TestCase("caption")]
     [TestCase("caption", "x.png", "--beams", "0")]
+    [TestCase("caption", "x.png", "--beams", "abc")]           // a validated option whose token does not parse
+    [TestCase("caption", "x.png", "--top-p", "1e")]
+    [TestCase("caption", "x.png", "--batch-size", "x")]
     [TestCase("caption", "x.png", "--format", "xml")]
     [TestCase("caption", "x.png", "--device", "tpu")]
     [TestCase("match", "x.png")]

@@ -16,7 +16,7 @@ public static class Commands
         var images = new Argument<string[]>("images") { Description = "image files, folders or globs", Arity = ArgumentArity.OneOrMore };
         var prompt = new Option<string?>("--prompt") { Description = "text the caption starts with (conditional captioning)" };
         var batch = new Option<int>("--batch-size") { Description = "images per generate() call", DefaultValueFactory = _ => 1 };
-        batch.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--batch-size must be at least 1"); });
+        batch.Validators.Add(r => { if (GenerationCliOptions.TryValue<int>(r, out var size) && size < 1) r.AddError("--batch-size must be at least 1"); });
         var common = new CommonOptions(CaptionModel);
         var generation = new GenerationCliOptions();
         var command = new Command("caption", "caption images") { images, prompt, batch };

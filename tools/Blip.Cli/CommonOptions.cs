@@ -71,8 +71,24 @@ public sealed class GenerationCliOptions
     private static void Require<T>(Option<T?> option, Func<T, bool> valid, string rule) where T : struct =>
         option.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<T?>() is { } value && !valid(value)) r.AddError($"{option.Name} {rule}, got {value}");
+            if (TryValue<T?>(r, out var parsed) && parsed is { } value && !valid(value)) r.AddError($"{option.Name} {rule}, got {value}");
         });
+
+    /// <summary>The option's value, or false where its token did not parse as <typeparamref name="T"/>: then
+    /// GetValueOrDefault throws inside a validator, and the parser already reports the token as a usage error.</summary>
+    internal static bool TryValue<T>(System.CommandLine.Parsing.OptionResult result, out T? value)
+    {
+        try
+        {
+            value = result.GetValueOrDefault<T>();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = default;
+            return false;
+        }
+    }
 
     public void AddTo(Command command)
     {
