@@ -29,6 +29,19 @@ public sealed class ImageBadInputTests
         Fails(data[..40], name);
     }
 
+    [TestCase("jpeg_q90_420_320x240.jpg")]
+    [TestCase("jpeg_progressive_333x201.jpg")]
+    public void Bytes_after_a_jpegs_end_marker_are_ignored(string name)
+    {
+        // A trailer with start-of-scan bytes in it (a phone's appended video has them): PIL reads up to EOI only.
+        var data = File.ReadAllBytes(ImageFixtures.Source(name));
+        byte[] trailer = [0xFF, 0xDA, 0x00, 0x00, 0x78, 0xFF, 0xDA, 0x12];
+        var whole = ImageDecoder.Decode(data, name);
+        var withTrailer = ImageDecoder.Decode([.. data, .. trailer], name);
+        Assert.That(withTrailer.Width, Is.EqualTo(whole.Width));
+        Assert.That(withTrailer.Pixels.ToArray(), Is.EqualTo(whole.Pixels.ToArray()));
+    }
+
     [Test]
     public void Missing_file()
     {

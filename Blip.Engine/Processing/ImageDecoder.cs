@@ -122,10 +122,33 @@ public static class ImageDecoder
         return ImagePngGray16.Decode(data, sourceName);
     }
 
-    // FF DA (start of scan) and FF D9 (end of image) never occur inside entropy-coded data (an FF
-    // there is followed by 00); an EOI of an EXIF thumbnail comes before the first scan.
-    private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data) =>
-        data.LastIndexOf([(byte)0xFF, (byte)0xD9]) > data.LastIndexOf([(byte)0xFF, (byte)0xDA]);
+    // Whether the JPEG's marker structure reaches an end-of-image marker. Walked segment by segment from SOI, so the
+    // bytes after EOI (a phone's appended "motion photo" video, any trailer) are never read, as PIL never reads them.
+    // Inside a scan's entropy-coded data an FF is followed by 00 (stuffing) or D0–D7 (restart); anything else is the
+    // next marker. Hand-written: Skia decodes a cut progressive JPEG as if whole and says nothing of it. Where the
+    // structure is not a marker walk's (not FF at a segment start), the search over the whole file decides as before.
+    private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data)
+    {
+        int i = 2;                                                        // after SOI
+        while (i + 1 < data.Length)
+        {
+            if (data[i] != 0xFF)
+                return data.LastIndexOf([(byte)0xFF, (byte)0xD9]) > data.LastIndexOf([(byte)0xFF, (byte)0xDA]);
+            byte marker = data[i + 1];
+            if (marker == 0xD9) return true;                                  // EOI
+            if (marker == 0xFF) { i++; continue; }                            // fill byte
+            if (marker == 0x01 || marker is >= 0xD0 and <= 0xD7) { i += 2; continue; }   // TEM, RSTn: no length
+            if (i + 3 >= data.Length) return false;
+            int length = (data[i + 2] << 8) | data[i + 3];
+            if (length < 2) return false;
+            i += 2 + length;
+            if (marker != 0xDA) continue;                                     // SOS: entropy-coded data follows
+            while (i + 1 < data.Length && !(data[i] == 0xFF && data[i + 1] != 0x00 && data[i + 1] is not (>= 0xD0 and <= 0xD7)))
+                i++;
+        }
+
+        return false;
+    }
 
     private static unsafe byte[] GetPixels(SKCodec codec, SKImageInfo info, string sourceName)
     {
