@@ -109,12 +109,22 @@ internal sealed partial class HubCache
             {
                 return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException)
+            catch (IOException e) when (e.HResult == SharingViolation)
             {
-                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);   // another process holds it
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not contention (a symlink loop, a directory, a read-only file system): waiting would never end.
+                throw new HubException(HubErrorKind.Other, $"Cannot open the download lock '{lockPath}': {e.Message}", e);
             }
         }
     }
+
+    // The HResult of .NET's IOException when another handle holds the FileShare.None lock: ERROR_SHARING_VIOLATION on
+    // Windows; elsewhere flock's errno, EWOULDBLOCK (11 on Linux, 35 on macOS and the BSDs; measured 11 here).
+    private static readonly int SharingViolation =
+        OperatingSystem.IsWindows() ? unchecked((int)0x80070020) : OperatingSystem.IsLinux() ? 11 : 35;
 
     /// <summary>
     /// A repository path (forward slashes) as a relative local path; rejects absolute paths and '..' so that names
