@@ -42,6 +42,9 @@ public sealed class FakeHub : IDisposable
 
     public bool CorruptBlobs { get; set; }
 
+    /// <summary>Blob GETs send this many bytes more than the file (and than the HEAD announced).</summary>
+    public int ExtraBlobBytes { get; set; }
+
     /// <summary>The next CDN response sends this many body bytes, then closes the connection.</summary>
     public int DropAfterBytes { get; set; }
 
@@ -187,6 +190,8 @@ public sealed class FakeHub : IDisposable
             bytes = (byte[])bytes.Clone();
             bytes[bytes.Length / 2] ^= 0xFF;
         }
+        if (ExtraBlobBytes > 0)
+            bytes = [.. bytes, .. new byte[ExtraBlobBytes]];
         int from = range is not null && !IgnoreRange ? int.Parse(range["bytes=".Length..].TrimEnd('-'), System.Globalization.CultureInfo.InvariantCulture) : 0;
         byte[] body = bytes[from..];
         (string, string)[] headers = from > 0 ? [("Content-Range", $"bytes {from}-{bytes.Length - 1}/{bytes.Length}")] : [];

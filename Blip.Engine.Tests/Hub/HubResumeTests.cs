@@ -69,6 +69,25 @@ public sealed class HubResumeTests : HubTestBase
     }
 
     [Test, CancelAfter(60_000)]
+    public void A_body_longer_than_announced_is_cut_off_and_deleted(CancellationToken ct)
+    {
+        using var hub = new FakeHub { ExtraBlobBytes = 16 << 20 };
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        using var resolver = Resolver();
+        string sha = FakeRepo.Sha256(repo.Files["model.safetensors"]);
+        long size = repo.Files["model.safetensors"].Length;
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct));
+
+        Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.IntegrityMismatch));
+        var kept = long.Parse(System.Text.RegularExpressions.Regex.Match(error.Message, @"has (\d+) bytes").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(kept, Is.GreaterThan(size).And.AtMost(size + (1 << 16)), "reading stops within one buffer of the announced size, not at the 16 MB the server sends");
+        string blobs = Path.Combine(RepoFolder(repo.Id), "blobs");
+        Assert.That(Directory.GetFiles(blobs).Where(f => Path.GetFileName(f).StartsWith(sha, StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test, CancelAfter(60_000)]
     public void Corrupt_body_fails_the_sha256_check_and_leaves_nothing(CancellationToken ct)
     {
         using var hub = new FakeHub { CorruptBlobs = true };

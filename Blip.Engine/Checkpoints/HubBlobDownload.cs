@@ -112,6 +112,8 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
                 await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 hash.AppendData(buffer, 0, read);
                 received += read;
+                if (remote.Size is long announced && received > announced)
+                    break;      // more than the Hub announced: Verify deletes it; reading on could fill the disk
                 MaybeReport(received, total >= 0 ? total : null, received - resume);
             }
         }
