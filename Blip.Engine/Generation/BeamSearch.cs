@@ -29,7 +29,10 @@ internal sealed class BeamSearch
     /// num_return_sequences ids per input [N,L] and their scores [N].</summary>
     public (Tensor Sequences, Tensor Scores) Run(DecoderInput input)
     {
-        var s = new BeamState(input, beams, maxLength, stop.BeamFill);
+        // A sequence can hold every position the decoder attends over plus the last token produced; past that the
+        // decoder itself fails (as transformers does), so a larger max_length only needs this much room.
+        int room = decoder.MaxPositions is { } positions ? (int)Math.Min(maxLength, positions + 1L) : maxLength;
+        var s = new BeamState(input, beams, room, stop.BeamFill);
         using var cache = decoder.CreateCache();
         var topMask = cat([ones(beams, dtype: ScalarType.Bool), zeros(keep - beams, dtype: ScalarType.Bool)]);
         bool running = true;

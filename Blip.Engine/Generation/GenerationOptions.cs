@@ -14,6 +14,9 @@ public sealed record GenerationOptions
     /// <summary>transformers' defaults.</summary>
     public static GenerationOptions Default { get; } = new();
 
+    /// <summary>Most beams, and most sampled sequences per input, that <see cref="Validate"/> accepts: 512.</summary>
+    public const int MaxWidth = 512;
+
     /// <summary>Longest returned sequence, prompt (and bos) included. Default 20.</summary>
     public int MaxLength { get; init; } = 20;
 
@@ -67,8 +70,9 @@ public sealed record GenerationOptions
         Require(MaxLength > 0, nameof(MaxLength), "must be positive");
         Require(MaxNewTokens is null or > 0, nameof(MaxNewTokens), "must be positive when set");
         Require(MinLength >= 0, nameof(MinLength), "must not be negative");
-        Require(NumBeams >= 1, nameof(NumBeams), "must be at least 1");
-        Require(Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), "must be a positive number");
+        Require(NumBeams is >= 1 and <= MaxWidth, nameof(NumBeams), $"must be in [1, {MaxWidth}]");
+        // The scores are float32: a temperature that rounds to 0 there would divide by zero.
+        Require((float)Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), $"must be a positive number (at least {float.Epsilon:R}, the smallest float32), got {Temperature:R}");
         Require(TopK >= 0, nameof(TopK), "must not be negative (0 disables)");
         Require(TopP > 0 && TopP <= 1, nameof(TopP), "must be in (0, 1]");
         Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), nameof(RepetitionPenalty), "must be a positive number");
@@ -76,7 +80,7 @@ public sealed record GenerationOptions
         Require(double.IsFinite(LengthPenalty), nameof(LengthPenalty), "must be a finite number");
         Require(Enum.IsDefined(EarlyStopping), nameof(EarlyStopping), "is not a defined value");
         Require(Enum.IsDefined(PromptPadding), nameof(PromptPadding), "is not a defined value");
-        Require(NumReturnSequences >= 1, nameof(NumReturnSequences), "must be at least 1");
+        Require(NumReturnSequences is >= 1 and <= MaxWidth, nameof(NumReturnSequences), $"must be in [1, {MaxWidth}]");
         if (NumBeams == 1 && !DoSample)
             Require(NumReturnSequences == 1, nameof(NumReturnSequences), "must be 1 for greedy search (transformers refuses it)");
         if (NumBeams > 1)
@@ -84,8 +88,9 @@ public sealed record GenerationOptions
     }
 
     /// <summary>The length limit for a prompt of <paramref name="promptLength"/> tokens (transformers:
-    /// <c>max_new_tokens + input length</c> when max_new_tokens is set, else max_length).</summary>
-    public int EffectiveMaxLength(int promptLength) => MaxNewTokens is { } n ? promptLength + n : MaxLength;
+    /// <c>max_new_tokens + input length</c> when max_new_tokens is set, else max_length), at most int.MaxValue.</summary>
+    public int EffectiveMaxLength(int promptLength) =>
+        MaxNewTokens is { } n ? (int)Math.Min(int.MaxValue, (long)promptLength + n) : MaxLength;
 
     /// <summary><see cref="Default"/> with the generation fields of <c>folder/generation_config.json</c> applied, or
     /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own).</summary>
@@ -108,6 +113,10 @@ public sealed record GenerationOptions
 
     private static void Require(bool ok, string name, string problem)
     {
-        if (!ok) throw new ArgumentException($"GenerationOptions.{name} {problem}.", name);
+        if (!ok) throw Invalid(name, problem);
     }
+
+    /// <summary>The exception for option <paramref name="name"/>, also for problems only generation finds.</summary>
+    internal static ArgumentException Invalid(string name, string problem) =>
+        new($"GenerationOptions.{name} {problem}.", name);
 }

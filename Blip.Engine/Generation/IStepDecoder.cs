@@ -20,4 +20,8 @@ public interface IStepDecoder
     /// <param name="cache">The cache of this generation; the decoder appends this step's keys/values.</param>
     /// <param name="positionIds">[B,t] explicit positions, or null for positions from the cache length.</param>
     Tensor NextLogits(Tensor newIds, Tensor attentionMask, TextDecoderCache cache, Tensor? positionIds);
+
+    /// <summary>How many positions the decoder can attend over (its max_position_embeddings), or null for no limit.
+    /// Beam search sizes its buffers by it instead of by an absurd max_length.</summary>
+    int? MaxPositions => null;
 }

@@ -11,6 +11,8 @@ internal sealed class CaptionerStepDecoder(BlipTextLMHeadModel decoder, Tensor e
 {
     public TextDecoderCache CreateCache() => new(decoder.Config.NumHiddenLayers);
 
+    public int? MaxPositions => decoder.Config.MaxPositionEmbeddings;
+
     public Tensor NextLogits(Tensor newIds, Tensor attentionMask, TextDecoderCache cache, Tensor? positionIds)
     {
         ArgumentNullException.ThrowIfNull(cache);
