@@ -103,6 +103,17 @@ public class PipelineTests
     }
 
     [Test]
+    public void Empty_texts_match_to_nothing_and_a_negative_top_k_is_named()
+    {
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        Assert.That(matcher.Match(Image("rgb.png"), []), Is.Empty);
+        Assert.Throws<Blip.Engine.Processing.ImageDecodeException>(() => matcher.Match("/no/such/image.png", []), "the image is still read");
+        using var image = matcher.EmbedImage(Image("rgb.png"));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => matcher.RankImages([image], "a dog", topK: -1));
+        Assert.That(e!.ParamName, Is.EqualTo("topK"));
+    }
+
+    [Test]
     public void Enc_token_option_changes_the_first_itm_token()
     {
         using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));

@@ -32,11 +32,12 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     /// (transformers keeps <c>[CLS]</c>; default false).</summary>
     public bool UseEncToken { get; set; }
 
-    /// <summary>ITM and ITC of every text against one image.</summary>
+    /// <summary>ITM and ITC of every text against one image (no texts: an empty list, the image still read).</summary>
     public IReadOnlyList<MatchResult> Match(string imagePath, IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
         using var image = EmbedImage(imagePath);
+        if (texts.Count == 0) return [];
         using var textFeatures = EmbedTexts(texts);
         return Locked(() =>
         {
@@ -104,6 +105,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     public IReadOnlyList<RankedImage> RankImages(IReadOnlyList<ImageEmbedding> images, string text, int topK = 16)
     {
         ArgumentNullException.ThrowIfNull(images);
+        ArgumentOutOfRangeException.ThrowIfNegative(topK);
         using var textFeature = EmbedTexts([text]);
         return Locked(() =>
         {
