@@ -73,19 +73,61 @@ public class CliTests
 
     [TestCase("caption")]
     [TestCase("caption", "x.png", "--beams", "0")]
+    [TestCase("caption", "x.png", "--beams", "100000")]
     [TestCase("caption", "x.png", "--beams", "abc")]           // a validated option whose token does not parse
     [TestCase("caption", "x.png", "--top-p", "1e")]
     [TestCase("caption", "x.png", "--batch-size", "x")]
     [TestCase("caption", "x.png", "--format", "xml")]
     [TestCase("caption", "x.png", "--device", "tpu")]
+    [TestCase("caption", "x.png", "--bogus")]                 // an unknown option, not an image called "--bogus"
+    [TestCase("vqa", "-q", "--question", "why?")]
     [TestCase("match", "x.png")]
+    [TestCase("rank", "--images", "x", "--text", "a dog", "--top-k", "-1")]
     [TestCase("frobnicate")]
     public void Usage_errors_exit_2(params string[] args)
     {
-        var all = args.Concat(args.Length > 1 && args[0] == "caption" ? new[] { "--model", Tiny("captioning") } : []).ToArray();
+        var model = args[0] switch { "caption" => "captioning", "vqa" => "vqa", _ => "retrieval" };
+        var all = args.Concat(args.Length > 1 ? new[] { "--model", Tiny(model) } : []).ToArray();
         var (code, _, error) = Run(all);
         Assert.That(code, Is.EqualTo(2), error);
         Assert.That(error, Does.StartWith("blip: "));
+    }
+
+    [Test]
+    public void A_closed_stderr_loses_progress_and_errors_but_not_results_or_the_exit_code()
+    {
+        using var stdout = new StringWriter();
+        using var closed = new ClosedWriter();
+        int code = CliApp.Run(["caption", Tiny("images"), "--model", Tiny("captioning")], stdout, closed);
+        Assert.That(code, Is.EqualTo(0));
+        Assert.That(stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
+        Assert.That(closed.Attempts, Is.GreaterThan(0), "progress was written (and lost)");
+        Assert.That(CliApp.Run(["caption", "/no/such.png", "--model", Tiny("captioning")], stdout, closed), Is.EqualTo(1));
+        Assert.That(CliApp.Run(["caption", "x.png", "--beams", "0"], stdout, closed), Is.EqualTo(2));
+    }
+
+    [Test]
+    public void A_closed_stdout_fails_with_exit_1_naming_it()
+    {
+        using var closed = new ClosedWriter();
+        using var stderr = new StringWriter();
+        int code = CliApp.Run(["caption", Tiny("images", "rgb.png"), "--model", Tiny("captioning")], closed, stderr);
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(stderr.ToString(), Does.Contain("cannot write the results to standard output"));
+    }
+
+    /// <summary>Standard error closed by the shell (<c>2&gt;&amp;-</c>): every write fails as .NET's console does.</summary>
+    private sealed class ClosedWriter : TextWriter
+    {
+        public int Attempts { get; private set; }
+
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public override void Write(char value)
+        {
+            Attempts++;
+            throw new IOException("Bad file descriptor");
+        }
     }
 
     [Test]

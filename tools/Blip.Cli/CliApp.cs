@@ -8,6 +8,8 @@ public static class CliApp
     /// <summary>Runs <paramref name="args"/>; results to <paramref name="stdout"/>, progress and errors to <paramref name="stderr"/>.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        // Progress and error lines must not fail the command when standard error is closed (2>&-).
+        stderr = new BestEffortWriter(stderr);
         // Numbers print the same everywhere (results are parsed by scripts).
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         // `finetune caption|itm` parses its own options (Training owns that command).

@@ -14,6 +14,7 @@ public static class Commands
     public static Command Caption(TextWriter stdout, TextWriter stderr)
     {
         var images = new Argument<string[]>("images") { Description = "image files, folders or globs", Arity = ArgumentArity.OneOrMore };
+        ImageInputs.RejectOptionLike(images);
         var prompt = new Option<string?>("--prompt") { Description = "text the caption starts with (conditional captioning)" };
         var batch = new Option<int>("--batch-size") { Description = "images per generate() call", DefaultValueFactory = _ => 1 };
         batch.Validators.Add(r => { if (GenerationCliOptions.TryValue<int>(r, out var size) && size < 1) r.AddError("--batch-size must be at least 1"); });
@@ -43,6 +44,7 @@ public static class Commands
     public static Command Match(TextWriter stdout, TextWriter stderr)
     {
         var image = new Argument<string>("image") { Description = "image file" };
+        ImageInputs.RejectOptionLike(image);
         var texts = new Option<string[]>("--text") { Description = "text to match (repeat for more)", Required = true, AllowMultipleArgumentsPerToken = false };
         var common = new CommonOptions(MatchModel);
         var command = new Command("match", "image-text matching: ITM probability and ITC cosine") { image, texts };
@@ -65,6 +67,7 @@ public static class Commands
         var images = new Option<string>("--images") { Description = "folder (or glob) of images", Required = true };
         var text = new Option<string>("--text") { Description = "the text to rank images for", Required = true };
         var topK = new Option<int>("--top-k") { Description = "images re-scored with ITM after ITC", DefaultValueFactory = _ => 16 };
+        topK.Validators.Add(r => { if (GenerationCliOptions.TryValue<int>(r, out var k) && k < 0) r.AddError($"--top-k must not be negative, got {k}"); });
         var common = new CommonOptions(MatchModel);
         var command = new Command("rank", "rank images for a text: ITC for all, ITM for the top k") { images, text, topK };
         common.AddTo(command);
@@ -97,6 +100,7 @@ public static class Commands
     public static Command Vqa(TextWriter stdout, TextWriter stderr)
     {
         var image = new Argument<string>("image") { Description = "image file" };
+        ImageInputs.RejectOptionLike(image);
         var question = new Option<string>("--question") { Description = "the question", Required = true };
         var common = new CommonOptions(VqaModel);
         var generation = new GenerationCliOptions();

@@ -58,7 +58,7 @@ public sealed class GenerationCliOptions
 
     public GenerationCliOptions()
     {
-        Require(Beams, v => v >= 1, "must be at least 1");
+        Require(Beams, v => v is >= 1 and <= GenerationOptions.MaxWidth, $"must be in [1, {GenerationOptions.MaxWidth}]");
         Require(MaxLength, v => v >= 1, "must be at least 1");
         Require(MinLength, v => v >= 0, "must not be negative");
         Require(TopK, v => v >= 0, "must not be negative");

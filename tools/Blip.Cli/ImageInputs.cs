@@ -1,8 +1,23 @@
+using System.CommandLine;
+
 namespace Blip.Cli;
 
 /// <summary>Expands IMAGE|DIR|GLOB arguments into image files, in a stable order.</summary>
 public static class ImageInputs
 {
+    /// <summary>Makes a token that starts with '-' and names no file or folder a usage error (an unknown option such
+    /// as <c>--bogus</c> would otherwise be taken for an image path); an image so named can be written <c>./-name</c>.</summary>
+    public static void RejectOptionLike(Argument argument)
+    {
+        ArgumentNullException.ThrowIfNull(argument);
+        argument.Validators.Add(r =>
+        {
+            foreach (var token in r.Tokens)
+                if (token.Value.Length > 1 && token.Value[0] == '-' && !File.Exists(token.Value) && !Directory.Exists(token.Value))
+                    r.AddError($"unknown option {token.Value} (an image whose name starts with '-' can be written ./{token.Value})");
+        });
+    }
+
     private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase)
         { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif" };
 

@@ -20,11 +20,13 @@ public sealed class ResultWriter : IDisposable
     {
         this.output = output;
         this.format = format;
-        if (format == "json") output.Write('[');
+        if (format == "json") Checked(() => output.Write('['));
     }
 
     /// <summary>Writes one result: <paramref name="text"/> in text format, <paramref name="record"/> as JSON otherwise.</summary>
-    public void Write(string text, object record)
+    public void Write(string text, object record) => Checked(() => WriteRecord(text, record));
+
+    private void WriteRecord(string text, object record)
     {
         switch (format)
         {
@@ -43,9 +45,22 @@ public sealed class ResultWriter : IDisposable
         output.Flush();
     }
 
-    public void Dispose()
+    public void Dispose() => Checked(() =>
     {
         if (format == "json") output.WriteLine(count == 0 ? "]" : "\n]");
         output.Flush();
+    });
+
+    // .NET reports a closed standard output as "Access to the path is denied"; say which output failed.
+    private static void Checked(Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write the results to standard output: {e.Message}", e);
+        }
     }
 }
