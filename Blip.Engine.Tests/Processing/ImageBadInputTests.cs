@@ -121,4 +121,53 @@ public sealed class ImageBadInputTests
 
         return ~crc;
     }
+
+    [Test]
+    public void An_endless_file_is_refused_at_the_byte_limit_instead_of_read_until_memory_runs_out()
+    {
+        var options = new ImageDecodeOptions { MaxBytes = 1 << 20 };
+        var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode("/dev/zero", options));
+        Assert.That(e!.Message, Does.Contain("/dev/zero").And.Contain("MaxBytes"));
+        using var endless = new EndlessStream();
+        var s = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(endless, "socket", options));
+        Assert.That(s!.Message, Does.Contain("socket").And.Contain("MaxBytes"));
+        Assert.That(endless.Served, Is.LessThanOrEqualTo((1 << 20) + (1 << 17)), "stops reading right after the limit");
+    }
+    [Test]
+    public void A_file_over_the_byte_limit_is_refused_before_reading_and_one_under_it_decodes()
+    {
+        string path = ImageFixtures.Source("rgb_200x150.png");
+        long size = new FileInfo(path).Length;
+        var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(path, new ImageDecodeOptions { MaxBytes = size - 1 }));
+        Assert.That(e!.Message, Does.Contain(path).And.Contain($"{size} bytes"));
+        var image = ImageDecoder.Decode(path, new ImageDecodeOptions { MaxBytes = size });
+        Assert.That((image.Width, image.Height), Is.EqualTo((200, 150)));
+        using var stream = File.OpenRead(path);
+        Assert.That(ImageDecoder.Decode(stream, "stream", new ImageDecodeOptions { MaxBytes = size }).Width, Is.EqualTo(200));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new ImageDecodeOptions { MaxBytes = 0 });
+    }
+
+    /// <summary>A stream that never ends (a pipe or socket that keeps sending).</summary>
+    private sealed class EndlessStream : Stream
+    {
+        public long Served { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => Served; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Array.Clear(buffer, offset, count);
+            Served += count;
+            return count;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

@@ -30,6 +30,28 @@ public sealed record ImageDecodeOptions
 
     private readonly long _maxPixels = DefaultMaxPixels;
 
+    /// <summary>The default limit on encoded bytes: 512 MiB (a 100-megapixel RGBA PNG stored uncompressed is 400 MB).</summary>
+    public const long DefaultMaxBytes = 512L << 20;
+
+    /// <summary>
+    /// Files and streams longer than this many bytes are refused; a stream is read no further than that (a device
+    /// such as /dev/zero or a pipe that never ends would otherwise be read until memory runs out). Default
+    /// <see cref="DefaultMaxBytes"/>; 1 to <see cref="Array.MaxLength"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set outside 1..<see cref="Array.MaxLength"/>.</exception>
+    public long MaxBytes
+    {
+        get => _maxBytes;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxBytes));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, Array.MaxLength, nameof(MaxBytes));
+            _maxBytes = value;
+        }
+    }
+
+    private readonly long _maxBytes = DefaultMaxBytes;
+
     /// <summary>
     /// When true, rotate/flip the image as its EXIF orientation says (PIL's
     /// <c>ImageOps.exif_transpose</c>). Default false: transformers' processor does not.

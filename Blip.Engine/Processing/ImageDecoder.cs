@@ -22,17 +22,20 @@ public static class ImageDecoder
     public static RgbImage Decode(string path, ImageDecodeOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        byte[] data;
+        options ??= ImageDecodeOptions.Default;
+        MemoryStream data;
         try
         {
-            data = File.ReadAllBytes(path);
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            data = ReadBounded(file, path, options);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             throw new ImageDecodeException($"Image '{path}' cannot be read: {e.Message}", e);
         }
 
-        return Decode(data, path, options);
+        using (data)
+            return Decode(data.GetBuffer().AsSpan(0, (int)data.Length), path, options);
     }
 
     /// <summary>Reads <paramref name="stream"/> to its end and decodes it.</summary>
@@ -43,10 +46,31 @@ public static class ImageDecoder
     public static RgbImage Decode(Stream stream, string sourceName, ImageDecodeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
-        return Decode(buffer.ToArray(), sourceName, options);
+        options ??= ImageDecodeOptions.Default;
+        using var data = ReadBounded(stream, sourceName, options);
+        return Decode(data.GetBuffer().AsSpan(0, (int)data.Length), sourceName, options);
     }
+
+    /// <summary>The rest of <paramref name="stream"/>, refused once it passes <see cref="ImageDecodeOptions.MaxBytes"/>
+    /// (before reading when its length is known). Hand-written: Stream.CopyTo has no limit.</summary>
+    private static MemoryStream ReadBounded(Stream stream, string sourceName, ImageDecodeOptions options)
+    {
+        long known = stream.CanSeek ? stream.Length - stream.Position : -1;
+        if (known > options.MaxBytes) throw TooLong(sourceName, $"is {known} bytes", options);
+        var data = new MemoryStream(known > 0 ? (int)known : 0);
+        var chunk = new byte[81920];
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
+        {
+            if (data.Length + read > options.MaxBytes)
+                throw TooLong(sourceName, $"has more than {options.MaxBytes} bytes", options);
+            data.Write(chunk, 0, read);
+        }
+        return data;
+    }
+
+    private static ImageDecodeException TooLong(string sourceName, string size, ImageDecodeOptions options) =>
+        new($"Image '{sourceName}' {size}; the limit is {options.MaxBytes} (ImageDecodeOptions.MaxBytes).");
 
     /// <summary>Decodes the encoded image in <paramref name="data"/>.</summary>
     /// <param name="data">The encoded image (PNG, JPEG, WebP, ...).</param>
