@@ -114,6 +114,23 @@ public class PipelineTests
     }
 
     [Test]
+    public void Null_and_disposed_embeddings_are_named()
+    {
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        using var kept = matcher.EmbedImage(Image("rgb.png"));
+        var gone = matcher.EmbedImage(Image("gray.jpg"));
+        gone.Dispose();
+        var missing = Assert.Throws<ArgumentException>(() => matcher.RankImages([kept, null!], "a dog"));
+        Assert.That(missing!.Message, Does.Contain("images[1]"));
+        var disposed = Assert.Throws<ObjectDisposedException>(() => matcher.RankImages([kept, gone], "a dog"));
+        Assert.That(disposed!.Message, Does.Contain("gray.jpg"));
+        var texts = matcher.EmbedTexts(["a dog"]);
+        texts.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => matcher.Rank(gone, texts));
+        Assert.Throws<ObjectDisposedException>(() => matcher.Rank(kept, texts));
+    }
+
+    [Test]
     public void Enc_token_option_changes_the_first_itm_token()
     {
         using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));

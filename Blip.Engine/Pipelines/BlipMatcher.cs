@@ -84,6 +84,8 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
+        image.ThrowIfDisposed();
+        texts.ThrowIfDisposed();
         return Locked(() =>
         {
             var cosine = texts.Features.matmul(image.Feature).to(ScalarType.Float32).cpu().data<float>().ToArray();
@@ -106,6 +108,8 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
+        for (int i = 0; i < images.Count; i++)
+            (images[i] ?? throw new ArgumentException($"images[{i}] is null.", nameof(images))).ThrowIfDisposed();
         using var textFeature = EmbedTexts([text]);
         return Locked(() =>
         {

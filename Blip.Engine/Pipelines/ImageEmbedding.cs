@@ -28,6 +28,14 @@ public sealed class ImageEmbedding : IDisposable
         States.Dispose();
         Feature.Dispose();
     }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming the image once disposed (libtorch would report an
+    /// empty handle).</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (States.IsInvalid || Feature.IsInvalid)
+            throw new ObjectDisposedException(nameof(ImageEmbedding), $"The embedding of image '{Image}' was disposed.");
+    }
 }
 
 /// <summary>Texts encoded once (without the image), to be scored against many images: normalised ITC features.</summary>
@@ -47,4 +55,11 @@ public sealed class TextEmbeddings : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => Features.Dispose();
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (Features.IsInvalid)
+            throw new ObjectDisposedException(nameof(TextEmbeddings), $"The embeddings of {Texts.Count} texts were disposed.");
+    }
 }
