@@ -154,12 +154,15 @@ internal sealed partial class HubCache
     /// </summary>
     public static string LocalPath(string repoPath)
     {
-        string[] parts = repoPath.Split('/');
-        if (repoPath.Length == 0 || Path.IsPathRooted(repoPath) || repoPath.Contains('\\', StringComparison.Ordinal)
-            || parts.Any(p => p.Length == 0 || p == "." || p == ".."))
+        if (!IsRepoPath(repoPath))
             throw new HubException(HubErrorKind.Other, $"'{repoPath}' is not a valid file path inside a Hub repository.");
-        return Path.Combine(parts);
+        return Path.Combine(repoPath.Split('/'));
     }
+
+    /// <summary>Whether <paramref name="repoPath"/> is a relative path of forward-slash parts, none empty, '.' or '..'.</summary>
+    public static bool IsRepoPath(string? repoPath) =>
+        !string.IsNullOrEmpty(repoPath) && !Path.IsPathRooted(repoPath) && !repoPath.Contains('\\', StringComparison.Ordinal)
+        && repoPath.Split('/').All(p => p.Length > 0 && p != "." && p != "..");
 
     [GeneratedRegex("^[0-9a-f]{40}$")]
     private static partial Regex CommitPattern();
