@@ -148,7 +148,7 @@ public sealed class HubModelResolver : IDisposable
             if (cache.IsMarkedMissing(revision, fileName))
                 return (revision, null);
         }
-        var endpoint = new Uri(options.Endpoint.TrimEnd('/') + "/");
+        Uri endpoint = options.EndpointUri();
         var url = new Uri(endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{EscapePath(fileName)}");
         HubRemoteFile remote = await _http.HeadAsync(url, repoId, options, ct).ConfigureAwait(false);
         string? commit = remote.Commit ?? (HubCache.IsCommitHash(revision) ? revision : null);
@@ -192,7 +192,7 @@ public sealed class HubModelResolver : IDisposable
     {
         foreach (string name in UnsupportedWeightFiles)
         {
-            var url = new Uri(new Uri(options.Endpoint.TrimEnd('/') + "/"), $"{repoId}/resolve/{commit}/{name}");
+            var url = new Uri(options.EndpointUri(), $"{repoId}/resolve/{commit}/{name}");
             if ((await _http.HeadAsync(url, repoId, options, ct).ConfigureAwait(false)).Exists)
                 return HubWeightFiles.Unsupported(repoId, commit, name);
         }

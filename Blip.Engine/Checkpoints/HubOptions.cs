@@ -87,6 +87,16 @@ public sealed record HubOptions
         }
     }
 
+    /// <summary>The endpoint as an absolute http(s) URL ending in '/', ready to resolve repository paths against.</summary>
+    /// <exception cref="HubException"><see cref="Endpoint"/> is not an absolute http:// or https:// URL, naming it.</exception>
+    internal Uri EndpointUri()
+    {
+        if (Uri.TryCreate(Endpoint?.TrimEnd('/') + "/", UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0)
+            return uri;
+        throw new HubException(HubErrorKind.Other,
+            $"The Hub endpoint '{Endpoint}' (HF_ENDPOINT, or HubOptions.Endpoint) is not an absolute http:// or https:// URL such as {DefaultEndpoint}.");
+    }
+
     private static string DefaultHome(Func<string, string?> getVariable)
     {
         string? xdg = getVariable("XDG_CACHE_HOME");
