@@ -176,7 +176,7 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
             throw new HubException(HubErrorKind.IntegrityMismatch,
                 $"Download of {fileName} from {remote.Location} has {length} bytes, the Hub announced {size}; the download was deleted.");
         }
-        if (Sha256Pattern().IsMatch(remote.Etag!) && !string.Equals(actualSha, remote.Etag, StringComparison.OrdinalIgnoreCase))
+        if (IsSha256(remote.Etag!) && !string.Equals(actualSha, remote.Etag, StringComparison.OrdinalIgnoreCase))
         {
             File.Delete(incompletePath);
             throw new HubException(HubErrorKind.IntegrityMismatch,
@@ -185,6 +185,9 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
         }
     }
 
-    [GeneratedRegex("^[0-9a-fA-F]{64}$")]
+    /// <summary>Whether an etag is an LFS sha256 (64 hex digits), the kind whose download can be checked.</summary>
+    internal static bool IsSha256(string etag) => Sha256Pattern().IsMatch(etag);
+
+    [GeneratedRegex(@"^[0-9a-fA-F]{64}\z")]
     private static partial Regex Sha256Pattern();
 }

@@ -30,6 +30,7 @@ internal sealed partial class HubCache
     {
         if (IsCommitHash(revision))
             return revision;
+        // Stripped as huggingface_hub does: tools write refs with a trailing newline; the pattern itself takes none.
         string? commit = ReadCacheFile(Path.Combine(RepoFolder, "refs", LocalPath(revision)))?.Trim();
         return commit is not null && IsCommitHash(commit) ? commit : null;
     }
@@ -164,6 +165,6 @@ internal sealed partial class HubCache
         !string.IsNullOrEmpty(repoPath) && !Path.IsPathRooted(repoPath) && !repoPath.Contains('\\', StringComparison.Ordinal)
         && repoPath.Split('/').All(p => p.Length > 0 && p != "." && p != "..");
 
-    [GeneratedRegex("^[0-9a-f]{40}$")]
+    [GeneratedRegex(@"^[0-9a-f]{40}\z")]
     private static partial Regex CommitPattern();
 }

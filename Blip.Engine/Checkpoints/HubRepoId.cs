@@ -40,6 +40,6 @@ public static partial class HubRepoId
         return "models--" + repoId.Replace("/", "--", StringComparison.Ordinal);
     }
 
-    [GeneratedRegex(@"^([A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?/)?[A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?$")]
+    [GeneratedRegex(@"^([A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?/)?[A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?\z")]
     private static partial Regex IdPattern();
 }
