@@ -1,7 +1,8 @@
 // A tiny HTTP/1.1 server on 127.0.0.1 (random port) that answers resolve URLs the way huggingface.co does:
 // small files via a relative 307 to /api/resolve-cache/..., LFS files via a 302 to a CDN path (this or another
 // FakeHub) with X-Linked-Etag/X-Linked-Size, X-Repo-Commit everywhere, X-Error-Code on 401/404.
-// Faults for tests: drop the connection after K bytes once, ignore Range, corrupt bodies. Stops itself after its lifetime.
+// Faults for tests: drop the connection after K bytes once, ignore Range, corrupt, lengthen or shorten bodies, leave
+// the size out of the HEAD. A Range past the end gets 416, as from a real server. Stops itself after its lifetime.
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -47,6 +48,13 @@ public sealed class FakeHub : IDisposable
 
     /// <summary>The next CDN response sends this many body bytes, then closes the connection.</summary>
     public int DropAfterBytes { get; set; }
+
+    /// <summary>Blob GETs end cleanly this many bytes before the file's end (no Content-Length, closed early): a
+    /// server whose file is shorter than the size the HEAD announced.</summary>
+    public int MissingBlobBytes { get; set; }
+
+    /// <summary>HEADs of LFS files send neither X-Linked-Size nor Content-Length, so the size is unknown.</summary>
+    public bool OmitLfsSize { get; set; }
 
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
@@ -163,10 +171,10 @@ public sealed class FakeHub : IDisposable
             return WriteAsync(stream, method, 307, [("Location", $"/api/resolve-cache/models/{repoId}/{commit}/{file}"), ("X-Repo-Commit", commit)], []);
         string sha = FakeRepo.Sha256(bytes);
         string location = RelativeLfsRedirect && BlobHost == this ? $"/cdn/{sha}" : $"{BlobHost.Endpoint}/cdn/{sha}";
+        (string, string)[] size = OmitLfsSize ? [] : [("X-Linked-Size", bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))];
         return WriteAsync(stream, method, 302,
-            [("Location", location), ("X-Repo-Commit", commit), ("X-Linked-Etag", $"\"{sha}\""),
-             ("X-Linked-Size", bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-             ("ETag", $"\"{FakeRepo.GitId(Encoding.ASCII.GetBytes(sha))}\"")], []);
+            [("Location", location), ("X-Repo-Commit", commit), ("X-Linked-Etag", $"\"{sha}\""), .. size,
+             ("ETag", $"\"{FakeRepo.GitId(Encoding.ASCII.GetBytes(sha))}\"")], [], contentLength: !OmitLfsSize);
     }
 
     private Task ServeResolveCacheAsync(NetworkStream stream, string method, string[] parts)
@@ -192,21 +200,29 @@ public sealed class FakeHub : IDisposable
         }
         if (ExtraBlobBytes > 0)
             bytes = [.. bytes, .. new byte[ExtraBlobBytes]];
+        bytes = bytes[..^MissingBlobBytes];
         int from = range is not null && !IgnoreRange ? int.Parse(range["bytes=".Length..].TrimEnd('-'), System.Globalization.CultureInfo.InvariantCulture) : 0;
+        if (from >= bytes.Length && from > 0)
+        {
+            await WriteAsync(stream, method, 416, [("Content-Range", $"bytes */{bytes.Length}")], []);
+            return;
+        }
         byte[] body = bytes[from..];
         (string, string)[] headers = from > 0 ? [("Content-Range", $"bytes {from}-{bytes.Length - 1}/{bytes.Length}")] : [];
         int? dropAfter = Interlocked.Exchange(ref _dropsLeft, 0) > 0 ? DropAfterBytes : null;
-        await WriteAsync(stream, method, from > 0 ? 206 : 200, headers, body, dropAfter);
+        await WriteAsync(stream, method, from > 0 ? 206 : 200, headers, body, dropAfter, contentLength: MissingBlobBytes == 0);
         if (dropAfter is not null && _stall)
             await Task.Delay(Timeout.Infinite, _life.Token);
     }
 
-    private static async Task WriteAsync(NetworkStream stream, string method, int status, (string Name, string Value)[] headers, byte[] body, int? dropAfter = null)
+    private static async Task WriteAsync(NetworkStream stream, string method, int status, (string Name, string Value)[] headers, byte[] body, int? dropAfter = null, bool contentLength = true)
     {
         var head = new StringBuilder($"HTTP/1.1 {status} {ReasonPhrase(status)}\r\n");
         foreach (var (name, value) in headers)
             head.Append(name).Append(": ").Append(value).Append("\r\n");
-        head.Append("Content-Length: ").Append(body.Length).Append("\r\nConnection: close\r\n\r\n");
+        if (contentLength)
+            head.Append("Content-Length: ").Append(body.Length).Append("\r\n");
+        head.Append("Connection: close\r\n\r\n");
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
         if (method != "HEAD")
             await stream.WriteAsync(body.AsMemory(0, Math.Min(body.Length, dropAfter ?? body.Length)));
@@ -216,6 +232,6 @@ public sealed class FakeHub : IDisposable
     private static string ReasonPhrase(int status) => status switch
     {
         200 => "OK", 206 => "Partial Content", 302 => "Found", 307 => "Temporary Redirect",
-        401 => "Unauthorized", 404 => "Not Found", _ => "Status",
+        401 => "Unauthorized", 404 => "Not Found", 416 => "Range Not Satisfiable", _ => "Status",
     };
 }

@@ -82,6 +82,8 @@ public sealed class HubErrorTests : HubTestBase
     [TestCase("Org/name.git")]
     [TestCase("Org/na..me")]
     [TestCase("Org/name!")]
+    [TestCase("Org/name\n")]
+    [TestCase("gpt2\n")]
     public void Invalid_repo_ids_are_named_in_the_error(string id)
     {
         using var resolver = Resolver();

@@ -126,6 +126,40 @@ public sealed class HubOfflineTests : HubTestBase
         Assert.That(error!.Kind, Is.EqualTo(HubErrorKind.NotCached));
     }
 
+    [TestCase("config.json", "config.json")]
+    [TestCase("model.safetensors", "loop-b")]
+    public void A_snapshot_symlink_loop_is_named_in_the_error(string name, string target)
+    {
+        string snapshot = WritePythonStyleCache();
+        string pointer = Path.Combine(snapshot, name);
+        File.Delete(pointer);
+        File.CreateSymbolicLink(pointer, target);
+        if (target != name)
+            File.CreateSymbolicLink(Path.Combine(snapshot, target), name);  // a cycle of two links
+        using var resolver = Resolver();
+        var offline = Options(null) with { Offline = true };
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(RepoId, offline));
+        var single = Assert.ThrowsAsync<HubException>(() => resolver.TryDownloadFileAsync(RepoId, name, offline));
+
+        Assert.That(error!.Message, Does.Contain(pointer).And.Contain("symbolic link"));
+        Assert.That(single!.Message, Does.Contain(pointer));
+    }
+
+    [Test]
+    public void A_symlink_loop_as_refs_main_is_named_in_the_error()
+    {
+        WritePythonStyleCache();
+        string refPath = Path.Combine(RepoFolder(RepoId), "refs", "main");
+        File.Delete(refPath);
+        File.CreateSymbolicLink(refPath, "main");
+        using var resolver = Resolver();
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(RepoId, Options(null) with { Offline = true }));
+
+        Assert.That(error!.Message, Does.Contain(refPath));
+    }
+
     /// <summary>The layout huggingface_hub writes: blobs, relative symlinks from the snapshot, refs/main.</summary>
     private string WritePythonStyleCache()
     {

@@ -77,4 +77,34 @@ public sealed class HubOptionsTests : HubTestBase
         Assert.That((o with { Revision = "v2" }).Revision, Is.EqualTo("v2"));
         Assert.Throws<ArgumentException>(() => HubOptions.FromEnvironment(Env(("HF_HUB_ETAG_TIMEOUT", "soon"))));
     }
+
+    [TestCase("not a url")]
+    [TestCase("ftp://x")]
+    [TestCase("http://")]
+    [TestCase("")]
+    [TestCase("/srv/hub")]
+    public void A_bad_endpoint_is_named_with_HF_ENDPOINT(string endpoint)
+    {
+        using var resolver = Resolver();
+        var options = Options(null) with { Endpoint = endpoint };
+
+        var single = Assert.ThrowsAsync<HubException>(() => resolver.TryDownloadFileAsync("Org/Name", "config.json", options));
+        var model = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync("Org/Name", options));
+
+        Assert.That(single!.Message, Does.Contain("HF_ENDPOINT").And.Contain($"'{endpoint}'"));
+        Assert.That(model!.Message, Does.Contain("HF_ENDPOINT").And.Contain($"'{endpoint}'"));
+        Assert.That(model.Kind, Is.EqualTo(HubErrorKind.Other), "a configuration error, not a network failure that would fall back to the cache");
+    }
+
+    [Test]
+    public void A_bad_HF_ENDPOINT_from_the_environment_is_named()
+    {
+        var options = HubOptions.FromEnvironment(Env(("HF_ENDPOINT", "ftp://mirror.example/"), ("HF_HUB_CACHE", CacheDir)));
+        using var resolver = Resolver();
+
+        var error = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync("Org/Name", options));
+
+        Assert.That(error!.Message, Does.Contain("HF_ENDPOINT").And.Contain("'ftp://mirror.example'"));
+        Assert.That(HubOptions.FromEnvironment(Env(("HF_ENDPOINT", ""))).Endpoint, Is.EqualTo(HubOptions.DefaultEndpoint), "empty means unset");
+    }
 }

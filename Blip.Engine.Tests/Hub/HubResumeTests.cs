@@ -69,6 +69,52 @@ public sealed class HubResumeTests : HubTestBase
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task A_complete_partial_of_unannounced_size_gets_416_and_restarts_from_zero(CancellationToken ct)
+    {
+        using var hub = new FakeHub { OmitLfsSize = true };
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        byte[] weights = repo.Files["model.safetensors"];
+        string incomplete = Path.Combine(RepoFolder(repo.Id), "blobs", FakeRepo.Sha256(weights) + ".incomplete");
+        Directory.CreateDirectory(Path.GetDirectoryName(incomplete)!);
+        File.WriteAllBytes(incomplete, weights);
+        using var resolver = Resolver();
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+
+        var gets = hub.Requests.Where(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Select(r => r.Range).ToList();
+        Assert.That(gets, Is.EqualTo(new[] { $"bytes={weights.Length}-", null }), "the Range past the end gets 416, then one GET from 0");
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(weights));
+        Assert.That(File.Exists(incomplete), Is.False);
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task A_body_ending_short_cleanly_is_not_resumed_for_ever(CancellationToken ct)
+    {
+        using var hub = new FakeHub { MissingBlobBytes = 1_000 };
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        byte[] weights = repo.Files["model.safetensors"];
+        string incomplete = Path.Combine(RepoFolder(repo.Id), "blobs", FakeRepo.Sha256(weights) + ".incomplete");
+        using var resolver = Resolver();
+        var first = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct));
+        Assert.That(first!.Kind, Is.EqualTo(HubErrorKind.Interrupted), first.Message);
+        Assert.That(new FileInfo(incomplete).Length, Is.EqualTo(weights.Length - 1_000));
+        hub.Requests.Clear();
+
+        var second = Assert.ThrowsAsync<HubException>(() => resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct));
+
+        Assert.That(second!.Kind, Is.EqualTo(HubErrorKind.IntegrityMismatch), second.Message);
+        Assert.That(second.Message, Does.Contain("model.safetensors").And.Contain($"{weights.Length - 1_000}").And.Contain($"{weights.Length}"));
+        Assert.That(hub.Requests.Where(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Select(r => r.Range),
+            Is.EqualTo(new[] { $"bytes={weights.Length - 1_000}-", null }), "the 416 restarts the download from 0 once");
+        Assert.That(File.Exists(incomplete), Is.False, "the partial that cannot be resumed is deleted");
+        hub.MissingBlobBytes = 0;
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(weights));
+    }
+
+    [Test, CancelAfter(60_000)]
     public void A_body_longer_than_announced_is_cut_off_and_deleted(CancellationToken ct)
     {
         using var hub = new FakeHub { ExtraBlobBytes = 16 << 20 };

@@ -24,16 +24,17 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
         }
         string actualSha;
         long length;
+        bool refused = false;
         using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         await using (var file = new FileStream(incompletePath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16, useAsync: true))
         {
             await HashPrefixAsync(file, resume, hash, cancellationToken).ConfigureAwait(false);
             if (remote.Size != resume || remote.Size is null)
-                await FetchAsync(remote, endpoint, file, resume, hash, cancellationToken).ConfigureAwait(false);
+                refused = await FetchAsync(remote, endpoint, file, resume, hash, cancellationToken).ConfigureAwait(false);
             length = file.Length;
             actualSha = Convert.ToHexStringLower(hash.GetHashAndReset());
         }
-        Verify(remote, incompletePath, length, actualSha);
+        Verify(remote, incompletePath, length, actualSha, refused);
         progress?.Report(new HubDownloadProgress(fileName, length, remote.Size, Speed(length - resume), Completed: true));
     }
 
@@ -46,23 +47,36 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
             hash.AppendData(buffer, 0, read);
     }
 
-    private async Task FetchAsync(HubRemoteFile remote, Uri endpoint, FileStream file, long resume, IncrementalHash hash, CancellationToken cancellationToken)
+    /// <summary>GETs the rest of the file into <paramref name="file"/>; true when the server refused the Range (HTTP 416).</summary>
+    private async Task<bool> FetchAsync(HubRemoteFile remote, Uri endpoint, FileStream file, long resume, IncrementalHash hash, CancellationToken cancellationToken)
     {
-        using HttpResponseMessage response = await GetAsync(remote.Location!, endpoint, resume, cancellationToken).ConfigureAwait(false);
-        if (resume > 0 && response.StatusCode == System.Net.HttpStatusCode.OK)
+        HttpResponseMessage response = await GetAsync(remote.Location!, endpoint, resume, cancellationToken).ConfigureAwait(false);
+        bool refused = response.StatusCode == System.Net.HttpStatusCode.RequestedRangeNotSatisfiable;
+        if (refused)
         {
-            // The server ignored Range and sends the whole file: start over (huggingface_hub's http_get does too).
-            file.SetLength(0);
-            hash.GetHashAndReset();
-            resume = 0;
+            // The partial is as long as the server's file or longer (a body that ended short, or a size the HEAD did not
+            // give): it cannot be resumed, so start over; resuming it again would get 416 for ever.
+            response.Dispose();
+            response = await GetAsync(remote.Location!, endpoint, 0, cancellationToken).ConfigureAwait(false);
         }
-        else if (resume > 0 && response.Content.Headers.ContentRange?.From != resume)
+        using (response)
         {
-            throw new HubException(HubErrorKind.Other,
-                $"{remote.Location} answered Range 'bytes={resume}-' with Content-Range '{response.Content.Headers.ContentRange}'.");
+            if (resume > 0 && response.StatusCode == System.Net.HttpStatusCode.OK)
+            {
+                // The server ignored Range (or refused it) and sends the whole file: start over (huggingface_hub's http_get does too).
+                file.SetLength(0);
+                hash.GetHashAndReset();
+                resume = 0;
+            }
+            else if (resume > 0 && response.Content.Headers.ContentRange?.From != resume)
+            {
+                throw new HubException(HubErrorKind.Other,
+                    $"{remote.Location} answered Range 'bytes={resume}-' with Content-Range '{response.Content.Headers.ContentRange}'.");
+            }
+            file.Position = resume;
+            await CopyAsync(response, file, resume, remote, hash, cancellationToken).ConfigureAwait(false);
         }
-        file.Position = resume;
-        await CopyAsync(response, file, resume, remote, hash, cancellationToken).ConfigureAwait(false);
+        return refused;
     }
 
     /// <summary>GET with redirects followed by hand: the token goes only to the endpoint's host, never to a CDN.</summary>
@@ -84,7 +98,7 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
                 current = new Uri(current, target);
                 continue;
             }
-            if (status is 200 or 206)
+            if (status is 200 or 206 || (status == 416 && resume > 0))
                 return response;
             response.Dispose();
             throw new HubException(status is 401 or 403 ? HubErrorKind.AccessDenied : HubErrorKind.Other,
@@ -141,10 +155,20 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
             $"Download of {fileName} from {remote.Location} stopped after {received} of {remote.Size?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} bytes" +
             $"{(cause is null ? "" : $" ({cause.Message})")}; the partial file is kept and the next run resumes it.", cause);
 
-    /// <summary>Size check (huggingface_hub's consistency check) and, for a 64-hex (LFS) etag, the sha256 check.</summary>
-    private void Verify(HubRemoteFile remote, string incompletePath, long length, string actualSha)
+    /// <summary>
+    /// Size check (huggingface_hub's consistency check) and, for a 64-hex (LFS) etag, the sha256 check. A file still
+    /// short after the server refused its Range and sent it from 0 is deleted: the server has no more bytes to resume.
+    /// </summary>
+    private void Verify(HubRemoteFile remote, string incompletePath, long length, string actualSha, bool rangeRefused)
     {
-        if (remote.Size is long expected && length < expected)
+        if (remote.Size is long expected && length < expected && rangeRefused)
+        {
+            File.Delete(incompletePath);
+            throw new HubException(HubErrorKind.IntegrityMismatch,
+                $"Download of {fileName} from {remote.Location} has only {length} bytes, the Hub announced {expected}: the server " +
+                "refused to resume it (HTTP 416) and sent the whole file short; the download was deleted.");
+        }
+        if (remote.Size is long announced && length < announced)
             throw Interrupted(remote, length, null);
         if (remote.Size is long size && length > size)
         {
@@ -152,7 +176,7 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
             throw new HubException(HubErrorKind.IntegrityMismatch,
                 $"Download of {fileName} from {remote.Location} has {length} bytes, the Hub announced {size}; the download was deleted.");
         }
-        if (Sha256Pattern().IsMatch(remote.Etag!) && !string.Equals(actualSha, remote.Etag, StringComparison.OrdinalIgnoreCase))
+        if (IsSha256(remote.Etag!) && !string.Equals(actualSha, remote.Etag, StringComparison.OrdinalIgnoreCase))
         {
             File.Delete(incompletePath);
             throw new HubException(HubErrorKind.IntegrityMismatch,
@@ -161,6 +185,9 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
         }
     }
 
-    [GeneratedRegex("^[0-9a-fA-F]{64}$")]
+    /// <summary>Whether an etag is an LFS sha256 (64 hex digits), the kind whose download can be checked.</summary>
+    internal static bool IsSha256(string etag) => Sha256Pattern().IsMatch(etag);
+
+    [GeneratedRegex(@"^[0-9a-fA-F]{64}\z")]
     private static partial Regex Sha256Pattern();
 }

@@ -30,11 +30,9 @@ internal sealed partial class HubCache
     {
         if (IsCommitHash(revision))
             return revision;
-        string refPath = Path.Combine(RepoFolder, "refs", LocalPath(revision));
-        if (!File.Exists(refPath))
-            return null;
-        string commit = File.ReadAllText(refPath).Trim();
-        return IsCommitHash(commit) ? commit : null;
+        // Stripped as huggingface_hub does: tools write refs with a trailing newline; the pattern itself takes none.
+        string? commit = ReadCacheFile(Path.Combine(RepoFolder, "refs", LocalPath(revision)))?.Trim();
+        return commit is not null && IsCommitHash(commit) ? commit : null;
     }
 
     /// <summary>Records <c>refs/&lt;revision&gt;</c>, only when it changes (the cache may be read-only otherwise).</summary>
@@ -43,7 +41,7 @@ internal sealed partial class HubCache
         if (revision == commit)
             return;
         string refPath = Path.Combine(RepoFolder, "refs", LocalPath(revision));
-        if (File.Exists(refPath) && File.ReadAllText(refPath) == commit)
+        if (ReadCacheFile(refPath) == commit)
             return;
         Directory.CreateDirectory(Path.GetDirectoryName(refPath)!);
         File.WriteAllText(refPath, commit);
@@ -63,13 +61,38 @@ internal sealed partial class HubCache
         File.Exists(Path.Combine(RepoFolder, ".no_exist", commit, LocalPath(fileName)));
 
     /// <summary>Whether a snapshot file exists and, if it is a link, its blob exists too.</summary>
+    /// <exception cref="HubException">The link cannot be followed (a loop of symbolic links), naming the path.</exception>
     public static bool PointerExists(string pointerPath)
     {
         var info = new FileInfo(pointerPath);
         if (!info.Exists)
             return false;
-        return info.LinkTarget is null || info.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true };
+        try
+        {
+            return info.LinkTarget is null || info.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unreadable(pointerPath, e);
+        }
     }
+
+    /// <summary>The text of a cache file (a ref), or null when there is none.</summary>
+    private static string? ReadCacheFile(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? File.ReadAllText(path) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unreadable(path, e);
+        }
+    }
+
+    private static HubException Unreadable(string path, Exception cause) =>
+        new(HubErrorKind.Other,
+            $"The cache entry '{path}' cannot be read ({cause.Message}): a broken or looping symbolic link? Delete it and run again.", cause);
 
     /// <summary>
     /// Makes <paramref name="pointerPath"/> a relative symlink to <paramref name="blobPath"/> (<c>../../blobs/&lt;etag&gt;</c>).
@@ -132,13 +155,16 @@ internal sealed partial class HubCache
     /// </summary>
     public static string LocalPath(string repoPath)
     {
-        string[] parts = repoPath.Split('/');
-        if (repoPath.Length == 0 || Path.IsPathRooted(repoPath) || repoPath.Contains('\\', StringComparison.Ordinal)
-            || parts.Any(p => p.Length == 0 || p == "." || p == ".."))
+        if (!IsRepoPath(repoPath))
             throw new HubException(HubErrorKind.Other, $"'{repoPath}' is not a valid file path inside a Hub repository.");
-        return Path.Combine(parts);
+        return Path.Combine(repoPath.Split('/'));
     }
 
-    [GeneratedRegex("^[0-9a-f]{40}$")]
+    /// <summary>Whether <paramref name="repoPath"/> is a relative path of forward-slash parts, none empty, '.' or '..'.</summary>
+    public static bool IsRepoPath(string? repoPath) =>
+        !string.IsNullOrEmpty(repoPath) && !Path.IsPathRooted(repoPath) && !repoPath.Contains('\\', StringComparison.Ordinal)
+        && repoPath.Split('/').All(p => p.Length > 0 && p != "." && p != "..");
+
+    [GeneratedRegex(@"^[0-9a-f]{40}\z")]
     private static partial Regex CommitPattern();
 }

@@ -42,13 +42,14 @@ public sealed class HubModelResolver : IDisposable
     /// <param name="progress">Receives download progress; null for none (see <see cref="HubConsoleProgress"/>).</param>
     /// <param name="cancellationToken">Cancels requests and downloads; a partial download is kept for resuming.</param>
     /// <returns>The full path of the folder holding <c>config.json</c>, the weights and the processor files.</returns>
-    /// <exception cref="ArgumentException">The argument is neither an existing folder nor a valid repository id.</exception>
+    /// <exception cref="ArgumentException">The argument is neither an existing folder nor a valid repository id, or an option is unusable.</exception>
     /// <exception cref="HubException">The model could not be resolved; <see cref="HubException.Kind"/> says why.</exception>
     public async Task<string> ResolveModelFolderAsync(
         string idOrPath, HubOptions options, IProgress<HubDownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(idOrPath);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate(nameof(options));
         if (Directory.Exists(idOrPath))
             return Path.GetFullPath(idOrPath);
         if (LooksLikePath(idOrPath))
@@ -78,12 +79,18 @@ public sealed class HubModelResolver : IDisposable
     /// <param name="progress">Receives download progress; null for none.</param>
     /// <param name="cancellationToken">Cancels the request and download.</param>
     /// <returns>The snapshot path of the file, or null when the repository has no such file (recorded in <c>.no_exist</c>).</returns>
+    /// <exception cref="ArgumentException">An argument is null, not a repository id, not a relative file path, or an option is unusable.</exception>
     /// <remarks>Offline, or when the endpoint cannot be reached, the answer comes from the cache as in huggingface_hub.</remarks>
     public async Task<string?> TryDownloadFileAsync(
         string repoId, string fileName, HubOptions options, IProgress<HubDownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         HubRepoId.Validate(repoId);
+        ArgumentNullException.ThrowIfNull(fileName);
+        if (!HubCache.IsRepoPath(fileName))
+            throw new ArgumentException(
+                $"'{fileName}' is not a file path inside a Hub repository (relative, forward slashes, no empty, '.' or '..' parts).", nameof(fileName));
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate(nameof(options));
         var cache = new HubCache(options.CacheDir, repoId);
         string? cached;
         if (options.Offline)
@@ -141,7 +148,7 @@ public sealed class HubModelResolver : IDisposable
             if (cache.IsMarkedMissing(revision, fileName))
                 return (revision, null);
         }
-        var endpoint = new Uri(options.Endpoint.TrimEnd('/') + "/");
+        Uri endpoint = options.EndpointUri();
         var url = new Uri(endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{EscapePath(fileName)}");
         HubRemoteFile remote = await _http.HeadAsync(url, repoId, options, ct).ConfigureAwait(false);
         string? commit = remote.Commit ?? (HubCache.IsCommitHash(revision) ? revision : null);
@@ -185,7 +192,7 @@ public sealed class HubModelResolver : IDisposable
     {
         foreach (string name in UnsupportedWeightFiles)
         {
-            var url = new Uri(new Uri(options.Endpoint.TrimEnd('/') + "/"), $"{repoId}/resolve/{commit}/{name}");
+            var url = new Uri(options.EndpointUri(), $"{repoId}/resolve/{commit}/{name}");
             if ((await _http.HeadAsync(url, repoId, options, ct).ConfigureAwait(false)).Exists)
                 return HubWeightFiles.Unsupported(repoId, commit, name);
         }

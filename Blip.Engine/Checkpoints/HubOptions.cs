@@ -71,6 +71,32 @@ public sealed record HubOptions
         };
     }
 
+    /// <summary>Throws an <see cref="ArgumentException"/> for <paramref name="paramName"/> naming the first unusable property.</summary>
+    internal void Validate(string paramName)
+    {
+        if (string.IsNullOrWhiteSpace(CacheDir))
+            throw new ArgumentException(
+                $"HubOptions.CacheDir is {(CacheDir is null ? "null" : "empty")}: it must name the hub cache folder (HF_HUB_CACHE).", paramName);
+        if (!HubCache.IsRepoPath(Revision))
+            throw new ArgumentException(
+                $"HubOptions.Revision '{Revision}' is not a branch, tag or commit (it must be non-empty, with no '..', '\\' or empty parts).", paramName);
+        foreach (var (name, timeout) in new[] { (nameof(EtagTimeout), EtagTimeout), (nameof(DownloadTimeout), DownloadTimeout) })
+        {
+            if (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+                throw new ArgumentException($"HubOptions.{name} ({timeout}) is not positive.", paramName);
+        }
+    }
+
+    /// <summary>The endpoint as an absolute http(s) URL ending in '/', ready to resolve repository paths against.</summary>
+    /// <exception cref="HubException"><see cref="Endpoint"/> is not an absolute http:// or https:// URL, naming it.</exception>
+    internal Uri EndpointUri()
+    {
+        if (Uri.TryCreate(Endpoint?.TrimEnd('/') + "/", UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0)
+            return uri;
+        throw new HubException(HubErrorKind.Other,
+            $"The Hub endpoint '{Endpoint}' (HF_ENDPOINT, or HubOptions.Endpoint) is not an absolute http:// or https:// URL such as {DefaultEndpoint}.");
+    }
+
     private static string DefaultHome(Func<string, string?> getVariable)
     {
         string? xdg = getVariable("XDG_CACHE_HOME");

@@ -16,7 +16,7 @@ public static partial class HubRepoId
         && !repoId.Contains("--", StringComparison.Ordinal) && !repoId.Contains("..", StringComparison.Ordinal)
         && !repoId.EndsWith(".git", StringComparison.Ordinal);
 
-    /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="repoId"/> when it is invalid.</summary>
+    /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="repoId"/> when it is invalid (null: <see cref="ArgumentNullException"/>).</summary>
     /// <param name="repoId">The id to check.</param>
     /// <remarks>
     /// Same rules as huggingface_hub's <c>validate_repo_id</c>: letters, digits, '-', '_', '.'; each part starts and
@@ -24,6 +24,7 @@ public static partial class HubRepoId
     /// </remarks>
     public static void Validate(string repoId)
     {
+        ArgumentNullException.ThrowIfNull(repoId);
         if (!IsValid(repoId))
             throw new ArgumentException(
                 $"'{repoId}' is not a Hub repository id (expected Org/Name: letters, digits, '-', '_', '.', each part " +
@@ -33,8 +34,12 @@ public static partial class HubRepoId
 
     /// <summary>The cache folder of a model repository: <c>models--Org--Name</c>.</summary>
     /// <param name="repoId">A valid repository id.</param>
-    public static string CacheFolderName(string repoId) => "models--" + repoId.Replace("/", "--", StringComparison.Ordinal);
+    public static string CacheFolderName(string repoId)
+    {
+        ArgumentNullException.ThrowIfNull(repoId);
+        return "models--" + repoId.Replace("/", "--", StringComparison.Ordinal);
+    }
 
-    [GeneratedRegex(@"^([A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?/)?[A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?$")]
+    [GeneratedRegex(@"^([A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?/)?[A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?\z")]
     private static partial Regex IdPattern();
 }

@@ -56,6 +56,6 @@ internal static partial class HubWeightFiles
     /// <summary>An etag becomes a file name in blobs/: allow only hex digits and the characters of git/LFS ids.</summary>
     public static bool IsSafeEtag(string etag) => EtagPattern().IsMatch(etag);
 
-    [GeneratedRegex("^[A-Za-z0-9_\\-]{1,128}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_\-]{1,128}\z")]
     private static partial Regex EtagPattern();
 }
