@@ -60,6 +60,23 @@ public class BlipConfigTests
         Assert.That(e!.Message, Does.Contain("some/config.json").And.Contain(field));
     }
 
+    // Each would make the loader build (or a caller allocate) a network of absurd size before any weight is read.
+    [TestCase("""{"text_config": {"num_hidden_layers": 100000}}""", "text_config.num_hidden_layers", 100000)]
+    [TestCase("""{"vision_config": {"num_hidden_layers": 100000}}""", "vision_config.num_hidden_layers", 100000)]
+    [TestCase("""{"vision_config": {"hidden_size": 1073741824, "num_attention_heads": 16}}""", "vision_config.hidden_size", 1073741824)]
+    [TestCase("""{"vision_config": {"intermediate_size": 2000000000}}""", "vision_config.intermediate_size", 2000000000)]
+    [TestCase("""{"text_config": {"hidden_size": 1073741824, "num_attention_heads": 8}}""", "text_config.hidden_size", 1073741824)]
+    [TestCase("""{"text_config": {"intermediate_size": 2000000000}}""", "text_config.intermediate_size", 2000000000)]
+    [TestCase("""{"text_config": {"vocab_size": 2000000000}}""", "text_config.vocab_size", 2000000000)]
+    [TestCase("""{"text_config": {"max_position_embeddings": 1000000000}}""", "text_config.max_position_embeddings", 1000000000)]
+    [TestCase("""{"image_text_hidden_size": 1073741824}""", "image_text_hidden_size", 1073741824)]
+    public void Absurd_sizes_are_refused_with_the_bound(string json, string field, int value)
+    {
+        var e = Assert.Throws<ConfigException>(() => BlipConfig.Parse(json, "some/config.json"));
+        Assert.That(e!.Field, Is.EqualTo(field));
+        Assert.That(e.Message, Does.Contain("some/config.json").And.Contain(value.ToString(System.Globalization.CultureInfo.InvariantCulture)).And.Contain("at most"));
+    }
+
     [Test]
     public void Bad_json_and_missing_file_name_the_file()
     {

@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
 using Blip.Engine.Checkpoints;
+using Blip.Engine.Config;
 using Blip.Engine.Models;
 using Blip.Engine.Tests.Support;
 
@@ -10,14 +13,29 @@ public class PretrainedLoadingTests
 {
     private static TempDir CopyWithWeights(string model, Func<Dictionary<string, Tensor>, Dictionary<string, Tensor>> edit)
     {
-        var dir = TestPaths.NewTempDir();
-        var source = TinyFixtures.ModelFolder(model);
-        foreach (var file in Directory.GetFiles(source).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
-            File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)));
+        var (dir, source) = CopyFixture(model, f => !f.EndsWith(".safetensors", StringComparison.Ordinal));
         using var reader = CheckpointReader.OpenFolder(source);
         var tensors = reader.Names.ToDictionary(n => n, n => reader.Load(n));
         SafeTensorsWriter.Save(Path.Combine(dir.Path, "model.safetensors"), edit(tensors));
         return dir;
+    }
+
+    private static TempDir CopyWithConfig(string model, Action<JsonNode> edit)
+    {
+        var (dir, source) = CopyFixture(model, f => Path.GetFileName(f) != "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "config.json")))!;
+        edit(config);
+        File.WriteAllText(Path.Combine(dir.Path, "config.json"), config.ToJsonString());
+        return dir;
+    }
+
+    private static (TempDir Dir, string Source) CopyFixture(string model, Func<string, bool> include)
+    {
+        var dir = TestPaths.NewTempDir();
+        var source = TinyFixtures.ModelFolder(model);
+        foreach (var file in Directory.GetFiles(source).Where(include))
+            File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)));
+        return (dir, source);
     }
 
     [Test]
@@ -54,6 +72,21 @@ public class PretrainedLoadingTests
             .And.Contain("text_encoder.pooler.dense.weight")
             .And.Contain("vision_proj.weight")
             .And.Contain("model.safetensors"));
+    }
+
+    // The 2-layer checkpoint is compared with the config before any module is built: a config of many layers (here
+    // within the bounds of ConfigLimits) is refused at once, naming the field and both counts.
+    [TestCase("vision_config", 1000, "vision_model.encoder.layers.")]
+    [TestCase("text_config", 12, "text_decoder.bert.encoder.layer.")]
+    public void A_config_whose_layer_count_differs_from_the_checkpoint_is_refused_before_building(string half, int layers, string prefix)
+    {
+        using var dir = CopyWithConfig("captioning", c => c[half]!["num_hidden_layers"] = layers);
+        var clock = Stopwatch.StartNew();
+        var e = Assert.Throws<ConfigException>(() => BlipForConditionalGeneration.FromPretrained(dir.Path));
+        Assert.That(e!.Field, Is.EqualTo($"{half}.num_hidden_layers"));
+        Assert.That(e.Message, Does.Contain("config.json").And.Contain($"{layers} layers").And.Contain("model.safetensors")
+            .And.Contain("holds 2").And.Contain(prefix));
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "the check runs before the modules are built");
     }
 
     [Test]

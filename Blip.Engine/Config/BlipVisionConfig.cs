@@ -54,9 +54,9 @@ public sealed record BlipVisionConfig
     /// <summary>Throws <see cref="ConfigException"/> naming the first field that cannot describe a network.</summary>
     public void Validate(string source)
     {
-        ConfigException.RequirePositive(source, "vision_config.hidden_size", HiddenSize);
-        ConfigException.RequirePositive(source, "vision_config.intermediate_size", IntermediateSize);
-        ConfigException.RequirePositive(source, "vision_config.num_hidden_layers", NumHiddenLayers);
+        ConfigException.RequireSize(source, "vision_config.hidden_size", HiddenSize, ConfigLimits.MaxHiddenSize);
+        ConfigException.RequireSize(source, "vision_config.intermediate_size", IntermediateSize, ConfigLimits.MaxIntermediateSize);
+        ConfigException.RequireSize(source, "vision_config.num_hidden_layers", NumHiddenLayers, ConfigLimits.MaxLayers);
         ConfigException.RequirePositive(source, "vision_config.num_attention_heads", NumAttentionHeads);
         ConfigException.RequirePositive(source, "vision_config.image_size", ImageSize);
         ConfigException.RequirePositive(source, "vision_config.patch_size", PatchSize);
