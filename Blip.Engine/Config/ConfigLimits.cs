@@ -27,4 +27,15 @@ public static class ConfigLimits
     /// <summary>Learned text positions (BLIP: 512).</summary>
     public const int MaxPositionEmbeddings = 1_048_576;
 
+
+    /// <summary>Side of a patch (BLIP: 16; ViTs use 8–32).</summary>
+    public const int MaxPatchSize = 1024;
+
+    /// <summary>Patches per image, (image_size / patch_size)² (BLIP: 576 at 384 px; 1,048,576 is 16,384 px in patches
+    /// of 16). It also keeps the token count S far inside an int.</summary>
+    public const int MaxImagePatches = 1_048_576;
+
+    /// <summary>Height or width a processor config may resize to (BLIP: 384 or 480); a float32 image of this side
+    /// is 3 GiB.</summary>
+    public const int MaxImageSide = 16_384;
 }
