@@ -119,6 +119,68 @@ public class PretrainedLoadingTests
         TensorAssert.AllClose(expected, logits.to(ScalarType.Float32), 0.1 * scale, what: "bfloat16 logits (10% of the largest logit)");
     }
 
+    // transformers' from_pretrained casts a float16 (or bfloat16, float64) file into its float32 model; so does the
+    // loader when no dtype is asked: every floating weight becomes the module's float32, exactly the file's value cast.
+    [TestCase(ScalarType.Float16, false)]
+    [TestCase(ScalarType.Float16, true)]
+    [TestCase(ScalarType.BFloat16, true)]
+    [TestCase(ScalarType.Float64, false)]
+    public void A_checkpoint_in_another_float_dtype_is_cast_to_the_models_float32(ScalarType fileType, bool memoryMap)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var dir = CopyWithWeights("captioning", t => t.ToDictionary(kv => kv.Key, kv => kv.Value.is_floating_point() ? kv.Value.to(fileType) : kv.Value));
+        using var model = BlipForConditionalGeneration.FromPretrained(dir.Path, memoryMap: memoryMap);
+        using var file = SafeTensorsFile.Open(Path.Combine(dir.Path, "model.safetensors"));
+        var state = model.state_dict();
+        Assert.That(state.Where(kv => kv.Value.is_floating_point() && kv.Value.dtype != ScalarType.Float32).Select(kv => $"{kv.Key}: {kv.Value.dtype}"),
+            Is.Empty, "weights not in the model's float32");
+        foreach (var key in file.Tensors.Keys)
+            TensorAssert.Equal(file.Load(key).to(ScalarType.Float32), state[key], key);
+        using var fixtures = new TinyFixtures();
+        var logits = model.Forward(fixtures.Get("pixel_values"), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
+        var expected = fixtures.Get("captioning.logits");
+        TensorAssert.AllClose(expected, logits, 0.1 * expected.abs().max().item<float>(), what: $"logits from a {fileType} file (10% of the largest logit)");
+    }
+
+    [Test]
+    public void A_float16_checkpoint_loads_in_the_dtype_asked()
+    {
+        using var scope = NewDisposeScope();
+        using var dir = CopyWithWeights("captioning", t => t.ToDictionary(kv => kv.Key, kv => kv.Value.is_floating_point() ? kv.Value.to(ScalarType.Float16) : kv.Value));
+        using var model = BlipForConditionalGeneration.FromPretrained(dir.Path, dtype: ScalarType.BFloat16, memoryMap: true);
+        using var file = SafeTensorsFile.Open(Path.Combine(dir.Path, "model.safetensors"));
+        var weight = model.state_dict()["vision_model.embeddings.patch_embedding.weight"];
+        Assert.That(weight.dtype, Is.EqualTo(ScalarType.BFloat16));
+        TensorAssert.Equal(file.Load("vision_model.embeddings.patch_embedding.weight").to(ScalarType.BFloat16), weight, "patch embedding");
+    }
+
+    // Integers where the module holds floats (or the reverse) are no dtype to cast: the file is not this model's.
+    [TestCase(false)]
+    [TestCase(true)]
+    public void An_integer_tensor_for_a_float_weight_is_refused_naming_key_and_both_dtypes(bool intoExistingModel)
+    {
+        using var scope = NewDisposeScope();
+        using var dir = CopyWithWeights("retrieval", t =>
+        {
+            t["vision_proj.weight"] = t["vision_proj.weight"].to(ScalarType.Int32);
+            return t;
+        });
+        StateDictMismatchException? e;
+        if (intoExistingModel)
+        {
+            using var model = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval"));
+            using var reader = CheckpointReader.OpenFolder(dir.Path);
+            e = Assert.Throws<StateDictMismatchException>(() => PretrainedLoader.LoadWeights(model, reader));
+        }
+        else
+        {
+            e = Assert.Throws<StateDictMismatchException>(() => BlipForImageTextRetrieval.FromPretrained(dir.Path));
+        }
+        Assert.That(e!.Message, Does.Contain("model.safetensors").And.Contain("vision_proj.weight").And.Contain("I32").And.Contain("F32"));
+        Assert.That(e.Report.Mismatched.Select(m => m.Key), Is.EqualTo(new[] { "vision_proj.weight" }));
+    }
+
     private static void AssertShareMemory(Tensor alias, Tensor owner, string what)
     {
         using var noGrad = no_grad();
