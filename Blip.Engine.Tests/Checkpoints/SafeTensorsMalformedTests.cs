@@ -74,6 +74,27 @@ public sealed class SafeTensorsMalformedTests : CheckpointTestBase
         Assert.That(e.Message, Does.Contain("'w'").And.Contain("negative dimension"));
     }
 
+    // A zero dimension makes 0 elements (and 0 bytes, so data_offsets [0, 0] fit), but libtorch still computes the
+    // strides from the other dimensions: 2^40 · 2^40 overflowed there ("Stride calculation overflowed", no file or key).
+    [TestCase("[0,1099511627776,1099511627776]")]
+    [TestCase("[1099511627776,1099511627776,0]")]
+    [TestCase("[4611686018427387904,2]")]
+    [TestCase("[3037000500,3037000500]")]
+    public void Shape_whose_sizes_overflow_is_refused_naming_file_key_and_shape(string shape)
+    {
+        var e = OpenFails(WriteSafeTensors("strides.safetensors", "{" + Entry("enc.w", "F32", shape, "[0,0]") + "}"));
+        Assert.That(e.Key, Is.EqualTo("enc.w"));
+        Assert.That(e.Message, Does.Contain("'enc.w'").And.Contain(shape.Replace(",", ", ", StringComparison.Ordinal)).And.Contain("too large"));
+    }
+
+    [Test]
+    public void Empty_tensors_with_ordinary_dimensions_are_allowed()
+    {
+        using var file = SafeTensorsFile.Open(WriteSafeTensors("empty.safetensors", "{" + Entry("w", "F32", "[0,768]", "[0,0]") + "}"));
+        using var w = file.Load("w");
+        Assert.That(w.shape, Is.EqualTo(new long[] { 0, 768 }));
+    }
+
     [Test]
     public void Shape_not_integers()
     {

@@ -60,6 +60,54 @@ public class BlipConfigTests
         Assert.That(e!.Message, Does.Contain("some/config.json").And.Contain(field));
     }
 
+    // Each would make the loader build (or a caller allocate) a network of absurd size before any weight is read.
+    [TestCase("""{"text_config": {"num_hidden_layers": 100000}}""", "text_config.num_hidden_layers", 100000)]
+    [TestCase("""{"vision_config": {"num_hidden_layers": 100000}}""", "vision_config.num_hidden_layers", 100000)]
+    [TestCase("""{"vision_config": {"hidden_size": 1073741824, "num_attention_heads": 16}}""", "vision_config.hidden_size", 1073741824)]
+    [TestCase("""{"vision_config": {"intermediate_size": 2000000000}}""", "vision_config.intermediate_size", 2000000000)]
+    [TestCase("""{"text_config": {"hidden_size": 1073741824, "num_attention_heads": 8}}""", "text_config.hidden_size", 1073741824)]
+    [TestCase("""{"text_config": {"intermediate_size": 2000000000}}""", "text_config.intermediate_size", 2000000000)]
+    [TestCase("""{"text_config": {"vocab_size": 2000000000}}""", "text_config.vocab_size", 2000000000)]
+    [TestCase("""{"text_config": {"max_position_embeddings": 1000000000}}""", "text_config.max_position_embeddings", 1000000000)]
+    [TestCase("""{"image_text_hidden_size": 1073741824}""", "image_text_hidden_size", 1073741824)]
+    public void Absurd_sizes_are_refused_with_the_bound(string json, string field, int value)
+    {
+        var e = Assert.Throws<ConfigException>(() => BlipConfig.Parse(json, "some/config.json"));
+        Assert.That(e!.Field, Is.EqualTo(field));
+        Assert.That(e.Message, Does.Contain("some/config.json").And.Contain(value.ToString(System.Globalization.CultureInfo.InvariantCulture)).And.Contain("at most"));
+    }
+
+    // (1048576 / 16)² = 2³² patches wrapped to 0 in int arithmetic; a huge patch makes a huge patch-embedding kernel.
+    [TestCase(1048576, 16)]
+    [TestCase(65536, 1)]
+    [TestCase(4194304, 4194304)]
+    public void Image_sizes_beyond_the_patch_bounds_name_image_size_and_patch_size(int imageSize, int patchSize)
+    {
+        string json = $$$"""{"vision_config": {"image_size": {{{imageSize}}}, "patch_size": {{{patchSize}}}}}""";
+        var e = Assert.Throws<ConfigException>(() => BlipConfig.Parse(json, "some/config.json"));
+        Assert.That(e!.Field, Does.StartWith("vision_config."));
+        Assert.That(e.Message, Does.Contain("some/config.json").And.Contain("image_size").And.Contain("patch_size")
+            .And.Contain(imageSize.ToString(System.Globalization.CultureInfo.InvariantCulture)).And.Contain("at most"));
+    }
+
+    [Test]
+    public void Patch_counts_are_computed_without_overflow()
+    {
+        var vision = new BlipVisionConfig { ImageSize = 1048576, PatchSize = 16 };
+        Assert.Throws<OverflowException>(() => _ = vision.NumPatches, "2^32 patches must not wrap to 0");
+        Assert.That(new BlipVisionConfig { ImageSize = 480, PatchSize = 16 }.NumPositions, Is.EqualTo(901));
+    }
+
+    [TestCase("""{"vision_config": {"patch_size": 0}}""", "vision_config.patch_size")]
+    [TestCase("""{"vision_config": {"patch_size": -16}}""", "vision_config.patch_size")]
+    [TestCase("""{"vision_config": {"image_size": -384}}""", "vision_config.image_size")]
+    [TestCase("""{"vision_config": {"image_size": 8, "patch_size": 16}}""", "vision_config.patch_size")]
+    public void Zero_negative_and_indivisible_image_sizes_are_named(string json, string field)
+    {
+        var e = Assert.Throws<ConfigException>(() => BlipConfig.Parse(json, "some/config.json"));
+        Assert.That(e!.Field, Is.EqualTo(field));
+    }
+
     [Test]
     public void Bad_json_and_missing_file_name_the_file()
     {

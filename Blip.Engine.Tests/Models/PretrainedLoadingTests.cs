@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
 using Blip.Engine.Checkpoints;
+using Blip.Engine.Config;
 using Blip.Engine.Models;
 using Blip.Engine.Tests.Support;
 
@@ -10,14 +13,29 @@ public class PretrainedLoadingTests
 {
     private static TempDir CopyWithWeights(string model, Func<Dictionary<string, Tensor>, Dictionary<string, Tensor>> edit)
     {
-        var dir = TestPaths.NewTempDir();
-        var source = TinyFixtures.ModelFolder(model);
-        foreach (var file in Directory.GetFiles(source).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
-            File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)));
+        var (dir, source) = CopyFixture(model, f => !f.EndsWith(".safetensors", StringComparison.Ordinal));
         using var reader = CheckpointReader.OpenFolder(source);
         var tensors = reader.Names.ToDictionary(n => n, n => reader.Load(n));
         SafeTensorsWriter.Save(Path.Combine(dir.Path, "model.safetensors"), edit(tensors));
         return dir;
+    }
+
+    private static TempDir CopyWithConfig(string model, Action<JsonNode> edit)
+    {
+        var (dir, source) = CopyFixture(model, f => Path.GetFileName(f) != "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "config.json")))!;
+        edit(config);
+        File.WriteAllText(Path.Combine(dir.Path, "config.json"), config.ToJsonString());
+        return dir;
+    }
+
+    private static (TempDir Dir, string Source) CopyFixture(string model, Func<string, bool> include)
+    {
+        var dir = TestPaths.NewTempDir();
+        var source = TinyFixtures.ModelFolder(model);
+        foreach (var file in Directory.GetFiles(source).Where(include))
+            File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)));
+        return (dir, source);
     }
 
     [Test]
@@ -56,6 +74,21 @@ public class PretrainedLoadingTests
             .And.Contain("model.safetensors"));
     }
 
+    // The 2-layer checkpoint is compared with the config before any module is built: a config of many layers (here
+    // within the bounds of ConfigLimits) is refused at once, naming the field and both counts.
+    [TestCase("vision_config", 1000, "vision_model.encoder.layers.")]
+    [TestCase("text_config", 12, "text_decoder.bert.encoder.layer.")]
+    public void A_config_whose_layer_count_differs_from_the_checkpoint_is_refused_before_building(string half, int layers, string prefix)
+    {
+        using var dir = CopyWithConfig("captioning", c => c[half]!["num_hidden_layers"] = layers);
+        var clock = Stopwatch.StartNew();
+        var e = Assert.Throws<ConfigException>(() => BlipForConditionalGeneration.FromPretrained(dir.Path));
+        Assert.That(e!.Field, Is.EqualTo($"{half}.num_hidden_layers"));
+        Assert.That(e.Message, Does.Contain("config.json").And.Contain($"{layers} layers").And.Contain("model.safetensors")
+            .And.Contain("holds 2").And.Contain(prefix));
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "the check runs before the modules are built");
+    }
+
     [Test]
     public void A_folder_without_config_or_weights_says_what_is_missing()
     {
@@ -84,6 +117,68 @@ public class PretrainedLoadingTests
         var expected = fixtures.Get("captioning.logits");
         double scale = expected.abs().max().item<float>();
         TensorAssert.AllClose(expected, logits.to(ScalarType.Float32), 0.1 * scale, what: "bfloat16 logits (10% of the largest logit)");
+    }
+
+    // transformers' from_pretrained casts a float16 (or bfloat16, float64) file into its float32 model; so does the
+    // loader when no dtype is asked: every floating weight becomes the module's float32, exactly the file's value cast.
+    [TestCase(ScalarType.Float16, false)]
+    [TestCase(ScalarType.Float16, true)]
+    [TestCase(ScalarType.BFloat16, true)]
+    [TestCase(ScalarType.Float64, false)]
+    public void A_checkpoint_in_another_float_dtype_is_cast_to_the_models_float32(ScalarType fileType, bool memoryMap)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var dir = CopyWithWeights("captioning", t => t.ToDictionary(kv => kv.Key, kv => kv.Value.is_floating_point() ? kv.Value.to(fileType) : kv.Value));
+        using var model = BlipForConditionalGeneration.FromPretrained(dir.Path, memoryMap: memoryMap);
+        using var file = SafeTensorsFile.Open(Path.Combine(dir.Path, "model.safetensors"));
+        var state = model.state_dict();
+        Assert.That(state.Where(kv => kv.Value.is_floating_point() && kv.Value.dtype != ScalarType.Float32).Select(kv => $"{kv.Key}: {kv.Value.dtype}"),
+            Is.Empty, "weights not in the model's float32");
+        foreach (var key in file.Tensors.Keys)
+            TensorAssert.Equal(file.Load(key).to(ScalarType.Float32), state[key], key);
+        using var fixtures = new TinyFixtures();
+        var logits = model.Forward(fixtures.Get("pixel_values"), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
+        var expected = fixtures.Get("captioning.logits");
+        TensorAssert.AllClose(expected, logits, 0.1 * expected.abs().max().item<float>(), what: $"logits from a {fileType} file (10% of the largest logit)");
+    }
+
+    [Test]
+    public void A_float16_checkpoint_loads_in_the_dtype_asked()
+    {
+        using var scope = NewDisposeScope();
+        using var dir = CopyWithWeights("captioning", t => t.ToDictionary(kv => kv.Key, kv => kv.Value.is_floating_point() ? kv.Value.to(ScalarType.Float16) : kv.Value));
+        using var model = BlipForConditionalGeneration.FromPretrained(dir.Path, dtype: ScalarType.BFloat16, memoryMap: true);
+        using var file = SafeTensorsFile.Open(Path.Combine(dir.Path, "model.safetensors"));
+        var weight = model.state_dict()["vision_model.embeddings.patch_embedding.weight"];
+        Assert.That(weight.dtype, Is.EqualTo(ScalarType.BFloat16));
+        TensorAssert.Equal(file.Load("vision_model.embeddings.patch_embedding.weight").to(ScalarType.BFloat16), weight, "patch embedding");
+    }
+
+    // Integers where the module holds floats (or the reverse) are no dtype to cast: the file is not this model's.
+    [TestCase(false)]
+    [TestCase(true)]
+    public void An_integer_tensor_for_a_float_weight_is_refused_naming_key_and_both_dtypes(bool intoExistingModel)
+    {
+        using var scope = NewDisposeScope();
+        using var dir = CopyWithWeights("retrieval", t =>
+        {
+            t["vision_proj.weight"] = t["vision_proj.weight"].to(ScalarType.Int32);
+            return t;
+        });
+        StateDictMismatchException? e;
+        if (intoExistingModel)
+        {
+            using var model = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval"));
+            using var reader = CheckpointReader.OpenFolder(dir.Path);
+            e = Assert.Throws<StateDictMismatchException>(() => PretrainedLoader.LoadWeights(model, reader));
+        }
+        else
+        {
+            e = Assert.Throws<StateDictMismatchException>(() => BlipForImageTextRetrieval.FromPretrained(dir.Path));
+        }
+        Assert.That(e!.Message, Does.Contain("model.safetensors").And.Contain("vision_proj.weight").And.Contain("I32").And.Contain("F32"));
+        Assert.That(e.Report.Mismatched.Select(m => m.Key), Is.EqualTo(new[] { "vision_proj.weight" }));
     }
 
     private static void AssertShareMemory(Tensor alias, Tensor owner, string what)

@@ -74,6 +74,7 @@ public sealed class ImageProcessorConfigTests
     [TestCase("""{"image_std": [0.5, 0, 0.5]}""", "image_std", "non-zero")]
     [TestCase("""{"size": {"shortest_edge": 384}}""", "size", "shortest_edge")]
     [TestCase("""{"size": {"height": 0, "width": 4}}""", "size", "0x4")]
+    [TestCase("""{"size": 100000}""", "size", "at most")]
     [TestCase("""{"do_resize": "yes"}""", "do_resize", "yes")]
     [TestCase("""{"rescale_factor": -1}""", "rescale_factor", "-1")]
     public void Invalid_fields_are_named(string json, string field, string detail)

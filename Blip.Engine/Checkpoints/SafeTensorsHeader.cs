@@ -131,11 +131,16 @@ internal sealed record SafeTensorsHeader(
         return new SafeTensorInfo(name, type, shape, dataStart + begin, dataStart + end);
     }
 
+    /// <summary>The data's size in bytes; refuses shapes whose strides or byte size overflow a long.</summary>
+    /// <remarks>A zero dimension makes no elements, but libtorch still multiplies the other dimensions for the strides
+    /// (<c>[0, 2^40, 2^40]</c> fails there with "Stride calculation overflowed"): so the product of all dimensions,
+    /// zeros counted as 1, must fit too.</remarks>
     private static long ByteLength(string path, string name, long[] shape, torch.ScalarType type)
     {
         try
         {
-            return checked(shape.Aggregate(1L, (a, b) => a * b) * SafeTensorsDType.SizeOf(type));
+            long span = checked(shape.Aggregate(1L, (a, b) => a * Math.Max(b, 1)) * SafeTensorsDType.SizeOf(type));
+            return shape.Contains(0) ? 0 : span;
         }
         catch (OverflowException e)
         {

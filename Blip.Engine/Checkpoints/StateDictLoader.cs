@@ -86,7 +86,18 @@ public static class StateDictLoader
             return new(key, info.Shape, target.shape, $"file shape {info.ShapeText}, module shape {ShapeFormat.Of(target.shape)}");
         if (dtype is { } wanted && target.is_floating_point() && target.dtype != wanted)
             return new(key, info.Shape, target.shape, $"module tensor is {target.dtype}, DType asks {wanted} (convert the module first)");
-        return null;
+        return KindMismatch(key, info, target);
+    }
+
+    /// <summary>A mismatch when one of file and module tensor holds floats and the other does not: a float dtype is
+    /// cast to another as transformers does (a float16 file into a float32 model), but integers into floats (or the
+    /// reverse) mean the file is not this model's.</summary>
+    internal static StateDictMismatch? KindMismatch(string key, SafeTensorInfo info, torch.Tensor target)
+    {
+        if (torch.is_floating_point(info.DType) == target.is_floating_point()) return null;
+        string module = SafeTensorsDType.IsSupported(target.dtype) ? SafeTensorsDType.NameOf(target.dtype) : target.dtype.ToString();
+        return new(key, info.Shape, target.shape,
+            $"file dtype {SafeTensorsDType.NameOf(info.DType)}, module dtype {module}: integers and floating point do not convert into each other");
     }
 
     /// <summary>Groups state-dict keys that are the same tensor (same memory, dtype, shape and strides).</summary>

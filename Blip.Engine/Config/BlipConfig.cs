@@ -77,6 +77,6 @@ public sealed record BlipConfig
     {
         VisionConfig.Validate(source);
         TextConfig.Validate(source);
-        ConfigException.RequirePositive(source, "image_text_hidden_size", ImageTextHiddenSize);
+        ConfigException.RequireSize(source, "image_text_hidden_size", ImageTextHiddenSize, ConfigLimits.MaxHiddenSize);
     }
 }

@@ -80,13 +80,13 @@ public sealed record BlipTextConfig
     /// <summary>Throws <see cref="ConfigException"/> naming the first field that cannot describe a network.</summary>
     public void Validate(string source)
     {
-        ConfigException.RequirePositive(source, "text_config.vocab_size", VocabSize);
-        ConfigException.RequirePositive(source, "text_config.hidden_size", HiddenSize);
-        ConfigException.RequirePositive(source, "text_config.encoder_hidden_size", EncoderHiddenSize);
-        ConfigException.RequirePositive(source, "text_config.intermediate_size", IntermediateSize);
-        ConfigException.RequirePositive(source, "text_config.num_hidden_layers", NumHiddenLayers);
+        ConfigException.RequireSize(source, "text_config.vocab_size", VocabSize, ConfigLimits.MaxVocabSize);
+        ConfigException.RequireSize(source, "text_config.hidden_size", HiddenSize, ConfigLimits.MaxHiddenSize);
+        ConfigException.RequireSize(source, "text_config.encoder_hidden_size", EncoderHiddenSize, ConfigLimits.MaxHiddenSize);
+        ConfigException.RequireSize(source, "text_config.intermediate_size", IntermediateSize, ConfigLimits.MaxIntermediateSize);
+        ConfigException.RequireSize(source, "text_config.num_hidden_layers", NumHiddenLayers, ConfigLimits.MaxLayers);
         ConfigException.RequirePositive(source, "text_config.num_attention_heads", NumAttentionHeads);
-        ConfigException.RequirePositive(source, "text_config.max_position_embeddings", MaxPositionEmbeddings);
+        ConfigException.RequireSize(source, "text_config.max_position_embeddings", MaxPositionEmbeddings, ConfigLimits.MaxPositionEmbeddings);
         ConfigException.RequirePositive(source, "text_config.layer_norm_eps", LayerNormEps);
         if (HiddenSize % NumAttentionHeads != 0)
             throw new ConfigException(source, "text_config.num_attention_heads",

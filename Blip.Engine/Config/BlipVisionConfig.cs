@@ -44,19 +44,20 @@ public sealed record BlipVisionConfig
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
     /// <summary>Patches per image at the configured size.</summary>
+    /// <exception cref="OverflowException">The count does not fit an int (<see cref="Validate"/> refuses such sizes).</exception>
     [JsonIgnore]
-    public int NumPatches => (ImageSize / PatchSize) * (ImageSize / PatchSize);
+    public int NumPatches => checked((ImageSize / PatchSize) * (ImageSize / PatchSize));
 
     /// <summary>Tokens per image S: patches plus the class token (577 for 384 px / 16).</summary>
     [JsonIgnore]
-    public int NumPositions => NumPatches + 1;
+    public int NumPositions => checked(NumPatches + 1);
 
     /// <summary>Throws <see cref="ConfigException"/> naming the first field that cannot describe a network.</summary>
     public void Validate(string source)
     {
-        ConfigException.RequirePositive(source, "vision_config.hidden_size", HiddenSize);
-        ConfigException.RequirePositive(source, "vision_config.intermediate_size", IntermediateSize);
-        ConfigException.RequirePositive(source, "vision_config.num_hidden_layers", NumHiddenLayers);
+        ConfigException.RequireSize(source, "vision_config.hidden_size", HiddenSize, ConfigLimits.MaxHiddenSize);
+        ConfigException.RequireSize(source, "vision_config.intermediate_size", IntermediateSize, ConfigLimits.MaxIntermediateSize);
+        ConfigException.RequireSize(source, "vision_config.num_hidden_layers", NumHiddenLayers, ConfigLimits.MaxLayers);
         ConfigException.RequirePositive(source, "vision_config.num_attention_heads", NumAttentionHeads);
         ConfigException.RequirePositive(source, "vision_config.image_size", ImageSize);
         ConfigException.RequirePositive(source, "vision_config.patch_size", PatchSize);
@@ -64,9 +65,16 @@ public sealed record BlipVisionConfig
         if (HiddenSize % NumAttentionHeads != 0)
             throw new ConfigException(source, "vision_config.num_attention_heads",
                 $"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
+        if (PatchSize > ConfigLimits.MaxPatchSize)
+            throw new ConfigException(source, "vision_config.patch_size",
+                $"patch_size {PatchSize} (image_size {ImageSize}) is beyond any real checkpoint; Blip.Engine accepts at most {ConfigLimits.MaxPatchSize} (ConfigLimits)");
         if (ImageSize % PatchSize != 0)
             throw new ConfigException(source, "vision_config.patch_size",
                 $"patch_size {PatchSize} does not divide image_size {ImageSize}");
+        long side = ImageSize / PatchSize;  // squared in long: in int, (1048576 / 16)² = 2³² wraps to 0
+        if (side * side > ConfigLimits.MaxImagePatches)
+            throw new ConfigException(source, "vision_config.image_size",
+                $"image_size {ImageSize} in patches of patch_size {PatchSize} makes {side}² = {side * side} patches; Blip.Engine accepts at most {ConfigLimits.MaxImagePatches} (ConfigLimits)");
         ConfigException.RequireActivation(source, "vision_config.hidden_act", HiddenAct);
     }
 }

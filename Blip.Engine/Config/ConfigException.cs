@@ -22,6 +22,14 @@ public sealed class ConfigException : Exception
         if (!(value > 0)) throw new ConfigException(file, field, $"must be positive, got {value}");
     }
 
+    /// <summary>Requires 0 &lt; <paramref name="value"/> ≤ <paramref name="max"/> (one of <see cref="ConfigLimits"/>).</summary>
+    internal static void RequireSize(string file, string field, long value, long max)
+    {
+        RequirePositive(file, field, value);
+        if (value > max)
+            throw new ConfigException(file, field, $"{value} is beyond any real checkpoint; Blip.Engine accepts at most {max} (ConfigLimits)");
+    }
+
     internal static void RequireActivation(string file, string field, string value)
     {
         if (value != "gelu")

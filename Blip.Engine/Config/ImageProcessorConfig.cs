@@ -107,6 +107,8 @@ public sealed record ImageProcessorConfig
     public ImageProcessorConfig Validate(string source = "ImageProcessorConfig")
     {
         Require(Height > 0 && Width > 0, source, "size", $"height and width must be positive, got {Height}x{Width}");
+        Require(Height <= ConfigLimits.MaxImageSide && Width <= ConfigLimits.MaxImageSide, source, "size",
+            $"{Height}x{Width} is beyond any real checkpoint; Blip.Engine accepts at most {ConfigLimits.MaxImageSide} a side (ConfigLimits)");
         Require(Resample == BicubicResample, source, "resample",
             $"only {BicubicResample} (PIL BICUBIC) is supported, got {Resample}");
         Require(double.IsFinite(RescaleFactor) && RescaleFactor > 0, source, "rescale_factor", $"must be a positive number, got {RescaleFactor}");

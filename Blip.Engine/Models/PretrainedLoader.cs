@@ -24,8 +24,10 @@ internal static class PretrainedLoader
     {
         ArgumentNullException.ThrowIfNull(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"model folder not found: {folder}");
-        var config = BlipConfig.Load(Path.Combine(folder, "config.json"));
+        string configPath = Path.Combine(folder, "config.json");
+        var config = BlipConfig.Load(configPath);
         using var reader = CheckpointReader.OpenFolder(folder);
+        CheckLayerCounts(config, configPath, reader);
         // Built on the meta device, then given the file's tensors: no random init, no copy (see WeightMaterializer).
         var model = WeightMaterializer.CreateOnMeta(() => create(config));
         try
@@ -41,6 +43,34 @@ internal static class PretrainedLoader
             model.Dispose();
             throw;
         }
+    }
+
+    // The layer stacks of the task models by checkpoint prefix, and whether the vision config sizes them.
+    private static readonly (string Prefix, bool Vision)[] LayerStacks =
+        [("vision_model.encoder.layers.", true), ("text_encoder.encoder.layer.", false), ("text_decoder.bert.encoder.layer.", false)];
+
+    /// <summary>Compares each layer stack the checkpoint holds with the config before any module is built, so that a
+    /// config of many layers fails at once instead of after building them all.</summary>
+    /// <exception cref="ConfigException">The config's <c>num_hidden_layers</c> differs from the checkpoint's count.</exception>
+    internal static void CheckLayerCounts(BlipConfig config, string configPath, CheckpointReader reader)
+    {
+        foreach (var (prefix, vision) in LayerStacks)
+        {
+            long count = reader.Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal))
+                .Select(n => LayerIndex(n, prefix.Length) + 1L).DefaultIfEmpty(0).Max();
+            int configured = vision ? config.VisionConfig.NumHiddenLayers : config.TextConfig.NumHiddenLayers;
+            if (count == 0 || count == configured) continue;
+            throw new ConfigException(configPath, vision ? "vision_config.num_hidden_layers" : "text_config.num_hidden_layers",
+                $"{configured} layers, but the checkpoint {reader.Path} holds {count} ({prefix}0 to {prefix}{count - 1})");
+        }
+    }
+
+    // The N of "prefix.N.rest"; -1 (not a layer) when it is no number.
+    private static int LayerIndex(string name, int start)
+    {
+        int dot = name.IndexOf('.', start);
+        var digits = name.AsSpan(start, (dot < 0 ? name.Length : dot) - start);
+        return int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int i) ? i : -1;
     }
 
     /// <summary>Copies every tensor of <paramref name="reader"/> into <paramref name="model"/>, strictly.</summary>

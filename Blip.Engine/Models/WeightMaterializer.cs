@@ -51,8 +51,10 @@ internal static class WeightMaterializer
     private sealed record Site(nn.Module Owner, FieldInfo Field, string LocalName, string Key, Tensor Old);
 
     /// <summary>Replaces every meta tensor of <paramref name="model"/> by its checkpoint tensor in
-    /// <paramref name="dtype"/> (the file's when null).</summary>
-    /// <exception cref="StateDictMismatchException">A key is missing, unexpected or mis-shaped; nothing is replaced.</exception>
+    /// <paramref name="dtype"/>, or when null in the dtype the module was built with (float32), as transformers'
+    /// <c>from_pretrained</c> casts a float16 file into its float32 model.</summary>
+    /// <exception cref="StateDictMismatchException">A key is missing, unexpected, mis-shaped, or holds integers where
+    /// the module holds floating point (or the reverse); nothing is replaced.</exception>
     /// <remarks>With memoryMap, parameters alias the file's private mapping (inference); without, every tensor is
     /// copied into memory the model owns.</remarks>
     public static void Materialize(nn.Module model, CheckpointReader reader, ScalarType? dtype,
@@ -70,7 +72,8 @@ internal static class WeightMaterializer
         {
             foreach (var (old, key) in chosen)
             {
-                fresh[old] = Fetch(reader, key, dtype, memoryMap, out var source);
+                var target = dtype is { } wanted && old.is_floating_point() ? wanted : old.dtype;
+                fresh[old] = Fetch(reader, key, target, memoryMap, out var source);
                 sources[old] = source;
             }
         }
@@ -145,6 +148,7 @@ internal static class WeightMaterializer
                 var info = reader.Info(key);
                 if (!info.Shape.SequenceEqual(tensor.shape))
                     mismatched.Add(new(key, info.Shape, tensor.shape, $"file shape {info.ShapeText}, module shape {ShapeFormat.Of(tensor.shape)}"));
+                else if (StateDictLoader.KindMismatch(key, info, tensor) is { } kind) mismatched.Add(kind);
                 else if (pick is null) pick = key;
                 else skipped.Add(key);
             }
@@ -171,12 +175,13 @@ internal static class WeightMaterializer
         Copied,
     }
 
-    /// <summary>The file's tensor as an alias of the mapped file when possible, else a converted copy.</summary>
-    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType? dtype, bool memoryMap, out WeightSource source)
+    /// <summary>The file's tensor as an alias of the mapped file when possible, else a copy converted to
+    /// <paramref name="dtype"/> (the same kind as the file's: <see cref="Check"/> made sure of it).</summary>
+    private static Tensor Fetch(CheckpointReader reader, string key, ScalarType dtype, bool memoryMap, out WeightSource source)
     {
         var file = reader.FileOf(key);
         var stored = file.Info(key).DType;
-        ScalarType? target = dtype is { } wanted && wanted != stored && is_floating_point(stored) ? wanted : null;
+        ScalarType? target = dtype != stored ? dtype : null;
         var mapped = memoryMap && target is null ? file.Map(key) : null;
         if (mapped is not null)
         {
