@@ -22,10 +22,8 @@ public class PretrainedLoadingTests
 
     private static TempDir CopyWithConfig(string model, Action<JsonNode> edit)
     {
-        var (dir, source) = CopyFixture(model, f => Path.GetFileName(f) != "config.json");
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "config.json")))!;
-        edit(config);
-        File.WriteAllText(Path.Combine(dir.Path, "config.json"), config.ToJsonString());
+        var (dir, _) = CopyFixture(model, _ => true);
+        EditConfig(dir.Path, edit);
         return dir;
     }
 
@@ -119,8 +117,8 @@ public class PretrainedLoadingTests
         TensorAssert.AllClose(expected, logits.to(ScalarType.Float32), 0.1 * scale, what: "bfloat16 logits (10% of the largest logit)");
     }
 
-    // transformers' from_pretrained casts a float16 (or bfloat16, float64) file into its float32 model; so does the
-    // loader when no dtype is asked: every floating weight becomes the module's float32, exactly the file's value cast.
+    // transformers 5's from_pretrained (dtype="auto") takes the config's "dtype": float32 in the fixture, so a float16
+    // (or bfloat16, float64) file becomes a float32 model, every weight exactly the file's value cast.
     [TestCase(ScalarType.Float16, false)]
     [TestCase(ScalarType.Float16, true)]
     [TestCase(ScalarType.BFloat16, true)]
@@ -141,6 +139,42 @@ public class PretrainedLoadingTests
         var logits = model.Forward(fixtures.Get("pixel_values"), fixtures.Get("captioning.decoder_input_ids"), fixtures.Get("captioning.attention_mask"));
         var expected = fixtures.Get("captioning.logits");
         TensorAssert.AllClose(expected, logits, 0.1 * expected.abs().max().item<float>(), what: $"logits from a {fileType} file (10% of the largest logit)");
+    }
+
+    // dtype="auto" without a "dtype" in the config: torch_dtype (older files), else the first floating weight's dtype.
+    [TestCase("dtype", "bfloat16", ScalarType.Float32, ScalarType.BFloat16)]
+    [TestCase("torch_dtype", "float16", ScalarType.Float32, ScalarType.Float16)]
+    [TestCase(null, null, ScalarType.Float16, ScalarType.Float16)]
+    [TestCase(null, null, ScalarType.Float32, ScalarType.Float32)]
+    public void With_no_dtype_asked_the_model_takes_the_configs_dtype_else_the_files(string? field, string? value, ScalarType fileType, ScalarType expected)
+    {
+        using var scope = NewDisposeScope();
+        using var dir = CopyWithWeights("captioning", t => t.ToDictionary(kv => kv.Key, kv => kv.Value.is_floating_point() ? kv.Value.to(fileType) : kv.Value));
+        EditConfig(dir.Path, c =>
+        {
+            c.AsObject().Remove("dtype");
+            if (field is not null) c[field] = value;
+        });
+        using var model = BlipForConditionalGeneration.FromPretrained(dir.Path, memoryMap: true);
+        var state = model.state_dict();
+        Assert.That(state.Where(kv => kv.Value.is_floating_point()).Select(kv => kv.Value.dtype).Distinct(), Is.EqualTo(new[] { expected }));
+    }
+
+    [Test]
+    public void A_config_dtype_that_is_no_floating_torch_dtype_is_named()
+    {
+        using var dir = CopyWithConfig("captioning", c => c["dtype"] = "int8");
+        var e = Assert.Throws<ConfigException>(() => BlipForConditionalGeneration.FromPretrained(dir.Path));
+        Assert.That(e!.Field, Is.EqualTo("dtype"));
+        Assert.That(e.Message, Does.Contain("int8").And.Contain("config.json"));
+    }
+
+    private static void EditConfig(string folder, Action<JsonNode> edit)
+    {
+        string path = Path.Combine(folder, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(path))!;
+        edit(config);
+        File.WriteAllText(path, config.ToJsonString());
     }
 
     [Test]

@@ -29,6 +29,13 @@ public sealed record BlipConfig
     /// <summary>Whether output embeddings are tied to input embeddings.</summary>
     public bool TieWordEmbeddings { get; init; } = true;
 
+    /// <summary>The dtype the checkpoint says its weights are in (<c>"float32"</c>, …), or null; transformers 5 writes
+    /// <c>dtype</c>, older versions <c>torch_dtype</c>. A load that asks for no dtype uses it, as <c>dtype="auto"</c>.</summary>
+    public string? Dtype { get; init; }
+
+    /// <summary>The older spelling of <see cref="Dtype"/>; <see cref="Dtype"/> wins when both are present.</summary>
+    public string? TorchDtype { get; init; }
+
     /// <summary>The transformers classes this checkpoint was saved from.</summary>
     public IReadOnlyList<string> Architectures { get; init; } = [];
 

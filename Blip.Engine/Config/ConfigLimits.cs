@@ -27,7 +27,6 @@ public static class ConfigLimits
     /// <summary>Learned text positions (BLIP: 512).</summary>
     public const int MaxPositionEmbeddings = 1_048_576;
 
-
     /// <summary>Side of a patch (BLIP: 16; ViTs use 8–32).</summary>
     public const int MaxPatchSize = 1024;
 

@@ -28,12 +28,13 @@ internal static class PretrainedLoader
         var config = BlipConfig.Load(configPath);
         using var reader = CheckpointReader.OpenFolder(folder);
         CheckLayerCounts(config, configPath, reader);
+        var type = dtype ?? AutoDtype(config, configPath, reader);
         // Built on the meta device, then given the file's tensors: no random init, no copy (see WeightMaterializer).
         var model = WeightMaterializer.CreateOnMeta(() => create(config));
         try
         {
-            WeightMaterializer.Materialize(model, reader, dtype, IsTiedAlias, IsPositionIdsBuffer, memoryMap);
-            if (dtype is { } type) model.to(type);
+            WeightMaterializer.Materialize(model, reader, type, IsTiedAlias, IsPositionIdsBuffer, memoryMap);
+            model.to(type);
             if (device is not null) model.to(device);
             model.eval();
             return model;
@@ -43,6 +44,28 @@ internal static class PretrainedLoader
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>transformers 5's <c>dtype="auto"</c>, its default: the config's <c>dtype</c> (or <c>torch_dtype</c>),
+    /// else the dtype of the checkpoint's first floating-point tensor, else float32. Every floating weight takes it.</summary>
+    /// <exception cref="ConfigException">The config names a dtype that is no floating-point torch dtype.</exception>
+    internal static ScalarType AutoDtype(BlipConfig config, string configPath, CheckpointReader reader)
+    {
+        var (field, declared) = config.Dtype is { } d ? ("dtype", d) : ("torch_dtype", config.TorchDtype);
+        if (declared is not null)
+        {
+            return declared switch
+            {
+                "float32" or "float" => ScalarType.Float32,
+                "float16" or "half" => ScalarType.Float16,
+                "bfloat16" => ScalarType.BFloat16,
+                "float64" or "double" => ScalarType.Float64,
+                _ => throw new ConfigException(configPath, field, $"'{declared}' is not a floating-point torch dtype (float32, float16, bfloat16, float64)"),
+            };
+        }
+        foreach (var name in reader.Names)
+            if (reader.Info(name).DType is var stored && is_floating_point(stored)) return stored;
+        return ScalarType.Float32;
     }
 
     // The layer stacks of the task models by checkpoint prefix, and whether the vision config sizes them.

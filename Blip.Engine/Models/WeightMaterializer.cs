@@ -51,8 +51,8 @@ internal static class WeightMaterializer
     private sealed record Site(nn.Module Owner, FieldInfo Field, string LocalName, string Key, Tensor Old);
 
     /// <summary>Replaces every meta tensor of <paramref name="model"/> by its checkpoint tensor in
-    /// <paramref name="dtype"/>, or when null in the dtype the module was built with (float32), as transformers'
-    /// <c>from_pretrained</c> casts a float16 file into its float32 model.</summary>
+    /// <paramref name="dtype"/> (floating-point weights; the others keep the module's), or when null in the dtype the
+    /// module was built with (float32).</summary>
     /// <exception cref="StateDictMismatchException">A key is missing, unexpected, mis-shaped, or holds integers where
     /// the module holds floating point (or the reverse); nothing is replaced.</exception>
     /// <remarks>With memoryMap, parameters alias the file's private mapping (inference); without, every tensor is
