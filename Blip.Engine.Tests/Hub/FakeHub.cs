@@ -41,6 +41,10 @@ public sealed class FakeHub : IDisposable
 
     public bool IgnoreRange { get; set; }
 
+    /// <summary>A Range is honoured (body and Content-Range from the offset) but answered 200, not 206, as some
+    /// mirrors do.</summary>
+    public bool PartialWithStatus200 { get; set; }
+
     public bool CorruptBlobs { get; set; }
 
     /// <summary>Blob GETs send this many bytes more than the file (and than the HEAD announced).</summary>
@@ -210,7 +214,7 @@ public sealed class FakeHub : IDisposable
         byte[] body = bytes[from..];
         (string, string)[] headers = from > 0 ? [("Content-Range", $"bytes {from}-{bytes.Length - 1}/{bytes.Length}")] : [];
         int? dropAfter = Interlocked.Exchange(ref _dropsLeft, 0) > 0 ? DropAfterBytes : null;
-        await WriteAsync(stream, method, from > 0 ? 206 : 200, headers, body, dropAfter, contentLength: MissingBlobBytes == 0);
+        await WriteAsync(stream, method, from > 0 && !PartialWithStatus200 ? 206 : 200, headers, body, dropAfter, contentLength: MissingBlobBytes == 0);
         if (dropAfter is not null && _stall)
             await Task.Delay(Timeout.Infinite, _life.Token);
     }

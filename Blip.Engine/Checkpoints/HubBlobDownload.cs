@@ -61,7 +61,9 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
         }
         using (response)
         {
-            if (resume > 0 && response.StatusCode == System.Net.HttpStatusCode.OK)
+            // Some mirrors honour the Range but answer 200: its Content-Range says the body starts at the offset.
+            bool whole = response.StatusCode == System.Net.HttpStatusCode.OK && response.Content.Headers.ContentRange?.From != resume;
+            if (resume > 0 && whole)
             {
                 // The server ignored Range (or refused it) and sends the whole file: start over (huggingface_hub's http_get does too).
                 file.SetLength(0);
