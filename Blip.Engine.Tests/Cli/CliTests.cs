@@ -83,11 +83,12 @@ public class CliTests
     [TestCase("vqa", "-q", "--question", "why?")]
     [TestCase("match", "x.png")]
     [TestCase("rank", "--images", "x", "--text", "a dog", "--top-k", "-1")]
+    [TestCase("download", "")]
     [TestCase("frobnicate")]
     public void Usage_errors_exit_2(params string[] args)
     {
         var model = args[0] switch { "caption" => "captioning", "vqa" => "vqa", _ => "retrieval" };
-        var all = args.Concat(args.Length > 1 ? new[] { "--model", Tiny(model) } : []).ToArray();
+        var all = args.Concat(args.Length > 1 && args[0] != "download" ? new[] { "--model", Tiny(model) } : []).ToArray();
         var (code, _, error) = Run(all);
         Assert.That(code, Is.EqualTo(2), error);
         Assert.That(error, Does.StartWith("blip: "));
@@ -128,6 +129,15 @@ public class CliTests
             Attempts++;
             throw new IOException("Bad file descriptor");
         }
+    }
+
+    [TestCase("caption", "x.png")]
+    [TestCase("match", "x.png", "--text", "a dog")]
+    public void An_empty_model_is_a_usage_error(params string[] args)
+    {
+        var (code, _, error) = Run([.. args, "--model", " "]);
+        Assert.That(code, Is.EqualTo(2), error);
+        Assert.That(error, Does.Contain("--model"));
     }
 
     [Test]

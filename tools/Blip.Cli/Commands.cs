@@ -120,6 +120,7 @@ public static class Commands
     public static Command Download(TextWriter stdout, TextWriter stderr)
     {
         var model = new Argument<string>("model") { Description = "Hugging Face id, e.g. Salesforce/blip-image-captioning-large" };
+        model.Validators.Add(r => { if (string.IsNullOrWhiteSpace(r.GetValueOrDefault<string>())) r.AddError("model must be a Hugging Face id, got an empty value"); });
         var verbose = new Option<bool>("--verbose") { Description = "stack traces on failure" };
         var command = new Command("download", "download a model into the Hugging Face cache and print its folder") { model, verbose };
         command.SetAction(r => Guard(r, verbose, stderr, () =>

@@ -17,6 +17,7 @@ public sealed class CommonOptions
     public CommonOptions(string defaultModel)
     {
         Model = new Option<string>("--model") { Description = "model folder or Hugging Face id", DefaultValueFactory = _ => defaultModel };
+        Model.Validators.Add(r => { if (string.IsNullOrWhiteSpace(r.GetValueOrDefault<string>())) r.AddError("--model must name a model folder or a Hugging Face id, got an empty value"); });
         Format.AcceptOnlyFromAmong("text", "json", "jsonl");
         Device.Validators.Add(r =>
         {
