@@ -28,6 +28,7 @@ public static class TextGenerator
         ArgumentNullException.ThrowIfNull(stop);
         options.Validate();
         CheckShapes(inputIds, attentionMask, positionIds);
+        if (attentionMask is not null) Modules.InputChecks.ZerosAndOnes(attentionMask, nameof(attentionMask));
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
         var mask = attentionMask?.to(ScalarType.Int64) ?? InferMask(inputIds, stop);

@@ -29,6 +29,7 @@ public static class AttentionMasks
         long keyLength = pastLength + queryLength;
         if (attentionMask is not null && attentionMask.size(-1) != keyLength)
             throw new ArgumentException($"attention mask covers {attentionMask.shape[^1]} positions, expected past {pastLength} + new {queryLength}", nameof(attentionMask));
+        if (attentionMask is not null) InputChecks.ZerosAndOnes(attentionMask, nameof(attentionMask));
         bool causalNeeded = causal && queryLength > 1;
         if (attentionMask is null && !causalNeeded) return null;
         using var scope = NewDisposeScope();
@@ -48,6 +49,7 @@ public static class AttentionMasks
     public static Tensor? CrossAttention(Tensor? encoderMask, ScalarType dtype, Device device)
     {
         if (encoderMask is null) return null;
+        InputChecks.ZerosAndOnes(encoderMask, nameof(encoderMask));
         using var scope = NewDisposeScope();
         var allowed = encoderMask.to(ScalarType.Bool, device);
         if (allowed.all().item<bool>()) return null;

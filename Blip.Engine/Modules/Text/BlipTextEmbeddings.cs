@@ -37,6 +37,9 @@ public sealed class BlipTextEmbeddings : nn.Module
     public Tensor Forward(Tensor inputIds, long pastLength = 0, Tensor? positionIds = null)
     {
         ArgumentNullException.ThrowIfNull(inputIds);
+        if (inputIds.dtype is not (ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte))
+            throw new ArgumentException($"input_ids must hold integer token ids, got {inputIds.dtype}", nameof(inputIds));
+        InputChecks.SameDevice(inputIds, word_embeddings.Weight, nameof(inputIds));
         long length = inputIds.size(1);
         if (pastLength + length > maxPositions)
             throw new ArgumentException($"sequence of {pastLength + length} positions exceeds max_position_embeddings {maxPositions}", nameof(inputIds));
@@ -46,6 +49,12 @@ public sealed class BlipTextEmbeddings : nn.Module
             long lo = inputIds.min().item<long>(), hi = inputIds.max().item<long>();
             if (lo < 0 || hi >= vocabSize)
                 throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {(lo < 0 ? lo : hi)} is outside the vocabulary [0, {vocabSize})");
+        }
+        if (positionIds is not null && positionIds.numel() > 0)
+        {
+            long lo = positionIds.min().item<long>(), hi = positionIds.max().item<long>();
+            if (lo < 0 || hi >= maxPositions)
+                throw new ArgumentOutOfRangeException(nameof(positionIds), $"position {(lo < 0 ? lo : hi)} is outside [0, {maxPositions}) (max_position_embeddings)");
         }
         positionIds ??= arange(pastLength, pastLength + length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0); // [1,T]
         var embeddings = word_embeddings.forward(inputIds) + position_embeddings.forward(positionIds);                        // [B,T,C]

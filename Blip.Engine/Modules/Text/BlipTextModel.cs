@@ -45,6 +45,12 @@ public sealed class BlipTextModel : nn.Module
         using var scope = NewDisposeScope();
         long past = cache?.Length ?? 0;
         var hidden = embeddings.Forward(inputIds, past, positionIds);                                   // [B,T,C]
+        if (encoderStates is not null)
+        {
+            if (encoderStates.dim() != 3 || encoderStates.shape[2] != Config.EncoderHiddenSize)
+                throw new ArgumentException($"encoder states must be [B,S,{Config.EncoderHiddenSize}] (encoder_hidden_size), got [{string.Join(",", encoderStates.shape)}]", nameof(encoderStates));
+            InputChecks.SameDevice(encoderStates, hidden, nameof(encoderStates));
+        }
         var selfMask = AttentionMasks.SelfAttention(attentionMask, causal, inputIds.size(1), past, hidden.dtype, hidden.device);
         var crossMask = AttentionMasks.CrossAttention(encoderMask, hidden.dtype, hidden.device);
         // A decoding step (a few rows, image K/V already cached): the linears run in SkinnyLinear's own threads.

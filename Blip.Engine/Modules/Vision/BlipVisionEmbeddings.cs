@@ -32,6 +32,7 @@ public sealed class BlipVisionEmbeddings : nn.Module<Tensor, bool, Tensor>
         ArgumentNullException.ThrowIfNull(pixelValues);
         if (pixelValues.dim() != 4 || pixelValues.shape[1] != 3)
             throw new ArgumentException($"pixel_values must be [B,3,H,W], got [{string.Join(",", pixelValues.shape)}]", nameof(pixelValues));
+        InputChecks.SameDevice(pixelValues, patch_embedding.weight!, nameof(pixelValues));
         using var scope = NewDisposeScope();
         long batch = pixelValues.shape[0], height = pixelValues.shape[2], width = pixelValues.shape[3];
         var dtype = patch_embedding.weight!.dtype;
