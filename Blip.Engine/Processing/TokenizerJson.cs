@@ -2,6 +2,7 @@
 // the way transformers' BertTokenizer (tokenization_bert.py) builds its Rust tokenizer, and derive the
 // variants the native library needs (it always adds special tokens and always skips them on decode).
 using System.Text.Json.Nodes;
+using Blip.Engine.Config;
 
 namespace Blip.Engine.Processing;
 
@@ -91,10 +92,11 @@ internal sealed class TokenizerJson
     {
         var post = Root["post_processor"] as JsonObject
             ?? throw new InvalidDataException($"{Source}: no 'post_processor', so the special tokens to add are unknown.");
-        switch (post["type"]?.GetValue<string>())
+        switch (Text(post["type"]))
         {
             case "BertProcessing":
-                return ([post["cls"]![1]!.GetValue<int>()], [post["sep"]![1]!.GetValue<int>()]);
+                return ([TemplateId((post["cls"] as JsonArray)?.ElementAtOrDefault(1), "post_processor.cls")],
+                    [TemplateId((post["sep"] as JsonArray)?.ElementAtOrDefault(1), "post_processor.sep")]);
             case "TemplateProcessing":
                 var prefix = new List<int>();
                 var suffix = new List<int>();
@@ -102,11 +104,11 @@ internal sealed class TokenizerJson
                 foreach (var piece in (post["single"] as JsonArray ?? []).OfType<JsonObject>())
                 {
                     if (piece["Sequence"] is not null) { seenA = true; continue; }
-                    var name = piece["SpecialToken"]?["id"]?.GetValue<string>()
+                    var name = Text((piece["SpecialToken"] as JsonObject)?["id"])
                         ?? throw new InvalidDataException($"{Source}: unreadable post_processor.single piece {piece.ToJsonString()}.");
-                    var ids = post["special_tokens"]?[name]?["ids"] as JsonArray
+                    var ids = ((post["special_tokens"] as JsonObject)?[name] as JsonObject)?["ids"] as JsonArray
                         ?? throw new InvalidDataException($"{Source}: post_processor.special_tokens has no '{name}'.");
-                    (seenA ? suffix : prefix).AddRange(ids.Select(i => i!.GetValue<int>()));
+                    (seenA ? suffix : prefix).AddRange(ids.Select(id => TemplateId(id, $"post_processor.special_tokens['{name}'].ids")));
                 }
                 return ([.. prefix], [.. suffix]);
             case var other:
@@ -114,29 +116,50 @@ internal sealed class TokenizerJson
         }
     }
 
-    /// <summary>Ids of the added tokens marked special (the ones decode skips).</summary>
-    public IReadOnlySet<int> SpecialIds() =>
-        (Root["added_tokens"] as JsonArray ?? [])
-            .OfType<JsonObject>()
-            .Where(t => t["special"]?.GetValue<bool>() == true)
-            .Select(t => t["id"]!.GetValue<int>())
-            .ToHashSet();
+    // An id the post-processor adds: it must name a token, or the model would see an id outside its embeddings.
+    private int TemplateId(JsonNode? node, string what) =>
+        Integer(node) is long id && id >= 0 && id < IdToToken.Count && IdToToken[(int)id] is not null ? (int)id
+        : throw new InvalidDataException($"{Source}: {what} holds {node?.ToJsonString() ?? "nothing"}, which is not the id of a token.");
 
     private static TokenizerJson Create(JsonObject root, string source)
     {
-        if (root["model"] is not JsonObject model || model["type"]?.GetValue<string>() != "WordPiece"
-            || model["vocab"] is not JsonObject vocab)
+        if (root["model"] is not JsonObject model || Text(model["type"]) != "WordPiece" || model["vocab"] is not JsonObject vocab)
             throw new InvalidDataException($"{source}: expected a WordPiece model with a 'vocab' object (BERT tokenizer).");
         var tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (token, id) in vocab)
-            tokenToId[token] = id?.GetValue<int>() ?? throw new InvalidDataException($"{source}: vocab entry '{token}' has no id.");
-        foreach (var added in (root["added_tokens"] as JsonArray ?? []).OfType<JsonObject>())
-            tokenToId[added["content"]!.GetValue<string>()] = added["id"]!.GetValue<int>();
+        var vocabToken = new Dictionary<int, string>();
+        foreach (var (token, node) in vocab)
+        {
+            int id = TokenId(node, $"model.vocab entry '{token}'", source);
+            if (!vocabToken.TryAdd(id, token))
+                throw new InvalidDataException($"{source}: model.vocab gives id {id} to both '{vocabToken[id]}' and '{token}'.");
+            tokenToId[token] = id;
+        }
+        if (Text(model["unk_token"]) is { } unkToken && !tokenToId.ContainsKey(unkToken))
+            throw new InvalidDataException($"{source}: model.unk_token '{unkToken}' is not in model.vocab (every unknown word would fail to encode).");
+        var added = root["added_tokens"] as JsonArray ?? [];
+        for (int i = 0; i < added.Count; i++)
+        {
+            if (added[i] is not JsonObject a || Text(a["content"]) is not { } content)
+                throw new InvalidDataException($"{source}: added_tokens[{i}] is not an object with a string 'content'.");
+            tokenToId[content] = TokenId(a["id"], $"added_tokens[{i}] '{content}'", source);
+        }
         var idToToken = new string?[tokenToId.Count == 0 ? 0 : tokenToId.Values.Max() + 1];
         foreach (var (token, id) in tokenToId)
             idToToken[id] ??= token;
         return new TokenizerJson(root, source, tokenToId, idToToken);
     }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+
+    // A parsed document holds JSON numbers, a built one (FromVocabulary) ints.
+    private static long? Integer(JsonNode? node) =>
+        node is not JsonValue v ? null : v.TryGetValue(out long l) ? l : v.TryGetValue(out int i) ? i : null;
+
+    // An id as tokenizers reads it (a u32), bounded so that the id -> token table stays small.
+    private static int TokenId(JsonNode? node, string what, string source) =>
+        Integer(node) is long id && id >= 0 && id < ConfigLimits.MaxVocabSize ? (int)id
+        : throw new InvalidDataException(
+            $"{source}: {what} has id {node?.ToJsonString() ?? "null"}; ids are integers from 0 to {ConfigLimits.MaxVocabSize - 1} (ConfigLimits.MaxVocabSize).");
 
     // transformers' load_vocab: one token a line, only "\n" stripped; a repeated token keeps its last line.
     private static Dictionary<string, int> ReadVocabulary(string vocabPath)

@@ -1,0 +1,89 @@
+// Malformed tokenizer files: tokenizer.json, vocab.txt and the two config files. Every one is refused with the
+// file and the entry at fault, or read as transformers reads it; none crashes, hangs or loads wrongly.
+using System.Text.Json.Nodes;
+using Blip.Engine.Processing;
+
+namespace Blip.Engine.Tests.Processing;
+
+public sealed class TokenizerFileTests
+{
+    private const string TinyVocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n##s\n";
+
+    private string _dir = "";
+
+    [SetUp]
+    public void MakeDir() => _dir = Directory.CreateTempSubdirectory("blip-tokenizer-files-").FullName;
+
+    [TearDown]
+    public void RemoveDir() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A tiny BERT tokenizer.json (the document built from <see cref="TinyVocab"/>), changed by <paramref name="edit"/>.</summary>
+    private string WriteTokenizerJson(Action<JsonObject> edit)
+    {
+        string vocab = WriteFile("tiny-vocab.txt", TinyVocab);
+        var root = (JsonObject)TokenizerJson.FromVocabulary(vocab, new TokenizerSettings()).Root.DeepClone();
+        edit(root);
+        return WriteFile("tokenizer.json", root.ToJsonString());
+    }
+
+    private string WriteFile(string name, string text)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static JsonObject Vocab(JsonObject root) => root["model"]!["vocab"]!.AsObject();
+
+    private static void AssertRefused(string path, params string[] details)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => BlipTokenizer.FromTokenizerJson(path).Dispose())!;
+        Assert.That(e.Message, Does.Contain(path));
+        foreach (var detail in details)
+            Assert.That(e.Message, Does.Contain(detail));
+    }
+
+    [Test]
+    public void The_tiny_tokenizer_json_loads() // the base every other case here breaks
+    {
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(WriteTokenizerJson(_ => { }));
+        Assert.That(tokenizer.Encode("Hello worlds"), Is.EqualTo(new long[] { 2, 5, 6, 7, 3 }));
+    }
+
+    [Test]
+    public void Vocab_id_that_is_negative_is_named() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = -1), "'world'", "-1");
+
+    [Test]
+    public void Vocab_id_that_is_not_an_integer_is_named() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = "six"), "'world'", "six");
+
+    [Test]
+    public void Vocab_id_far_beyond_any_vocabulary_is_refused_without_allocating_for_it() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 2_000_000_000), "'world'", "2000000000");
+
+    [Test]
+    public void Two_vocab_tokens_with_one_id_are_named() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 5), "'hello'", "'world'", "5");
+
+    [Test]
+    public void Added_token_without_content_or_id_is_named()
+    {
+        AssertRefused(WriteTokenizerJson(r => r["added_tokens"]![0]!.AsObject().Remove("content")), "added_tokens[0]");
+        AssertRefused(WriteTokenizerJson(r => r["added_tokens"]![1]!["id"] = "x"), "added_tokens[1]");
+    }
+
+    [Test]
+    public void Post_processor_id_that_names_no_token_is_refused() =>
+        AssertRefused(WriteTokenizerJson(r => r["post_processor"]!["special_tokens"]!["[CLS]"]!["ids"] = new JsonArray(999)),
+            "post_processor", "999");
+
+    [Test]
+    public void Malformed_bert_post_processor_is_named() =>
+        AssertRefused(WriteTokenizerJson(r => r["post_processor"] = new JsonObject { ["type"] = "BertProcessing", ["cls"] = "[CLS]" }),
+            "post_processor", "cls");
+
+    [Test]
+    public void Model_unknown_token_missing_from_the_vocab_is_refused_at_load_not_blamed_on_a_text() =>
+        AssertRefused(WriteTokenizerJson(r => r["model"]!["unk_token"] = "<unk>"), "model.unk_token", "<unk>");
+}
