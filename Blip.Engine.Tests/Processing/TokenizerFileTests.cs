@@ -86,4 +86,33 @@ public sealed class TokenizerFileTests
     [Test]
     public void Model_unknown_token_missing_from_the_vocab_is_refused_at_load_not_blamed_on_a_text() =>
         AssertRefused(WriteTokenizerJson(r => r["model"]!["unk_token"] = "<unk>"), "model.unk_token", "<unk>");
+
+    [Test]
+    public void Repeated_vocab_line_that_would_give_an_added_token_the_id_of_a_word_is_refused()
+    {
+        // The repeated "world" keeps its last line (transformers' load_vocab), so the 7 entries have ids 0-4, 6, 7;
+        // tokenizers numbers added tokens from the entry count and would give [DEC] id 7, the id of "world" too.
+        string vocab = WriteFile("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nworld\nhello\nworld\n");
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(vocab).And.Message.Contains("'[DEC]'").And.Message.Contains("'world'"));
+    }
+
+    [Test]
+    public void Added_token_ids_are_the_ones_tokenizers_gives_not_the_files()
+    {
+        // tokenizers ignores the ids of added_tokens and numbers new ones from the vocabulary's size: 8 and 9 here.
+        string path = WriteTokenizerJson(r =>
+        {
+            r["added_tokens"]![5]!["id"] = 12;
+            r["added_tokens"]![6]!["id"] = 13;
+        });
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(path);
+        Assert.Multiple(() =>
+        {
+            Assert.That((tokenizer.BosTokenId, tokenizer.EncTokenId), Is.EqualTo((8, 9)));
+            Assert.That(tokenizer.Encode("[DEC] hello", addSpecialTokens: false), Is.EqualTo(new long[] { 8, 5 }));
+            Assert.That(tokenizer.IdToToken(8), Is.EqualTo("[DEC]"));
+            Assert.That(tokenizer.IdToToken(12), Is.Null);
+        });
+    }
 }

@@ -26,18 +26,26 @@ public sealed class BlipTokenizer : IDisposable
 
     private BlipTokenizer(TokenizerJson json, TokenizerSettings settings)
     {
-        _json = json;
-        (_prefix, _suffix) = json.SingleTemplate();
-        ModelMaxLength = settings.ModelMaxLength;
-        CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
-        PadTokenId = RequireId(settings.PadToken, "pad_token");
-        UnkTokenId = RequireId(settings.UnkToken, "unk_token");
-        ClsTokenId = RequireId(settings.ClsToken, "cls_token");
-        SepTokenId = RequireId(settings.SepToken, "sep_token");
-        MaskTokenId = RequireId(settings.MaskToken, "mask_token");
-        BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token");
-        EncTokenId = RequireId("[ENC]", "[ENC] (BLIP's encoder token)");
         _session = new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: false), json.Source);
+        try
+        {
+            _json = json.WithAddedTokenIds(_session.Encode);
+            (_prefix, _suffix) = _json.SingleTemplate();
+            ModelMaxLength = settings.ModelMaxLength;
+            CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
+            PadTokenId = RequireId(settings.PadToken, "pad_token");
+            UnkTokenId = RequireId(settings.UnkToken, "unk_token");
+            ClsTokenId = RequireId(settings.ClsToken, "cls_token");
+            SepTokenId = RequireId(settings.SepToken, "sep_token");
+            MaskTokenId = RequireId(settings.MaskToken, "mask_token");
+            BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token");
+            EncTokenId = RequireId("[ENC]", "[ENC] (BLIP's encoder token)");
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
         _keepSpecialSession = new(() => new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: true), json.Source));
     }
 

@@ -143,10 +143,41 @@ internal sealed class TokenizerJson
                 throw new InvalidDataException($"{source}: added_tokens[{i}] is not an object with a string 'content'.");
             tokenToId[content] = TokenId(a["id"], $"added_tokens[{i}] '{content}'", source);
         }
+        return new TokenizerJson(root, source, tokenToId, IdTable(tokenToId));
+    }
+
+    /// <summary>
+    /// This document with each added token at the id the tokenizers library gives it: the library ignores the ids
+    /// of <c>added_tokens</c> (numbering new tokens from the vocabulary's size), and transformers takes the library's.
+    /// </summary>
+    /// <param name="encode">Encodes a text with the native tokenizer of this document.</param>
+    /// <exception cref="InvalidDataException">An added token is not one token, or gets the id of a vocabulary token.</exception>
+    public TokenizerJson WithAddedTokenIds(Func<string, uint[]> encode)
+    {
+        var tokenToId = ((JsonObject)Root["model"]!["vocab"]!).ToDictionary(kv => kv.Key, kv => (int)Integer(kv.Value)!, StringComparer.Ordinal);
+        var tokenOf = tokenToId.ToDictionary(kv => kv.Value, kv => kv.Key);
+        foreach (var content in (Root["added_tokens"] as JsonArray ?? []).Select(a => Text(a!["content"])!))
+        {
+            uint[] ids = encode(content);
+            if (ids.Length != 1)
+                throw new InvalidDataException($"{Source}: the added token '{content}' does not encode as one token ({ids.Length} ids).");
+            int id = (int)ids[0];
+            if (tokenOf.TryGetValue(id, out var other) && other != content)
+                throw new InvalidDataException(
+                    $"{Source}: the tokenizers library (as transformers) gives the added token '{content}' id {id}, the id of '{other}' too: " +
+                    "it numbers added tokens from the number of vocabulary entries, and this vocabulary's ids have gaps (in vocab.txt, a repeated line).");
+            tokenToId[content] = id;
+            tokenOf[id] = content;
+        }
+        return new TokenizerJson(Root, Source, tokenToId, IdTable(tokenToId));
+    }
+
+    private static string?[] IdTable(Dictionary<string, int> tokenToId)
+    {
         var idToToken = new string?[tokenToId.Count == 0 ? 0 : tokenToId.Values.Max() + 1];
         foreach (var (token, id) in tokenToId)
             idToToken[id] ??= token;
-        return new TokenizerJson(root, source, tokenToId, idToToken);
+        return idToToken;
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
