@@ -88,6 +88,15 @@ public sealed class TokenizerFileTests
         AssertRefused(WriteTokenizerJson(r => r["model"]!["unk_token"] = "<unk>"), "model.unk_token", "<unk>");
 
     [Test]
+    public void Repeated_vocab_key_keeps_the_last_as_tokenizers_does()
+    {
+        string path = WriteTokenizerJson(_ => { });
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"world\":6", "\"world\":9,\"world\":6", StringComparison.Ordinal));
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(path);
+        Assert.That(tokenizer.TokenToId("world"), Is.EqualTo(6));
+    }
+
+    [Test]
     public void Repeated_vocab_line_that_would_give_an_added_token_the_id_of_a_word_is_refused()
     {
         // The repeated "world" keeps its last line (transformers' load_vocab), so the 7 entries have ids 0-4, 6, 7;

@@ -1,5 +1,6 @@
 // The tokenizer settings of a model folder: tokenizer_config.json and special_tokens_map.json, as
 // transformers' PreTrainedTokenizerBase reads them; absent files mean the BLIP Hub configuration.
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Blip.Engine.Processing;
@@ -76,16 +77,35 @@ internal sealed record TokenizerSettings
         };
     }
 
+    /// <summary>Reads a JSON object; a key given twice keeps its last value, as python's json and serde do.</summary>
     internal static JsonObject ReadObject(string path)
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            return ToNode(doc.RootElement) as JsonObject
                 ?? throw new InvalidDataException($"{path}: expected a JSON object at the top level.");
         }
-        catch (System.Text.Json.JsonException e)
+        catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e);
+        }
+    }
+
+    // JsonNode.Parse would throw on a repeated key only when the object is first read, outside any handler.
+    private static JsonNode? ToNode(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var obj = new JsonObject();
+                foreach (var p in e.EnumerateObject())
+                    obj[p.Name] = ToNode(p.Value);
+                return obj;
+            case JsonValueKind.Array:
+                return new JsonArray([.. e.EnumerateArray().Select(ToNode)]);
+            default:
+                return JsonValue.Create(e.Clone());
         }
     }
 
