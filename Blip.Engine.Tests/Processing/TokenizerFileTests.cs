@@ -96,6 +96,25 @@ public sealed class TokenizerFileTests
         Assert.That(tokenizer.TokenToId("world"), Is.EqualTo(6));
     }
 
+    [TestCase("\r\n")]
+    [TestCase("\r")]
+    public void Vocab_txt_with_windows_or_old_mac_line_ends_reads_as_python_does(string newline)
+    {
+        // transformers' load_vocab reads in text mode, where "\r\n" and "\r" end lines as "\n" does.
+        string vocab = WriteFile("vocab.txt", TinyVocab.Replace("\n", newline, StringComparison.Ordinal));
+        using var tokenizer = BlipTokenizer.FromVocabulary(vocab);
+        Assert.That(tokenizer.Encode("hello worlds"), Is.EqualTo(new long[] { 2, 5, 6, 7, 3 }));
+        Assert.That(tokenizer.BosTokenId, Is.EqualTo(8));
+    }
+
+    [Test]
+    public void Empty_vocab_txt_is_called_empty()
+    {
+        string vocab = WriteFile("vocab.txt", "");
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(vocab).And.Message.Contains("empty"));
+    }
+
     [Test]
     public void Repeated_vocab_line_that_would_give_an_added_token_the_id_of_a_word_is_refused()
     {

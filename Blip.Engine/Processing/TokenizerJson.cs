@@ -192,14 +192,17 @@ internal sealed class TokenizerJson
         : throw new InvalidDataException(
             $"{source}: {what} has id {node?.ToJsonString() ?? "null"}; ids are integers from 0 to {ConfigLimits.MaxVocabSize - 1} (ConfigLimits.MaxVocabSize).");
 
-    // transformers' load_vocab: one token a line, only "\n" stripped; a repeated token keeps its last line.
+    // transformers' load_vocab: one token a line, only the line end stripped; a repeated token keeps its last line.
+    // Python reads it in text mode, where "\r\n" and a lone "\r" end lines as "\n" does (universal newlines).
     private static Dictionary<string, int> ReadVocabulary(string vocabPath)
     {
         var text = File.ReadAllText(vocabPath, System.Text.Encoding.UTF8);
+        if (text.Length == 0)
+            throw new InvalidDataException($"{vocabPath}: the vocabulary is empty.");
+        // Not ReplaceLineEndings: it also ends lines at U+0085, U+2028 and U+2029, which python keeps in a token.
+        text = text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n');
         var lines = text.Split('\n');
         int count = text.EndsWith('\n') ? lines.Length - 1 : lines.Length;
-        if (count == 0)
-            throw new InvalidDataException($"{vocabPath}: the vocabulary is empty.");
         var vocab = new Dictionary<string, int>(count, StringComparer.Ordinal);
         for (int i = 0; i < count; i++)
             vocab[lines[i]] = i;
