@@ -143,4 +143,22 @@ public sealed class TokenizerFileTests
             Assert.That(tokenizer.IdToToken(12), Is.Null);
         });
     }
+
+    [Test]
+    public void Added_tokens_decoder_content_that_is_not_text_is_named()
+    {
+        string vocab = WriteFile("vocab.txt", TinyVocab);
+        string config = WriteFile("tokenizer_config.json", """{"added_tokens_decoder": {"8": {"content": 8}}}""");
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab, config), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(config).And.Message.Contains("added_tokens_decoder"));
+    }
+
+    [Test]
+    public void Special_token_of_special_tokens_map_missing_from_the_vocab_names_both_files()
+    {
+        string path = WriteTokenizerJson(_ => { });
+        string map = WriteFile("special_tokens_map.json", """{"pad_token": "<pad>"}""");
+        var e = Assert.Throws<InvalidDataException>(() => BlipTokenizer.FromTokenizerJson(path, null, map).Dispose())!;
+        Assert.That(e.Message, Does.Contain(path).And.Contain(map).And.Contain("pad_token").And.Contain("<pad>"));
+    }
 }

@@ -29,6 +29,9 @@ internal sealed record TokenizerSettings
     public string? EosToken { get; init; }
     public IReadOnlyList<string> ExtraSpecialTokens { get; init; } = ["[ENC]"];
 
+    /// <summary>The file that named each special token (by key, e.g. <c>pad_token</c>), for error messages.</summary>
+    public IReadOnlyDictionary<string, string> TokenSources { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Tokens with explicit ids (<c>added_tokens_decoder</c> of transformers ≥ 4.34 configs).</summary>
     public IReadOnlyList<AddedTokenSpec> AddedTokensDecoder { get; init; } = [];
 
@@ -64,6 +67,13 @@ internal sealed record TokenizerSettings
             ExtraSpecialTokens = TokenList(json, "extra_special_tokens", path)
                 ?? TokenList(json, "additional_special_tokens", path) ?? ExtraSpecialTokens,
         };
+        var sources = new Dictionary<string, string>(TokenSources);
+        foreach (var key in (string[])["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"])
+        {
+            if (json[key] is not null)
+                sources[key] = path;
+        }
+        s = s with { TokenSources = sources };
         if (!isConfig)
             return s;
         return s with
@@ -154,7 +164,7 @@ internal sealed record TokenizerSettings
         return decoder.Select(kv =>
         {
             if (!int.TryParse(kv.Key, out int id) || id < 0 || kv.Value is not JsonObject t
-                || t["content"]?.GetValue<string>() is not { } content)
+                || t["content"] is not JsonValue c || !c.TryGetValue(out string? content))
                 throw new InvalidDataException($"{path}: 'added_tokens_decoder' entry '{kv.Key}' needs a non-negative id and a 'content'.");
             return new AddedTokenSpec(id, content, Flag(t, "special"), Flag(t, "normalized"),
                 Flag(t, "lstrip"), Flag(t, "rstrip"), Flag(t, "single_word"));
