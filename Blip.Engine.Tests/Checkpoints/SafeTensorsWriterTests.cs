@@ -161,4 +161,80 @@ public sealed class SafeTensorsWriterTests : CheckpointTestBase
         using var t = torch.ones(1);
         Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Save(Path.Combine(Dir, "r.safetensors"), [new("__metadata__", t)]));
     }
+
+    [Test]
+    public void Name_that_is_not_valid_unicode_is_named_with_the_file()
+    {
+        using var t = torch.ones(1);
+        string path = Path.Combine(Dir, "u.safetensors");
+        var e = Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Save(path, [new("ok", t), new("bad\ud800", t)]))!;
+        Assert.That(e.Message, Does.Contain(path).And.Contain("tensors[1]"));
+        Assert.That(Directory.GetFiles(Dir), Is.Empty);
+    }
+
+    [Test]
+    public void Metadata_that_cannot_be_written_is_named()
+    {
+        using var t = torch.ones(1);
+        string path = Path.Combine(Dir, "md.safetensors");
+        var nullValue = Assert.Throws<ArgumentException>(() =>
+            SafeTensorsWriter.Save(path, [new("x", t)], new Dictionary<string, string> { ["note"] = null! }))!;
+        Assert.That(nullValue.Message, Does.Contain(path).And.Contain("'note'"));
+        var badText = Assert.Throws<ArgumentException>(() =>
+            SafeTensorsWriter.Save(path, [new("x", t)], new Dictionary<string, string> { ["note"] = "\udc00" }))!;
+        Assert.That(badText.Message, Does.Contain(path).And.Contain("'note'"));
+        Assert.That(Directory.GetFiles(Dir), Is.Empty);
+    }
+
+    [Test]
+    public void Meta_tensor_is_refused_by_name_before_anything_is_written()
+    {
+        using var t = torch.empty(2, 3, device: torch.META);
+        string path = Path.Combine(Dir, "meta.safetensors");
+        var e = Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Save(path, [new("w", t)]))!;
+        Assert.That(e.Message, Does.Contain(path).And.Contain("'w'").And.Contain("meta"));
+        Assert.That(Directory.GetFiles(Dir), Is.Empty);
+    }
+
+    [Test]
+    public void Missing_folder_is_named()
+    {
+        using var t = torch.ones(1);
+        string path = Path.Combine(Dir, "no-such-folder", "m.safetensors");
+        var e = Assert.Throws<DirectoryNotFoundException>(() => SafeTensorsWriter.Save(path, [new("x", t)]))!;
+        Assert.That(e.Message, Does.Contain(path));
+    }
+
+    [Test]
+    public void No_tensors_and_an_empty_name_round_trip()
+    {
+        string empty = Path.Combine(Dir, "none.safetensors");
+        SafeTensorsWriter.Save(empty, []);
+        using (var file = SafeTensorsFile.Open(empty))
+            Assert.That(file.Tensors, Is.Empty);
+        using var t = torch.arange(3, dtype: ScalarType.Int32);
+        string unnamed = Path.Combine(Dir, "unnamed.safetensors");
+        SafeTensorsWriter.Save(unnamed, [new("", t), new("é/ü", t)]);
+        using var back = SafeTensorsFile.Open(unnamed);
+        using var loaded = back.Load("");
+        ExactTensor.AreEqual(t, loaded, "''");
+        Assert.That(back.Tensors.Keys, Is.EquivalentTo(new[] { "", "é/ü" }));
+    }
+
+    [Test]
+    public void Saving_over_a_file_that_is_open_and_mapped_leaves_its_loaded_tensors_intact()
+    {
+        string path = Path.Combine(Dir, "live.safetensors");
+        using var before = torch.arange(1000, dtype: ScalarType.Float32);
+        SafeTensorsWriter.Save(path, [new("w", before)]);
+        using var file = SafeTensorsFile.Open(path);
+        using var loaded = file.Load("w");
+        using var after = torch.zeros(1000, dtype: ScalarType.Float32);
+        SafeTensorsWriter.Save(path, [new("w", after)]);
+        using var again = file.Load("w");
+        ExactTensor.AreEqual(before, again, "the old mapping after the save");
+        using var reopened = SafeTensorsFile.Open(path);
+        using var fresh = reopened.Load("w");
+        ExactTensor.AreEqual(after, fresh, "the new file");
+    }
 }

@@ -77,6 +77,9 @@ public sealed class ImageProcessorConfigTests
     [TestCase("""{"size": 100000}""", "size", "at most")]
     [TestCase("""{"do_resize": "yes"}""", "do_resize", "yes")]
     [TestCase("""{"rescale_factor": -1}""", "rescale_factor", "-1")]
+    [TestCase("""{"image_std": [0.5, 1e-50, 0.5]}""", "image_std", "float32")]
+    [TestCase("""{"image_mean": [1e39, 0.5, 0.5]}""", "image_mean", "float32")]
+    [TestCase("""{"rescale_factor": 1e38}""", "rescale_factor", "float32")]
     public void Invalid_fields_are_named(string json, string field, string detail)
     {
         var e = Assert.Throws<InvalidDataException>(() => ImageProcessorConfig.Parse(json, "cfg.json"));

@@ -28,7 +28,8 @@ public static class SafeTensorsWriter
     /// <param name="path">The file to write (replaced if it exists).</param>
     /// <param name="tensors">Names and tensors; any device, any layout (made contiguous on the CPU to write).</param>
     /// <param name="metadata">The <c>__metadata__</c>; null writes <see cref="DefaultMetadata"/>.</param>
-    /// <exception cref="ArgumentException">A name repeats or is <c>__metadata__</c>, or a dtype has no safetensors name.</exception>
+    /// <exception cref="ArgumentException">A name repeats, is <c>__metadata__</c> or is not valid Unicode; a tensor is null, disposed, on the meta device or sparse; a dtype has no safetensors name; a metadata value is null.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
     public static void Save(
         string path, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -36,7 +37,15 @@ public static class SafeTensorsWriter
         ArgumentNullException.ThrowIfNull(tensors);
         var entries = Collect(path, tensors);
         entries.Sort(CompareAsPython);
-        byte[] header = BuildHeader(entries, metadata ?? DefaultMetadata);
+        metadata ??= DefaultMetadata;
+        foreach (var (key, value) in metadata)
+        {
+            Utf8(key, path, "a metadata key");
+            if (value is null)
+                throw new ArgumentException($"{path}: metadata '{key}' is null; safetensors metadata values are strings.", nameof(metadata));
+            Utf8(value, path, $"metadata '{key}'");
+        }
+        byte[] header = BuildHeader(entries, metadata);
         WriteAtomically(path, header, entries);
     }
 
@@ -48,7 +57,16 @@ public static class SafeTensorsWriter
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, tensor) in tensors)
         {
-            ArgumentNullException.ThrowIfNull(tensor, name);
+            string at = $"tensors[{entries.Count}]";
+            if (name is null || tensor is null)
+                throw new ArgumentException($"{path}: {at} has a null {(name is null ? "name" : $"tensor ('{name}')")}.", nameof(tensors));
+            byte[] utf8 = Utf8(name, path, $"{at}, the name");
+            if (tensor.IsInvalid)
+                throw new ArgumentException($"{path}: tensor '{name}' is disposed.", nameof(tensors));
+            if (tensor.device_type == DeviceType.META || tensor.is_sparse)
+                throw new ArgumentException(
+                    $"{path}: tensor '{name}' has no data to write ({(tensor.is_sparse ? "sparse" : "meta device")}; safetensors stores dense tensors).",
+                    nameof(tensors));
             if (name == SafeTensorsHeader.MetadataKey)
                 throw new ArgumentException($"{path}: '{name}' is reserved for metadata and cannot name a tensor.", nameof(tensors));
             if (!names.Add(name))
@@ -57,9 +75,22 @@ public static class SafeTensorsWriter
                 throw new ArgumentException(
                     $"{path}: tensor '{name}' has dtype {tensor.dtype}, which safetensors cannot store here (supported: {SafeTensorsDType.Supported}).",
                     nameof(tensors));
-            entries.Add(new Entry(name, StrictUtf8.GetBytes(name), tensor, tensor.numel() * SafeTensorsDType.SizeOf(tensor.dtype)));
+            entries.Add(new Entry(name, utf8, tensor, tensor.numel() * SafeTensorsDType.SizeOf(tensor.dtype)));
         }
         return entries;
+    }
+
+    // Unpaired UTF-16 surrogates have no UTF-8 form; say which text holds one.
+    private static byte[] Utf8(string text, string path, string what)
+    {
+        try
+        {
+            return StrictUtf8.GetBytes(text);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException($"{path}: {what} is not valid Unicode text ({e.Message}).", e);
+        }
     }
 
     private static int CompareAsPython(Entry a, Entry b)
@@ -114,7 +145,10 @@ public static class SafeTensorsWriter
     private static void WriteAtomically(string path, byte[] header, List<Entry> entries)
     {
         string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        string folder = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Cannot save '{path}': the folder '{folder}' does not exist.");
+        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))

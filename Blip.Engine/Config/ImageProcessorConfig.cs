@@ -112,10 +112,18 @@ public sealed record ImageProcessorConfig
         Require(Resample == BicubicResample, source, "resample",
             $"only {BicubicResample} (PIL BICUBIC) is supported, got {Resample}");
         Require(double.IsFinite(RescaleFactor) && RescaleFactor > 0, source, "rescale_factor", $"must be a positive number, got {RescaleFactor}");
-        Require(ImageMean.Count == 3 && ImageMean.All(double.IsFinite), source, "image_mean", "must hold 3 finite numbers");
-        Require(ImageStd.Count == 3 && ImageStd.All(s => double.IsFinite(s) && s != 0), source, "image_std", "must hold 3 finite non-zero numbers");
+        // The pixels are float32, as in transformers: a value that is finite or non-zero only as a double would
+        // still give infinite pixels (a std of 1e-50 is 0 in float32, a mean of 1e39 is infinite).
+        Require(float.IsFinite((float)(255 * RescaleFactor)), source, "rescale_factor", $"255 * {RescaleFactor} overflows float32");
+        Require(ImageMean.Count == 3 && ImageMean.All(m => float.IsFinite((float)m)), source, "image_mean",
+            $"must hold 3 numbers finite in float32, got {List(ImageMean)}");
+        Require(ImageStd.Count == 3 && ImageStd.All(s => float.IsFinite((float)s) && (float)s != 0), source, "image_std",
+            $"must hold 3 numbers finite and non-zero in float32, got {List(ImageStd)}");
         return this;
     }
+
+    private static string List(IReadOnlyList<double> values) =>
+        "[" + string.Join(", ", values.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
 
     private static void Require(bool ok, string source, string field, string why)
     {

@@ -26,18 +26,26 @@ public sealed class BlipTokenizer : IDisposable
 
     private BlipTokenizer(TokenizerJson json, TokenizerSettings settings)
     {
-        _json = json;
-        (_prefix, _suffix) = json.SingleTemplate();
-        ModelMaxLength = settings.ModelMaxLength;
-        CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
-        PadTokenId = RequireId(settings.PadToken, "pad_token");
-        UnkTokenId = RequireId(settings.UnkToken, "unk_token");
-        ClsTokenId = RequireId(settings.ClsToken, "cls_token");
-        SepTokenId = RequireId(settings.SepToken, "sep_token");
-        MaskTokenId = RequireId(settings.MaskToken, "mask_token");
-        BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token");
-        EncTokenId = RequireId("[ENC]", "[ENC] (BLIP's encoder token)");
         _session = new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: false), json.Source);
+        try
+        {
+            _json = json.WithAddedTokenIds(_session.Encode);
+            (_prefix, _suffix) = _json.SingleTemplate();
+            ModelMaxLength = settings.ModelMaxLength;
+            CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
+            PadTokenId = RequireId(settings.PadToken, "pad_token", settings);
+            UnkTokenId = RequireId(settings.UnkToken, "unk_token", settings);
+            ClsTokenId = RequireId(settings.ClsToken, "cls_token", settings);
+            SepTokenId = RequireId(settings.SepToken, "sep_token", settings);
+            MaskTokenId = RequireId(settings.MaskToken, "mask_token", settings);
+            BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token", settings);
+            EncTokenId = RequireId("[ENC]", "[ENC] (BLIP's encoder token)", settings);
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
         _keepSpecialSession = new(() => new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: true), json.Source));
     }
 
@@ -262,6 +270,8 @@ public sealed class BlipTokenizer : IDisposable
         .Replace(" 'm", "'m", StringComparison.Ordinal).Replace(" 's", "'s", StringComparison.Ordinal)
         .Replace(" 've", "'ve", StringComparison.Ordinal).Replace(" 're", "'re", StringComparison.Ordinal);
 
-    private int RequireId(string token, string role) => _json.TokenToId.TryGetValue(token, out int id) ? id
-        : throw new InvalidDataException($"{_json.Source}: the {role} '{token}' is not in the vocabulary or the added tokens.");
+    private int RequireId(string token, string role, TokenizerSettings settings) => _json.TokenToId.TryGetValue(token, out int id) ? id
+        : throw new InvalidDataException($"{_json.Source}: the {role} '{token}'"
+            + (settings.TokenSources.TryGetValue(role, out var named) ? $" named by {named}" : "")
+            + " is not in the vocabulary or the added tokens.");
 }

@@ -2,6 +2,7 @@
 // the way transformers' BertTokenizer (tokenization_bert.py) builds its Rust tokenizer, and derive the
 // variants the native library needs (it always adds special tokens and always skips them on decode).
 using System.Text.Json.Nodes;
+using Blip.Engine.Config;
 
 namespace Blip.Engine.Processing;
 
@@ -91,10 +92,11 @@ internal sealed class TokenizerJson
     {
         var post = Root["post_processor"] as JsonObject
             ?? throw new InvalidDataException($"{Source}: no 'post_processor', so the special tokens to add are unknown.");
-        switch (post["type"]?.GetValue<string>())
+        switch (Text(post["type"]))
         {
             case "BertProcessing":
-                return ([post["cls"]![1]!.GetValue<int>()], [post["sep"]![1]!.GetValue<int>()]);
+                return ([TemplateId((post["cls"] as JsonArray)?.ElementAtOrDefault(1), "post_processor.cls")],
+                    [TemplateId((post["sep"] as JsonArray)?.ElementAtOrDefault(1), "post_processor.sep")]);
             case "TemplateProcessing":
                 var prefix = new List<int>();
                 var suffix = new List<int>();
@@ -102,11 +104,11 @@ internal sealed class TokenizerJson
                 foreach (var piece in (post["single"] as JsonArray ?? []).OfType<JsonObject>())
                 {
                     if (piece["Sequence"] is not null) { seenA = true; continue; }
-                    var name = piece["SpecialToken"]?["id"]?.GetValue<string>()
+                    var name = Text((piece["SpecialToken"] as JsonObject)?["id"])
                         ?? throw new InvalidDataException($"{Source}: unreadable post_processor.single piece {piece.ToJsonString()}.");
-                    var ids = post["special_tokens"]?[name]?["ids"] as JsonArray
+                    var ids = ((post["special_tokens"] as JsonObject)?[name] as JsonObject)?["ids"] as JsonArray
                         ?? throw new InvalidDataException($"{Source}: post_processor.special_tokens has no '{name}'.");
-                    (seenA ? suffix : prefix).AddRange(ids.Select(i => i!.GetValue<int>()));
+                    (seenA ? suffix : prefix).AddRange(ids.Select(id => TemplateId(id, $"post_processor.special_tokens['{name}'].ids")));
                 }
                 return ([.. prefix], [.. suffix]);
             case var other:
@@ -114,38 +116,93 @@ internal sealed class TokenizerJson
         }
     }
 
-    /// <summary>Ids of the added tokens marked special (the ones decode skips).</summary>
-    public IReadOnlySet<int> SpecialIds() =>
-        (Root["added_tokens"] as JsonArray ?? [])
-            .OfType<JsonObject>()
-            .Where(t => t["special"]?.GetValue<bool>() == true)
-            .Select(t => t["id"]!.GetValue<int>())
-            .ToHashSet();
+    // An id the post-processor adds: it must name a token, or the model would see an id outside its embeddings.
+    private int TemplateId(JsonNode? node, string what) =>
+        Integer(node) is long id && id >= 0 && id < IdToToken.Count && IdToToken[(int)id] is not null ? (int)id
+        : throw new InvalidDataException($"{Source}: {what} holds {node?.ToJsonString() ?? "nothing"}, which is not the id of a token.");
 
     private static TokenizerJson Create(JsonObject root, string source)
     {
-        if (root["model"] is not JsonObject model || model["type"]?.GetValue<string>() != "WordPiece"
-            || model["vocab"] is not JsonObject vocab)
+        if (root["model"] is not JsonObject model || Text(model["type"]) != "WordPiece" || model["vocab"] is not JsonObject vocab)
             throw new InvalidDataException($"{source}: expected a WordPiece model with a 'vocab' object (BERT tokenizer).");
         var tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (token, id) in vocab)
-            tokenToId[token] = id?.GetValue<int>() ?? throw new InvalidDataException($"{source}: vocab entry '{token}' has no id.");
-        foreach (var added in (root["added_tokens"] as JsonArray ?? []).OfType<JsonObject>())
-            tokenToId[added["content"]!.GetValue<string>()] = added["id"]!.GetValue<int>();
+        var vocabToken = new Dictionary<int, string>();
+        foreach (var (token, node) in vocab)
+        {
+            int id = TokenId(node, $"model.vocab entry '{token}'", source);
+            if (!vocabToken.TryAdd(id, token))
+                throw new InvalidDataException($"{source}: model.vocab gives id {id} to both '{vocabToken[id]}' and '{token}'.");
+            tokenToId[token] = id;
+        }
+        if (Text(model["unk_token"]) is { } unkToken && !tokenToId.ContainsKey(unkToken))
+            throw new InvalidDataException($"{source}: model.unk_token '{unkToken}' is not in model.vocab (every unknown word would fail to encode).");
+        var added = root["added_tokens"] as JsonArray ?? [];
+        for (int i = 0; i < added.Count; i++)
+        {
+            if (added[i] is not JsonObject a || Text(a["content"]) is not { } content)
+                throw new InvalidDataException($"{source}: added_tokens[{i}] is not an object with a string 'content'.");
+            tokenToId[content] = TokenId(a["id"], $"added_tokens[{i}] '{content}'", source);
+        }
+        return new TokenizerJson(root, source, tokenToId, IdTable(tokenToId));
+    }
+
+    /// <summary>
+    /// This document with each added token at the id the tokenizers library gives it: the library ignores the ids
+    /// of <c>added_tokens</c> (numbering new tokens from the vocabulary's size), and transformers takes the library's.
+    /// </summary>
+    /// <param name="encode">Encodes a text with the native tokenizer of this document.</param>
+    /// <exception cref="InvalidDataException">An added token is not one token, or gets the id of a vocabulary token.</exception>
+    public TokenizerJson WithAddedTokenIds(Func<string, uint[]> encode)
+    {
+        var tokenToId = ((JsonObject)Root["model"]!["vocab"]!).ToDictionary(kv => kv.Key, kv => (int)Integer(kv.Value)!, StringComparer.Ordinal);
+        var tokenOf = tokenToId.ToDictionary(kv => kv.Value, kv => kv.Key);
+        foreach (var content in (Root["added_tokens"] as JsonArray ?? []).Select(a => Text(a!["content"])!))
+        {
+            uint[] ids = encode(content);
+            if (ids.Length != 1)
+                throw new InvalidDataException($"{Source}: the added token '{content}' does not encode as one token ({ids.Length} ids).");
+            int id = (int)ids[0];
+            if (tokenOf.TryGetValue(id, out var other) && other != content)
+                throw new InvalidDataException(
+                    $"{Source}: the tokenizers library (as transformers) gives the added token '{content}' id {id}, the id of '{other}' too: " +
+                    "it numbers added tokens from the number of vocabulary entries, and this vocabulary's ids have gaps (in vocab.txt, a repeated line).");
+            tokenToId[content] = id;
+            tokenOf[id] = content;
+        }
+        return new TokenizerJson(Root, Source, tokenToId, IdTable(tokenToId));
+    }
+
+    private static string?[] IdTable(Dictionary<string, int> tokenToId)
+    {
         var idToToken = new string?[tokenToId.Count == 0 ? 0 : tokenToId.Values.Max() + 1];
         foreach (var (token, id) in tokenToId)
             idToToken[id] ??= token;
-        return new TokenizerJson(root, source, tokenToId, idToToken);
+        return idToToken;
     }
 
-    // transformers' load_vocab: one token a line, only "\n" stripped; a repeated token keeps its last line.
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+
+    // A parsed document holds JSON numbers, a built one (FromVocabulary) ints.
+    private static long? Integer(JsonNode? node) =>
+        node is not JsonValue v ? null : v.TryGetValue(out long l) ? l : v.TryGetValue(out int i) ? i : null;
+
+    // An id as tokenizers reads it (a u32), bounded so that the id -> token table stays small.
+    private static int TokenId(JsonNode? node, string what, string source) =>
+        Integer(node) is long id && id >= 0 && id < ConfigLimits.MaxVocabSize ? (int)id
+        : throw new InvalidDataException(
+            $"{source}: {what} has id {node?.ToJsonString() ?? "null"}; ids are integers from 0 to {ConfigLimits.MaxVocabSize - 1} (ConfigLimits.MaxVocabSize).");
+
+    // transformers' load_vocab: one token a line, only the line end stripped; a repeated token keeps its last line.
+    // Python reads it in text mode, where "\r\n" and a lone "\r" end lines as "\n" does (universal newlines).
     private static Dictionary<string, int> ReadVocabulary(string vocabPath)
     {
         var text = File.ReadAllText(vocabPath, System.Text.Encoding.UTF8);
+        if (text.Length == 0)
+            throw new InvalidDataException($"{vocabPath}: the vocabulary is empty.");
+        // Not ReplaceLineEndings: it also ends lines at U+0085, U+2028 and U+2029, which python keeps in a token.
+        text = text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n');
         var lines = text.Split('\n');
         int count = text.EndsWith('\n') ? lines.Length - 1 : lines.Length;
-        if (count == 0)
-            throw new InvalidDataException($"{vocabPath}: the vocabulary is empty.");
         var vocab = new Dictionary<string, int>(count, StringComparer.Ordinal);
         for (int i = 0; i < count; i++)
             vocab[lines[i]] = i;

@@ -1,5 +1,6 @@
 // The tokenizer settings of a model folder: tokenizer_config.json and special_tokens_map.json, as
 // transformers' PreTrainedTokenizerBase reads them; absent files mean the BLIP Hub configuration.
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Blip.Engine.Processing;
@@ -27,6 +28,9 @@ internal sealed record TokenizerSettings
     public string? BosToken { get; init; } = "[DEC]";
     public string? EosToken { get; init; }
     public IReadOnlyList<string> ExtraSpecialTokens { get; init; } = ["[ENC]"];
+
+    /// <summary>The file that named each special token (by key, e.g. <c>pad_token</c>), for error messages.</summary>
+    public IReadOnlyDictionary<string, string> TokenSources { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Tokens with explicit ids (<c>added_tokens_decoder</c> of transformers ≥ 4.34 configs).</summary>
     public IReadOnlyList<AddedTokenSpec> AddedTokensDecoder { get; init; } = [];
@@ -63,6 +67,13 @@ internal sealed record TokenizerSettings
             ExtraSpecialTokens = TokenList(json, "extra_special_tokens", path)
                 ?? TokenList(json, "additional_special_tokens", path) ?? ExtraSpecialTokens,
         };
+        var sources = new Dictionary<string, string>(TokenSources);
+        foreach (var key in (string[])["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"])
+        {
+            if (json[key] is not null)
+                sources[key] = path;
+        }
+        s = s with { TokenSources = sources };
         if (!isConfig)
             return s;
         return s with
@@ -76,16 +87,35 @@ internal sealed record TokenizerSettings
         };
     }
 
+    /// <summary>Reads a JSON object; a key given twice keeps its last value, as python's json and serde do.</summary>
     internal static JsonObject ReadObject(string path)
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            return ToNode(doc.RootElement) as JsonObject
                 ?? throw new InvalidDataException($"{path}: expected a JSON object at the top level.");
         }
-        catch (System.Text.Json.JsonException e)
+        catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e);
+        }
+    }
+
+    // JsonNode.Parse would throw on a repeated key only when the object is first read, outside any handler.
+    private static JsonNode? ToNode(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var obj = new JsonObject();
+                foreach (var p in e.EnumerateObject())
+                    obj[p.Name] = ToNode(p.Value);
+                return obj;
+            case JsonValueKind.Array:
+                return new JsonArray([.. e.EnumerateArray().Select(ToNode)]);
+            default:
+                return JsonValue.Create(e.Clone());
         }
     }
 
@@ -134,7 +164,7 @@ internal sealed record TokenizerSettings
         return decoder.Select(kv =>
         {
             if (!int.TryParse(kv.Key, out int id) || id < 0 || kv.Value is not JsonObject t
-                || t["content"]?.GetValue<string>() is not { } content)
+                || t["content"] is not JsonValue c || !c.TryGetValue(out string? content))
                 throw new InvalidDataException($"{path}: 'added_tokens_decoder' entry '{kv.Key}' needs a non-negative id and a 'content'.");
             return new AddedTokenSpec(id, content, Flag(t, "special"), Flag(t, "normalized"),
                 Flag(t, "lstrip"), Flag(t, "rstrip"), Flag(t, "single_word"));

@@ -1,0 +1,164 @@
+// Malformed tokenizer files: tokenizer.json, vocab.txt and the two config files. Every one is refused with the
+// file and the entry at fault, or read as transformers reads it; none crashes, hangs or loads wrongly.
+using System.Text.Json.Nodes;
+using Blip.Engine.Processing;
+
+namespace Blip.Engine.Tests.Processing;
+
+public sealed class TokenizerFileTests
+{
+    private const string TinyVocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n##s\n";
+
+    private string _dir = "";
+
+    [SetUp]
+    public void MakeDir() => _dir = Directory.CreateTempSubdirectory("blip-tokenizer-files-").FullName;
+
+    [TearDown]
+    public void RemoveDir() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A tiny BERT tokenizer.json (the document built from <see cref="TinyVocab"/>), changed by <paramref name="edit"/>.</summary>
+    private string WriteTokenizerJson(Action<JsonObject> edit)
+    {
+        string vocab = WriteFile("tiny-vocab.txt", TinyVocab);
+        var root = (JsonObject)TokenizerJson.FromVocabulary(vocab, new TokenizerSettings()).Root.DeepClone();
+        edit(root);
+        return WriteFile("tokenizer.json", root.ToJsonString());
+    }
+
+    private string WriteFile(string name, string text)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static JsonObject Vocab(JsonObject root) => root["model"]!["vocab"]!.AsObject();
+
+    private static void AssertRefused(string path, params string[] details)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => BlipTokenizer.FromTokenizerJson(path).Dispose())!;
+        Assert.That(e.Message, Does.Contain(path));
+        foreach (var detail in details)
+            Assert.That(e.Message, Does.Contain(detail));
+    }
+
+    [Test]
+    public void The_tiny_tokenizer_json_loads() // the base every other case here breaks
+    {
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(WriteTokenizerJson(_ => { }));
+        Assert.That(tokenizer.Encode("Hello worlds"), Is.EqualTo(new long[] { 2, 5, 6, 7, 3 }));
+    }
+
+    [Test]
+    public void Vocab_id_that_is_negative_is_named() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = -1), "'world'", "-1");
+
+    [Test]
+    public void Vocab_id_that_is_not_an_integer_is_named() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = "six"), "'world'", "six");
+
+    [Test]
+    public void Vocab_id_far_beyond_any_vocabulary_is_refused_without_allocating_for_it() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 2_000_000_000), "'world'", "2000000000");
+
+    [Test]
+    public void Two_vocab_tokens_with_one_id_are_named() =>
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 5), "'hello'", "'world'", "5");
+
+    [Test]
+    public void Added_token_without_content_or_id_is_named()
+    {
+        AssertRefused(WriteTokenizerJson(r => r["added_tokens"]![0]!.AsObject().Remove("content")), "added_tokens[0]");
+        AssertRefused(WriteTokenizerJson(r => r["added_tokens"]![1]!["id"] = "x"), "added_tokens[1]");
+    }
+
+    [Test]
+    public void Post_processor_id_that_names_no_token_is_refused() =>
+        AssertRefused(WriteTokenizerJson(r => r["post_processor"]!["special_tokens"]!["[CLS]"]!["ids"] = new JsonArray(999)),
+            "post_processor", "999");
+
+    [Test]
+    public void Malformed_bert_post_processor_is_named() =>
+        AssertRefused(WriteTokenizerJson(r => r["post_processor"] = new JsonObject { ["type"] = "BertProcessing", ["cls"] = "[CLS]" }),
+            "post_processor", "cls");
+
+    [Test]
+    public void Model_unknown_token_missing_from_the_vocab_is_refused_at_load_not_blamed_on_a_text() =>
+        AssertRefused(WriteTokenizerJson(r => r["model"]!["unk_token"] = "<unk>"), "model.unk_token", "<unk>");
+
+    [Test]
+    public void Repeated_vocab_key_keeps_the_last_as_tokenizers_does()
+    {
+        string path = WriteTokenizerJson(_ => { });
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"world\":6", "\"world\":9,\"world\":6", StringComparison.Ordinal));
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(path);
+        Assert.That(tokenizer.TokenToId("world"), Is.EqualTo(6));
+    }
+
+    [TestCase("\r\n")]
+    [TestCase("\r")]
+    public void Vocab_txt_with_windows_or_old_mac_line_ends_reads_as_python_does(string newline)
+    {
+        // transformers' load_vocab reads in text mode, where "\r\n" and "\r" end lines as "\n" does.
+        string vocab = WriteFile("vocab.txt", TinyVocab.Replace("\n", newline, StringComparison.Ordinal));
+        using var tokenizer = BlipTokenizer.FromVocabulary(vocab);
+        Assert.That(tokenizer.Encode("hello worlds"), Is.EqualTo(new long[] { 2, 5, 6, 7, 3 }));
+        Assert.That(tokenizer.BosTokenId, Is.EqualTo(8));
+    }
+
+    [Test]
+    public void Empty_vocab_txt_is_called_empty()
+    {
+        string vocab = WriteFile("vocab.txt", "");
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(vocab).And.Message.Contains("empty"));
+    }
+
+    [Test]
+    public void Repeated_vocab_line_that_would_give_an_added_token_the_id_of_a_word_is_refused()
+    {
+        // The repeated "world" keeps its last line (transformers' load_vocab), so the 7 entries have ids 0-4, 6, 7;
+        // tokenizers numbers added tokens from the entry count and would give [DEC] id 7, the id of "world" too.
+        string vocab = WriteFile("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nworld\nhello\nworld\n");
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(vocab).And.Message.Contains("'[DEC]'").And.Message.Contains("'world'"));
+    }
+
+    [Test]
+    public void Added_token_ids_are_the_ones_tokenizers_gives_not_the_files()
+    {
+        // tokenizers ignores the ids of added_tokens and numbers new ones from the vocabulary's size: 8 and 9 here.
+        string path = WriteTokenizerJson(r =>
+        {
+            r["added_tokens"]![5]!["id"] = 12;
+            r["added_tokens"]![6]!["id"] = 13;
+        });
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(path);
+        Assert.Multiple(() =>
+        {
+            Assert.That((tokenizer.BosTokenId, tokenizer.EncTokenId), Is.EqualTo((8, 9)));
+            Assert.That(tokenizer.Encode("[DEC] hello", addSpecialTokens: false), Is.EqualTo(new long[] { 8, 5 }));
+            Assert.That(tokenizer.IdToToken(8), Is.EqualTo("[DEC]"));
+            Assert.That(tokenizer.IdToToken(12), Is.Null);
+        });
+    }
+
+    [Test]
+    public void Added_tokens_decoder_content_that_is_not_text_is_named()
+    {
+        string vocab = WriteFile("vocab.txt", TinyVocab);
+        string config = WriteFile("tokenizer_config.json", """{"added_tokens_decoder": {"8": {"content": 8}}}""");
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab, config), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(config).And.Message.Contains("added_tokens_decoder"));
+    }
+
+    [Test]
+    public void Special_token_of_special_tokens_map_missing_from_the_vocab_names_both_files()
+    {
+        string path = WriteTokenizerJson(_ => { });
+        string map = WriteFile("special_tokens_map.json", """{"pad_token": "<pad>"}""");
+        var e = Assert.Throws<InvalidDataException>(() => BlipTokenizer.FromTokenizerJson(path, null, map).Dispose())!;
+        Assert.That(e.Message, Does.Contain(path).And.Contain(map).And.Contain("pad_token").And.Contain("<pad>"));
+    }
+}
