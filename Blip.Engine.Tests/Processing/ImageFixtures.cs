@@ -25,6 +25,16 @@ internal static class ImageFixtures
             new TestCaseData(img.Name, r.GetProperty("height").GetInt32(), r.GetProperty("width").GetInt32(), r.GetProperty("sha256").GetString())))
         .ToList();
 
+    /// <summary>Fixtures/images/resample_cases.json (tools/reference/make_resample_cases.py): PIL's BICUBIC resize of
+    /// synthetic images to degenerate and lopsided sizes, as (width, height, out width, out height, sha256).</summary>
+    public static IEnumerable<TestCaseData> SyntheticResizeCases()
+    {
+        using var cases = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "resample_cases.json")));
+        return cases.RootElement.GetProperty("cases").EnumerateArray().Select(c => new TestCaseData(
+            c.GetProperty("width").GetInt32(), c.GetProperty("height").GetInt32(), c.GetProperty("out_width").GetInt32(),
+            c.GetProperty("out_height").GetInt32(), c.GetProperty("sha256").GetString())).ToList();
+    }
+
     public static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
     public static string Sha256(ReadOnlySpan<float> values) =>
