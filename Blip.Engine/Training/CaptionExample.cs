@@ -55,27 +55,52 @@ public static class CaptionDataset
     /// <summary>Reads BLIP's COCO Karpathy annotation JSON (<c>coco_karpathy_train.json</c>: a list of
     /// <c>{"image", "caption", "image_id"}</c>; val/test files: <c>{"image", "caption": [..]}</c>, one example per
     /// caption). Image paths are relative to <paramref name="imageRoot"/>.</summary>
+    /// <exception cref="FormatException">The file is not such a list; the message names the file and the entry.</exception>
     public static IReadOnlyList<CaptionExample> LoadKarpathy(string path, string imageRoot)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(imageRoot);
         if (!File.Exists(path)) throw new FileNotFoundException($"annotation file not found: {path}", path);
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        using var doc = ParseKarpathy(path);
         if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new FormatException($"{path}: expected a JSON array");
         var examples = new List<CaptionExample>();
         var ids = new Dictionary<string, long>(StringComparer.Ordinal);
         int index = 0;
         foreach (var e in doc.RootElement.EnumerateArray())
         {
-            string image = e.TryGetProperty("image", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString()! : throw new FormatException($"{path}[{index}]: missing string \"image\"");
+            var (image, captions) = ReadKarpathyEntry(e, $"{path}[{index++}]");
             string full = Path.GetFullPath(Path.Combine(imageRoot, image));
             if (!ids.TryGetValue(full, out long id)) ids[full] = id = ids.Count;
-            if (!e.TryGetProperty("caption", out var c)) throw new FormatException($"{path}[{index}]: missing \"caption\"");
-            if (c.ValueKind == JsonValueKind.String) examples.Add(new CaptionExample(full, c.GetString()!, id));
-            else if (c.ValueKind == JsonValueKind.Array) examples.AddRange(c.EnumerateArray().Select(x => new CaptionExample(full, x.GetString() ?? "", id)));
-            else throw new FormatException($"{path}[{index}]: \"caption\" must be a string or a list of strings");
-            index++;
+            examples.AddRange(captions.Select(c => new CaptionExample(full, c, id)));
         }
+        if (examples.Count == 0) throw new FormatException($"{path}: no examples");
         return examples;
+    }
+
+    private static JsonDocument ParseKarpathy(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{path}: not valid JSON: {e.Message}", e);
+        }
+    }
+
+    private static (string Image, List<string> Captions) ReadKarpathyEntry(JsonElement e, string where)
+    {
+        if (e.ValueKind != JsonValueKind.Object) throw new FormatException($"{where}: expected an object, got {e.ValueKind}");
+        if (!e.TryGetProperty("image", out var i) || i.ValueKind != JsonValueKind.String) throw new FormatException($"{where}: missing string \"image\"");
+        if (!e.TryGetProperty("caption", out var c)) throw new FormatException($"{where}: missing \"caption\"");
+        var captions = c.ValueKind switch
+        {
+            JsonValueKind.String => [c],
+            JsonValueKind.Array => c.EnumerateArray().ToList(),
+            _ => throw new FormatException($"{where}: \"caption\" must be a string or a list of strings"),
+        };
+        if (captions.Any(x => x.ValueKind != JsonValueKind.String)) throw new FormatException($"{where}: \"caption\" must be a string or a list of strings");
+        return (i.GetString()!, captions.Select(x => x.GetString()!).ToList());
     }
 }
