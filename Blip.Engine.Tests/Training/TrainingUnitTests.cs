@@ -101,6 +101,8 @@ public sealed class TrainingUnitTests
     {
         using var dir = TestPaths.NewTempDir();
         string path = Path.Combine(dir.Path, "d.jsonl");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "img"));
+        File.WriteAllBytes(Path.Combine(dir.Path, "img", "a.png"), []);
         File.WriteAllLines(path, ["{\"image\": \"img/a.png\", \"caption\": \"x\"}", "", "{\"image\": \"img/a.png\", \"caption\": \"y\"}"]);
         var examples = CaptionDataset.LoadJsonl(path);
         Assert.That(examples.Select(e => e.ImagePath), Has.All.EqualTo(Path.Combine(dir.Path, "img", "a.png")));
@@ -116,10 +118,16 @@ public sealed class TrainingUnitTests
         using var dir = TestPaths.NewTempDir();
         string path = Path.Combine(dir.Path, "coco_karpathy_val.json");
         File.WriteAllText(path, "[{\"image\": \"val2014/1.jpg\", \"caption\": [\"a b\", \"c d\"]}, {\"image\": \"train2014/2.jpg\", \"caption\": \"e f\", \"image_id\": \"coco_2\"}]");
-        var examples = CaptionDataset.LoadKarpathy(path, "/coco");
+        string root = Path.Combine(dir.Path, "coco");
+        foreach (var image in new[] { "val2014/1.jpg", "train2014/2.jpg" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(root, image))!);
+            File.WriteAllBytes(Path.Combine(root, image), []);
+        }
+        var examples = CaptionDataset.LoadKarpathy(path, root);
         Assert.That(examples.Select(e => e.Caption), Is.EqualTo(new[] { "a b", "c d", "e f" }));
         Assert.That(examples.Select(e => e.ImageId), Is.EqualTo(new long[] { 0, 0, 1 }));
-        Assert.That(examples[2].ImagePath, Is.EqualTo(Path.GetFullPath("/coco/train2014/2.jpg")));
+        Assert.That(examples[2].ImagePath, Is.EqualTo(Path.Combine(root, "train2014", "2.jpg")));
     }
 
     [Test]
