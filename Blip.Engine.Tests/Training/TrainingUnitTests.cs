@@ -24,6 +24,31 @@ public sealed class TrainingUnitTests
         Assert.That(e.Message, Does.Contain(field));
     }
 
+    [TestCase(nameof(TrainingOptions.WeightDecay))]
+    [TestCase(nameof(TrainingOptions.Epsilon))]
+    [TestCase(nameof(TrainingOptions.MaxGradNorm))]
+    public void Infinite_options_name_the_field(string field)
+    {
+        var options = field switch
+        {
+            nameof(TrainingOptions.WeightDecay) => new TrainingOptions { WeightDecay = double.PositiveInfinity },
+            nameof(TrainingOptions.Epsilon) => new TrainingOptions { Epsilon = double.PositiveInfinity },
+            _ => new TrainingOptions { MaxGradNorm = double.PositiveInfinity },
+        };
+        var e = Assert.Throws<ArgumentException>(() => options.Validate());
+        Assert.That(e!.ParamName, Is.EqualTo(field));
+    }
+
+    [Test]
+    public void A_step_count_beyond_int_names_the_epochs_instead_of_wrapping()
+    {
+        var options = new TrainingOptions { Epochs = 1_431_655_766, BatchSize = 1 }; // 3 steps an epoch: 2^32 + 2 in all
+        var e = Assert.Throws<ArgumentException>(() => TrainingLoop.TotalSteps(options, 3));
+        Assert.That(e!.Message, Does.Contain(nameof(TrainingOptions.Epochs)).And.Contain("4294967298"));
+        Assert.That(TrainingLoop.TotalSteps(options with { MaxSteps = 5 }, 3), Is.EqualTo(5));
+        Assert.That(TrainingLoop.TotalSteps(new TrainingOptions { Epochs = 3, BatchSize = 2, GradientAccumulation = 2 }, 9), Is.EqualTo(9));
+    }
+
     [Test]
     public void Invalid_label_smoothing_names_the_field()
     {

@@ -22,12 +22,17 @@ internal sealed record TrainingTask(nn.Module Model, Processing.BlipImageProcess
 internal static class TrainingLoop
 {
     /// <summary>Optimizer steps of a run over <paramref name="examples"/> examples.</summary>
+    /// <exception cref="ArgumentException">The run would have more than <see cref="int.MaxValue"/> steps (the message names
+    /// <see cref="TrainingOptions.Epochs"/>: a product that wrapped would run a wrong number of steps, or none).</exception>
     public static int TotalSteps(TrainingOptions options, int examples)
     {
-        int batches = (examples + options.BatchSize - 1) / options.BatchSize;
-        int perEpoch = (batches + options.GradientAccumulation - 1) / options.GradientAccumulation;
-        int total = perEpoch * options.Epochs;
-        return options.MaxSteps is { } max ? Math.Min(max, total) : total;
+        long batches = ((long)examples + options.BatchSize - 1) / options.BatchSize;
+        long perEpoch = (batches + options.GradientAccumulation - 1) / options.GradientAccumulation;
+        long total = perEpoch * options.Epochs;
+        if (options.MaxSteps is { } max) total = Math.Min(max, total);
+        if (total > int.MaxValue)
+            throw new ArgumentException($"{nameof(options.Epochs)} {options.Epochs} × {perEpoch} steps an epoch is {total} steps, more than {int.MaxValue}; lower it or set {nameof(options.MaxSteps)}", nameof(options));
+        return (int)total;
     }
 
     /// <summary>The shuffled order of epoch <paramref name="epoch"/>, stable across processes.</summary>

@@ -98,11 +98,11 @@ public sealed record TrainingOptions
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) Fail(nameof(LearningRate), $"must be > 0, got {LearningRate}");
         if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) Fail(nameof(MinLearningRate), $"must be in [0, {nameof(LearningRate)}], got {MinLearningRate}");
         if (WarmupSteps < 0) Fail(nameof(WarmupSteps), $"must be ≥ 0, got {WarmupSteps}");
-        if (!(WeightDecay >= 0)) Fail(nameof(WeightDecay), $"must be ≥ 0, got {WeightDecay}");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) Fail(nameof(WeightDecay), $"must be finite and ≥ 0, got {WeightDecay}");
         if (!(Beta1 >= 0 && Beta1 < 1)) Fail(nameof(Beta1), $"must be in [0, 1), got {Beta1}");
         if (!(Beta2 >= 0 && Beta2 < 1)) Fail(nameof(Beta2), $"must be in [0, 1), got {Beta2}");
-        if (!(Epsilon > 0)) Fail(nameof(Epsilon), $"must be > 0, got {Epsilon}");
-        if (MaxGradNorm is { } g && !(g > 0)) Fail(nameof(MaxGradNorm), $"must be > 0 or null, got {g}");
+        if (!(Epsilon > 0) || double.IsInfinity(Epsilon)) Fail(nameof(Epsilon), $"must be finite and > 0, got {Epsilon}");
+        if (MaxGradNorm is { } g && (!(g > 0) || double.IsInfinity(g))) Fail(nameof(MaxGradNorm), $"must be finite and > 0, or null for no clipping, got {g}");
         if (TextDropout is { } d && !(d >= 0 && d < 1)) Fail(nameof(TextDropout), $"must be in [0, 1), got {d}");
         if (CheckpointEvery < 0) Fail(nameof(CheckpointEvery), $"must be ≥ 0, got {CheckpointEvery}");
         ArgumentNullException.ThrowIfNull(Loss, nameof(Loss));
