@@ -105,7 +105,8 @@ internal static class TrainingLoop
                 var report = OptimizerStep(epoch, images / clock.Elapsed.TotalSeconds);
                 images = 0;
                 clock.Restart();
-                bool due = options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0;
+                // Stopping at MaxSteps mid-epoch saves too, so that a run cut short can be resumed with more steps.
+                bool due = (options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0) || Finished;
                 if (lastOfEpoch) Save(new TrainerState(Step, epoch + 1, 0, options.Seed));
                 else if (due) Save(new TrainerState(Step, epoch, batchInEpoch, options.Seed));
                 progress?.Invoke(report); // after the checkpoint: a crash here loses nothing

@@ -70,7 +70,8 @@ public sealed record TrainingOptions
     /// <summary>Truncate captions to this many tokens (special tokens included); BLIP used 40 for COCO.</summary>
     public int MaxTextLength { get; init; } = 40;
 
-    /// <summary>Save a resumable checkpoint every this many optimizer steps (and at each epoch end); 0: epoch ends only.</summary>
+    /// <summary>Save a resumable checkpoint every this many optimizer steps (and at each epoch end, and where
+    /// <see cref="MaxSteps"/> stops the run); 0: only those.</summary>
     public int CheckpointEvery { get; init; }
 
     /// <summary>Random resized crop (scale 0.5–1) and horizontal flip on training images, as the original BLIP (without

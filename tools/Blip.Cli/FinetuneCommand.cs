@@ -27,7 +27,7 @@ public static class FinetuneCommand
           --recipe transformers|blip   loss recipe (default transformers; blip: [DEC] first, pads and prompt masked,
                                 label smoothing 0.1)
           --prompt TEXT         prompt masked by the blip recipe (default "a picture of ")
-          --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end)
+          --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end, and the last step)
           --resume              continue from OUTPUT/checkpoint
           --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
           --augment             random resized crop (scale 0.5-1) and horizontal flip of training images

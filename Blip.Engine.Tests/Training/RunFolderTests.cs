@@ -1,0 +1,54 @@
+// What a run leaves in its output folder and what it refuses there: a checkpoint whenever it stops, no second run over
+// a first one, no resume from nothing, corrupt checkpoints named, a diverged loss stopped before its update.
+using System.Text.Json;
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Config;
+using Blip.Engine.Models;
+using Blip.Engine.Processing;
+using Blip.Engine.Tests.Support;
+using Blip.Engine.Training;
+
+namespace Blip.Engine.Tests.Training;
+
+public sealed class RunFolderTests
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 2, LearningRate = 1e-4, Seed = 3 };
+
+    private TempDir dir = null!;
+    private IReadOnlyList<CaptionExample> train = null!;
+
+    [OneTimeSetUp]
+    public void MakeData()
+    {
+        dir = TestPaths.NewTempDir();
+        train = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 2, seed: 3)); // 8 examples: 4 steps
+    }
+
+    [OneTimeTearDown]
+    public void Cleanup() => dir.Dispose();
+
+    private TrainingResult Run(string output, TrainingOptions options, bool resume = false, Action<BlipForConditionalGeneration>? change = null)
+    {
+        string modelDir = TinyFixtures.ModelFolder("captioning");
+        using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        change?.Invoke(model);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var trainer = new CaptionTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options);
+        return trainer.Train(train, output, resume: resume);
+    }
+
+    private string NewOutput() => Path.Combine(dir.Path, Guid.NewGuid().ToString("N"));
+
+    private static TrainerState SavedState(string output) =>
+        JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(output, "checkpoint", "trainer_state.json")))!;
+
+    [Test]
+    public void Stopping_at_max_steps_mid_epoch_leaves_a_checkpoint_to_resume_from()
+    {
+        string output = NewOutput();
+        Assert.That(Run(output, Options with { MaxSteps = 1 }).Steps, Is.EqualTo(1));
+        Assert.That(SavedState(output), Is.EqualTo(new TrainerState(1, 0, 1, Options.Seed)), "step 1 done, one batch of epoch 0 used");
+        var rest = Run(output, Options with { MaxSteps = 2 }, resume: true);
+        Assert.That((rest.Steps, rest.Losses.Count), Is.EqualTo((2, 1)), "the resumed run did step 2 only");
+    }
+}
