@@ -51,4 +51,35 @@ public sealed class RunFolderTests
         var rest = Run(output, Options with { MaxSteps = 2 }, resume: true);
         Assert.That((rest.Steps, rest.Losses.Count), Is.EqualTo((2, 1)), "the resumed run did step 2 only");
     }
+
+    [Test]
+    public void Resuming_from_no_checkpoint_is_an_error()
+    {
+        string output = NewOutput();
+        var e = Assert.Throws<FileNotFoundException>(() => Run(output, Options with { MaxSteps = 1 }, resume: true));
+        Assert.That(e!.Message, Does.Contain(Path.Combine(output, "checkpoint")));
+        Assert.That(File.Exists(Path.Combine(output, "train_log.jsonl")), Is.False, "nothing was trained");
+    }
+
+    [Test]
+    public void A_fresh_run_refuses_the_folder_of_another_run_and_leaves_it_as_it_was()
+    {
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        string log = File.ReadAllText(Path.Combine(output, "train_log.jsonl"));
+        var e = Assert.Throws<IOException>(() => Run(output, Options with { MaxSteps = 2 }));
+        Assert.That(e!.Message, Does.Contain(output).And.Contain("resume"));
+        Assert.That(File.ReadAllText(Path.Combine(output, "train_log.jsonl")), Is.EqualTo(log));
+        Assert.That(SavedState(output).Step, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Resuming_with_another_seed_is_an_error()
+    {
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        var e = Assert.Throws<ArgumentException>(() => Run(output, Options with { MaxSteps = 2, Seed = 4 }, resume: true));
+        Assert.That(e!.Message, Does.Contain("Seed").And.Contain("3").And.Contain("4"));
+        Assert.That(SavedState(output).Step, Is.EqualTo(1));
+    }
 }

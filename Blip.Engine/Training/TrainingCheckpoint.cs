@@ -77,6 +77,14 @@ public static class TrainingCheckpoint
         using (var rng = SafeTensorsFile.Open(Path.Combine(dir, "rng.safetensors")))
         using (var state = rng.Load("cpu"))
             Generator.Default.set_state(state);
+        return ReadState(dir);
+    }
+
+    /// <summary>The trainer's state saved in <paramref name="folder"/>, without loading anything else.</summary>
+    /// <exception cref="FileNotFoundException">No checkpoint there.</exception>
+    public static TrainerState ReadState(string folder)
+    {
+        string dir = Resolve(folder) ?? throw new FileNotFoundException($"no training checkpoint in {folder}", Path.Combine(folder, StateFile));
         return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, StateFile)))
             ?? throw new FormatException($"{Path.Combine(dir, StateFile)} holds null");
     }

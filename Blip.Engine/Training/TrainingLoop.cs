@@ -21,6 +21,8 @@ internal sealed record TrainingTask(nn.Module Model, Processing.BlipImageProcess
 /// <summary>Runs the optimisation for a <see cref="TrainingTask"/>.</summary>
 internal static class TrainingLoop
 {
+    private const string LogFile = "train_log.jsonl";
+
     /// <summary>Optimizer steps of a run over <paramref name="examples"/> examples.</summary>
     /// <exception cref="ArgumentException">The run would have more than <see cref="int.MaxValue"/> steps (the message names
     /// <see cref="TrainingOptions.Epochs"/>: a product that wrapped would run a wrong number of steps, or none).</exception>
@@ -49,18 +51,19 @@ internal static class TrainingLoop
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(outputFolder);
         if (train.Count == 0) throw new ArgumentException("the training set is empty", nameof(train));
-        Directory.CreateDirectory(outputFolder);
         string checkpoint = Path.Combine(outputFolder, "checkpoint");
+        CheckOutputFolder(outputFolder, checkpoint, resume, options.Seed);
+        Directory.CreateDirectory(outputFolder);
         torch.manual_seed(options.Seed);
         if (options.TextDropout is { } rate) ModelParameters.SetDropout(task.Model, rate);
         if (options.GradientCheckpointing) GradientCheckpoint.EnableForVision(task.Model);
         var trainable = ModelParameters.Trainable(task.Model, options.Freeze);
         using var optimizer = ModelParameters.CreateOptimizer(trainable, options, task.Extra.Select(x => x.Parameter).ToList());
         var extra = task.Extra.Select(x => new KeyValuePair<string, Tensor>(x.Name, x.Parameter)).ToList();
-        var state = resume && TrainingCheckpoint.Exists(checkpoint)
+        var state = resume
             ? TrainingCheckpoint.Load(checkpoint, task.Model, optimizer, extra)
             : new TrainerState(0, 0, 0, options.Seed);
-        using var log = new TrainingLog(Path.Combine(outputFolder, "train_log.jsonl"));
+        using var log = new TrainingLog(Path.Combine(outputFolder, LogFile));
         var parameters = trainable.Select(x => x.Parameter).Concat(task.Extra.Select(x => x.Parameter)).ToList();
         var run = new Run(task, options, progress, optimizer, parameters, log, TotalSteps(options, train.Count), checkpoint, extra, state);
         for (int epoch = state.Epoch; epoch < options.Epochs && !run.Finished; epoch++)
@@ -70,6 +73,22 @@ internal static class TrainingLoop
         }
         task.Model.eval();
         return new TrainingResult(run.Step, run.Losses, run.Evaluations);
+    }
+
+    /// <summary>Refuses to resume from nothing, to resume with another seed (the data order derives from it), and to
+    /// start afresh over another run's log and checkpoint (it would mix the logs and replace the checkpoint).</summary>
+    private static void CheckOutputFolder(string outputFolder, string checkpoint, bool resume, long seed)
+    {
+        if (resume)
+        {
+            var saved = TrainingCheckpoint.ReadState(checkpoint);
+            if (saved.Seed != seed)
+                throw new ArgumentException($"{checkpoint} was written by a run with {nameof(TrainingOptions.Seed)} {saved.Seed}; resuming it with {seed} would change its data order", nameof(seed));
+            return;
+        }
+        string log = Path.Combine(outputFolder, LogFile);
+        if (TrainingCheckpoint.Exists(checkpoint) || File.Exists(log))
+            throw new IOException($"{outputFolder} already holds a training run ({(File.Exists(log) ? log : checkpoint)}): resume it (--resume) or choose another output folder");
     }
 
     /// <summary>The mutable state of one call to <see cref="Train"/>.</summary>
