@@ -82,4 +82,25 @@ public sealed class RunFolderTests
         Assert.That(e!.Message, Does.Contain("Seed").And.Contain("3").And.Contain("4"));
         Assert.That(SavedState(output).Step, Is.EqualTo(1));
     }
+
+    [TestCase("trainer_state.json", "{broken")]
+    [TestCase("trainer_state.json", "null")]
+    [TestCase("trainer_state.json", "[1]")]
+    [TestCase("trainer_state.json", "{\"Step\": -5, \"Epoch\": 0, \"BatchInEpoch\": 1, \"Seed\": 3}")]
+    [TestCase("trainer_state.json", "{\"Step\": 1, \"Epoch\": 0, \"BatchInEpoch\": -1, \"Seed\": 3}")]
+    [TestCase("optimizer.bin", "truncate")]
+    [TestCase("optimizer.bin", "delete")]
+    [TestCase("rng.safetensors", "wrong")]
+    public void A_corrupt_checkpoint_is_named_when_resuming(string file, string corruption)
+    {
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        string path = Path.Combine(output, "checkpoint", file);
+        if (corruption == "truncate") File.WriteAllBytes(path, File.ReadAllBytes(path)[..100]);
+        else if (corruption == "delete") File.Delete(path);
+        else if (corruption == "wrong") SafeTensorsWriter.Save(path, [new("cpu", zeros(3))]);
+        else File.WriteAllText(path, corruption);
+        var e = Assert.Throws<CheckpointFormatException>(() => Run(output, Options with { MaxSteps = 2 }, resume: true));
+        Assert.That(e!.Message, Does.Contain(path));
+    }
 }
