@@ -103,4 +103,18 @@ public sealed class RunFolderTests
         var e = Assert.Throws<CheckpointFormatException>(() => Run(output, Options with { MaxSteps = 2 }, resume: true));
         Assert.That(e!.Message, Does.Contain(path));
     }
+
+    [Test]
+    public void A_loss_that_is_not_finite_stops_the_run_before_its_update_and_names_the_step()
+    {
+        string output = NewOutput();
+        var e = Assert.Throws<TrainingDivergedException>(() => Run(output, Options, change: model =>
+        {
+            using var noGrad = no_grad();
+            model.named_parameters().First(p => p.name.StartsWith("text_decoder.", StringComparison.Ordinal)).parameter.fill_(double.NaN);
+        }));
+        Assert.That((e!.Step, e.Epoch), Is.EqualTo((1, 0)));
+        Assert.That(e.Message, Does.Contain("NaN").And.Contain("step 1"));
+        Assert.That(File.ReadAllText(Path.Combine(output, "train_log.jsonl")), Is.Empty, "no step was logged");
+    }
 }

@@ -116,7 +116,11 @@ internal static class TrainingLoop
             task.Model.train();
             foreach (var batch in loader.Batches())
             {
-                using (batch) stepLosses.Add(MicroBatch(batch));
+                double loss;
+                using (batch) loss = MicroBatch(batch);
+                // Stop before the step: its gradients are not finite, and neither the weights nor the log may take them.
+                if (!double.IsFinite(loss)) throw new TrainingDivergedException(Step + 1, epoch, loss, checkpoint);
+                stepLosses.Add(loss);
                 images += batch.Captions.Count;
                 batchInEpoch++;
                 bool lastOfEpoch = batchInEpoch * options.BatchSize >= train.Count;

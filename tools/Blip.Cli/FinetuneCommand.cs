@@ -62,7 +62,8 @@ public static class FinetuneCommand
             return parsed.Task == "caption" ? Caption(parsed, stdout, stderr) : Itm(parsed, stdout, stderr);
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or ConfigException or HubException or CheckpointFormatException
-                                      or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException)
+                                      or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException
+                                      or TrainingDivergedException)
         {
             stderr.WriteLine();
             stderr.WriteLine($"blip finetune: {e.Message}");
