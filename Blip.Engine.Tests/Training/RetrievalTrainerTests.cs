@@ -43,4 +43,27 @@ public sealed class RetrievalTrainerTests
         Assert.That(File.Exists(Path.Combine(output, "checkpoint", "extra.safetensors")), Is.True);
         Assert.That(result.Evaluations[^1].Keys, Is.SupersetOf(new[] { "txt_r1", "txt_r5", "txt_r10", "img_r1", "img_r5", "img_r10", "r_mean" }));
     }
+
+    [Test]
+    public void A_batch_of_one_image_trains_by_itc_alone_and_a_set_of_one_image_is_refused()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string modelDir = TinyFixtures.ModelFolder("retrieval");
+        var four = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 1, seed: 4)); // 4 images
+        using var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        var options = new TrainingOptions { BatchSize = 2, LearningRate = 1e-4, Seed = 1 };
+        // batches {0,1}, {2,2}: one image only, {3}: one example
+        var data = new[] { four[0], four[1], four[2], four[2] with { Caption = "another caption" }, four[3] };
+        using var trainer = new RetrievalTrainer(model, tokenizer, processor, options);
+        var arranged = new CaptionExample[data.Length]; // so that the loader's shuffle yields data in the order above
+        foreach (var (index, position) in TrainingLoop.Order(data.Length, options.Seed, 0).Select((x, k) => (x, k))) arranged[index] = data[position];
+        var result = trainer.Train(arranged, Path.Combine(dir.Path, "run"));
+        Assert.That(result.Steps, Is.EqualTo(3));
+        Assert.That(result.Losses, Has.All.Matches<double>(double.IsFinite));
+        var one = new[] { four[0], four[0] with { Caption = "again" } };
+        var e = Assert.Throws<ArgumentException>(() => trainer.Train(one, Path.Combine(dir.Path, "one")));
+        Assert.That(e!.Message, Does.Contain("one image"));
+    }
 }
