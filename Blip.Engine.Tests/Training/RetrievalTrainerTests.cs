@@ -24,6 +24,27 @@ public sealed class RetrievalTrainerTests
         Assert.That(r["img_r10"], Is.EqualTo(1.0));
     }
 
+    [TestCase(0, 0, new int[0])]
+    [TestCase(2, 3, new[] { 0, 1 })]
+    [TestCase(2, 2, new[] { 0, 2 })]
+    [TestCase(2, 2, new[] { 0, -1 })]
+    public void Recall_of_no_texts_or_of_texts_without_a_valid_image_is_refused(int images, int texts, int[] imageOfText)
+    {
+        using var scope = NewDisposeScope();
+        var e = Assert.Throws<ArgumentException>(() => RetrievalEvaluation.Recall(zeros(images, texts), imageOfText));
+        Assert.That(e!.ParamName, Is.EqualTo("imageOfText").Or.EqualTo("similarity"));
+    }
+
+    [Test]
+    public void Retrieval_evaluation_of_no_examples_is_refused()
+    {
+        using var model = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval"));
+        using var tokenizer = BlipTokenizer.Load(TinyFixtures.ModelFolder("retrieval"));
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(TinyFixtures.ModelFolder("retrieval")));
+        var e = Assert.Throws<ArgumentException>(() => RetrievalEvaluation.Run(model, processor, tokenizer, [], 4));
+        Assert.That(e!.ParamName, Is.EqualTo("examples"));
+    }
+
     [Test]
     public void Itc_itm_fine_tuning_runs_checkpoints_the_temperature_and_evaluates_recall()
     {
