@@ -1,4 +1,5 @@
 // Small hand-checkable pieces of training: options, schedule, losses on known inputs, metrics, dataset files.
+using Blip.Engine.Processing;
 using Blip.Engine.Tests.Support;
 using Blip.Engine.Training;
 
@@ -105,6 +106,19 @@ public sealed class TrainingUnitTests
             var neg = RetrievalLoss.SampleHardNegatives(uniform, ids, generator).data<long>().ToArray();
             Assert.That(neg[0] >= 2 && neg[1] >= 2 && neg[2] <= 1 && neg[3] <= 1, Is.True, string.Join(",", neg));
         }
+    }
+
+    [Test]
+    public void The_blip_recipe_prepends_its_prompt_to_a_caption_without_it_instead_of_masking_the_caption()
+    {
+        using var tokenizer = BlipTokenizer.Load(TinyFixtures.ModelFolder("captioning"));
+        var settings = CaptionLossSettings.OriginalBlip("a picture of ");
+        using var plain = CaptionTargets.Build(tokenizer, ["a dog running", "A picture of a dog running"], settings);
+        Assert.That(plain.InputIds[0].eq(plain.InputIds[1]).all().item<bool>(), Is.True, "'a dog running' is trained as BLIP's 'a picture of a dog running'");
+        Assert.That(plain.Labels[0].eq(plain.Labels[1]).all().item<bool>(), Is.True);
+        int promptTokens = tokenizer.Encode("a picture of ").Length - 1;
+        Assert.That(plain.Labels[0][promptTokens..].ne(CaptionTargets.IgnoreIndex).sum().item<long>(), Is.EqualTo(tokenizer.Encode("a dog running").Length - 1),
+            "every caption token and [SEP] is a label");
     }
 
     [Test]

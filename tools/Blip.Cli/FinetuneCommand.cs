@@ -26,7 +26,8 @@ public static class FinetuneCommand
           --dropout X           text dropout (hidden and attention); default: the config's
           --recipe transformers|blip   loss recipe (default transformers; blip: [DEC] first, pads and prompt masked,
                                 label smoothing 0.1)
-          --prompt TEXT         prompt masked by the blip recipe (default "a picture of "); only with --recipe blip
+          --prompt TEXT         prompt put before each caption (unless it starts so) and masked by the blip recipe
+                                (default "a picture of "); only with --recipe blip
           --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end, and the last step)
           --resume              continue from OUTPUT/checkpoint (without it, OUTPUT must not hold another run)
           --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
