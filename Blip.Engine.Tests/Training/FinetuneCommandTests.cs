@@ -19,11 +19,27 @@ public sealed class FinetuneCommandTests
     [TestCase("caption", "--model", "m", "--train", "t", "--output", "o", "--lr", "abc")]
     [TestCase("caption", "--model", "m", "--train", "t", "--output", "o", "--freeze", "wheels")]
     [TestCase("paint", "--model", "m")]
+    [TestCase("caption", "--model", "m", "--train", "t.jsonl", "--output", "o", "--prompt", "a photo of")]
+    [TestCase("itm", "--model", "m", "--train", "t.jsonl", "--output", "o", "--recipe", "blip")]
+    [TestCase("itm", "--model", "m", "--train", "t.jsonl", "--output", "o", "--prompt", "a ")]
+    [TestCase("caption", "--model", "m", "--train", "coco_karpathy_train.json", "--output", "o")]
+    [TestCase("caption", "--model", "m", "--train", "t.jsonl", "--eval", "coco_karpathy_val.json", "--output", "o")]
     public void Usage_errors_exit_2_and_name_the_option(params string[] args)
     {
         var (code, _, error) = Run(args);
         Assert.That(code, Is.EqualTo(2), error);
         Assert.That(error, Does.StartWith("blip finetune: "));
+    }
+
+    [Test]
+    public void A_bad_training_file_is_named_before_the_model_is_looked_for()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string train = Path.Combine(dir.Path, "t.jsonl");
+        File.WriteAllText(train, "not json\n");
+        var (code, _, error) = Run("caption", "--model", "no-such/model-xyz", "--train", train, "--output", Path.Combine(dir.Path, "out"));
+        Assert.That(code, Is.EqualTo(1), error);
+        Assert.That(error, Does.Contain("t.jsonl:1").And.Not.Contain("no-such/model-xyz"));
     }
 
     [TestCase("caption")]
@@ -36,8 +52,9 @@ public sealed class FinetuneCommandTests
             : SyntheticCaptions.MakeRetrievalFolder(Path.Combine(dir.Path, "model"));
         string train = SyntheticCaptions.MakeDataset(dir.Path, "train", 1, seed: 9);
         string output = Path.Combine(dir.Path, "out");
-        var (code, stdout, stderr) = Run(task, "--model", model, "--train", train, "--eval", train, "--output", output,
-            "--epochs", "1", "--batch-size", "2", "--lr", "1e-4", "--freeze", "vision", "--recipe", "blip", "--prompt", "a ");
+        string[] recipe = task == "caption" ? ["--recipe", "blip", "--prompt", "a "] : [];
+        var (code, stdout, stderr) = Run([task, "--model", model, "--train", train, "--eval", train, "--output", output,
+            "--epochs", "1", "--batch-size", "2", "--lr", "1e-4", "--freeze", "vision", .. recipe]);
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout.Trim(), Is.EqualTo(Path.Combine(output, "model")));
         Assert.That(stderr, Does.Contain("2/2").And.Contain("img/s").And.Contain("epoch 0:"));

@@ -24,6 +24,27 @@ public sealed class RetrievalTrainerTests
         Assert.That(r["img_r10"], Is.EqualTo(1.0));
     }
 
+    [TestCase(0, 0, new int[0])]
+    [TestCase(2, 3, new[] { 0, 1 })]
+    [TestCase(2, 2, new[] { 0, 2 })]
+    [TestCase(2, 2, new[] { 0, -1 })]
+    public void Recall_of_no_texts_or_of_texts_without_a_valid_image_is_refused(int images, int texts, int[] imageOfText)
+    {
+        using var scope = NewDisposeScope();
+        var e = Assert.Throws<ArgumentException>(() => RetrievalEvaluation.Recall(zeros(images, texts), imageOfText));
+        Assert.That(e!.ParamName, Is.EqualTo("imageOfText").Or.EqualTo("similarity"));
+    }
+
+    [Test]
+    public void Retrieval_evaluation_of_no_examples_is_refused()
+    {
+        using var model = BlipForImageTextRetrieval.FromPretrained(TinyFixtures.ModelFolder("retrieval"));
+        using var tokenizer = BlipTokenizer.Load(TinyFixtures.ModelFolder("retrieval"));
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(TinyFixtures.ModelFolder("retrieval")));
+        var e = Assert.Throws<ArgumentException>(() => RetrievalEvaluation.Run(model, processor, tokenizer, [], 4));
+        Assert.That(e!.ParamName, Is.EqualTo("examples"));
+    }
+
     [Test]
     public void Itc_itm_fine_tuning_runs_checkpoints_the_temperature_and_evaluates_recall()
     {
@@ -42,5 +63,28 @@ public sealed class RetrievalTrainerTests
         Assert.That(trainer.Temperature, Is.Not.EqualTo(0.07).Within(1e-7).And.InRange(0.001, 0.5));
         Assert.That(File.Exists(Path.Combine(output, "checkpoint", "extra.safetensors")), Is.True);
         Assert.That(result.Evaluations[^1].Keys, Is.SupersetOf(new[] { "txt_r1", "txt_r5", "txt_r10", "img_r1", "img_r5", "img_r10", "r_mean" }));
+    }
+
+    [Test]
+    public void A_batch_of_one_image_trains_by_itc_alone_and_a_set_of_one_image_is_refused()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string modelDir = TinyFixtures.ModelFolder("retrieval");
+        var four = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 1, seed: 4)); // 4 images
+        using var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        var options = new TrainingOptions { BatchSize = 2, LearningRate = 1e-4, Seed = 1 };
+        // batches {0,1}, {2,2}: one image only, {3}: one example
+        var data = new[] { four[0], four[1], four[2], four[2] with { Caption = "another caption" }, four[3] };
+        using var trainer = new RetrievalTrainer(model, tokenizer, processor, options);
+        var arranged = new CaptionExample[data.Length]; // so that the loader's shuffle yields data in the order above
+        foreach (var (index, position) in TrainingLoop.Order(data.Length, options.Seed, 0).Select((x, k) => (x, k))) arranged[index] = data[position];
+        var result = trainer.Train(arranged, Path.Combine(dir.Path, "run"));
+        Assert.That(result.Steps, Is.EqualTo(3));
+        Assert.That(result.Losses, Has.All.Matches<double>(double.IsFinite));
+        var one = new[] { four[0], four[0] with { Caption = "again" } };
+        var e = Assert.Throws<ArgumentException>(() => trainer.Train(one, Path.Combine(dir.Path, "one")));
+        Assert.That(e!.Message, Does.Contain("one image"));
     }
 }

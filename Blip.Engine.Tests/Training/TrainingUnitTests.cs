@@ -1,4 +1,5 @@
 // Small hand-checkable pieces of training: options, schedule, losses on known inputs, metrics, dataset files.
+using Blip.Engine.Processing;
 using Blip.Engine.Tests.Support;
 using Blip.Engine.Training;
 
@@ -22,6 +23,31 @@ public sealed class TrainingUnitTests
         var e = Assert.Throws<ArgumentException>(() => options.Validate());
         Assert.That(e!.ParamName, Is.EqualTo(field));
         Assert.That(e.Message, Does.Contain(field));
+    }
+
+    [TestCase(nameof(TrainingOptions.WeightDecay))]
+    [TestCase(nameof(TrainingOptions.Epsilon))]
+    [TestCase(nameof(TrainingOptions.MaxGradNorm))]
+    public void Infinite_options_name_the_field(string field)
+    {
+        var options = field switch
+        {
+            nameof(TrainingOptions.WeightDecay) => new TrainingOptions { WeightDecay = double.PositiveInfinity },
+            nameof(TrainingOptions.Epsilon) => new TrainingOptions { Epsilon = double.PositiveInfinity },
+            _ => new TrainingOptions { MaxGradNorm = double.PositiveInfinity },
+        };
+        var e = Assert.Throws<ArgumentException>(() => options.Validate());
+        Assert.That(e!.ParamName, Is.EqualTo(field));
+    }
+
+    [Test]
+    public void A_step_count_beyond_int_names_the_epochs_instead_of_wrapping()
+    {
+        var options = new TrainingOptions { Epochs = 1_431_655_766, BatchSize = 1 }; // 3 steps an epoch: 2^32 + 2 in all
+        var e = Assert.Throws<ArgumentException>(() => TrainingLoop.TotalSteps(options, 3));
+        Assert.That(e!.Message, Does.Contain(nameof(TrainingOptions.Epochs)).And.Contain("4294967298"));
+        Assert.That(TrainingLoop.TotalSteps(options with { MaxSteps = 5 }, 3), Is.EqualTo(5));
+        Assert.That(TrainingLoop.TotalSteps(new TrainingOptions { Epochs = 3, BatchSize = 2, GradientAccumulation = 2 }, 9), Is.EqualTo(9));
     }
 
     [Test]
@@ -83,6 +109,19 @@ public sealed class TrainingUnitTests
     }
 
     [Test]
+    public void The_blip_recipe_prepends_its_prompt_to_a_caption_without_it_instead_of_masking_the_caption()
+    {
+        using var tokenizer = BlipTokenizer.Load(TinyFixtures.ModelFolder("captioning"));
+        var settings = CaptionLossSettings.OriginalBlip("a picture of ");
+        using var plain = CaptionTargets.Build(tokenizer, ["a dog running", "A picture of a dog running"], settings);
+        Assert.That(plain.InputIds[0].eq(plain.InputIds[1]).all().item<bool>(), Is.True, "'a dog running' is trained as BLIP's 'a picture of a dog running'");
+        Assert.That(plain.Labels[0].eq(plain.Labels[1]).all().item<bool>(), Is.True);
+        int promptTokens = tokenizer.Encode("a picture of ").Length - 1;
+        Assert.That(plain.Labels[0][promptTokens..].ne(CaptionTargets.IgnoreIndex).sum().item<long>(), Is.EqualTo(tokenizer.Encode("a dog running").Length - 1),
+            "every caption token and [SEP] is a label");
+    }
+
+    [Test]
     public void Caption_metrics_on_hand_checked_examples()
     {
         IReadOnlyList<IReadOnlyList<string>> refs = [["one red square here"], ["two blue circles there"]];
@@ -101,6 +140,8 @@ public sealed class TrainingUnitTests
     {
         using var dir = TestPaths.NewTempDir();
         string path = Path.Combine(dir.Path, "d.jsonl");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "img"));
+        File.WriteAllBytes(Path.Combine(dir.Path, "img", "a.png"), []);
         File.WriteAllLines(path, ["{\"image\": \"img/a.png\", \"caption\": \"x\"}", "", "{\"image\": \"img/a.png\", \"caption\": \"y\"}"]);
         var examples = CaptionDataset.LoadJsonl(path);
         Assert.That(examples.Select(e => e.ImagePath), Has.All.EqualTo(Path.Combine(dir.Path, "img", "a.png")));
@@ -116,10 +157,16 @@ public sealed class TrainingUnitTests
         using var dir = TestPaths.NewTempDir();
         string path = Path.Combine(dir.Path, "coco_karpathy_val.json");
         File.WriteAllText(path, "[{\"image\": \"val2014/1.jpg\", \"caption\": [\"a b\", \"c d\"]}, {\"image\": \"train2014/2.jpg\", \"caption\": \"e f\", \"image_id\": \"coco_2\"}]");
-        var examples = CaptionDataset.LoadKarpathy(path, "/coco");
+        string root = Path.Combine(dir.Path, "coco");
+        foreach (var image in new[] { "val2014/1.jpg", "train2014/2.jpg" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(root, image))!);
+            File.WriteAllBytes(Path.Combine(root, image), []);
+        }
+        var examples = CaptionDataset.LoadKarpathy(path, root);
         Assert.That(examples.Select(e => e.Caption), Is.EqualTo(new[] { "a b", "c d", "e f" }));
         Assert.That(examples.Select(e => e.ImageId), Is.EqualTo(new long[] { 0, 0, 1 }));
-        Assert.That(examples[2].ImagePath, Is.EqualTo(Path.GetFullPath("/coco/train2014/2.jpg")));
+        Assert.That(examples[2].ImagePath, Is.EqualTo(Path.Combine(root, "train2014", "2.jpg")));
     }
 
     [Test]

@@ -12,8 +12,16 @@ public sealed record CaptionExample(string ImagePath, string Caption, long Image
 /// <summary>Reads caption datasets.</summary>
 public static class CaptionDataset
 {
-    /// <summary>Reads a JSONL file, one <c>{"image": path, "caption": text}</c> per line; paths relative to the file.</summary>
-    /// <exception cref="FormatException">A line is not such an object; the message names the file and line.</exception>
+    /// <summary>The longest JSONL line read, in characters: a longer one is an error rather than a string that could
+    /// exhaust memory (a caption line is a few hundred characters).</summary>
+    public const int MaxLineLength = 1 << 20;
+
+    /// <summary>Reads a JSONL file, one <c>{"image": path, "caption": text}</c> per line; relative paths are relative to
+    /// the file, absolute ones are kept. Blank lines are skipped; a UTF-8 byte order mark is allowed.</summary>
+    /// <exception cref="FormatException">A line is not such an object, its caption is empty or its image path is not a
+    /// path; the message names the file and line.</exception>
+    /// <exception cref="FileNotFoundException">A line names an image that does not exist (found here, before any
+    /// training, rather than at its batch).</exception>
     public static IReadOnlyList<CaptionExample> LoadJsonl(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -21,18 +29,50 @@ public static class CaptionDataset
         string root = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var examples = new List<CaptionExample>();
         var ids = new Dictionary<string, long>(StringComparer.Ordinal);
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (line, lineNo) in ReadLines(path))
         {
-            lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var (image, caption) = ReadJsonlLine(line, path, lineNo);
-            string full = Path.GetFullPath(Path.Combine(root, image));
-            if (!ids.TryGetValue(full, out long id)) ids[full] = id = ids.Count;
-            examples.Add(new CaptionExample(full, caption, id));
+            examples.Add(Example(root, image, caption, $"{path}:{lineNo}", ids));
         }
         if (examples.Count == 0) throw new FormatException($"{path}: no examples");
         return examples;
+    }
+
+    /// <summary>The example of one line or entry; <paramref name="where"/> names it in errors.</summary>
+    private static CaptionExample Example(string root, string image, string caption, string where, Dictionary<string, long> ids)
+    {
+        if (string.IsNullOrWhiteSpace(caption)) throw new FormatException($"{where}: the caption is empty");
+        if (image.Length == 0 || image.Contains('\0', StringComparison.Ordinal)) throw new FormatException($"{where}: \"image\" is not a file path: '{image}'");
+        string full = Path.GetFullPath(Path.Combine(root, image));
+        if (!ids.TryGetValue(full, out long id))
+        {
+            if (!File.Exists(full)) throw new FileNotFoundException($"{where}: image not found: {full}", full);
+            ids[full] = id = ids.Count;
+        }
+        return new CaptionExample(full, caption, id);
+    }
+
+    /// <summary>The lines of <paramref name="path"/> with their 1-based numbers, none longer than <see cref="MaxLineLength"/>.</summary>
+    private static IEnumerable<(string Line, int Number)> ReadLines(string path)
+    {
+        using var reader = new StreamReader(path, detectEncodingFromByteOrderMarks: true);
+        var line = new System.Text.StringBuilder();
+        var buffer = new char[1 << 16];
+        int number = 1, read;
+        while ((read = reader.Read(buffer, 0, buffer.Length)) > 0)
+            for (int start = 0; start < read;)
+            {
+                int end = Array.IndexOf(buffer, '\n', start, read - start);
+                int stop = end < 0 ? read : end;
+                if (line.Length + stop - start > MaxLineLength) throw new FormatException($"{path}:{number}: line longer than {MaxLineLength} characters");
+                line.Append(buffer, start, stop - start);
+                start = stop + 1;
+                if (end < 0) break;
+                yield return (line.ToString().TrimEnd('\r'), number++);
+                line.Clear();
+            }
+        if (line.Length > 0) yield return (line.ToString().TrimEnd('\r'), number);
     }
 
     private static (string Image, string Caption) ReadJsonlLine(string line, string path, int lineNo)
@@ -55,27 +95,53 @@ public static class CaptionDataset
     /// <summary>Reads BLIP's COCO Karpathy annotation JSON (<c>coco_karpathy_train.json</c>: a list of
     /// <c>{"image", "caption", "image_id"}</c>; val/test files: <c>{"image", "caption": [..]}</c>, one example per
     /// caption). Image paths are relative to <paramref name="imageRoot"/>.</summary>
+    /// <exception cref="FormatException">The file is not such a list or a caption is empty; the message names the file
+    /// and the entry.</exception>
+    /// <exception cref="FileNotFoundException">An entry names an image that does not exist.</exception>
     public static IReadOnlyList<CaptionExample> LoadKarpathy(string path, string imageRoot)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(imageRoot);
         if (!File.Exists(path)) throw new FileNotFoundException($"annotation file not found: {path}", path);
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        using var doc = ParseKarpathy(path);
         if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new FormatException($"{path}: expected a JSON array");
         var examples = new List<CaptionExample>();
         var ids = new Dictionary<string, long>(StringComparer.Ordinal);
         int index = 0;
         foreach (var e in doc.RootElement.EnumerateArray())
         {
-            string image = e.TryGetProperty("image", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString()! : throw new FormatException($"{path}[{index}]: missing string \"image\"");
-            string full = Path.GetFullPath(Path.Combine(imageRoot, image));
-            if (!ids.TryGetValue(full, out long id)) ids[full] = id = ids.Count;
-            if (!e.TryGetProperty("caption", out var c)) throw new FormatException($"{path}[{index}]: missing \"caption\"");
-            if (c.ValueKind == JsonValueKind.String) examples.Add(new CaptionExample(full, c.GetString()!, id));
-            else if (c.ValueKind == JsonValueKind.Array) examples.AddRange(c.EnumerateArray().Select(x => new CaptionExample(full, x.GetString() ?? "", id)));
-            else throw new FormatException($"{path}[{index}]: \"caption\" must be a string or a list of strings");
-            index++;
+            string where = $"{path}[{index++}]";
+            var (image, captions) = ReadKarpathyEntry(e, where);
+            examples.AddRange(captions.Select(c => Example(imageRoot, image, c, where, ids)));
         }
+        if (examples.Count == 0) throw new FormatException($"{path}: no examples");
         return examples;
+    }
+
+    private static JsonDocument ParseKarpathy(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{path}: not valid JSON: {e.Message}", e);
+        }
+    }
+
+    private static (string Image, List<string> Captions) ReadKarpathyEntry(JsonElement e, string where)
+    {
+        if (e.ValueKind != JsonValueKind.Object) throw new FormatException($"{where}: expected an object, got {e.ValueKind}");
+        if (!e.TryGetProperty("image", out var i) || i.ValueKind != JsonValueKind.String) throw new FormatException($"{where}: missing string \"image\"");
+        if (!e.TryGetProperty("caption", out var c)) throw new FormatException($"{where}: missing \"caption\"");
+        var captions = c.ValueKind switch
+        {
+            JsonValueKind.String => [c],
+            JsonValueKind.Array => c.EnumerateArray().ToList(),
+            _ => throw new FormatException($"{where}: \"caption\" must be a string or a list of strings"),
+        };
+        if (captions.Any(x => x.ValueKind != JsonValueKind.String)) throw new FormatException($"{where}: \"caption\" must be a string or a list of strings");
+        return (i.GetString()!, captions.Select(x => x.GetString()!).ToList());
     }
 }

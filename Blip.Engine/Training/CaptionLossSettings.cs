@@ -19,7 +19,8 @@ public sealed record CaptionLossSettings
     /// <summary>Set the labels of padding to -100 (ignored).</summary>
     public bool MaskPadding { get; init; }
 
-    /// <summary>Prompt text whose tokens (with the bos) are masked with -100, e.g. <c>"a picture of "</c>; empty for none.</summary>
+    /// <summary>Prompt text whose tokens (with the bos) are masked with -100, e.g. <c>"a picture of "</c>; empty for none.
+    /// It is prepended to captions that do not start with it, as BLIP's datasets do.</summary>
     public string Prompt { get; init; } = "";
 
     /// <summary>transformers' default: labels = input ids, smoothing from the config, nothing masked.</summary>

@@ -14,14 +14,16 @@ public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tenso
     /// <summary>The id that cross-entropy ignores.</summary>
     public const long IgnoreIndex = -100;
 
-    /// <summary>Tokenizes <paramref name="captions"/> (padded to the longest) and applies <paramref name="settings"/>.</summary>
+    /// <summary>Tokenizes <paramref name="captions"/> (padded to the longest), the settings' prompt first where a caption
+    /// does not start with it, and applies <paramref name="settings"/>.</summary>
     public static CaptionTargets Build(BlipTokenizer tokenizer, IReadOnlyList<string> captions, CaptionLossSettings settings, int? maxLength = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(captions);
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
-        var (ids, mask) = tokenizer.EncodeBatch(captions, maxLength: maxLength).ToTensors(); // [B,T]
+        var texts = captions.Select(c => WithPrompt(c, settings.Prompt)).ToList();
+        var (ids, mask) = tokenizer.EncodeBatch(texts, maxLength: maxLength).ToTensors(); // [B,T]
         if (settings.ReplaceClsWithBos) ids[.., 0] = tensor((long)tokenizer.BosTokenId);
         var labels = ids.clone();
         if (settings.MaskPadding) labels.masked_fill_(mask.eq(0), IgnoreIndex);
@@ -29,6 +31,11 @@ public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tenso
         if (promptLength > 0) labels[.., ..Math.Min(promptLength, (int)labels.shape[1])] = tensor(IgnoreIndex);
         return new CaptionTargets(ids, mask, labels);
     }
+
+    /// <summary>BLIP's datasets prepend the prompt to every caption and the loss masks it; a caption that already starts
+    /// with it (any case: the tokenizer lower-cases) is kept, so that it is neither doubled nor has its own words masked.</summary>
+    private static string WithPrompt(string caption, string prompt) =>
+        prompt.Length == 0 || caption.StartsWith(prompt, StringComparison.OrdinalIgnoreCase) ? caption : prompt + caption;
 
     /// <inheritdoc/>
     public void Dispose()

@@ -38,7 +38,10 @@ public sealed class CaptionTrainer
     public int TotalSteps(int examples) => TrainingLoop.TotalSteps(options, examples);
 
     /// <summary>Trains, writing the log and checkpoints under <paramref name="outputFolder"/>; resumes from its
-    /// checkpoint when <paramref name="resume"/> and one exists.</summary>
+    /// checkpoint when <paramref name="resume"/>.</summary>
+    /// <exception cref="FileNotFoundException"><paramref name="resume"/> and no checkpoint to resume from.</exception>
+    /// <exception cref="IOException">Not <paramref name="resume"/>, and the folder holds another run's log or checkpoint.</exception>
+    /// <exception cref="ArgumentException">Resuming a checkpoint written with another seed.</exception>
     public TrainingResult Train(IReadOnlyList<CaptionExample> train, string outputFolder, IReadOnlyList<CaptionExample>? eval = null, bool resume = false)
     {
         var task = new TrainingTask(model, processor, Loss,

@@ -12,6 +12,7 @@ public static class RetrievalEvaluation
     /// <summary>Text→image and image→text Recall@1/5/10 over the distinct images and all captions of
     /// <paramref name="examples"/>: <c>txt_r1</c>… (a caption's image ranks in the top K), <c>img_r1</c>… (any caption
     /// of the image ranks in the top K), and <c>r_mean</c>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="examples"/> is empty.</exception>
     public static IReadOnlyDictionary<string, double> Run(BlipForImageTextRetrieval model, BlipImageProcessor processor,
         BlipTokenizer tokenizer, IReadOnlyList<CaptionExample> examples, int batchSize)
     {
@@ -19,6 +20,7 @@ public static class RetrievalEvaluation
         ArgumentNullException.ThrowIfNull(processor);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(examples);
+        if (examples.Count == 0) throw new ArgumentException("no examples to evaluate (Recall@K of nothing is undefined)", nameof(examples));
         var images = examples.Select(e => e.ImagePath).Distinct().ToList();
         var imageOf = examples.Select(e => images.IndexOf(e.ImagePath)).ToArray();
         model.eval();
@@ -40,12 +42,18 @@ public static class RetrievalEvaluation
     }
 
     /// <summary>Recall@1/5/10 both ways from a similarity matrix [I,T] and the image index of each text.</summary>
+    /// <exception cref="ArgumentException">No image or no text, or an image index per text that is missing or out of range.</exception>
     public static IReadOnlyDictionary<string, double> Recall(Tensor similarity, IReadOnlyList<int> imageOfText)
     {
         ArgumentNullException.ThrowIfNull(similarity);
         ArgumentNullException.ThrowIfNull(imageOfText);
+        if (similarity.dim() != 2 || similarity.shape[0] == 0 || similarity.shape[1] == 0)
+            throw new ArgumentException($"expected a similarity matrix [I,T] with I, T ≥ 1, got [{string.Join(",", similarity.shape)}]", nameof(similarity));
         using var scope = NewDisposeScope();
         int nImages = (int)similarity.shape[0], nTexts = (int)similarity.shape[1];
+        if (imageOfText.Count != nTexts) throw new ArgumentException($"{imageOfText.Count} image indices for {nTexts} texts", nameof(imageOfText));
+        int bad = imageOfText.ToList().FindIndex(i => i < 0 || i >= nImages);
+        if (bad >= 0) throw new ArgumentException($"text {bad}: image index {imageOfText[bad]} is not in [0, {nImages})", nameof(imageOfText));
         var textRank = new int[nTexts];   // rank of the right image for each text
         var imageRank = new int[nImages]; // best rank of any right text for each image
         var byText = similarity.t().argsort(1, descending: true).data<long>().ToArray();   // [T,I]

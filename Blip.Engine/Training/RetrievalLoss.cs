@@ -82,6 +82,9 @@ public static class RetrievalLoss
     }
 
     /// <summary>ITC + ITM of one batch with hard negatives sampled by ITC similarity; returns (itc, itm).</summary>
+    /// <remarks>A batch of one image (a single example, or captions of one image only: the last batch of an epoch, a
+    /// small data set) has no negative to sample; its ITM term is 0 and it trains by ITC alone. The original BLIP, whose
+    /// batches are large, would fail in <c>torch.multinomial</c> there.</remarks>
     public static (Tensor Itc, Tensor Itm) Compute(BlipForImageTextRetrieval model, Tensor pixelValues, Tensor inputIds, Tensor attentionMask,
         Tensor temperature, Tensor? imageIds = null, Generator? generator = null)
     {
@@ -92,10 +95,15 @@ public static class RetrievalLoss
         var imageFeat = model.ImageFeatures(image);                         // [B,E]
         var textFeat = model.TextFeatures(inputIds, attentionMask);         // [B,E]
         var itc = Itc(imageFeat, textFeat, temperature, imageIds);
+        if (!HasNegatives(inputIds.shape[0], imageIds)) return (itc.MoveToOuterDisposeScope(), zeros_like(itc).MoveToOuterDisposeScope());
         var sim = (imageFeat.matmul(textFeat.t()) / temperature).detach();  // [Bi,Bt]
         var negImage = SampleHardNegatives(sim.t(), imageIds, generator);   // for each text, an image
         var negText = SampleHardNegatives(sim, imageIds, generator);        // for each image, a text
         var itm = Itm(model, image, inputIds, attentionMask, negImage, negText);
         return (itc.MoveToOuterDisposeScope(), itm.MoveToOuterDisposeScope());
     }
+
+    /// <summary>True when some pair of the batch is a negative: two examples, of two images.</summary>
+    private static bool HasNegatives(long batch, Tensor? imageIds) =>
+        batch > 1 && (imageIds is null || imageIds.ne(imageIds[0]).any().item<bool>());
 }

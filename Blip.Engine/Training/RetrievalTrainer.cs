@@ -47,9 +47,15 @@ public sealed class RetrievalTrainer : IDisposable
     public int TotalSteps(int examples) => TrainingLoop.TotalSteps(options, examples);
 
     /// <summary>Trains, writing the log and checkpoints under <paramref name="outputFolder"/>; resumes from its
-    /// checkpoint when <paramref name="resume"/> and one exists.</summary>
+    /// checkpoint when <paramref name="resume"/>.</summary>
+    /// <exception cref="FileNotFoundException"><paramref name="resume"/> and no checkpoint to resume from.</exception>
+    /// <exception cref="IOException">Not <paramref name="resume"/>, and the folder holds another run's log or checkpoint.</exception>
+    /// <exception cref="ArgumentException">Resuming a checkpoint written with another seed, or a training set of one image.</exception>
     public TrainingResult Train(IReadOnlyList<CaptionExample> train, string outputFolder, IReadOnlyList<CaptionExample>? eval = null, bool resume = false)
     {
+        ArgumentNullException.ThrowIfNull(train);
+        if (train.Count > 0 && train.All(x => x.ImageId == train[0].ImageId))
+            throw new ArgumentException($"the training set has one image only ({train[0].ImagePath}): ITC and ITM need at least two", nameof(train));
         var task = new TrainingTask(model, processor, Loss,
             examples => RetrievalEvaluation.Run(model, processor, tokenizer, examples, options.BatchSize),
             [("itc_temperature", temperature)], ClampTemperature);

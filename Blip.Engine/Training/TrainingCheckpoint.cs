@@ -1,5 +1,6 @@
 // A resumable checkpoint: model weights, optimizer moments, the trainer's position and the RNG state, written to a
 // temporary folder and swapped in by renames so that a crash never leaves a half-written checkpoint.
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Blip.Engine.Checkpoints;
 using Blip.Engine.Models;
@@ -65,20 +66,78 @@ public static class TrainingCheckpoint
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         string dir = Resolve(folder) ?? throw new FileNotFoundException($"no training checkpoint in {folder}", Path.Combine(folder, StateFile));
+        var state = ReadState(dir);
         using (var reader = CheckpointReader.OpenFolder(dir)) PretrainedLoader.LoadWeights(model, reader);
-        optimizer.load_state_dict(Path.Combine(dir, "optimizer.bin"));
-        if (extra is { Count: > 0 })
+        LoadOptimizer(Path.Combine(dir, "optimizer.bin"), optimizer);
+        if (extra is { Count: > 0 }) LoadExtra(Path.Combine(dir, "extra.safetensors"), extra);
+        LoadRng(Path.Combine(dir, "rng.safetensors"));
+        return state;
+    }
+
+    /// <summary>The trainer's state saved in <paramref name="folder"/>, without loading anything else.</summary>
+    /// <exception cref="FileNotFoundException">No checkpoint there.</exception>
+    /// <exception cref="CheckpointFormatException">The state file is not a trainer state (the message names it).</exception>
+    public static TrainerState ReadState(string folder)
+    {
+        string dir = Resolve(folder) ?? throw new FileNotFoundException($"no training checkpoint in {folder}", Path.Combine(folder, StateFile));
+        string file = Path.Combine(dir, StateFile);
+        TrainerState? state;
+        try
         {
-            using var file = SafeTensorsFile.Open(Path.Combine(dir, "extra.safetensors"));
-            using var noGrad = no_grad();
-            foreach (var (name, target) in extra)
-                using (var saved = file.Load(name)) target.copy_(saved);
+            state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(file), StateJson);
         }
-        using (var rng = SafeTensorsFile.Open(Path.Combine(dir, "rng.safetensors")))
-        using (var state = rng.Load("cpu"))
-            Generator.Default.set_state(state);
-        return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, StateFile)))
-            ?? throw new FormatException($"{Path.Combine(dir, StateFile)} holds null");
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException(file, null, $"not a trainer state: {e.Message}", e);
+        }
+        if (state is null) throw new CheckpointFormatException(file, null, "holds null, not a trainer state");
+        NonNegative(file, nameof(state.Step), state.Step);
+        NonNegative(file, nameof(state.Epoch), state.Epoch);
+        NonNegative(file, nameof(state.BatchInEpoch), state.BatchInEpoch);
+        return state;
+    }
+
+    private static readonly JsonSerializerOptions StateJson = new() { RespectRequiredConstructorParameters = true };
+
+    private static void NonNegative(string file, string key, int value)
+    {
+        if (value < 0) throw new CheckpointFormatException(file, key, $"must be ≥ 0, got {value}");
+    }
+
+    private static void LoadOptimizer(string file, OptimizerHelper optimizer)
+    {
+        try
+        {
+            optimizer.load_state_dict(file);
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or InvalidCastException or ExternalException)
+        {
+            throw new CheckpointFormatException(file, null, $"cannot be read as this run's optimizer state: {e.Message}", e);
+        }
+    }
+
+    private static void LoadExtra(string file, IReadOnlyList<KeyValuePair<string, Tensor>> extra)
+    {
+        using var saved = SafeTensorsFile.Open(file);
+        using var noGrad = no_grad();
+        foreach (var (name, target) in extra)
+        {
+            using var value = saved.Load(name);
+            if (!value.shape.SequenceEqual(target.shape))
+                throw new CheckpointFormatException(file, name, $"shape [{string.Join(",", value.shape)}], expected [{string.Join(",", target.shape)}]");
+            target.copy_(value);
+        }
+    }
+
+    /// <summary>Restores the CPU generator; the state is checked first, as libtorch aborts the process on a wrong one.</summary>
+    private static void LoadRng(string file)
+    {
+        using var rng = SafeTensorsFile.Open(file);
+        using var state = rng.Load("cpu");
+        using var current = Generator.Default.get_state();
+        if (state.dtype != ScalarType.Byte || !state.shape.SequenceEqual(current.shape))
+            throw new CheckpointFormatException(file, "cpu", $"expected libtorch's CPU generator state, a uint8 tensor [{current.shape[0]}], got {state.dtype} [{string.Join(",", state.shape)}]");
+        Generator.Default.set_state(state);
     }
 
     private static string? Resolve(string folder)

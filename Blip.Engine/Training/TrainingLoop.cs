@@ -21,13 +21,20 @@ internal sealed record TrainingTask(nn.Module Model, Processing.BlipImageProcess
 /// <summary>Runs the optimisation for a <see cref="TrainingTask"/>.</summary>
 internal static class TrainingLoop
 {
+    private const string LogFile = "train_log.jsonl";
+
     /// <summary>Optimizer steps of a run over <paramref name="examples"/> examples.</summary>
+    /// <exception cref="ArgumentException">The run would have more than <see cref="int.MaxValue"/> steps (the message names
+    /// <see cref="TrainingOptions.Epochs"/>: a product that wrapped would run a wrong number of steps, or none).</exception>
     public static int TotalSteps(TrainingOptions options, int examples)
     {
-        int batches = (examples + options.BatchSize - 1) / options.BatchSize;
-        int perEpoch = (batches + options.GradientAccumulation - 1) / options.GradientAccumulation;
-        int total = perEpoch * options.Epochs;
-        return options.MaxSteps is { } max ? Math.Min(max, total) : total;
+        long batches = ((long)examples + options.BatchSize - 1) / options.BatchSize;
+        long perEpoch = (batches + options.GradientAccumulation - 1) / options.GradientAccumulation;
+        long total = perEpoch * options.Epochs;
+        if (options.MaxSteps is { } max) total = Math.Min(max, total);
+        if (total > int.MaxValue)
+            throw new ArgumentException($"{nameof(options.Epochs)} {options.Epochs} × {perEpoch} steps an epoch is {total} steps, more than {int.MaxValue}; lower it or set {nameof(options.MaxSteps)}", nameof(options));
+        return (int)total;
     }
 
     /// <summary>The shuffled order of epoch <paramref name="epoch"/>, stable across processes.</summary>
@@ -44,18 +51,19 @@ internal static class TrainingLoop
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(outputFolder);
         if (train.Count == 0) throw new ArgumentException("the training set is empty", nameof(train));
-        Directory.CreateDirectory(outputFolder);
         string checkpoint = Path.Combine(outputFolder, "checkpoint");
+        CheckOutputFolder(outputFolder, checkpoint, resume, options.Seed);
+        Directory.CreateDirectory(outputFolder);
         torch.manual_seed(options.Seed);
         if (options.TextDropout is { } rate) ModelParameters.SetDropout(task.Model, rate);
         if (options.GradientCheckpointing) GradientCheckpoint.EnableForVision(task.Model);
         var trainable = ModelParameters.Trainable(task.Model, options.Freeze);
         using var optimizer = ModelParameters.CreateOptimizer(trainable, options, task.Extra.Select(x => x.Parameter).ToList());
         var extra = task.Extra.Select(x => new KeyValuePair<string, Tensor>(x.Name, x.Parameter)).ToList();
-        var state = resume && TrainingCheckpoint.Exists(checkpoint)
+        var state = resume
             ? TrainingCheckpoint.Load(checkpoint, task.Model, optimizer, extra)
             : new TrainerState(0, 0, 0, options.Seed);
-        using var log = new TrainingLog(Path.Combine(outputFolder, "train_log.jsonl"));
+        using var log = new TrainingLog(Path.Combine(outputFolder, LogFile));
         var parameters = trainable.Select(x => x.Parameter).Concat(task.Extra.Select(x => x.Parameter)).ToList();
         var run = new Run(task, options, progress, optimizer, parameters, log, TotalSteps(options, train.Count), checkpoint, extra, state);
         for (int epoch = state.Epoch; epoch < options.Epochs && !run.Finished; epoch++)
@@ -65,6 +73,22 @@ internal static class TrainingLoop
         }
         task.Model.eval();
         return new TrainingResult(run.Step, run.Losses, run.Evaluations);
+    }
+
+    /// <summary>Refuses to resume from nothing, to resume with another seed (the data order derives from it), and to
+    /// start afresh over another run's log and checkpoint (it would mix the logs and replace the checkpoint).</summary>
+    private static void CheckOutputFolder(string outputFolder, string checkpoint, bool resume, long seed)
+    {
+        if (resume)
+        {
+            var saved = TrainingCheckpoint.ReadState(checkpoint);
+            if (saved.Seed != seed)
+                throw new ArgumentException($"{checkpoint} was written by a run with {nameof(TrainingOptions.Seed)} {saved.Seed}; resuming it with {seed} would change its data order", nameof(seed));
+            return;
+        }
+        string log = Path.Combine(outputFolder, LogFile);
+        if (TrainingCheckpoint.Exists(checkpoint) || File.Exists(log))
+            throw new IOException($"{outputFolder} already holds a training run ({(File.Exists(log) ? log : checkpoint)}): resume it (--resume) or choose another output folder");
     }
 
     /// <summary>The mutable state of one call to <see cref="Train"/>.</summary>
@@ -92,7 +116,11 @@ internal static class TrainingLoop
             task.Model.train();
             foreach (var batch in loader.Batches())
             {
-                using (batch) stepLosses.Add(MicroBatch(batch));
+                double loss;
+                using (batch) loss = MicroBatch(batch);
+                // Stop before the step: its gradients are not finite, and neither the weights nor the log may take them.
+                if (!double.IsFinite(loss)) throw new TrainingDivergedException(Step + 1, epoch, loss, checkpoint);
+                stepLosses.Add(loss);
                 images += batch.Captions.Count;
                 batchInEpoch++;
                 bool lastOfEpoch = batchInEpoch * options.BatchSize >= train.Count;
@@ -100,7 +128,8 @@ internal static class TrainingLoop
                 var report = OptimizerStep(epoch, images / clock.Elapsed.TotalSeconds);
                 images = 0;
                 clock.Restart();
-                bool due = options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0;
+                // Stopping at MaxSteps mid-epoch saves too, so that a run cut short can be resumed with more steps.
+                bool due = (options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0) || Finished;
                 if (lastOfEpoch) Save(new TrainerState(Step, epoch + 1, 0, options.Seed));
                 else if (due) Save(new TrainerState(Step, epoch, batchInEpoch, options.Seed));
                 progress?.Invoke(report); // after the checkpoint: a crash here loses nothing

@@ -70,7 +70,8 @@ public sealed record TrainingOptions
     /// <summary>Truncate captions to this many tokens (special tokens included); BLIP used 40 for COCO.</summary>
     public int MaxTextLength { get; init; } = 40;
 
-    /// <summary>Save a resumable checkpoint every this many optimizer steps (and at each epoch end); 0: epoch ends only.</summary>
+    /// <summary>Save a resumable checkpoint every this many optimizer steps (and at each epoch end, and where
+    /// <see cref="MaxSteps"/> stops the run); 0: only those.</summary>
     public int CheckpointEvery { get; init; }
 
     /// <summary>Random resized crop (scale 0.5–1) and horizontal flip on training images, as the original BLIP (without
@@ -98,11 +99,11 @@ public sealed record TrainingOptions
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) Fail(nameof(LearningRate), $"must be > 0, got {LearningRate}");
         if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) Fail(nameof(MinLearningRate), $"must be in [0, {nameof(LearningRate)}], got {MinLearningRate}");
         if (WarmupSteps < 0) Fail(nameof(WarmupSteps), $"must be ≥ 0, got {WarmupSteps}");
-        if (!(WeightDecay >= 0)) Fail(nameof(WeightDecay), $"must be ≥ 0, got {WeightDecay}");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) Fail(nameof(WeightDecay), $"must be finite and ≥ 0, got {WeightDecay}");
         if (!(Beta1 >= 0 && Beta1 < 1)) Fail(nameof(Beta1), $"must be in [0, 1), got {Beta1}");
         if (!(Beta2 >= 0 && Beta2 < 1)) Fail(nameof(Beta2), $"must be in [0, 1), got {Beta2}");
-        if (!(Epsilon > 0)) Fail(nameof(Epsilon), $"must be > 0, got {Epsilon}");
-        if (MaxGradNorm is { } g && !(g > 0)) Fail(nameof(MaxGradNorm), $"must be > 0 or null, got {g}");
+        if (!(Epsilon > 0) || double.IsInfinity(Epsilon)) Fail(nameof(Epsilon), $"must be finite and > 0, got {Epsilon}");
+        if (MaxGradNorm is { } g && (!(g > 0) || double.IsInfinity(g))) Fail(nameof(MaxGradNorm), $"must be finite and > 0, or null for no clipping, got {g}");
         if (TextDropout is { } d && !(d >= 0 && d < 1)) Fail(nameof(TextDropout), $"must be in [0, 1), got {d}");
         if (CheckpointEvery < 0) Fail(nameof(CheckpointEvery), $"must be ≥ 0, got {CheckpointEvery}");
         ArgumentNullException.ThrowIfNull(Loss, nameof(Loss));

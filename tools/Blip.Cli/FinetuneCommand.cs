@@ -26,9 +26,10 @@ public static class FinetuneCommand
           --dropout X           text dropout (hidden and attention); default: the config's
           --recipe transformers|blip   loss recipe (default transformers; blip: [DEC] first, pads and prompt masked,
                                 label smoothing 0.1)
-          --prompt TEXT         prompt masked by the blip recipe (default "a picture of ")
-          --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end)
-          --resume              continue from OUTPUT/checkpoint
+          --prompt TEXT         prompt put before each caption (unless it starts so) and masked by the blip recipe
+                                (default "a picture of "); only with --recipe blip
+          --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end, and the last step)
+          --resume              continue from OUTPUT/checkpoint (without it, OUTPUT must not hold another run)
           --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
           --augment             random resized crop (scale 0.5-1) and horizontal flip of training images
         The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
@@ -62,7 +63,8 @@ public static class FinetuneCommand
             return parsed.Task == "caption" ? Caption(parsed, stdout, stderr) : Itm(parsed, stdout, stderr);
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or ConfigException or HubException or CheckpointFormatException
-                                      or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException)
+                                      or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException
+                                      or TrainingDivergedException)
         {
             stderr.WriteLine();
             stderr.WriteLine($"blip finetune: {e.Message}");
@@ -72,9 +74,9 @@ public static class FinetuneCommand
 
     private static int Caption(FinetuneArguments a, TextWriter stdout, TextWriter stderr)
     {
-        string modelDir = ResolveModel(a.Model, stderr);
-        var train = Load(a.Train, a.ImageRoot);
+        var train = Load(a.Train, a.ImageRoot); // data errors before a model download
         var eval = a.Eval is null ? null : Load(a.Eval, a.ImageRoot);
+        string modelDir = ResolveModel(a.Model, stderr);
         using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
         using var tokenizer = BlipTokenizer.Load(modelDir);
         var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
@@ -87,9 +89,9 @@ public static class FinetuneCommand
 
     private static int Itm(FinetuneArguments a, TextWriter stdout, TextWriter stderr)
     {
-        string modelDir = ResolveModel(a.Model, stderr);
-        var train = Load(a.Train, a.ImageRoot);
+        var train = Load(a.Train, a.ImageRoot); // data errors before a model download
         var eval = a.Eval is null ? null : Load(a.Eval, a.ImageRoot);
+        string modelDir = ResolveModel(a.Model, stderr);
         using var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
         using var tokenizer = BlipTokenizer.Load(modelDir);
         var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
@@ -112,10 +114,10 @@ public static class FinetuneCommand
         return 0;
     }
 
+    private static bool IsJsonl(string path) => path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+
     private static IReadOnlyList<CaptionExample> Load(string path, string? imageRoot) =>
-        path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
-            ? CaptionDataset.LoadJsonl(path)
-            : CaptionDataset.LoadKarpathy(path, imageRoot ?? throw new ArgumentException($"--image-root is needed to read the Karpathy file {path}"));
+        IsJsonl(path) ? CaptionDataset.LoadJsonl(path) : CaptionDataset.LoadKarpathy(path, imageRoot!); // Parse checked imageRoot
 
     private static string ResolveModel(string idOrPath, TextWriter stderr)
     {
@@ -165,7 +167,7 @@ public static class FinetuneCommand
             if (args[0] is not ("caption" or "itm")) throw new ArgumentException($"unknown task '{args[0]}' (expected caption or itm)");
             var a = new FinetuneArguments { Task = args[0] };
             var o = new TrainingOptions();
-            string recipe = "transformers", prompt = "a picture of ";
+            string? recipe = null, prompt = null;
             for (int i = 1; i < args.Length; i++)
             {
                 string name = args[i];
@@ -179,8 +181,8 @@ public static class FinetuneCommand
                     case "--eval": a = a with { Eval = Value() }; break;
                     case "--image-root": a = a with { ImageRoot = Value() }; break;
                     case "--resume": a = a with { Resume = true }; break;
-                case "--gradient-checkpointing": o = o with { GradientCheckpointing = true }; break;
-                case "--augment": o = o with { Augment = true }; break;
+                    case "--gradient-checkpointing": o = o with { GradientCheckpointing = true }; break;
+                    case "--augment": o = o with { Augment = true }; break;
                     case "--epochs": o = o with { Epochs = Int(name, Value()) }; break;
                     case "--lr": o = o with { LearningRate = Double(name, Value()) }; break;
                     case "--min-lr": o = o with { MinLearningRate = Double(name, Value()) }; break;
@@ -203,13 +205,24 @@ public static class FinetuneCommand
             if (a.Model.Length == 0) throw new ArgumentException("--model is required");
             if (a.Train.Length == 0) throw new ArgumentException("--train is required");
             if (a.Output.Length == 0) throw new ArgumentException("--output is required");
-            var loss = recipe switch
+            foreach (var file in new[] { a.Train, a.Eval })
+                if (file is not null && !IsJsonl(file) && a.ImageRoot is null)
+                    throw new ArgumentException($"--image-root is needed to read the Karpathy file {file} (a JSONL file must end in .jsonl)");
+            return a with { Options = (o with { Loss = Loss(a.Task, recipe, prompt) }).Validate() };
+        }
+
+        /// <summary>The caption loss recipe; a recipe or prompt that would be ignored (itm, or --prompt without the blip
+        /// recipe, which alone masks it) is a usage error rather than a silent no-op.</summary>
+        private static CaptionLossSettings Loss(string task, string? recipe, string? prompt)
+        {
+            if (task == "itm" && (recipe ?? prompt) is not null) throw new ArgumentException("--recipe and --prompt apply to caption only");
+            if (prompt is not null && recipe != "blip") throw new ArgumentException("--prompt applies to --recipe blip only (the transformers recipe masks no prompt)");
+            return (recipe ?? "transformers") switch
             {
                 "transformers" => CaptionLossSettings.Transformers,
-                "blip" => CaptionLossSettings.OriginalBlip(prompt),
+                "blip" => CaptionLossSettings.OriginalBlip(prompt ?? "a picture of "),
                 _ => throw new ArgumentException($"--recipe must be transformers or blip, got '{recipe}'"),
             };
-            return a with { Options = (o with { Loss = loss }).Validate() };
         }
 
         private static int Int(string name, string value) =>

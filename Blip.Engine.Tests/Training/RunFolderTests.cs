@@ -1,0 +1,120 @@
+// What a run leaves in its output folder and what it refuses there: a checkpoint whenever it stops, no second run over
+// a first one, no resume from nothing, corrupt checkpoints named, a diverged loss stopped before its update.
+using System.Text.Json;
+using Blip.Engine.Checkpoints;
+using Blip.Engine.Config;
+using Blip.Engine.Models;
+using Blip.Engine.Processing;
+using Blip.Engine.Tests.Support;
+using Blip.Engine.Training;
+
+namespace Blip.Engine.Tests.Training;
+
+public sealed class RunFolderTests
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 2, LearningRate = 1e-4, Seed = 3 };
+
+    private TempDir dir = null!;
+    private IReadOnlyList<CaptionExample> train = null!;
+
+    [OneTimeSetUp]
+    public void MakeData()
+    {
+        dir = TestPaths.NewTempDir();
+        train = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 2, seed: 3)); // 8 examples: 4 steps
+    }
+
+    [OneTimeTearDown]
+    public void Cleanup() => dir.Dispose();
+
+    private TrainingResult Run(string output, TrainingOptions options, bool resume = false, Action<BlipForConditionalGeneration>? change = null)
+    {
+        string modelDir = TinyFixtures.ModelFolder("captioning");
+        using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        change?.Invoke(model);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var trainer = new CaptionTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options);
+        return trainer.Train(train, output, resume: resume);
+    }
+
+    private string NewOutput() => Path.Combine(dir.Path, Guid.NewGuid().ToString("N"));
+
+    private static TrainerState SavedState(string output) =>
+        JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(output, "checkpoint", "trainer_state.json")))!;
+
+    [Test]
+    public void Stopping_at_max_steps_mid_epoch_leaves_a_checkpoint_to_resume_from()
+    {
+        string output = NewOutput();
+        Assert.That(Run(output, Options with { MaxSteps = 1 }).Steps, Is.EqualTo(1));
+        Assert.That(SavedState(output), Is.EqualTo(new TrainerState(1, 0, 1, Options.Seed)), "step 1 done, one batch of epoch 0 used");
+        var rest = Run(output, Options with { MaxSteps = 2 }, resume: true);
+        Assert.That((rest.Steps, rest.Losses.Count), Is.EqualTo((2, 1)), "the resumed run did step 2 only");
+    }
+
+    [Test]
+    public void Resuming_from_no_checkpoint_is_an_error()
+    {
+        string output = NewOutput();
+        var e = Assert.Throws<FileNotFoundException>(() => Run(output, Options with { MaxSteps = 1 }, resume: true));
+        Assert.That(e!.Message, Does.Contain(Path.Combine(output, "checkpoint")));
+        Assert.That(File.Exists(Path.Combine(output, "train_log.jsonl")), Is.False, "nothing was trained");
+    }
+
+    [Test]
+    public void A_fresh_run_refuses_the_folder_of_another_run_and_leaves_it_as_it_was()
+    {
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        string log = File.ReadAllText(Path.Combine(output, "train_log.jsonl"));
+        var e = Assert.Throws<IOException>(() => Run(output, Options with { MaxSteps = 2 }));
+        Assert.That(e!.Message, Does.Contain(output).And.Contain("resume"));
+        Assert.That(File.ReadAllText(Path.Combine(output, "train_log.jsonl")), Is.EqualTo(log));
+        Assert.That(SavedState(output).Step, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Resuming_with_another_seed_is_an_error()
+    {
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        var e = Assert.Throws<ArgumentException>(() => Run(output, Options with { MaxSteps = 2, Seed = 4 }, resume: true));
+        Assert.That(e!.Message, Does.Contain("Seed").And.Contain("3").And.Contain("4"));
+        Assert.That(SavedState(output).Step, Is.EqualTo(1));
+    }
+
+    [TestCase("trainer_state.json", "{broken")]
+    [TestCase("trainer_state.json", "null")]
+    [TestCase("trainer_state.json", "[1]")]
+    [TestCase("trainer_state.json", "{\"Step\": -5, \"Epoch\": 0, \"BatchInEpoch\": 1, \"Seed\": 3}")]
+    [TestCase("trainer_state.json", "{\"Step\": 1, \"Epoch\": 0, \"BatchInEpoch\": -1, \"Seed\": 3}")]
+    [TestCase("optimizer.bin", "truncate")]
+    [TestCase("optimizer.bin", "delete")]
+    [TestCase("rng.safetensors", "wrong")]
+    public void A_corrupt_checkpoint_is_named_when_resuming(string file, string corruption)
+    {
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        string path = Path.Combine(output, "checkpoint", file);
+        if (corruption == "truncate") File.WriteAllBytes(path, File.ReadAllBytes(path)[..100]);
+        else if (corruption == "delete") File.Delete(path);
+        else if (corruption == "wrong") SafeTensorsWriter.Save(path, [new("cpu", zeros(3))]);
+        else File.WriteAllText(path, corruption);
+        var e = Assert.Throws<CheckpointFormatException>(() => Run(output, Options with { MaxSteps = 2 }, resume: true));
+        Assert.That(e!.Message, Does.Contain(path));
+    }
+
+    [Test]
+    public void A_loss_that_is_not_finite_stops_the_run_before_its_update_and_names_the_step()
+    {
+        string output = NewOutput();
+        var e = Assert.Throws<TrainingDivergedException>(() => Run(output, Options, change: model =>
+        {
+            using var noGrad = no_grad();
+            model.named_parameters().First(p => p.name.StartsWith("text_decoder.", StringComparison.Ordinal)).parameter.fill_(double.NaN);
+        }));
+        Assert.That((e!.Step, e.Epoch), Is.EqualTo((1, 0)));
+        Assert.That(e.Message, Does.Contain("NaN").And.Contain("step 1"));
+        Assert.That(File.ReadAllText(Path.Combine(output, "train_log.jsonl")), Is.Empty, "no step was logged");
+    }
+}
