@@ -62,12 +62,16 @@ public static class FinetuneCommand
         {
             return parsed.Task == "caption" ? Caption(parsed, stdout, stderr) : Itm(parsed, stdout, stderr);
         }
-        catch (Exception e) when (e is IOException or FormatException or ArgumentException or ConfigException or HubException or CheckpointFormatException
-                                      or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException
-                                      or TrainingDivergedException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // The foreseen failures (bad files, options, checkpoints, a diverged loss) say what is wrong in their
+            // message; any other (an InvalidDataException from a tokenizer file, libtorch's ExternalException such as
+            // CUDA running out of memory) also names its type. Either way exit 1, never an unhandled exception.
+            bool foreseen = e is IOException or FormatException or ArgumentException or ConfigException or HubException
+                or CheckpointFormatException or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException
+                or TrainingDivergedException;
             stderr.WriteLine();
-            stderr.WriteLine($"blip finetune: {e.Message}");
+            stderr.WriteLine(foreseen ? $"blip finetune: {e.Message}" : $"blip finetune: {e.GetType().Name}: {e.Message}");
             return 1;
         }
     }
@@ -191,7 +195,7 @@ public static class FinetuneCommand
                     case "--grad-accum": o = o with { GradientAccumulation = Int(name, Value()) }; break;
                     case "--weight-decay": o = o with { WeightDecay = Double(name, Value()) }; break;
                     case "--max-grad-norm": string v = Value(); o = o with { MaxGradNorm = v == "none" ? null : Double(name, v) }; break;
-                    case "--seed": o = o with { Seed = Int(name, Value()) }; break;
+                    case "--seed": o = o with { Seed = Long(name, Value()) }; break;
                     case "--max-steps": o = o with { MaxSteps = Int(name, Value()) }; break;
                     case "--checkpoint-every": o = o with { CheckpointEvery = Int(name, Value()) }; break;
                     case "--dropout": o = o with { TextDropout = Double(name, Value()) }; break;
@@ -227,6 +231,9 @@ public static class FinetuneCommand
 
         private static int Int(string name, string value) =>
             int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n : throw new ArgumentException($"{name} expects an integer, got '{value}'");
+
+        private static long Long(string name, string value) =>
+            long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) ? n : throw new ArgumentException($"{name} expects an integer, got '{value}'");
 
         private static double Double(string name, string value) =>
             double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) ? x : throw new ArgumentException($"{name} expects a number, got '{value}'");
