@@ -64,6 +64,24 @@ public sealed class HubResumeTests : HubTestBase
         await ResumesToTheWholeFileInOneGetAsync(hub, ct);
     }
 
+    [Test, CancelAfter(60_000)]
+    public async Task A_blob_that_is_a_symlink_loop_is_downloaded_again_and_replaced(CancellationToken ct)
+    {
+        // huggingface_hub's os.path.exists is false for a loop, so it downloads and moves the blob over the link.
+        using var hub = new FakeHub();
+        var repo = FakeRepo.Blip(weightBytes: 50_000);
+        hub.AddRepo(repo);
+        string blob = Path.Combine(RepoFolder(repo.Id), "blobs", FakeRepo.Sha256(repo.Files["model.safetensors"]));
+        Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
+        File.CreateSymbolicLink(blob, Path.GetFileName(blob));
+        using var resolver = Resolver();
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), Is.EqualTo(repo.Files["model.safetensors"]));
+        Assert.That(new FileInfo(blob).LinkTarget, Is.Null, "the blob is a file again");
+    }
+
     /// <summary>A third of the weights is already in the .incomplete file: one GET with a Range gives the whole file.</summary>
     private async Task ResumesToTheWholeFileInOneGetAsync(FakeHub hub, CancellationToken ct)
     {

@@ -64,7 +64,20 @@ internal sealed partial class HubCache
     /// <exception cref="HubException">The link cannot be followed (a loop of symbolic links), naming the path.</exception>
     public static bool PointerExists(string pointerPath)
     {
-        var info = new FileInfo(pointerPath);
+        bool exists = IsFileOrLinkToOne(pointerPath, out var unfollowable);
+        return unfollowable is null ? exists : throw Unreadable(pointerPath, unfollowable);
+    }
+
+    /// <summary>Whether a blob is there to link to: a file, or a link that resolves to one. A broken or looping link
+    /// counts as missing, as huggingface_hub's <c>os.path.exists</c> has it: the download then moves a new blob over it.</summary>
+    public static bool BlobExists(string blobPath) => IsFileOrLinkToOne(blobPath, out _);
+
+    /// <summary>Whether <paramref name="path"/> is a file or a link whose final target is one; a link that cannot be
+    /// followed (a loop, no permission) is not, and <paramref name="unfollowable"/> says why.</summary>
+    private static bool IsFileOrLinkToOne(string path, out Exception? unfollowable)
+    {
+        unfollowable = null;
+        var info = new FileInfo(path);
         if (!info.Exists)
             return false;
         try
@@ -73,7 +86,8 @@ internal sealed partial class HubCache
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw Unreadable(pointerPath, e);
+            unfollowable = e;
+            return false;
         }
     }
 

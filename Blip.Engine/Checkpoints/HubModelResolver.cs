@@ -175,7 +175,7 @@ public sealed class HubModelResolver : IDisposable
         {
             if (HubCache.PointerExists(pointer))
                 return pointer;
-            if (File.Exists(blob))
+            if (HubCache.BlobExists(blob))
             {
                 HubCache.Link(blob, pointer, newBlob: false);
                 return pointer;
