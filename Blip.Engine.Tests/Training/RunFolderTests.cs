@@ -27,14 +27,15 @@ public sealed class RunFolderTests
     [OneTimeTearDown]
     public void Cleanup() => dir.Dispose();
 
-    private TrainingResult Run(string output, TrainingOptions options, bool resume = false, Action<BlipForConditionalGeneration>? change = null)
+    private TrainingResult Run(string output, TrainingOptions options, bool resume = false, Action<BlipForConditionalGeneration>? change = null,
+        IReadOnlyList<CaptionExample>? data = null)
     {
         string modelDir = TinyFixtures.ModelFolder("captioning");
         using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
         change?.Invoke(model);
         using var tokenizer = BlipTokenizer.Load(modelDir);
         var trainer = new CaptionTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options);
-        return trainer.Train(train, output, resume: resume);
+        return trainer.Train(data ?? train, output, resume: resume);
     }
 
     private string NewOutput() => Path.Combine(dir.Path, Guid.NewGuid().ToString("N"));
@@ -47,7 +48,9 @@ public sealed class RunFolderTests
     {
         string output = NewOutput();
         Assert.That(Run(output, Options with { MaxSteps = 1 }).Steps, Is.EqualTo(1));
-        Assert.That(SavedState(output), Is.EqualTo(new TrainerState(1, 0, 1, Options.Seed)), "step 1 done, one batch of epoch 0 used");
+        var saved = SavedState(output);
+        Assert.That((saved.Step, saved.Epoch, saved.BatchInEpoch, saved.Seed, saved.BatchSize, saved.Examples), Is.EqualTo((1, 0, 1, Options.Seed, 2, 8)),
+            "step 1 done, one batch of epoch 0 used");
         var rest = Run(output, Options with { MaxSteps = 2 }, resume: true);
         Assert.That((rest.Steps, rest.Losses.Count), Is.EqualTo((2, 1)), "the resumed run did step 2 only");
     }
@@ -81,6 +84,35 @@ public sealed class RunFolderTests
         var e = Assert.Throws<ArgumentException>(() => Run(output, Options with { MaxSteps = 2, Seed = 4 }, resume: true));
         Assert.That(e!.Message, Does.Contain("Seed").And.Contain("3").And.Contain("4"));
         Assert.That(SavedState(output).Step, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Resuming_with_another_batch_size_or_training_set_is_an_error()
+    {
+        // The saved position counts batches into the seed's shuffle of the examples: with another batch size or set
+        // the resumed run would skip other examples than those it trained on.
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        var size = Assert.Throws<ArgumentException>(() => Run(output, Options with { MaxSteps = 2, BatchSize = 4 }, resume: true));
+        Assert.That(size!.Message, Does.Contain("BatchSize 2").And.Contain("with 4"));
+        var fewer = Assert.Throws<ArgumentException>(() => Run(output, Options with { MaxSteps = 2 }, resume: true, data: train.Take(6).ToList()));
+        Assert.That(fewer!.Message, Does.Contain("8 examples").And.Contain("with 6"));
+        var edited = train.Select((e, i) => i == 3 ? e with { Caption = e.Caption + " again" } : e).ToList();
+        var other = Assert.Throws<ArgumentException>(() => Run(output, Options with { MaxSteps = 2 }, resume: true, data: edited));
+        Assert.That(other!.Message, Does.Contain("another training set"));
+        Assert.That(SavedState(output).Step, Is.EqualTo(1), "the checkpoint is untouched");
+        Assert.That(Run(output, Options with { MaxSteps = 2 }, resume: true).Steps, Is.EqualTo(2), "the same settings still resume");
+    }
+
+    [Test]
+    public void A_checkpoint_that_records_only_the_seed_still_resumes()
+    {
+        string output = NewOutput();
+        Run(output, Options with { MaxSteps = 1 });
+        string state = Path.Combine(output, "checkpoint", "trainer_state.json");
+        File.WriteAllText(state, """{"Step": 1, "Epoch": 0, "BatchInEpoch": 1, "Seed": 3}""");
+        Assert.That(Run(output, Options with { MaxSteps = 2 }, resume: true).Steps, Is.EqualTo(2));
+        Assert.That(SavedState(output).Examples, Is.EqualTo(8), "the new checkpoint records the set");
     }
 
     [TestCase("trainer_state.json", "{broken")]

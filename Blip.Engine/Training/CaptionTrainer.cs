@@ -41,7 +41,7 @@ public sealed class CaptionTrainer
     /// checkpoint when <paramref name="resume"/>.</summary>
     /// <exception cref="FileNotFoundException"><paramref name="resume"/> and no checkpoint to resume from.</exception>
     /// <exception cref="IOException">Not <paramref name="resume"/>, and the folder holds another run's log or checkpoint.</exception>
-    /// <exception cref="ArgumentException">Resuming a checkpoint written with another seed.</exception>
+    /// <exception cref="ArgumentException">Resuming a checkpoint written with another seed, batch size or training set.</exception>
     public TrainingResult Train(IReadOnlyList<CaptionExample> train, string outputFolder, IReadOnlyList<CaptionExample>? eval = null, bool resume = false)
     {
         var task = new TrainingTask(model, processor, Loss,

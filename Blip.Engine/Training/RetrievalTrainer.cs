@@ -50,7 +50,7 @@ public sealed class RetrievalTrainer : IDisposable
     /// checkpoint when <paramref name="resume"/>.</summary>
     /// <exception cref="FileNotFoundException"><paramref name="resume"/> and no checkpoint to resume from.</exception>
     /// <exception cref="IOException">Not <paramref name="resume"/>, and the folder holds another run's log or checkpoint.</exception>
-    /// <exception cref="ArgumentException">Resuming a checkpoint written with another seed, or a training set of one image.</exception>
+    /// <exception cref="ArgumentException">Resuming a checkpoint written with another seed, batch size or training set, or a training set of one image.</exception>
     public TrainingResult Train(IReadOnlyList<CaptionExample> train, string outputFolder, IReadOnlyList<CaptionExample>? eval = null, bool resume = false)
     {
         ArgumentNullException.ThrowIfNull(train);

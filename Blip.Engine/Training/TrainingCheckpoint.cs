@@ -15,7 +15,12 @@ namespace Blip.Engine.Training;
 /// <param name="Epoch">The epoch in progress (0-based).</param>
 /// <param name="BatchInEpoch">Micro-batches of <paramref name="Epoch"/> already trained on.</param>
 /// <param name="Seed">The run's seed (data order derives from it and the epoch).</param>
-public sealed record TrainerState(int Step, int Epoch, int BatchInEpoch, long Seed);
+/// <param name="BatchSize">Examples per micro-batch (<paramref name="BatchInEpoch"/> counts in them); 0 when not
+/// recorded (a checkpoint of an earlier version).</param>
+/// <param name="Examples">Examples in the training set (the epoch's order is a shuffle of them); 0 when not recorded.</param>
+/// <param name="Data">A fingerprint of the training set (SHA-256 of its image paths, captions and image ids, in
+/// order); null when not recorded.</param>
+public sealed record TrainerState(int Step, int Epoch, int BatchInEpoch, long Seed, int BatchSize = 0, int Examples = 0, string? Data = null);
 
 /// <summary>Saves and restores resumable checkpoints (a folder: <c>model.safetensors</c>, <c>optimizer.bin</c>,
 /// <c>rng.safetensors</c>, <c>trainer_state.json</c>).</summary>

@@ -52,7 +52,8 @@ internal static class TrainingLoop
         ArgumentNullException.ThrowIfNull(outputFolder);
         if (train.Count == 0) throw new ArgumentException("the training set is empty", nameof(train));
         string checkpoint = Path.Combine(outputFolder, "checkpoint");
-        CheckOutputFolder(outputFolder, checkpoint, resume, options.Seed);
+        string data = Fingerprint(train);
+        CheckOutputFolder(outputFolder, checkpoint, resume, options, train.Count, data);
         Directory.CreateDirectory(outputFolder);
         torch.manual_seed(options.Seed);
         if (options.TextDropout is { } rate) ModelParameters.SetDropout(task.Model, rate);
@@ -62,10 +63,13 @@ internal static class TrainingLoop
         var extra = task.Extra.Select(x => new KeyValuePair<string, Tensor>(x.Name, x.Parameter)).ToList();
         var state = resume
             ? TrainingCheckpoint.Load(checkpoint, task.Model, optimizer, extra)
-            : new TrainerState(0, 0, 0, options.Seed);
+            : new TrainerState(0, 0, 0, options.Seed, options.BatchSize, train.Count, data);
         using var log = new TrainingLog(Path.Combine(outputFolder, LogFile));
         var parameters = trainable.Select(x => x.Parameter).Concat(task.Extra.Select(x => x.Parameter)).ToList();
-        var run = new Run(task, options, progress, optimizer, parameters, log, TotalSteps(options, train.Count), checkpoint, extra, state);
+        var run = new Run(task, options, progress, optimizer, parameters, log, TotalSteps(options, train.Count), checkpoint, extra, state with
+        {
+            BatchSize = options.BatchSize, Examples = train.Count, Data = data,
+        });
         for (int epoch = state.Epoch; epoch < options.Epochs && !run.Finished; epoch++)
         {
             run.Epoch(train, epoch, epoch == state.Epoch ? state.BatchInEpoch : 0);
@@ -75,20 +79,37 @@ internal static class TrainingLoop
         return new TrainingResult(run.Step, run.Losses, run.Evaluations);
     }
 
-    /// <summary>Refuses to resume from nothing, to resume with another seed (the data order derives from it), and to
-    /// start afresh over another run's log and checkpoint (it would mix the logs and replace the checkpoint).</summary>
-    private static void CheckOutputFolder(string outputFolder, string checkpoint, bool resume, long seed)
+    /// <summary>Refuses to resume from nothing; to resume with another seed, batch size or training set (the position
+    /// saved is a count of batches into a shuffle of the examples by the seed: any of them changed, the run would skip
+    /// other examples than it trained on); and to start afresh over another run's log and checkpoint (it would mix the
+    /// logs and replace the checkpoint). A checkpoint of an earlier version records only the seed.</summary>
+    private static void CheckOutputFolder(string outputFolder, string checkpoint, bool resume, TrainingOptions options, int examples, string data)
     {
         if (resume)
         {
             var saved = TrainingCheckpoint.ReadState(checkpoint);
-            if (saved.Seed != seed)
-                throw new ArgumentException($"{checkpoint} was written by a run with {nameof(TrainingOptions.Seed)} {saved.Seed}; resuming it with {seed} would change its data order", nameof(seed));
+            string? change =
+                saved.Seed != options.Seed ? $"{nameof(TrainingOptions.Seed)} {saved.Seed}; resuming it with {options.Seed}"
+                : saved.BatchSize != 0 && saved.BatchSize != options.BatchSize ? $"{nameof(TrainingOptions.BatchSize)} {saved.BatchSize}; resuming it with {options.BatchSize}"
+                : saved.Examples != 0 && saved.Examples != examples ? $"a training set of {saved.Examples} examples; resuming it with {examples}"
+                : saved.Data is not null && saved.Data != data ? $"another training set (fingerprint {saved.Data}, now {data}); resuming it"
+                : null;
+            if (change is not null)
+                throw new ArgumentException($"{checkpoint} was written by a run with {change} would train on other examples than the position it saved", nameof(options));
             return;
         }
         string log = Path.Combine(outputFolder, LogFile);
         if (TrainingCheckpoint.Exists(checkpoint) || File.Exists(log))
             throw new IOException($"{outputFolder} already holds a training run ({(File.Exists(log) ? log : checkpoint)}): resume it (--resume) or choose another output folder");
+    }
+
+    /// <summary>SHA-256 (hex, first 16 digits) of the examples' image paths, captions and image ids, in order.</summary>
+    internal static string Fingerprint(IReadOnlyList<CaptionExample> examples)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var e in examples)
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{e.ImagePath}\0{e.Caption}\0{e.ImageId}\n"));
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
 
     /// <summary>The mutable state of one call to <see cref="Train"/>.</summary>
@@ -130,8 +151,8 @@ internal static class TrainingLoop
                 clock.Restart();
                 // Stopping at MaxSteps mid-epoch saves too, so that a run cut short can be resumed with more steps.
                 bool due = (options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0) || Finished;
-                if (lastOfEpoch) Save(new TrainerState(Step, epoch + 1, 0, options.Seed));
-                else if (due) Save(new TrainerState(Step, epoch, batchInEpoch, options.Seed));
+                if (lastOfEpoch) Save(start with { Step = Step, Epoch = epoch + 1, BatchInEpoch = 0 });
+                else if (due) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = batchInEpoch });
                 progress?.Invoke(report); // after the checkpoint: a crash here loses nothing
                 if (Finished) break;
             }

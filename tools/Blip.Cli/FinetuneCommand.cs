@@ -29,7 +29,7 @@ public static class FinetuneCommand
           --prompt TEXT         prompt put before each caption (unless it starts so) and masked by the blip recipe
                                 (default "a picture of "); only with --recipe blip
           --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end, and the last step)
-          --resume              continue from OUTPUT/checkpoint (without it, OUTPUT must not hold another run)
+          --resume              continue from OUTPUT/checkpoint (same --seed, --batch-size and training file) (without it, OUTPUT must not hold another run)
           --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
           --augment             random resized crop (scale 0.5-1) and horizontal flip of training images
         The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
