@@ -65,16 +65,18 @@ public sealed class HubArgumentTests : HubTestBase
         }
     }
 
-    [Test]
-    public void A_revision_that_is_not_a_ref_path_is_named()
+    [TestCase("../main")]
+    [TestCase("main\n")]          // git refs hold no whitespace or control characters
+    [TestCase("my branch")]
+    public void A_revision_that_is_not_a_ref_path_is_named(string revision)
     {
         using var resolver = Resolver();
 
         var error = Assert.ThrowsAsync<ArgumentException>(
-            () => resolver.ResolveModelFolderAsync(RepoId, Options(null) with { Offline = true, Revision = "../main" }));
+            () => resolver.ResolveModelFolderAsync(RepoId, Options(null) with { Offline = true, Revision = revision }));
 
         Assert.That(error!.ParamName, Is.EqualTo("options"));
-        Assert.That(error.Message, Does.Contain("HubOptions.Revision").And.Contain("'../main'"));
+        Assert.That(error.Message, Does.Contain("HubOptions.Revision").And.Contain($"'{revision}'"));
     }
 
     [Test]

@@ -77,9 +77,10 @@ public sealed record HubOptions
         if (string.IsNullOrWhiteSpace(CacheDir))
             throw new ArgumentException(
                 $"HubOptions.CacheDir is {(CacheDir is null ? "null" : "empty")}: it must name the hub cache folder (HF_HUB_CACHE).", paramName);
-        if (!HubCache.IsRepoPath(Revision))
+        // A git ref (git check-ref-format) holds no whitespace or control characters either.
+        if (!HubCache.IsRepoPath(Revision) || Revision.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
             throw new ArgumentException(
-                $"HubOptions.Revision '{Revision}' is not a branch, tag or commit (it must be non-empty, with no '..', '\\' or empty parts).", paramName);
+                $"HubOptions.Revision '{Revision}' is not a branch, tag or commit (it must be non-empty, with no '..', '\\', whitespace, control characters or empty parts).", paramName);
         foreach (var (name, timeout) in new[] { (nameof(EtagTimeout), EtagTimeout), (nameof(DownloadTimeout), DownloadTimeout) })
         {
             if (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
