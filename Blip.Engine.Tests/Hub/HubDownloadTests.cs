@@ -32,6 +32,26 @@ public sealed class HubDownloadTests : HubTestBase
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task Online_a_snapshot_link_that_loops_is_made_again(CancellationToken ct)
+    {
+        // huggingface_hub's os.path.exists is false for a loop, so hf_hub_download links the blob again over it.
+        using var hub = new FakeHub();
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        using var resolver = Resolver();
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+        string weights = Path.Combine(folder, "model.safetensors");
+        File.Delete(weights);
+        File.CreateSymbolicLink(weights, "model.safetensors");
+
+        string again = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+
+        Assert.That(again, Is.EqualTo(folder));
+        Assert.That(File.ReadAllBytes(weights), Is.EqualTo(repo.Files["model.safetensors"]));
+        Assert.That(hub.Requests.Count(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)), Is.EqualTo(1), "the blob was there: linked, not downloaded");
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Second_resolve_makes_only_head_requests_and_skips_known_missing_files(CancellationToken ct)
     {
         using var hub = new FakeHub();

@@ -68,9 +68,10 @@ internal sealed partial class HubCache
         return unfollowable is null ? exists : throw Unreadable(pointerPath, unfollowable);
     }
 
-    /// <summary>Whether a blob is there to link to: a file, or a link that resolves to one. A broken or looping link
-    /// counts as missing, as huggingface_hub's <c>os.path.exists</c> has it: the download then moves a new blob over it.</summary>
-    public static bool BlobExists(string blobPath) => IsFileOrLinkToOne(blobPath, out _);
+    /// <summary>Whether <paramref name="path"/> is a file or a link that resolves to one; a broken or looping link is
+    /// not, as huggingface_hub's <c>os.path.exists</c> has it. Online, such a blob is downloaded again and such a
+    /// snapshot link made again over it (offline, <see cref="PointerExists"/> names it instead).</summary>
+    public static bool LeadsToFile(string path) => IsFileOrLinkToOne(path, out _);
 
     /// <summary>Whether <paramref name="path"/> is a file or a link whose final target is one; a link that cannot be
     /// followed (a loop, no permission) is not, and <paramref name="unfollowable"/> says why.</summary>

@@ -143,7 +143,7 @@ public sealed class HubModelResolver : IDisposable
         if (HubCache.IsCommitHash(revision))
         {
             string known = cache.PointerPath(revision, fileName);
-            if (HubCache.PointerExists(known))
+            if (HubCache.LeadsToFile(known))
                 return (revision, known);
             if (cache.IsMarkedMissing(revision, fileName))
                 return (revision, null);
@@ -173,9 +173,9 @@ public sealed class HubModelResolver : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         using (await cache.LockBlobAsync(remote.Etag!, ct).ConfigureAwait(false))
         {
-            if (HubCache.PointerExists(pointer))
+            if (HubCache.LeadsToFile(pointer))
                 return pointer;
-            if (HubCache.BlobExists(blob))
+            if (HubCache.LeadsToFile(blob))
             {
                 HubCache.Link(blob, pointer, newBlob: false);
                 return pointer;
