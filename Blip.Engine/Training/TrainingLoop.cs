@@ -63,13 +63,12 @@ internal static class TrainingLoop
         var extra = task.Extra.Select(x => new KeyValuePair<string, Tensor>(x.Name, x.Parameter)).ToList();
         var state = resume
             ? TrainingCheckpoint.Load(checkpoint, task.Model, optimizer, extra)
-            : new TrainerState(0, 0, 0, options.Seed, options.BatchSize, train.Count, data);
+            : new TrainerState(0, 0, 0, options.Seed);
         using var log = new TrainingLog(Path.Combine(outputFolder, LogFile));
         var parameters = trainable.Select(x => x.Parameter).Concat(task.Extra.Select(x => x.Parameter)).ToList();
-        var run = new Run(task, options, progress, optimizer, parameters, log, TotalSteps(options, train.Count), checkpoint, extra, state with
-        {
-            BatchSize = options.BatchSize, Examples = train.Count, Data = data,
-        });
+        // Every checkpoint of this run records what its position counts in (checked by CheckOutputFolder on resume).
+        var run = new Run(task, options, progress, optimizer, parameters, log, TotalSteps(options, train.Count), checkpoint, extra,
+            state with { BatchSize = options.BatchSize, Examples = train.Count, Data = data });
         for (int epoch = state.Epoch; epoch < options.Epochs && !run.Finished; epoch++)
         {
             run.Epoch(train, epoch, epoch == state.Epoch ? state.BatchInEpoch : 0);

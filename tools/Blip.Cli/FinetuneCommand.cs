@@ -29,7 +29,8 @@ public static class FinetuneCommand
           --prompt TEXT         prompt put before each caption (unless it starts so) and masked by the blip recipe
                                 (default "a picture of "); only with --recipe blip
           --checkpoint-every N  optimizer steps between resumable checkpoints (and each epoch end, and the last step)
-          --resume              continue from OUTPUT/checkpoint (same --seed, --batch-size and training file) (without it, OUTPUT must not hold another run)
+          --resume              continue from OUTPUT/checkpoint, with the same --seed, --batch-size and training file
+                                (without it, OUTPUT must not hold another run)
           --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
           --augment             random resized crop (scale 0.5-1) and horizontal flip of training images
         The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
@@ -230,7 +231,8 @@ public static class FinetuneCommand
         }
 
         private static int Int(string name, string value) =>
-            int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n : throw new ArgumentException($"{name} expects an integer, got '{value}'");
+            Long(name, value) is var n && n is >= int.MinValue and <= int.MaxValue ? (int)n
+            : throw new ArgumentException($"{name} expects an integer up to {int.MaxValue}, got '{value}'");
 
         private static long Long(string name, string value) =>
             long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) ? n : throw new ArgumentException($"{name} expects an integer, got '{value}'");

@@ -46,18 +46,21 @@ public sealed class BlipTextEmbeddings : nn.Module
         using var scope = NewDisposeScope();
         if (inputIds.numel() > 0)
         {
-            long lo = inputIds.min().item<long>(), hi = inputIds.max().item<long>();
-            if (lo < 0 || hi >= vocabSize)
-                throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {(lo < 0 ? lo : hi)} is outside the vocabulary [0, {vocabSize})");
-        }
-        if (positionIds is not null && positionIds.numel() > 0)
-        {
-            long lo = positionIds.min().item<long>(), hi = positionIds.max().item<long>();
-            if (lo < 0 || hi >= maxPositions)
-                throw new ArgumentOutOfRangeException(nameof(positionIds), $"position {(lo < 0 ? lo : hi)} is outside [0, {maxPositions}) (max_position_embeddings)");
+            // Both range checks in one copy to the host: a decoding step calls this once per token.
+            bool positions = positionIds is not null && positionIds.numel() > 0;
+            Tensor[] bounds = positions ? [inputIds.min(), inputIds.max(), positionIds!.min(), positionIds.max()] : [inputIds.min(), inputIds.max()];
+            var b = stack(bounds.Select(t => t.to(ScalarType.Int64)).ToArray()).cpu().data<long>().ToArray();
+            InRange(b[0], b[1], vocabSize, nameof(inputIds), "token id", $"the vocabulary [0, {vocabSize})");
+            if (positions) InRange(b[2], b[3], maxPositions, nameof(positionIds), "position", $"[0, {maxPositions}) (max_position_embeddings)");
         }
         positionIds ??= arange(pastLength, pastLength + length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0); // [1,T]
         var embeddings = word_embeddings.forward(inputIds) + position_embeddings.forward(positionIds);                        // [B,T,C]
         return dropout.forward(LayerNorm.forward(embeddings)).MoveToOuterDisposeScope();
+    }
+
+    private static void InRange(long lo, long hi, long count, string name, string what, string range)
+    {
+        if (lo < 0 || hi >= count)
+            throw new ArgumentOutOfRangeException(name, $"{what} {(lo < 0 ? lo : hi)} is outside {range}");
     }
 }
