@@ -51,6 +51,27 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(hub.Requests.Count(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)), Is.EqualTo(1), "the blob was there: linked, not downloaded");
     }
 
+    [TestCase("config.json"), CancelAfter(60_000)]
+    [TestCase("model.safetensors")]
+    public async Task Online_at_a_pinned_commit_a_snapshot_link_that_loops_is_made_again(string name, CancellationToken ct)
+    {
+        // The pinned-commit fast path reads the cache before any request; a loop there is absent, not an error.
+        using var hub = new FakeHub();
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        using var resolver = Resolver();
+        var pinned = Options(hub) with { Revision = repo.Commit };
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, pinned, null, ct);
+        string looping = Path.Combine(folder, name);
+        File.Delete(looping);
+        File.CreateSymbolicLink(looping, name);
+
+        string again = await resolver.ResolveModelFolderAsync(repo.Id, pinned, null, ct);
+
+        Assert.That(again, Is.EqualTo(folder));
+        Assert.That(File.ReadAllBytes(looping), Is.EqualTo(repo.Files[name]));
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task Second_resolve_makes_only_head_requests_and_skips_known_missing_files(CancellationToken ct)
     {

@@ -57,8 +57,9 @@ public sealed class HubModelResolver : IDisposable
         HubRepoId.Validate(idOrPath);
         var cache = new HubCache(options.CacheDir, idOrPath);
         if (options.Offline)
-            return CompleteSnapshot(cache, options) ?? throw NotCached(idOrPath, cache, options, "HF_HUB_OFFLINE=1");
-        if (HubCache.IsCommitHash(options.Revision) && CompleteSnapshot(cache, options) is string pinned)
+            return CompleteSnapshot(cache, options, HubCache.PointerExists) ?? throw NotCached(idOrPath, cache, options, "HF_HUB_OFFLINE=1");
+        // Online, a link that cannot be followed is not there (os.path.exists), so the download below makes it again.
+        if (HubCache.IsCommitHash(options.Revision) && CompleteSnapshot(cache, options, HubCache.LeadsToFile) is string pinned)
             return pinned;
         try
         {
@@ -66,7 +67,7 @@ public sealed class HubModelResolver : IDisposable
         }
         catch (HubException e) when (e.Kind == HubErrorKind.NetworkUnavailable)
         {
-            string cached = CompleteSnapshot(cache, options) ?? throw NotCached(idOrPath, cache, options, e.Message, e);
+            string cached = CompleteSnapshot(cache, options, HubCache.PointerExists) ?? throw NotCached(idOrPath, cache, options, e.Message, e);
             await _notes.WriteLineAsync($"note: {e.Message} Using the cached snapshot {cached}.").ConfigureAwait(false);
             return cached;
         }
@@ -213,14 +214,16 @@ public sealed class HubModelResolver : IDisposable
         return path is not null || cache.IsMarkedMissing(commit, fileName);
     }
 
-    /// <summary>The snapshot folder if the cache holds config.json and all weights for the revision, else null.</summary>
-    private static string? CompleteSnapshot(HubCache cache, HubOptions options)
+    /// <summary>The snapshot folder if the cache holds config.json and all weights for the revision, else null.
+    /// <c>exists</c> says whether a snapshot file is there: <see cref="HubCache.PointerExists"/> (a looping link is an
+    /// error naming it) or <see cref="HubCache.LeadsToFile"/> (it is absent, to be made again online).</summary>
+    private static string? CompleteSnapshot(HubCache cache, HubOptions options, Func<string, bool> exists)
     {
         string? commit = cache.ResolveCommit(options.Revision);
-        if (commit is null || !HubCache.PointerExists(cache.PointerPath(commit, ConfigFile)))
+        if (commit is null || !exists(cache.PointerPath(commit, ConfigFile)))
             return null;
         string folder = cache.SnapshotFolder(commit);
-        return HubWeightFiles.HasWeights(folder, cache.RepoFolder, commit) ? folder : null;
+        return HubWeightFiles.HasWeights(folder, cache.RepoFolder, commit, exists) ? folder : null;
     }
 
     private static HubException NotCached(string repoId, HubCache cache, HubOptions options, string reason, Exception? cause = null) =>

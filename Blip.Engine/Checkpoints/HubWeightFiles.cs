@@ -30,22 +30,23 @@ internal static partial class HubWeightFiles
         }
     }
 
-    /// <summary>Whether the snapshot holds the single weights file, or an index and all its shards.</summary>
-    public static bool HasWeights(string snapshotFolder, string repoFolder, string commit)
+    /// <summary>Whether the snapshot holds the single weights file, or an index and all its shards, by <c>exists</c>
+    /// (see <c>HubModelResolver.CompleteSnapshot</c>).</summary>
+    public static bool HasWeights(string snapshotFolder, string repoFolder, string commit, Func<string, bool> exists)
     {
-        if (HubCache.PointerExists(Path.Combine(snapshotFolder, Single)))
+        if (exists(Path.Combine(snapshotFolder, Single)))
             return true;
         string index = Path.Combine(snapshotFolder, Index);
-        if (!HubCache.PointerExists(index))
+        if (!exists(index))
         {
             foreach (string name in HubModelResolver.UnsupportedWeightFiles)
             {
-                if (HubCache.PointerExists(Path.Combine(snapshotFolder, name)))
+                if (exists(Path.Combine(snapshotFolder, name)))
                     throw Unsupported(Path.GetFileName(repoFolder), commit, name);
             }
             return false;
         }
-        return ReadShardNames(index).All(s => HubCache.PointerExists(Path.Combine(snapshotFolder, HubCache.LocalPath(s))));
+        return ReadShardNames(index).All(s => exists(Path.Combine(snapshotFolder, HubCache.LocalPath(s))));
     }
 
     public static HubException Unsupported(string repo, string commit, string fileName) =>
