@@ -79,15 +79,29 @@ public sealed class BlipImageProcessor
                 nameof(images));
         }
 
-        long plane = (long)h * w;
-        var values = new float[resized.Count * 3 * plane];
-        for (int b = 0; b < resized.Count; b++)
+        // Each image is written straight into its slice of the tensor: no managed copy of the batch, whose
+        // B·3·H·W floats pass int.MaxValue (a float[]'s limit) at about 4,900 images of 384².
+        var pixelValues = torch.empty([resized.Count, 3, h, w], ScalarType.Float32); // [B, 3, H, W]
+        try
         {
-            WritePixelValues(resized[b], values.AsSpan((int)(b * 3 * plane), (int)(3 * plane)));
+            int imageValues = checked(3 * h * w);
+            for (int b = 0; b < resized.Count; b++)
+            {
+                using var slot = pixelValues[b]; // [3, H, W], contiguous
+                WritePixelValues(resized[b], ImageSpan(slot, imageValues));
+            }
+        }
+        catch
+        {
+            pixelValues.Dispose();
+            throw;
         }
 
-        return torch.tensor(values, [resized.Count, 3, h, w]); // [B, 3, H, W]
+        return pixelValues;
     }
+
+    private static unsafe Span<float> ImageSpan(Tensor slot, int length) =>
+        new((void*)Checkpoints.TensorMemory.DataAddress(slot), length);
 
     /// <summary>Resizes to the configured size with Pillow's BICUBIC (returns the image itself when <c>do_resize</c> is off or the size already matches).</summary>
     public RgbImage Resize(RgbImage image)
