@@ -82,11 +82,12 @@ public sealed class ImageProcessorConfigTests
     [TestCase("""{"rescale_factor": 1e38}""", "rescale_factor", "float32")]
     public void Invalid_fields_are_named(string json, string field, string detail)
     {
-        var e = Assert.Throws<InvalidDataException>(() => ImageProcessorConfig.Parse(json, "cfg.json"));
-        Assert.That(e!.Message, Does.Contain("cfg.json").And.Contain($"'{field}'").And.Contain(detail));
+        var e = Assert.Throws<ConfigException>(() => ImageProcessorConfig.Parse(json, "cfg.json"));
+        Assert.That((e!.File, e.Field), Is.EqualTo(("cfg.json", field)));
+        Assert.That(e.Message, Does.Contain("cfg.json").And.Contain($"'{field}'").And.Contain(detail));
     }
 
     [Test]
     public void Malformed_json_names_the_source() =>
-        Assert.That(Assert.Throws<InvalidDataException>(() => ImageProcessorConfig.Parse("{", "x.json"))!.Message, Does.Contain("x.json"));
+        Assert.That(Assert.Throws<ConfigException>(() => ImageProcessorConfig.Parse("{", "x.json"))!.File, Is.EqualTo("x.json"));
 }

@@ -60,7 +60,7 @@ public sealed record ImageProcessorConfig
 
     /// <summary>Reads a model folder (or one of the two JSON files) and validates it.</summary>
     /// <exception cref="FileNotFoundException">The folder has neither file.</exception>
-    /// <exception cref="InvalidDataException">The JSON is malformed or a field is invalid; the message names both.</exception>
+    /// <exception cref="ConfigException">The JSON is malformed or a field is invalid; the exception names the file and field.</exception>
     public static ImageProcessorConfig Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -91,7 +91,7 @@ public sealed record ImageProcessorConfig
     /// <summary>Parses JSON text (flat, or a processor_config.json with a nested <c>image_processor</c>).</summary>
     /// <param name="json">The JSON text.</param>
     /// <param name="source">Names the text in error messages.</param>
-    /// <exception cref="InvalidDataException">The JSON is malformed or a field is invalid.</exception>
+    /// <exception cref="ConfigException">The JSON is malformed or a field is invalid.</exception>
     public static ImageProcessorConfig Parse(string json, string source = "<json>")
     {
         ArgumentNullException.ThrowIfNull(json);
@@ -103,7 +103,7 @@ public sealed record ImageProcessorConfig
     }
 
     /// <summary>Checks every field; returns this.</summary>
-    /// <exception cref="InvalidDataException">A field is out of range; the message names it.</exception>
+    /// <exception cref="ConfigException">A field is out of range; <see cref="ConfigException.Field"/> names it.</exception>
     public ImageProcessorConfig Validate(string source = "ImageProcessorConfig")
     {
         Require(Height > 0 && Width > 0, source, "size", $"height and width must be positive, got {Height}x{Width}");
@@ -129,7 +129,7 @@ public sealed record ImageProcessorConfig
     {
         if (!ok)
         {
-            throw new InvalidDataException($"{source}: field '{field}' is invalid: {why}.");
+            throw new ConfigException(source, field, why);
         }
     }
 
@@ -141,7 +141,7 @@ public sealed record ImageProcessorConfig
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
+            throw new ConfigException(source, "", $"not valid JSON: {e.Message}", e);
         }
     }
 
@@ -149,7 +149,7 @@ public sealed record ImageProcessorConfig
     {
         if (e.ValueKind != JsonValueKind.Object)
         {
-            throw new InvalidDataException($"{source}: expected a JSON object, got {e.ValueKind}.");
+            throw new ConfigException(source, "", $"expected a JSON object, got {e.ValueKind}");
         }
 
         var d = Default;
@@ -183,8 +183,8 @@ public sealed record ImageProcessorConfig
             return (height, width);
         }
 
-        throw new InvalidDataException(
-            $"{source}: field 'size' must be {{\"height\": H, \"width\": W}} or an integer, got {size.GetRawText()} (shortest_edge sizes are not BLIP's).");
+        throw new ConfigException(source, "size",
+            $"must be {{\"height\": H, \"width\": W}} or an integer, got {size.GetRawText()} (shortest_edge sizes are not BLIP's)");
     }
 
     private static bool ReadBool(JsonElement e, string name, bool fallback, string source) =>
@@ -222,6 +222,6 @@ public sealed record ImageProcessorConfig
         return [.. v.EnumerateArray().Select(x => x.GetDouble())];
     }
 
-    private static InvalidDataException Bad(string source, string field, string expected, JsonElement got) =>
-        new($"{source}: field '{field}' must be {expected}, got {got.GetRawText()}.");
+    private static ConfigException Bad(string source, string field, string expected, JsonElement got) =>
+        new(source, field, $"must be {expected}, got {got.GetRawText()}");
 }
