@@ -19,6 +19,15 @@ public class CliTests
     }
 
     [Test]
+    public void Root_help_lists_every_command_finetune_included()
+    {
+        var (code, output, _) = Run("--help");
+        Assert.That(code, Is.EqualTo(0));
+        foreach (string command in new[] { "caption", "match", "rank", "vqa", "download", "finetune" })
+            Assert.That(output, Does.Match($@"(?m)^\s+{command}\b"), command);
+    }
+
+    [Test]
     public void Caption_json_has_image_caption_and_full_token_ids_as_generate_returns_them()
     {
         using var fixtures = new TinyFixtures();

@@ -14,12 +14,14 @@ public static class CliApp
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         // `finetune caption|itm` parses its own options (Training owns that command).
         if (args.Length > 0 && args[0] == "finetune") return FinetuneCommand.Run(args[1..], stdout, stderr);
-        var root = new RootCommand("BLIP (Salesforce) in .NET: caption, match, rank and answer, equal to Hugging Face transformers.");
+        var root = new RootCommand("BLIP (Salesforce) in .NET: caption, match, rank, answer and fine-tune, equal to Hugging Face transformers.");
         root.Subcommands.Add(Commands.Caption(stdout, stderr));
         root.Subcommands.Add(Commands.Match(stdout, stderr));
         root.Subcommands.Add(Commands.Rank(stdout, stderr));
         root.Subcommands.Add(Commands.Vqa(stdout, stderr));
         root.Subcommands.Add(Commands.Download(stdout, stderr));
+        // Listed for `blip --help` only: `blip finetune ...` never reaches this parser (see above).
+        root.Subcommands.Add(new Command("finetune", "fine-tune a captioning or ITM model (blip finetune --help)"));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
