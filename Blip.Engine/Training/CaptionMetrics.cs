@@ -1,17 +1,33 @@
 // Caption metrics: exact match, corpus BLEU-4 (Papineni et al.) and CIDEr-D (Vedantam et al., as pycocoevalcap).
 namespace Blip.Engine.Training;
 
-/// <summary>Scores generated captions against reference captions (one or more per image).</summary>
-/// <remarks>Text is lower-cased and split into words with punctuation removed (a simplification of the PTB
-/// tokenizer that pycocoevalcap runs).</remarks>
+/// <summary>Scores generated captions against reference captions (one or more per image), as pycocoevalcap's
+/// <c>Bleu(4)</c> and <c>Cider</c> (which is CIDEr-D) score PTB-tokenized captions.</summary>
+/// <remarks>
+/// pycocoevalcap runs Stanford CoreNLP 3.4.1's Java <c>PTBTokenizer -preserveLines -lowerCase</c> and then drops the
+/// tokens <c>'' ' `` ` -LRB- -RRB- -LCB- -RCB- . ? ! , : - -- ... ;</c>. <see cref="Words"/> reproduces that without
+/// Java: lower-case; a word is a run of letters/digits that may hold a hyphen, apostrophe, slash or period between
+/// two letters/digits (<c>t-shirt</c>, <c>o'clock</c>, <c>and/or</c>, <c>3.5</c>) or a comma or colon between two
+/// digits (<c>1,000</c>, <c>10:30</c>); the clitics <c>n't 's 'm 'd 're 've 'll</c> become words of their own
+/// (<c>don't</c> → <c>do n't</c>) and <c>cannot gonna gotta wanna gimme lemme</c> are split in two, as PTB does;
+/// <c>. ? ! , : ; - ' " `</c>, curly quotes, en/em dashes and <c>…</c> are dropped; brackets are kept, as
+/// <c>-lrb- -rrb- -lsb- -rsb- -lcb- -rcb-</c> (PTB escaping writes <c>-LRB-</c> and <c>-lowerCase</c> lower-cases each
+/// token after that, as CoreNLP's <c>PTBTokenizer.tokReader</c> does, so the filter's upper-case names never
+/// match); every other symbol (<c>$ % &amp; # @ / *</c> …) is a word of one character.
+/// Known simplifications, none of which changes the words of ordinary captions: Stanford keeps the period of
+/// abbreviations (<c>mr.</c>, <c>u.s.</c>; here <c>mr</c>, <c>u.s</c>: one word either way), escapes <c>/</c> and
+/// <c>*</c>, and has rules (URLs, e-mail addresses, emoticons, <c>&amp;</c> inside words, SGML entities, <c>?!</c>
+/// runs) that are not reproduced. Only the word boundaries and which tokens are dropped matter to the scores: a
+/// consistent renaming of words changes nothing.
+/// </remarks>
 public static class CaptionMetrics
 {
-    /// <summary>Lower-cased words without punctuation.</summary>
+    /// <summary>The lower-cased words of <paramref name="text"/> that pycocoevalcap scores (see the remarks on
+    /// <see cref="CaptionMetrics"/>).</summary>
     public static string[] Words(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var cleaned = new string(text.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : ' ').ToArray());
-        return cleaned.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return PtbWords.Of(text);
     }
 
     /// <summary>Fraction of candidates whose words equal those of one of their references.</summary>
