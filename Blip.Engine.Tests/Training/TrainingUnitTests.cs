@@ -126,13 +126,16 @@ public sealed class TrainingUnitTests
     {
         IReadOnlyList<IReadOnlyList<string>> refs = [["one red square here"], ["two blue circles there"]];
         Assert.That(CaptionMetrics.ExactMatch(["One red square, here!", "two blue circles"], refs), Is.EqualTo(0.5));
-        Assert.That(CaptionMetrics.Bleu4(["one red square here", "two blue circles there"], refs), Is.EqualTo(1.0).Within(1e-12));
-        Assert.That(CaptionMetrics.Bleu4(["green", "green"], refs), Is.Zero);
+        // a perfect match: 1 up to pycocoevalcap's epsilons ((4 + 1e-15) / (4 + 1e-9)...)
+        Assert.That(CaptionMetrics.Bleu4(["one red square here", "two blue circles there"], refs), Is.EqualTo(1.0).Within(1e-9));
+        // no match at all: pycocoevalcap's 1e-15 / 1e-9 epsilons leave a tiny positive score, not 0
+        Assert.That(CaptionMetrics.Bleu4(["green", "green"], refs), Is.GreaterThan(0).And.LessThan(1e-9));
         // every n-gram is in one of two documents: idf log 2 for all, cosine 1 for n = 1..4, no length penalty → 10
         Assert.That(CaptionMetrics.CiderD(["one red square here", "two blue circles there"], refs), Is.EqualTo(10.0).Within(1e-9));
         Assert.That(CaptionMetrics.CiderD(["green", "green"], refs), Is.Zero);
-        // BLEU: 3 of 4 words, brevity exp(1 - 4/3); precisions 3/3, 2/2, 1/1 and 0 4-grams → 0 without smoothing
-        Assert.That(CaptionMetrics.Bleu4(["one red square", "two blue circles"], refs), Is.Zero);
+        // BLEU: 3 of 4 words, brevity exp(1 - 4/3); precisions 6/6, 4/4, 2/2 and no 4-grams: (0 + 1e-15) / (0 + 1e-9) in
+        // pycocoevalcap, so not 0 as in unsmoothed BLEU (the fixture tests check this against nltk's counts)
+        Assert.That(CaptionMetrics.Bleu4(["one red square", "two blue circles"], refs), Is.EqualTo(Math.Exp(1 - 4.0 / 3) * Math.Pow(1e-6, 0.25)).Within(1e-9));
     }
 
     [Test]

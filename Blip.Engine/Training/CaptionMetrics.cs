@@ -22,6 +22,9 @@ namespace Blip.Engine.Training;
 /// </remarks>
 public static class CaptionMetrics
 {
+    // pycocoevalcap's BLEU adds these to every count so that no order ever divides by or takes the log of zero.
+    private const double Tiny = 1e-15, Small = 1e-9;
+
     /// <summary>The lower-cased words of <paramref name="text"/> that pycocoevalcap scores (see the remarks on
     /// <see cref="CaptionMetrics"/>).</summary>
     public static string[] Words(string text)
@@ -38,8 +41,14 @@ public static class CaptionMetrics
         return (double)hits / candidates.Count;
     }
 
-    /// <summary>Corpus BLEU-4: geometric mean of clipped 1..4-gram precisions times the brevity penalty (closest
-    /// reference length), no smoothing.</summary>
+    /// <summary>Corpus BLEU-4 as pycocoevalcap's <c>Bleu(4)</c> (its fourth value): the geometric mean of the corpus
+    /// clipped 1..4-gram precisions times the brevity penalty, with the "closest" reference length of each candidate
+    /// (ties to the shorter), no smoothing.</summary>
+    /// <remarks>As pycocoevalcap, every precision is (matches + 1e-15) / (candidate n-grams + 1e-9) and the length
+    /// ratio (candidate words + 1e-15) / (reference words + 1e-9): a corpus without any 4-gram match scores a small
+    /// positive number ((1e-15 / its 4-grams)^(1/4) times the rest: ~1e-4 for ten 4-grams), not 0. nltk's <c>corpus_bleu</c> agrees (to ~1e-9 relative) when every
+    /// order has a match and every candidate has at least 4 words; otherwise it differs (it counts at least one
+    /// n-gram per candidate and returns ~0 for an order without matches).</remarks>
     public static double Bleu4(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references)
     {
         Check(candidates, references);
@@ -55,17 +64,17 @@ public static class CaptionMetrics
             for (int n = 1; n <= 4; n++)
             {
                 var counts = NGrams(cand, n);
-                var maxRef = new Dictionary<string, int>();
+                var maxRef = new Dictionary<string, int>(StringComparer.Ordinal);
                 foreach (var r in refs)
                     foreach (var (g, c) in NGrams(r, n)) maxRef[g] = Math.Max(maxRef.GetValueOrDefault(g), c);
                 matched[n - 1] += counts.Sum(kv => Math.Min(kv.Value, maxRef.GetValueOrDefault(kv.Key)));
                 total[n - 1] += Math.Max(0, cand.Length - n + 1);
             }
         }
-        if (matched.Any(m => m == 0)) return 0;
-        double logPrecision = Enumerable.Range(0, 4).Sum(n => Math.Log(matched[n] / total[n])) / 4;
-        double brevity = candLength >= refLength ? 1 : Math.Exp(1 - refLength / Math.Max(candLength, 1e-9));
-        return brevity * Math.Exp(logPrecision);
+        double product = 1;
+        for (int n = 0; n < 4; n++) product *= (matched[n] + Tiny) / (total[n] + Small);
+        double ratio = (candLength + Tiny) / (refLength + Small);
+        return Math.Pow(product, 1.0 / 4) * (ratio < 1 ? Math.Exp(1 - 1 / ratio) : 1);
     }
 
     /// <summary>CIDEr-D: mean over images of the average over n = 1..4 of the TF-IDF cosine between candidate and each
