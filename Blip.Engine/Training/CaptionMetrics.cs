@@ -24,6 +24,7 @@ public static class CaptionMetrics
 {
     // pycocoevalcap's BLEU adds these to every count so that no order ever divides by or takes the log of zero.
     private const double Tiny = 1e-15, Small = 1e-9;
+    private const double Sigma = 6.0;
 
     /// <summary>The lower-cased words of <paramref name="text"/> that pycocoevalcap scores (see the remarks on
     /// <see cref="CaptionMetrics"/>).</summary>
@@ -77,21 +78,31 @@ public static class CaptionMetrics
         return Math.Pow(product, 1.0 / 4) * (ratio < 1 ? Math.Exp(1 - 1 / ratio) : 1);
     }
 
-    /// <summary>CIDEr-D: mean over images of the average over n = 1..4 of the TF-IDF cosine between candidate and each
-    /// reference (document frequencies from the references), clipped, with a Gaussian length penalty (σ = 6), ×10.</summary>
-    public static double CiderD(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references)
+    /// <summary>CIDEr-D as pycocoevalcap's <c>Cider</c>: the mean of <see cref="CiderDPerImage"/>.</summary>
+    public static double CiderD(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references) =>
+        CiderDPerImage(candidates, references).Average();
+
+    /// <summary>CIDEr-D of each image, as the per-image scores pycocoevalcap's <c>Cider</c> returns: ×10 the mean over
+    /// n = 1..4 of the mean over the image's references of the clipped TF-IDF cosine between candidate and reference
+    /// n-gram vectors, times the length penalty exp(-δ²/(2·6²)).</summary>
+    /// <remarks>As pycocoevalcap: document frequencies count the images whose references hold an n-gram (candidates
+    /// never count); the IDF is log(images) - log(max(1, df)), so one image alone scores 0 and an n-gram in every
+    /// image's references weighs 0; the clipped dot product is Σ min(c, r)·r; a zero vector gives cosine 0. δ is
+    /// the difference of the word counts; pycocoevalcap takes that of the bigram counts, which is the same whenever
+    /// both captions have a word, and when either is empty the cosine is 0 anyway.</remarks>
+    public static double[] CiderDPerImage(IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> references)
     {
         Check(candidates, references);
         var refGrams = references.Select(rs => rs.Select(r => Words(r)).ToList()).ToList();
         var df = new Dictionary<string, int>[4];
         for (int n = 1; n <= 4; n++)
         {
-            df[n - 1] = new Dictionary<string, int>();
+            df[n - 1] = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var refs in refGrams)
                 foreach (var g in refs.SelectMany(r => NGrams(r, n).Keys).Distinct()) df[n - 1][g] = df[n - 1].GetValueOrDefault(g) + 1;
         }
         double logDocs = Math.Log(candidates.Count);
-        double score = 0;
+        var scores = new double[candidates.Count];
         for (int i = 0; i < candidates.Count; i++)
         {
             var cand = Words(candidates[i]);
@@ -102,12 +113,12 @@ public static class CaptionMetrics
                 foreach (var r in refGrams[i])
                 {
                     var v = TfIdf(NGrams(r, n), df[n - 1], logDocs);
-                    perImage += Similarity(c, v) * Math.Exp(-Math.Pow(cand.Length - r.Length, 2) / (2 * 36.0)) / 4;
+                    perImage += Similarity(c, v) * Math.Exp(-Math.Pow(cand.Length - r.Length, 2) / (2 * Sigma * Sigma)) / 4;
                 }
             }
-            score += perImage / refGrams[i].Count * 10;
+            scores[i] = perImage / refGrams[i].Count * 10;
         }
-        return score / candidates.Count;
+        return scores;
     }
 
     private static Dictionary<string, double> TfIdf(Dictionary<string, int> counts, Dictionary<string, int> df, double logDocs) =>
