@@ -1,0 +1,44 @@
+using Blip.Engine.Tests.Support;
+
+namespace Blip.Engine.Tests.Generation;
+
+/// <summary>generate() against transformers on the randomized option combinations of <c>Fixtures/generation/sweep.json</c>
+/// (tools/reference/make_generation_sweep.py): the same ids, the same beam scores, and an ArgumentException wherever
+/// transformers raises a ValueError.</summary>
+public class GenerationSweepTests
+{
+    [TestCaseSource(typeof(SweepCase), nameof(SweepCase.All))]
+    public void Sweep_case_equals_transformers(SweepCase c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        using var scope = NewDisposeScope();
+        using var tiny = new TinyFixtures();
+        if (c.Refused is not null)
+        {
+            Assert.Catch<ArgumentException>(() => TransformersParityTests.Run(c.ToGenerationCase(), tiny).Dispose(),
+                $"{c.Name}: transformers refuses it ({c.Refused})");
+            return;
+        }
+        using var result = TransformersParityTests.Run(c.ToGenerationCase(), tiny);
+        var expected = tensor(c.Ids!.SelectMany(r => r).ToArray(), c.Ids!.Length, c.Ids![0].Length);
+        string expectedRows = Rows(c.Ids!), actualRows = Rows(Matrix(result.Sequences));
+        if (expectedRows != actualRows) TestContext.Out.WriteLine($"expected:\n{expectedRows}\nactual:\n{actualRows}");
+        TensorAssert.Equal(expected, result.Sequences, c.Name);
+        if (c.Scores is null)
+        {
+            Assert.That(result.SequenceScores, Is.Null, $"{c.Name}: scores without beam search");
+            return;
+        }
+        Assert.That(result.SequenceScores, Is.Not.Null, $"{c.Name}: beam scores");
+        TensorAssert.AllClose(tensor(c.Scores), tensor(result.SequenceScores!.ToArray()), 1e-4, 0, $"{c.Name} scores");
+    }
+
+    private static long[][] Matrix(Tensor ids)
+    {
+        long[] all = ids.to(CPU).contiguous().data<long>().ToArray();
+        int width = (int)ids.shape[1];
+        return [.. all.Chunk(width)];
+    }
+
+    private static string Rows(IEnumerable<long[]> rows) => string.Join("\n", rows.Select(r => string.Join(",", r)));
+}
