@@ -12,7 +12,7 @@ public class GenerationOptionsTests
         var o = GenerationOptions.Default;
         Assert.That((o.MaxLength, o.MinLength, o.NumBeams, o.DoSample, o.TopK, o.TopP, o.Temperature, o.RepetitionPenalty,
             o.LengthPenalty, o.NoRepeatNgramSize, o.NumReturnSequences, o.EarlyStopping, o.MaxNewTokens),
-            Is.EqualTo((20, 0, 1, false, 50, 1.0, 1.0, 1.0, 1.0, 0, 1, BeamEarlyStopping.Heuristic, (int?)null)));
+            Is.EqualTo(((int?)null, 0, 1, false, 50, 1.0, 1.0, 1.0, 1.0, 0, 1, BeamEarlyStopping.Heuristic, (int?)null)));
     }
 
     [Test]
@@ -71,5 +71,13 @@ public class GenerationOptionsTests
     {
         Assert.That(new GenerationOptions { MaxLength = 20, MaxNewTokens = 6 }.EffectiveMaxLength(11), Is.EqualTo(17));
         Assert.That(new GenerationOptions { MaxLength = 20 }.EffectiveMaxLength(11), Is.EqualTo(20));
+    }
+
+    [Test]
+    public void Without_a_max_length_twenty_new_tokens_follow_the_prompt_up_to_the_decoder_positions()
+    {
+        Assert.That(GenerationOptions.Default.EffectiveMaxLength(11), Is.EqualTo(11 + GenerationOptions.DefaultNewTokens));
+        Assert.That(GenerationOptions.Default.EffectiveMaxLength(11, maxPositions: 512), Is.EqualTo(11 + GenerationOptions.DefaultNewTokens));
+        Assert.That(GenerationOptions.Default.EffectiveMaxLength(60, maxPositions: 64), Is.EqualTo(64));
     }
 }

@@ -33,7 +33,7 @@ public static class TextGenerator
         using var scope = NewDisposeScope();
         var mask = attentionMask?.to(ScalarType.Int64) ?? InferMask(inputIds, stop);
         var input = new DecoderInput(inputIds.to(ScalarType.Int64), mask, positionIds?.to(ScalarType.Int64) ?? PositionsFromMask(mask));
-        int maxLength = options.EffectiveMaxLength(input.Length);
+        int maxLength = options.EffectiveMaxLength(input.Length, decoder.MaxPositions);
         // transformers' _validate_generated_length refuses it for every search (greedy would otherwise add one token).
         if (maxLength <= input.Length)
             throw GenerationOptions.Invalid(nameof(GenerationOptions.MaxLength),
