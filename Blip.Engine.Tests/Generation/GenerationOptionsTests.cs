@@ -33,6 +33,7 @@ public class GenerationOptionsTests
         Assert.That((o.MaxLength, o.MinLength, o.NumBeams, o.EarlyStopping, o.LengthPenalty, o.NoRepeatNgramSize, o.RepetitionPenalty, o.TopK),
             Is.EqualTo((30, 5, 3, BeamEarlyStopping.Never, 0.6, 3, 1.1, 50)));
         Assert.That(GenerationOptions.Parse("""{"early_stopping": true}""").EarlyStopping, Is.EqualTo(BeamEarlyStopping.WhenBeamsFinished));
+        Assert.That(GenerationOptions.Parse("""{"min_new_tokens": 2}""").MinNewTokens, Is.EqualTo(2));
     }
 
     [TestCase("""{"top_p": 1.5}""", "TopP")]
@@ -71,6 +72,14 @@ public class GenerationOptionsTests
     {
         Assert.That(new GenerationOptions { MaxLength = 20, MaxNewTokens = 6 }.EffectiveMaxLength(11), Is.EqualTo(17));
         Assert.That(new GenerationOptions { MaxLength = 20 }.EffectiveMaxLength(11), Is.EqualTo(20));
+    }
+
+    [Test]
+    public void Min_new_tokens_wins_over_min_length()
+    {
+        Assert.That(new GenerationOptions { MinLength = 20, MinNewTokens = 0 }.EffectiveMinLength(11), Is.EqualTo(11));
+        Assert.That(new GenerationOptions { MinLength = 5, MinNewTokens = 3 }.EffectiveMinLength(11), Is.EqualTo(14));
+        Assert.That(new GenerationOptions { MinLength = 5 }.EffectiveMinLength(11), Is.EqualTo(5));
     }
 
     [Test]

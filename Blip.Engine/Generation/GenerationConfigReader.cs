@@ -16,6 +16,7 @@ internal static class GenerationConfigReader
                 MaxLength = Int(root, "max_length") ?? o.MaxLength,
                 MaxNewTokens = Int(root, "max_new_tokens") ?? o.MaxNewTokens,
                 MinLength = Int(root, "min_length") ?? o.MinLength,
+                MinNewTokens = Int(root, "min_new_tokens") ?? o.MinNewTokens,
                 NumBeams = Int(root, "num_beams") ?? o.NumBeams,
                 DoSample = root["do_sample"]?.GetValue<bool>() ?? o.DoSample,
                 Temperature = Real(root, "temperature") ?? o.Temperature,

@@ -33,6 +33,10 @@ public sealed record GenerationOptions
     /// <summary>The end token is forbidden while the sequence (prompt included) is shorter than this. Default 0.</summary>
     public int MinLength { get; init; }
 
+    /// <summary>When set, the end token is forbidden until this many new tokens; it wins over <see cref="MinLength"/>
+    /// (min_length = prompt + this, as transformers' <c>_prepare_generated_length</c>). Default null.</summary>
+    public int? MinNewTokens { get; init; }
+
     /// <summary>Beams; 1 is greedy search or sampling. Default 1.</summary>
     public int NumBeams { get; init; } = 1;
 
@@ -77,6 +81,7 @@ public sealed record GenerationOptions
         Require(MaxLength is null or > 0, nameof(MaxLength), "must be positive when set");
         Require(MaxNewTokens is null or > 0, nameof(MaxNewTokens), "must be positive when set");
         Require(MinLength >= 0, nameof(MinLength), "must not be negative");
+        Require(MinNewTokens is null or >= 0, nameof(MinNewTokens), "must not be negative when set");
         Require(NumBeams is >= 1 and <= MaxWidth, nameof(NumBeams), $"must be in [1, {MaxWidth}]");
         // The scores are float32: a temperature that rounds to 0 there would divide by zero.
         Require((float)Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), $"must be a positive number (at least {float.Epsilon:R}, the smallest float32), got {Temperature:R}");
@@ -104,6 +109,11 @@ public sealed record GenerationOptions
         long length = (long)promptLength + DefaultNewTokens;
         return (int)Math.Min(maxPositions is { } positions ? Math.Min(length, positions) : length, int.MaxValue);
     }
+
+    /// <summary>The shortest sequence before the end token for a prompt of <paramref name="promptLength"/> tokens
+    /// (transformers: <c>min_new_tokens + input length</c> when min_new_tokens is set, else min_length).</summary>
+    public int EffectiveMinLength(int promptLength) =>
+        MinNewTokens is { } n ? (int)Math.Min(int.MaxValue, (long)promptLength + n) : MinLength;
 
     /// <summary><see cref="Default"/> with the generation fields of <c>folder/generation_config.json</c> applied, or
     /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own).</summary>

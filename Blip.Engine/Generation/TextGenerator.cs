@@ -38,7 +38,7 @@ public static class TextGenerator
         if (maxLength <= input.Length)
             throw GenerationOptions.Invalid(nameof(GenerationOptions.MaxLength),
                 $"({maxLength}) must exceed the input length ({input.Length}, bos and prompt), as transformers requires; set MaxNewTokens to count new tokens only");
-        var processors = LogitsProcessorList.Create(options, stop);
+        var processors = LogitsProcessorList.Create(options, stop, input.Length);
         using var sampler = options.DoSample && options.Seed is { } seed ? new Generator((ulong)seed) : null;
         Tensor sequences;
         Tensor? scores = null;
