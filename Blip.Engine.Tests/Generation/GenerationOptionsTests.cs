@@ -47,7 +47,8 @@ public class GenerationOptionsTests
 
     private static IEnumerable<TestCaseData> BadOptions()
     {
-        yield return new TestCaseData(new GenerationOptions { TopP = 0 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { TopP = -0.1 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { TopP = double.NaN }, "TopP");
         yield return new TestCaseData(new GenerationOptions { TopP = 1.01 }, "TopP");
         yield return new TestCaseData(new GenerationOptions { Temperature = 0 }, "Temperature");
         yield return new TestCaseData(new GenerationOptions { NumBeams = 0 }, "NumBeams");

@@ -86,7 +86,8 @@ public sealed record GenerationOptions
         // The scores are float32: a temperature that rounds to 0 there would divide by zero.
         Require((float)Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), $"must be a positive number (at least {float.Epsilon:R}, the smallest float32), got {Temperature:R}");
         Require(TopK >= 0, nameof(TopK), "must not be negative (0 disables)");
-        Require(TopP > 0 && TopP <= 1, nameof(TopP), "must be in (0, 1]");
+        // transformers' TopPLogitsWarper takes 0 (then only the best token or two survive), whatever its message says.
+        Require(TopP >= 0 && TopP <= 1, nameof(TopP), "must be in [0, 1]");
         Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), nameof(RepetitionPenalty), "must be a positive number");
         Require(NoRepeatNgramSize >= 0, nameof(NoRepeatNgramSize), "must not be negative (0 disables)");
         Require(double.IsFinite(LengthPenalty), nameof(LengthPenalty), "must be a finite number");
