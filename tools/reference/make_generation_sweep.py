@@ -3,7 +3,7 @@
 
     tools/reference/py tools/reference/make_generation_sweep.py [--out DIR] [--count N]
 
-Draws N (default 120) option combinations from a fixed seed over the tiny models of Blip.Engine.Tests/Fixtures/tiny/
+Draws N (default 200) option combinations from a fixed seed over the tiny models of Blip.Engine.Tests/Fixtures/tiny/
 and the inputs of make_generation_fixtures.py (images, images4, prompt, question): greedy, sampling, beam search and
 beam sampling; max_length or max_new_tokens (tight ones included: equal to or just past the prompt), min_length,
 min_new_tokens, no_repeat_ngram_size, repetition_penalty (below 1 too), length_penalty (negative and 0 too),
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "Blip.Engine.Tests" / "Fixtures" / "tiny"
 DEFAULT_OUT = REPO / "Blip.Engine.Tests" / "Fixtures" / "generation"
 SWEEP_SEED = 20260
-DEFAULT_COUNT = 120
+DEFAULT_COUNT = 200
 
 
 def prompt_length(inputs, what: str) -> int:
@@ -39,13 +39,14 @@ def prompt_length(inputs, what: str) -> int:
 
 
 def draw_lengths(rng: random.Random, kwargs: dict, prompt: int) -> None:
-    """max_length or max_new_tokens (or neither: transformers' default), tight ones often; min_length/min_new_tokens."""
+    """max_length or max_new_tokens (or both, or neither: transformers' default), tight ones often, long ones within
+    the tiny decoder's 64 positions; min_length/min_new_tokens."""
     r = rng.random()
-    if r < 0.45:
+    if r < 0.45 or 0.85 <= r < 0.9:
         kwargs["max_length"] = prompt + rng.choice([0, 1, 2, rng.randint(3, 18), rng.randint(3, 18), rng.randint(3, 18)])
-    elif r < 0.9:
-        kwargs["max_new_tokens"] = rng.choice([1, 2, rng.randint(3, 16)])
-    top = kwargs.get("max_length", prompt + kwargs.get("max_new_tokens", 20))
+    if 0.45 <= r < 0.9:
+        kwargs["max_new_tokens"] = rng.choice([1, 2, rng.randint(3, 16), rng.randint(3, 16), rng.randint(17, 40)])
+    top = prompt + kwargs["max_new_tokens"] if "max_new_tokens" in kwargs else kwargs.get("max_length", prompt + 20)
     if rng.random() < 0.3:
         kwargs["min_length"] = rng.randint(0, top + 2)
     if rng.random() < 0.2:
@@ -56,15 +57,15 @@ def draw_processors(rng: random.Random, kwargs: dict) -> None:
     if rng.random() < 0.3:
         kwargs["no_repeat_ngram_size"] = rng.randint(1, 4)
     if rng.random() < 0.3:
-        kwargs["repetition_penalty"] = rng.choice([0.5, 0.8, 0.95, 1.2, 1.5, 2.5])
+        kwargs["repetition_penalty"] = rng.choice([0.5, 0.8, 0.95, 1.0, 1.2, 1.5, 2.5])
 
 
 def draw_sampling(rng: random.Random, kwargs: dict) -> None:
     kwargs["do_sample"] = True
     if rng.random() < 0.5:
-        kwargs["temperature"] = rng.choice([0.3, 0.7, 1.3, 2.0])
+        kwargs["temperature"] = rng.choice([0.05, 0.3, 0.7, 1.3, 2.0])
     if rng.random() < 0.5:
-        kwargs["top_k"] = rng.choice([0, 1, 2, 5, 20])
+        kwargs["top_k"] = rng.choice([0, 1, 2, 5, 20, 2000])  # 2000: more than the tiny vocabulary
     if rng.random() < 0.5:
         kwargs["top_p"] = rng.choice([0.3, 0.6, 0.9, 0.99])
 
@@ -112,6 +113,10 @@ def draw_case(rng: random.Random, inputs, edge: str | None) -> dict:
         draw_sampling(rng, kwargs)
         if rng.random() < 0.3:
             kwargs["num_return_sequences"] = rng.randint(2, 3)
+    if mode >= 0.35 and rng.random() < 0.15:  # beam-only flags without beams: transformers warns and ignores them
+        kwargs.update(num_beams=1, length_penalty=rng.choice([-1.0, 2.0]), early_stopping=rng.choice([True, "never"]))
+    if mode >= 0.65 and rng.random() < 0.15:  # sampling-only flags without sampling: the same
+        kwargs.update(do_sample=False, temperature=0.5, top_k=3, top_p=0.5)
     draw_lengths(rng, kwargs, prompt_length(inputs, what))
     draw_processors(rng, kwargs)
     if edge is not None:
