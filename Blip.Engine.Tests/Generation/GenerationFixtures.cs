@@ -41,9 +41,10 @@ public sealed record GenerationCase(string Name, string Model, string Inputs, Ge
 }
 
 /// <summary>One case of <c>Fixtures/generation/sweep.json</c> (tools/reference/make_generation_sweep.py): transformers'
-/// returned ids (and beam scores), or <see cref="Refused"/>, its ValueError, when it refuses the options.</summary>
+/// returned ids (and beam scores), or <see cref="Refused"/>, its ValueError, when it refuses the options;
+/// <see cref="Unsupported"/> names a transformers option of the case that Blip.Engine must refuse.</summary>
 public sealed record SweepCase(string Name, string Model, string Inputs, JsonElement Kwargs, long? Seed,
-    long[][]? Ids, float[]? Scores, string? Refused)
+    long[][]? Ids, float[]? Scores, string? Refused, string? Unsupported)
 {
     /// <summary>Every case of sweep.json, in order.</summary>
     public static IEnumerable<SweepCase> All()
@@ -56,7 +57,8 @@ public sealed record SweepCase(string Name, string Model, string Inputs, JsonEle
                 v.GetProperty("kwargs").Clone(), v.TryGetProperty("seed", out var seed) ? seed.GetInt64() : null,
                 v.TryGetProperty("ids", out var ids) ? ids.Deserialize<long[][]>() : null,
                 v.TryGetProperty("scores", out var scores) ? scores.Deserialize<float[]>() : null,
-                v.TryGetProperty("refused", out var refused) ? refused.GetString() : null);
+                v.TryGetProperty("refused", out var refused) ? refused.GetString() : null,
+                v.TryGetProperty("unsupported", out var unsupported) ? unsupported.GetString() : null);
         }
     }
 

@@ -39,11 +39,21 @@ public class GenerationOptionsTests
     [TestCase("""{"top_p": 1.5}""", "TopP")]
     [TestCase("""{"early_stopping": "sometimes"}""", "early_stopping")]
     [TestCase("""{"num_beams": 2, "num_return_sequences": 3}""", "NumReturnSequences")]
+    [TestCase("""{"typical_p": 0.9}""", "typical_p")]
+    [TestCase("""{"suppress_tokens": [229]}""", "suppress_tokens")]
+    [TestCase("""{"renormalize_logits": true}""", "renormalize_logits")]
     public void Bad_generation_config_names_the_field(string json, string field)
     {
         var e = Assert.Throws<ArgumentException>(() => GenerationOptions.Parse(json, "gen.json"));
         Assert.That(e!.Message, Does.Contain("gen.json").And.Contain(field));
     }
+
+    [Test]
+    public void Unimplemented_transformers_fields_at_their_off_values_are_accepted() =>
+        Assert.That(GenerationOptions.Parse("""
+            {"typical_p": 1.0, "min_p": null, "suppress_tokens": [], "renormalize_logits": false, "num_beam_groups": 1,
+             "diversity_penalty": 0.0, "forced_eos_token_id": null, "output_scores": true, "use_cache": false}
+            """), Is.EqualTo(GenerationOptions.Default));
 
     private static IEnumerable<TestCaseData> BadOptions()
     {

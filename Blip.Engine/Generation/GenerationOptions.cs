@@ -126,6 +126,11 @@ public sealed record GenerationOptions
     }
 
     /// <summary>Applies the fields of a <c>generation_config.json</c> text over <see cref="Default"/>.</summary>
+    /// <remarks>Throws <see cref="ArgumentException"/> naming the key for a field of transformers' GenerationConfig
+    /// that changes the ids but has no option here (typical_p, min_p, bad_words_ids, suppress_tokens,
+    /// forced_eos_token_id, renormalize_logits, num_beam_groups, ...) unless it holds its "off" value: ignoring it would
+    /// give other ids than transformers. Fields that do not change the ids (outputs, cache, ids BLIP passes itself) are
+    /// ignored.</remarks>
     public static GenerationOptions Parse(string json, string source = "generation_config.json")
     {
         ArgumentNullException.ThrowIfNull(json);

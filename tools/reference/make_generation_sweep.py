@@ -8,7 +8,9 @@ and the inputs of make_generation_fixtures.py (images, images4, prompt, question
 beam sampling; max_length or max_new_tokens (tight ones included: equal to or just past the prompt), min_length,
 min_new_tokens, no_repeat_ngram_size, repetition_penalty (below 1 too), length_penalty (negative and 0 too),
 early_stopping, num_return_sequences, temperature, top_k, top_p. Every 12th draw is then pushed past the edge of
-a range, the edges (EDGES) taken in turn: mostly values or combinations transformers refuses. Each case runs transformers' generate(); a ValueError it raises is
+a range, the edges (EDGES) taken in turn: mostly values or combinations transformers refuses. Every 12th other one
+gets a transformers option that changes the ids but that Blip.Engine does not implement (UNSUPPORTED, in turn),
+recorded as the case's "unsupported": Blip.Engine must refuse it (an ArgumentException naming it), not ignore it. Each case runs transformers' generate(); a ValueError it raises is
 recorded as the case's "refused" (Blip.Engine must then throw an ArgumentException), else its returned ids (and the
 beam sequences_scores). Sampling cases call torch.manual_seed(case seed) right before generate().
 Output (default Blip.Engine.Tests/Fixtures/generation/): sweep.json, one case per line. Seeded and single-threaded:
@@ -100,7 +102,14 @@ def push_past_edge(kwargs: dict, edge: str) -> None:
         kwargs[edge] = dict(top_k=-1, temperature=0.0, top_p=0.0)[edge]
 
 
-def draw_case(rng: random.Random, inputs, edge: str | None) -> dict:
+# key, value, whether it needs do_sample
+UNSUPPORTED = [("typical_p", 0.9, True), ("bad_words_ids", [[229]], False), ("min_p", 0.1, True),
+               ("suppress_tokens", [229, 444], False), ("epsilon_cutoff", 0.01, True), ("forced_eos_token_id", 102, False),
+               ("begin_suppress_tokens", [229], False), ("renormalize_logits", True, False),
+               ("encoder_repetition_penalty", 1.5, False), ("exponential_decay_length_penalty", [2, 1.5], False)]
+
+
+def draw_case(rng: random.Random, inputs, edge: str | None, unsupported: tuple | None) -> dict:
     model = "vqa" if rng.random() < 0.25 else "captioning"
     what = "question" if model == "vqa" else rng.choice(["images", "images", "images4", "prompt", "prompt"])
     kwargs: dict = {}
@@ -122,6 +131,11 @@ def draw_case(rng: random.Random, inputs, edge: str | None) -> dict:
     if edge is not None:
         push_past_edge(kwargs, edge)
     case = dict(model=model, inputs=what, kwargs=kwargs)
+    if unsupported is not None:
+        key, value, sample = unsupported
+        kwargs[key] = value
+        kwargs["do_sample"] = kwargs.get("do_sample", False) or sample
+        case["unsupported"] = key
     if kwargs.get("do_sample"):
         case["seed"] = rng.randrange(1, 2**31)
     return case
@@ -173,14 +187,16 @@ def main() -> None:
     for i in range(args.count):
         name = f"sweep.{i:03d}"
         edge = EDGES[i // 12 % len(EDGES)] if i % 12 == 11 else None
-        result = run_case(models, inputs, draw_case(rng, inputs, edge))
+        unsupported = UNSUPPORTED[i // 12 % len(UNSUPPORTED)] if i % 12 == 5 else None
+        result = run_case(models, inputs, draw_case(rng, inputs, edge, unsupported))
         print(name, json.dumps(result["kwargs"], sort_keys=True), result.get("refused") or result["ids"][0])
         lines.append(f"    {json.dumps(name)}: {json.dumps(result, sort_keys=True)}")
     meta = dict(sweep_seed=SWEEP_SEED, count=args.count, torch_threads=1,
                 versions=dict(torch=torch.__version__, transformers=transformers.__version__),
                 notes="Inputs as make_generation_fixtures.py (pixel_values4 = cat(pv, pv[:1].flip(3), -0.5 * pv[1:2])). "
                       "A case holds ids (returned sequences) and, with num_beams > 1, scores (sequences_scores); "
-                      "or refused (the first line of transformers' ValueError). Sampling cases call "
+                      "or refused (the first line of transformers' ValueError). A case with unsupported names an option "
+                      "Blip.Engine must refuse (transformers' own outcome is kept beside it). Sampling cases call "
                       "torch.manual_seed(seed) right before generate().")
     head = json.dumps(meta, indent=2, sort_keys=True)[:-2]  # reopen the object to append "cases"
     text = head + ',\n  "cases": {\n' + ",\n".join(lines) + "\n  }\n}\n"
