@@ -5,14 +5,16 @@
 
 Draws N (default 200) option combinations from a fixed seed over the tiny models of Blip.Engine.Tests/Fixtures/tiny/
 and the inputs of make_generation_fixtures.py (images, images4, prompt, question): greedy, sampling, beam search and
-beam sampling; max_length or max_new_tokens (tight ones included: equal to or just past the prompt), min_length,
-min_new_tokens, no_repeat_ngram_size, repetition_penalty (below 1 too), length_penalty (negative and 0 too),
-early_stopping, num_return_sequences, temperature, top_k, top_p. Every 12th draw is then pushed past the edge of
-a range, the edges (EDGES) taken in turn: mostly values or combinations transformers refuses. Every 12th other one
-gets a transformers option that changes the ids but that Blip.Engine does not implement (UNSUPPORTED, in turn),
-recorded as the case's "unsupported": Blip.Engine must refuse it (an ArgumentException naming it), not ignore it. Each case runs transformers' generate(); a ValueError it raises is
-recorded as the case's "refused" (Blip.Engine must then throw an ArgumentException), else its returned ids (and the
-beam sequences_scores). Sampling cases call torch.manual_seed(case seed) right before generate().
+beam sampling; max_length or max_new_tokens (tight ones included: equal to or just past the prompt; long ones up to
+and past the decoder's 64 positions), min_length, min_new_tokens, no_repeat_ngram_size, repetition_penalty (below 1
+too), length_penalty (negative and 0 too), early_stopping, num_return_sequences, temperature, top_k, top_p. Every
+12th draw is then pushed past the edge of a range, the edges (EDGES) taken in turn: mostly values or combinations
+transformers refuses. Every 12th other one gets a transformers option that changes the ids but that Blip.Engine does
+not implement (UNSUPPORTED, in turn), recorded as the case's "unsupported": Blip.Engine must refuse it (an
+ArgumentException naming it), not ignore it. Each case runs transformers' generate(); a ValueError it raises (or an
+IndexError, past the decoder's positions) is recorded as the case's "refused" (Blip.Engine must then throw an
+ArgumentException), else its returned ids (and the beam sequences_scores). Sampling cases call
+torch.manual_seed(case seed) right before generate().
 Output (default Blip.Engine.Tests/Fixtures/generation/): sweep.json, one case per line. Seeded and single-threaded:
 a second run writes a byte-identical file.
 """
@@ -33,6 +35,7 @@ TINY = REPO / "Blip.Engine.Tests" / "Fixtures" / "tiny"
 DEFAULT_OUT = REPO / "Blip.Engine.Tests" / "Fixtures" / "generation"
 SWEEP_SEED = 20260
 DEFAULT_COUNT = 200
+POSITIONS = 64  # max_position_embeddings of the tiny text config
 
 
 def prompt_length(inputs, what: str) -> int:
@@ -41,9 +44,12 @@ def prompt_length(inputs, what: str) -> int:
 
 
 def draw_lengths(rng: random.Random, kwargs: dict, prompt: int) -> None:
-    """max_length or max_new_tokens (or both, or neither: transformers' default), tight ones often, long ones within
-    the tiny decoder's 64 positions; min_length/min_new_tokens."""
+    """max_length or max_new_tokens (or both, or neither: transformers' default), tight ones often, long ones up to
+    and past the tiny decoder's 64 positions; min_length/min_new_tokens."""
     r = rng.random()
+    if r >= 0.94:  # to the tiny decoder's 64 positions (65 ids fit) and one past them
+        total = POSITIONS + rng.choice([0, 1, 2])
+        kwargs.update(max_length=total) if rng.random() < 0.5 else kwargs.update(max_new_tokens=total - prompt)
     if r < 0.45 or 0.85 <= r < 0.9:
         kwargs["max_length"] = prompt + rng.choice([0, 1, 2, rng.randint(3, 18), rng.randint(3, 18), rng.randint(3, 18)])
     if 0.45 <= r < 0.9:
@@ -161,8 +167,8 @@ def run_case(models, inputs, case) -> dict:
     """The case with its outcome: "ids" (and "scores" for beam search), or "refused" with transformers' message."""
     try:
         out = generate(models, inputs, case)
-    except ValueError as e:
-        return dict(case, refused=str(e).splitlines()[0])
+    except (ValueError, IndexError) as e:  # IndexError: positions past max_position_embeddings
+        return dict(case, refused=f"{type(e).__name__}: {str(e).splitlines()[0]}")
     result = dict(case, ids=out.sequences.tolist())
     if case["kwargs"].get("num_beams", 1) > 1:
         result["scores"] = [float(s) for s in out.sequences_scores.to(torch.float32)]
@@ -195,7 +201,7 @@ def main() -> None:
                 versions=dict(torch=torch.__version__, transformers=transformers.__version__),
                 notes="Inputs as make_generation_fixtures.py (pixel_values4 = cat(pv, pv[:1].flip(3), -0.5 * pv[1:2])). "
                       "A case holds ids (returned sequences) and, with num_beams > 1, scores (sequences_scores); "
-                      "or refused (the first line of transformers' ValueError). A case with unsupported names an option "
+                      "or refused (the first line of transformers' ValueError or IndexError). A case with unsupported names an option "
                       "Blip.Engine must refuse (transformers' own outcome is kept beside it). Sampling cases call "
                       "torch.manual_seed(seed) right before generate().")
     head = json.dumps(meta, indent=2, sort_keys=True)[:-2]  # reopen the object to append "cases"
