@@ -40,6 +40,36 @@ public sealed record GenerationCase(string Name, string Model, string Inputs, Ge
     public override string ToString() => Name;
 }
 
+/// <summary>One case of <c>Fixtures/generation/sweep.json</c> (tools/reference/make_generation_sweep.py): transformers'
+/// returned ids (and beam scores), or <see cref="Refused"/>, its ValueError, when it refuses the options;
+/// <see cref="Unsupported"/> names a transformers option of the case that Blip.Engine must refuse.</summary>
+public sealed record SweepCase(string Name, string Model, string Inputs, JsonElement Kwargs, long? Seed,
+    long[][]? Ids, float[]? Scores, string? Refused, string? Unsupported)
+{
+    /// <summary>Every case of sweep.json, in order.</summary>
+    public static IEnumerable<SweepCase> All()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("generation", "sweep.json")));
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateObject())
+        {
+            var v = c.Value;
+            yield return new SweepCase(c.Name, v.GetProperty("model").GetString()!, v.GetProperty("inputs").GetString()!,
+                v.GetProperty("kwargs").Clone(), v.TryGetProperty("seed", out var seed) ? seed.GetInt64() : null,
+                v.TryGetProperty("ids", out var ids) ? ids.Deserialize<long[][]>() : null,
+                v.TryGetProperty("scores", out var scores) ? scores.Deserialize<float[]>() : null,
+                v.TryGetProperty("refused", out var refused) ? refused.GetString() : null,
+                v.TryGetProperty("unsupported", out var unsupported) ? unsupported.GetString() : null);
+        }
+    }
+
+    /// <summary>The case as a <see cref="GenerationCase"/>; throws <see cref="ArgumentException"/> where the options
+    /// themselves are invalid.</summary>
+    public GenerationCase ToGenerationCase() => new(Name, Model, Inputs, GenerationCase.FromKwargs(Kwargs, Seed));
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} {Model}/{Inputs} {Kwargs.GetRawText()}";
+}
+
 /// <summary>Opens <c>Fixtures/generation/expected.safetensors</c>.</summary>
 public sealed class GenerationFixtures : IDisposable
 {

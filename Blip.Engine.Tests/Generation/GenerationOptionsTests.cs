@@ -12,7 +12,7 @@ public class GenerationOptionsTests
         var o = GenerationOptions.Default;
         Assert.That((o.MaxLength, o.MinLength, o.NumBeams, o.DoSample, o.TopK, o.TopP, o.Temperature, o.RepetitionPenalty,
             o.LengthPenalty, o.NoRepeatNgramSize, o.NumReturnSequences, o.EarlyStopping, o.MaxNewTokens),
-            Is.EqualTo((20, 0, 1, false, 50, 1.0, 1.0, 1.0, 1.0, 0, 1, BeamEarlyStopping.Heuristic, (int?)null)));
+            Is.EqualTo(((int?)null, 0, 1, false, 50, 1.0, 1.0, 1.0, 1.0, 0, 1, BeamEarlyStopping.Heuristic, (int?)null)));
     }
 
     [Test]
@@ -33,20 +33,32 @@ public class GenerationOptionsTests
         Assert.That((o.MaxLength, o.MinLength, o.NumBeams, o.EarlyStopping, o.LengthPenalty, o.NoRepeatNgramSize, o.RepetitionPenalty, o.TopK),
             Is.EqualTo((30, 5, 3, BeamEarlyStopping.Never, 0.6, 3, 1.1, 50)));
         Assert.That(GenerationOptions.Parse("""{"early_stopping": true}""").EarlyStopping, Is.EqualTo(BeamEarlyStopping.WhenBeamsFinished));
+        Assert.That(GenerationOptions.Parse("""{"min_new_tokens": 2}""").MinNewTokens, Is.EqualTo(2));
     }
 
     [TestCase("""{"top_p": 1.5}""", "TopP")]
     [TestCase("""{"early_stopping": "sometimes"}""", "early_stopping")]
     [TestCase("""{"num_beams": 2, "num_return_sequences": 3}""", "NumReturnSequences")]
+    [TestCase("""{"typical_p": 0.9}""", "typical_p")]
+    [TestCase("""{"suppress_tokens": [229]}""", "suppress_tokens")]
+    [TestCase("""{"renormalize_logits": true}""", "renormalize_logits")]
     public void Bad_generation_config_names_the_field(string json, string field)
     {
         var e = Assert.Throws<ArgumentException>(() => GenerationOptions.Parse(json, "gen.json"));
         Assert.That(e!.Message, Does.Contain("gen.json").And.Contain(field));
     }
 
+    [Test]
+    public void Unimplemented_transformers_fields_at_their_off_values_are_accepted() =>
+        Assert.That(GenerationOptions.Parse("""
+            {"typical_p": 1.0, "min_p": null, "suppress_tokens": [], "renormalize_logits": false, "num_beam_groups": 1,
+             "diversity_penalty": 0.0, "forced_eos_token_id": null, "output_scores": true, "use_cache": false}
+            """), Is.EqualTo(GenerationOptions.Default));
+
     private static IEnumerable<TestCaseData> BadOptions()
     {
-        yield return new TestCaseData(new GenerationOptions { TopP = 0 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { TopP = -0.1 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { TopP = double.NaN }, "TopP");
         yield return new TestCaseData(new GenerationOptions { TopP = 1.01 }, "TopP");
         yield return new TestCaseData(new GenerationOptions { Temperature = 0 }, "Temperature");
         yield return new TestCaseData(new GenerationOptions { NumBeams = 0 }, "NumBeams");
@@ -71,5 +83,21 @@ public class GenerationOptionsTests
     {
         Assert.That(new GenerationOptions { MaxLength = 20, MaxNewTokens = 6 }.EffectiveMaxLength(11), Is.EqualTo(17));
         Assert.That(new GenerationOptions { MaxLength = 20 }.EffectiveMaxLength(11), Is.EqualTo(20));
+    }
+
+    [Test]
+    public void Min_new_tokens_wins_over_min_length()
+    {
+        Assert.That(new GenerationOptions { MinLength = 20, MinNewTokens = 0 }.EffectiveMinLength(11), Is.EqualTo(11));
+        Assert.That(new GenerationOptions { MinLength = 5, MinNewTokens = 3 }.EffectiveMinLength(11), Is.EqualTo(14));
+        Assert.That(new GenerationOptions { MinLength = 5 }.EffectiveMinLength(11), Is.EqualTo(5));
+    }
+
+    [Test]
+    public void Without_a_max_length_twenty_new_tokens_follow_the_prompt_up_to_the_decoder_positions()
+    {
+        Assert.That(GenerationOptions.Default.EffectiveMaxLength(11), Is.EqualTo(11 + GenerationOptions.DefaultNewTokens));
+        Assert.That(GenerationOptions.Default.EffectiveMaxLength(11, maxPositions: 512), Is.EqualTo(11 + GenerationOptions.DefaultNewTokens));
+        Assert.That(GenerationOptions.Default.EffectiveMaxLength(60, maxPositions: 64), Is.EqualTo(64));
     }
 }

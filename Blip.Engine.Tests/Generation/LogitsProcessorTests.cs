@@ -11,10 +11,10 @@ public class LogitsProcessorTests
     public void Order_is_repetition_ngram_min_length_then_temperature_top_k_top_p()
     {
         var options = new GenerationOptions { RepetitionPenalty = 1.2, NoRepeatNgramSize = 2, MinLength = 3, DoSample = true, Temperature = 0.5, TopP = 0.9 };
-        var types = LogitsProcessorList.Create(options, new StopTokens(102, 0)).Processors.Select(p => p.GetType());
+        var types = LogitsProcessorList.Create(options, new StopTokens(102, 0), promptLength: 1).Processors.Select(p => p.GetType());
         Assert.That(types, Is.EqualTo(new[] { typeof(RepetitionPenaltyProcessor), typeof(NoRepeatNGramProcessor), typeof(MinLengthProcessor),
             typeof(TemperatureWarper), typeof(TopKWarper), typeof(TopPWarper) }));
-        var greedy = LogitsProcessorList.Create(options with { DoSample = false }, new StopTokens(102, 0)).Processors;
+        var greedy = LogitsProcessorList.Create(options with { DoSample = false }, new StopTokens(102, 0), promptLength: 1).Processors;
         Assert.That(greedy, Has.Count.EqualTo(3), "warpers only when sampling");
     }
 

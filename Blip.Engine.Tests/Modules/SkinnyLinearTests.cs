@@ -455,7 +455,7 @@ public class SkinnyLinearTests() : KernelPolicyFixture("Always")
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.BFloat16, 4), Is.EqualTo(zen4 && CpuFeatures.HasAvx512BFloat16),
                     $"bfloat16, 4 rows: packed on Zen 4 with AVX512-BF16 ({cpu})");
                 Assert.That(SkinnyLinear.PackedFirstFor(ScalarType.Float16, 8), Is.False, "float16 is never packed for steps");
-                Assert.That(SkinnyLinear.StepPackOnUse, Is.GreaterThan(Blip.Engine.Generation.GenerationOptions.Default.MaxLength),
+                Assert.That(SkinnyLinear.StepPackOnUse, Is.GreaterThan(Blip.Engine.Generation.GenerationOptions.DefaultNewTokens),
                     "one caption of the default length never packs its step weights (packing costs what one batch gains)");
             });
             SkinnyLinear.Policy = SkinnyLinearPolicy.Always;

@@ -1,4 +1,5 @@
 using Blip.Engine.Pipelines;
+using Blip.Engine.Tests.Generation;
 using Blip.Engine.Tests.Support;
 
 namespace Blip.Engine.Tests.Pipelines;
@@ -22,13 +23,15 @@ public class PipelineTests
     {
         using var fixtures = new TinyFixtures();
         using var captioner = BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"));
-        var results = captioner.Caption([Image("rgb.png"), Image("gray.jpg")]);
+        // the fixture's kwargs (max_length 20), not the default of 20 new tokens
+        var options = GenerationCase.Tiny().Single(c => c.Name == "captioning.generate.greedy").Options;
+        var results = captioner.Caption([Image("rgb.png"), Image("gray.jpg")], options: options);
         var expected = fixtures.Get("captioning.generate.greedy");
         Assert.That(results[0].TokenIds, Is.EqualTo(Row(expected, 0, 0)));
         Assert.That(results[1].TokenIds, Is.EqualTo(Row(expected, 1, 0)));
         Assert.That(results[0].Image, Does.EndWith("rgb.png"));
         Assert.That(results[1].Text, Is.Not.Empty);
-        var single = captioner.Caption(Image("gray.jpg"));
+        var single = captioner.Caption(Image("gray.jpg"), options: options);
         Assert.That(single.TokenIds, Is.EqualTo(results[1].TokenIds), "a batch gives each image its own caption");
     }
 

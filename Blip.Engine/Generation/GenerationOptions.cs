@@ -5,8 +5,8 @@ using System.Text.Json.Nodes;
 namespace Blip.Engine.Generation;
 
 /// <summary>Options of one <c>generate()</c> call, as transformers' <c>GenerationConfig</c>.</summary>
-/// <remarks>Defaults are transformers' (<c>GenerationConfig._get_default_generation_params</c>): max_length 20,
-/// greedy, top_k 50 when sampling. <see cref="FromPretrained"/> applies a checkpoint's <c>generation_config.json</c>
+/// <remarks>Defaults are transformers' (<c>GenerationConfig._get_default_generation_params</c>): 20 new tokens (see
+/// <see cref="MaxLength"/>), greedy, top_k 50 when sampling. <see cref="FromPretrained"/> applies a checkpoint's <c>generation_config.json</c>
 /// over them; use <c>with</c> to override per call. End and pad ids are not options: BLIP's generate() always passes
 /// <c>eos_token_id=sep_token_id</c> (102) and the text config's pad id.</remarks>
 public sealed record GenerationOptions
@@ -17,14 +17,25 @@ public sealed record GenerationOptions
     /// <summary>Most beams, and most sampled sequences per input, that <see cref="Validate"/> accepts: 512.</summary>
     public const int MaxWidth = 512;
 
-    /// <summary>Longest returned sequence, prompt (and bos) included. Default 20.</summary>
-    public int MaxLength { get; init; } = 20;
+    /// <summary>New tokens when neither <see cref="MaxLength"/> nor <see cref="MaxNewTokens"/> is set: 20.</summary>
+    public const int DefaultNewTokens = 20;
+
+    /// <summary>Longest returned sequence, prompt (and bos) included; it must exceed the prompt. Default null:
+    /// <see cref="DefaultNewTokens"/> new tokens, at most the decoder's <c>max_position_embeddings</c> in all.</summary>
+    /// <remarks>transformers 5 (<c>_prepare_generated_length</c>) counts its default max_length 20 from the end of the
+    /// prompt when max_length is unset, and BLIP's decoder never has it set: its own generation config is made from the
+    /// text config, whatever <c>generation_config.json</c> says.</remarks>
+    public int? MaxLength { get; init; }
 
     /// <summary>When set, the number of new tokens; it wins over <see cref="MaxLength"/> (max_length = prompt + this).</summary>
     public int? MaxNewTokens { get; init; }
 
     /// <summary>The end token is forbidden while the sequence (prompt included) is shorter than this. Default 0.</summary>
     public int MinLength { get; init; }
+
+    /// <summary>When set, the end token is forbidden until this many new tokens; it wins over <see cref="MinLength"/>
+    /// (min_length = prompt + this, as transformers' <c>_prepare_generated_length</c>). Default null.</summary>
+    public int? MinNewTokens { get; init; }
 
     /// <summary>Beams; 1 is greedy search or sampling. Default 1.</summary>
     public int NumBeams { get; init; } = 1;
@@ -67,14 +78,16 @@ public sealed record GenerationOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option (as in transformers) that is out of range.</summary>
     public void Validate()
     {
-        Require(MaxLength > 0, nameof(MaxLength), "must be positive");
+        Require(MaxLength is null or > 0, nameof(MaxLength), "must be positive when set");
         Require(MaxNewTokens is null or > 0, nameof(MaxNewTokens), "must be positive when set");
         Require(MinLength >= 0, nameof(MinLength), "must not be negative");
+        Require(MinNewTokens is null or >= 0, nameof(MinNewTokens), "must not be negative when set");
         Require(NumBeams is >= 1 and <= MaxWidth, nameof(NumBeams), $"must be in [1, {MaxWidth}]");
         // The scores are float32: a temperature that rounds to 0 there would divide by zero.
         Require((float)Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), $"must be a positive number (at least {float.Epsilon:R}, the smallest float32), got {Temperature:R}");
         Require(TopK >= 0, nameof(TopK), "must not be negative (0 disables)");
-        Require(TopP > 0 && TopP <= 1, nameof(TopP), "must be in (0, 1]");
+        // transformers' TopPLogitsWarper takes 0 (then only the best token or two survive), whatever its message says.
+        Require(TopP >= 0 && TopP <= 1, nameof(TopP), "must be in [0, 1]");
         Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), nameof(RepetitionPenalty), "must be a positive number");
         Require(NoRepeatNgramSize >= 0, nameof(NoRepeatNgramSize), "must not be negative (0 disables)");
         Require(double.IsFinite(LengthPenalty), nameof(LengthPenalty), "must be a finite number");
@@ -87,10 +100,21 @@ public sealed record GenerationOptions
             Require(NumReturnSequences <= NumBeams, nameof(NumReturnSequences), $"must be at most NumBeams ({NumBeams})");
     }
 
-    /// <summary>The length limit for a prompt of <paramref name="promptLength"/> tokens (transformers:
-    /// <c>max_new_tokens + input length</c> when max_new_tokens is set, else max_length), at most int.MaxValue.</summary>
-    public int EffectiveMaxLength(int promptLength) =>
-        MaxNewTokens is { } n ? (int)Math.Min(int.MaxValue, (long)promptLength + n) : MaxLength;
+    /// <summary>The length limit for a prompt of <paramref name="promptLength"/> tokens, at most int.MaxValue
+    /// (transformers: <c>max_new_tokens + input length</c> when max_new_tokens is set, else max_length, else
+    /// <see cref="DefaultNewTokens"/> + input length but at most <paramref name="maxPositions"/> when known).</summary>
+    public int EffectiveMaxLength(int promptLength, int? maxPositions = null)
+    {
+        if (MaxNewTokens is { } n) return (int)Math.Min(int.MaxValue, (long)promptLength + n);
+        if (MaxLength is { } max) return max;
+        long length = (long)promptLength + DefaultNewTokens;
+        return (int)Math.Min(maxPositions is { } positions ? Math.Min(length, positions) : length, int.MaxValue);
+    }
+
+    /// <summary>The shortest sequence before the end token for a prompt of <paramref name="promptLength"/> tokens
+    /// (transformers: <c>min_new_tokens + input length</c> when min_new_tokens is set, else min_length).</summary>
+    public int EffectiveMinLength(int promptLength) =>
+        MinNewTokens is { } n ? (int)Math.Min(int.MaxValue, (long)promptLength + n) : MinLength;
 
     /// <summary><see cref="Default"/> with the generation fields of <c>folder/generation_config.json</c> applied, or
     /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own).</summary>
@@ -102,6 +126,11 @@ public sealed record GenerationOptions
     }
 
     /// <summary>Applies the fields of a <c>generation_config.json</c> text over <see cref="Default"/>.</summary>
+    /// <remarks>Throws <see cref="ArgumentException"/> naming the key for a field of transformers' GenerationConfig
+    /// that changes the ids but has no option here (typical_p, min_p, bad_words_ids, suppress_tokens,
+    /// forced_eos_token_id, renormalize_logits, num_beam_groups, ...) unless it holds its "off" value: ignoring it would
+    /// give other ids than transformers. Fields that do not change the ids (outputs, cache, ids BLIP passes itself) are
+    /// ignored.</remarks>
     public static GenerationOptions Parse(string json, string source = "generation_config.json")
     {
         ArgumentNullException.ThrowIfNull(json);

@@ -22,6 +22,7 @@ public interface IStepDecoder
     Tensor NextLogits(Tensor newIds, Tensor attentionMask, TextDecoderCache cache, Tensor? positionIds);
 
     /// <summary>How many positions the decoder can attend over (its max_position_embeddings), or null for no limit.
-    /// Beam search sizes its buffers by it instead of by an absurd max_length.</summary>
+    /// Beam search sizes its buffers by it instead of by an absurd max_length; the default length (no max length set)
+    /// stops there, as transformers caps it.</summary>
     int? MaxPositions => null;
 }

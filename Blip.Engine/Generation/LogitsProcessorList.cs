@@ -12,14 +12,19 @@ internal sealed class LogitsProcessorList
     /// <summary>The processors in the order they run.</summary>
     public IReadOnlyList<ILogitsProcessor> Processors => processors;
 
-    /// <summary>Builds the list for <paramref name="options"/> as <c>_get_logits_processor</c> does.</summary>
-    public static LogitsProcessorList Create(GenerationOptions options, StopTokens stop)
+    /// <summary>Builds the list for <paramref name="options"/> and a prompt of <paramref name="promptLength"/> tokens
+    /// as <c>_get_logits_processor</c> does.</summary>
+    /// <remarks>transformers adds a MinLengthLogitsProcessor for min_length (already prompt + min_new_tokens when that
+    /// is set) and a MinNewTokensLengthLogitsProcessor for min_new_tokens; both forbid the same end id for the same
+    /// steps, so one <see cref="MinLengthProcessor"/> at <see cref="GenerationOptions.EffectiveMinLength"/> does both.</remarks>
+    public static LogitsProcessorList Create(GenerationOptions options, StopTokens stop, int promptLength)
     {
         var list = new LogitsProcessorList();
         var p = list.processors;
         if (options.RepetitionPenalty != 1.0) p.Add(new RepetitionPenaltyProcessor(options.RepetitionPenalty));
         if (options.NoRepeatNgramSize > 0) p.Add(new NoRepeatNGramProcessor(options.NoRepeatNgramSize));
-        if (options.MinLength > 0) p.Add(new MinLengthProcessor(options.MinLength, stop.Eos));
+        int minLength = options.EffectiveMinLength(promptLength);
+        if (minLength > 0) p.Add(new MinLengthProcessor(minLength, stop.Eos));
         if (!options.DoSample) return list;
         // Beam sampling keeps one token more than the end ids so a beam can always continue.
         int minKeep = options.NumBeams > 1 ? 2 : 1;

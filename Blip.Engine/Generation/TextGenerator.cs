@@ -33,18 +33,18 @@ public static class TextGenerator
         using var scope = NewDisposeScope();
         var mask = attentionMask?.to(ScalarType.Int64) ?? InferMask(inputIds, stop);
         var input = new DecoderInput(inputIds.to(ScalarType.Int64), mask, positionIds?.to(ScalarType.Int64) ?? PositionsFromMask(mask));
-        int maxLength = options.EffectiveMaxLength(input.Length);
-        var processors = LogitsProcessorList.Create(options, stop);
+        int maxLength = options.EffectiveMaxLength(input.Length, decoder.MaxPositions);
+        // transformers' _validate_generated_length refuses it for every search (greedy would otherwise add one token).
+        if (maxLength <= input.Length)
+            throw GenerationOptions.Invalid(nameof(GenerationOptions.MaxLength),
+                $"({maxLength}) must exceed the input length ({input.Length}, bos and prompt), as transformers requires; set MaxNewTokens to count new tokens only");
+        var processors = LogitsProcessorList.Create(options, stop, input.Length);
         using var sampler = options.DoSample && options.Seed is { } seed ? new Generator((ulong)seed) : null;
         Tensor sequences;
         Tensor? scores = null;
         int perInput = options.NumReturnSequences;
         if (options.NumBeams > 1)
-        {
-            if (maxLength <= input.Length)
-                throw new ArgumentException($"GenerationOptions.MaxLength ({maxLength}) must exceed the prompt length ({input.Length}) for beam search.", nameof(options));
             (sequences, scores) = new BeamSearch(decoder, processors, options, stop, sampler, maxLength).Run(input.Widen(options.NumBeams));
-        }
         else sequences = GreedySearch.Run(decoder, input.Widen(perInput), maxLength, processors, stop, sampler, options.DoSample);
         var tokens = Unpadded(sequences, input.Widen(perInput).Mask, input.Length, stop.Eos);
         var scoreList = scores is null ? null : (IReadOnlyList<float>)scores.data<float>().ToArray();

@@ -63,7 +63,7 @@ public sealed class GenerationCliOptions
         Require(MaxLength, v => v >= 1, "must be at least 1");
         Require(MinLength, v => v >= 0, "must not be negative");
         Require(TopK, v => v >= 0, "must not be negative");
-        Require(TopP, v => v is > 0 and <= 1, "must be in (0, 1]");
+        Require(TopP, v => v is >= 0 and <= 1, "must be in [0, 1]");
         Require(Temperature, v => v > 0, "must be positive");
         Require(RepetitionPenalty, v => v > 0, "must be positive");
     }

@@ -42,7 +42,7 @@ internal static class PairedRounds
         // One warm-up of the 8 single captions already uses each weight PackOnUse times or more; where a batch's steps take
         // packed copies (SkinnyLinear.PackedFirstFor), its decoder weights pack on their StepPackOnUse-th step: batches
         // until then, so the rounds measure the packed steady state.
-        int steps = Greedy.MaxLength - 1;
+        int steps = Greedy.MaxLength!.Value - 1;
         if (SkinnyLinear.PackedFirstFor(options.DType, 8))
             for (int uses = 0; uses < SkinnyLinear.StepPackOnUse; uses += steps) Caption(model, eight, device);
         Run("greedy20_b1_paired", () => Enumerable.Range(0, 8).Sum(_ => Caption(model, one, device)) / 8, "greedy20_b8_paired",
@@ -62,7 +62,7 @@ internal static class PairedRounds
         using var one = pixels.to(options.DType);
         using var buffer = Limits.ReadBuffer();
         var (computeFlop, visionFlop, stepBytes) = FloorTerms(model.Config, one.element_size());
-        int steps = Greedy.MaxLength - 1;
+        int steps = Greedy.MaxLength!.Value - 1;
         var beam = Greedy with { NumBeams = 3 };
         Func<double> limit = options.DType == ScalarType.BFloat16 ? () => Limits.LinearBFloat16Gflops(device) : () => Limits.MatmulGflops(device);
         double Vision() => Seconds(() => model.VisionModel.forward(one).Dispose(), device);
