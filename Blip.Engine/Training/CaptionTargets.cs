@@ -26,7 +26,9 @@ public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tenso
         var (ids, mask) = tokenizer.EncodeBatch(texts, maxLength: maxLength).ToTensors(); // [B,T]
         if (settings.ReplaceClsWithBos) ids[.., 0] = tensor((long)tokenizer.BosTokenId);
         var labels = ids.clone();
-        if (settings.MaskPadding) labels.masked_fill_(mask.eq(0), IgnoreIndex);
+        // By id, as BLIP's blip_decoder (input_ids == pad_token_id): a [PAD] written in a caption is a real token
+        // (attention 1) but is ignored too.
+        if (settings.MaskPadding) labels.masked_fill_(labels.eq(tokenizer.PadTokenId), IgnoreIndex);
         int promptLength = settings.Prompt.Length == 0 ? 0 : tokenizer.Encode(settings.Prompt).Length - 1; // [CLS]+prompt, no [SEP]
         if (promptLength > 0) labels[.., ..Math.Min(promptLength, (int)labels.shape[1])] = tensor(IgnoreIndex);
         return new CaptionTargets(ids, mask, labels);
