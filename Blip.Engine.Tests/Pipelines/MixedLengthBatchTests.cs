@@ -212,6 +212,14 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
             using var perSequence = model.Generate(pixels, ids, mask, options with { PromptPadding = PromptPadding.PerSequence });
             for (int i = 0; i < prompts.Length; i++)
                 Assert.That(perSequence.Tokens[i], Is.EqualTo(Alone(alone, i)), $"{key}: PerSequence row {i} = prompt '{prompts[i]}' alone");
+
+            // The same prompts left-padded (padding_side="left", as transformers' warning recommends).
+            var (leftIds, leftMask) = (fixtures.Get("prompt.left.input_ids"), fixtures.Get("prompt.left.attention_mask"));
+            using var left = model.Generate(pixels, leftIds, leftMask, options);
+            TensorAssert.Equal(fixtures.Get(key + ".left"), left.Sequences, key + " left-padded (transformers' layout)");
+            using var leftPerSequence = model.Generate(pixels, leftIds, leftMask, options with { PromptPadding = PromptPadding.PerSequence });
+            for (int i = 0; i < prompts.Length; i++)
+                Assert.That(leftPerSequence.Tokens[i], Is.EqualTo(Alone(alone, i)), $"{key}: PerSequence of left-padded row {i} = prompt '{prompts[i]}' alone");
         }
 
         using var captioner = BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"));
@@ -239,6 +247,8 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
             TensorAssert.Equal(fixtures.Get(key), batch.Sequences, key + " (transformers' all-ones cross mask)");
             Assert.That(Enumerable.Range(0, questions.Length).Any(i => !batch.Tokens[i].SequenceEqual(Alone(alone, i))),
                 "transformers' batch differs from the questions alone (if not, the fixture no longer shows the padding)");
+            using var left = model.Generate(pixels, fixtures.Get("vqa.left.input_ids"), fixtures.Get("vqa.left.attention_mask"), options);
+            TensorAssert.Equal(fixtures.Get(key + ".left"), left.Sequences, key + " left-padded questions");
             model.MaskQuestionPaddingInDecoder = true;
             using var masked = model.Generate(pixels, ids, mask, options);
             for (int i = 0; i < questions.Length; i++)

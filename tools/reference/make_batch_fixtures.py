@@ -81,8 +81,8 @@ def load_processor(folder: Path) -> BlipProcessor:
     return BlipProcessor(image_processor=BlipImageProcessorPil.from_pretrained(str(folder)), tokenizer=tok)
 
 
-def tokenize(processor, texts):
-    enc = processor(text=texts, padding=True, return_tensors="pt")
+def tokenize(processor, texts, padding_side="right"):
+    enc = processor(text=texts, padding=True, padding_side=padding_side, return_tensors="pt")
     assert "token_type_ids" not in enc
     return enc["input_ids"], enc["attention_mask"]
 
@@ -241,6 +241,8 @@ def run_prompts(model, processor, pixels, t, facts):
     pv = pixels[PROMPT_IMAGES]
     ids, mask = tokenize(processor, PROMPTS)
     t["prompt.input_ids"], t["prompt.attention_mask"] = ids, mask
+    left_ids, left_mask = tokenize(processor, PROMPTS, padding_side="left")
+    t["prompt.left.input_ids"], t["prompt.left.attention_mask"] = left_ids, left_mask
     gen = {}
     for key, kwargs in GENERATE.items():
         if not key.startswith("prompt."):
@@ -252,8 +254,10 @@ def run_prompts(model, processor, pixels, t, facts):
             return model.generate(pv[i:i + 1], input_ids=i_ids, attention_mask=i_mask, **kwargs)
 
         alone = generate_alone(one, len(PROMPTS))
-        t[key], t[key + ".alone"] = res, alone
-        gen[key] = {"kwargs": kwargs, "shape": list(res.shape), "batch": rows(res), "alone": rows(alone)}
+        left = model.generate(pv, input_ids=left_ids.clone(), attention_mask=left_mask.clone(), **kwargs)
+        t[key], t[key + ".alone"], t[key + ".left"] = res, alone, left
+        gen[key] = {"kwargs": kwargs, "shape": list(res.shape), "batch": rows(res), "alone": rows(alone),
+                    "left": rows(left)}
     facts["prompt"] = {
         "prompts": PROMPTS, "images": [IMAGES[i] for i in PROMPT_IMAGES],
         "padding_side": processor.tokenizer.padding_side,
@@ -264,6 +268,9 @@ def run_prompts(model, processor, pixels, t, facts):
                               "position_ids = cumsum(mask)-1 with 0 at pads, each new token = last position + 1, so a "
                               "padded row continues from position 1 after its pads",
         "batch_invariant": "no: transformers' batch differs from alone for the padded rows (see batch vs alone)",
+        "left": "prompt.left.*: the same prompts tokenized with padding_side='left' (what transformers' warning "
+                "recommends); generate() then writes bos over the first column (a pad for the shorter rows, masked), "
+                "so those rows start from their [CLS]; positions cumsum(mask)-1 start at 0 at the first real token",
         "generate": gen,
     }
 
@@ -272,6 +279,8 @@ def run_vqa(model, processor, pixels, t, facts):
     pv = pixels[QUESTION_IMAGES]
     ids, mask = tokenize(processor, QUESTIONS)
     t["vqa.input_ids"], t["vqa.attention_mask"] = ids, mask
+    left_ids, left_mask = tokenize(processor, QUESTIONS, padding_side="left")
+    t["vqa.left.input_ids"], t["vqa.left.attention_mask"] = left_ids, left_mask
     gen = {}
     for key, kwargs in GENERATE.items():
         if not key.startswith("vqa."):
@@ -283,8 +292,10 @@ def run_vqa(model, processor, pixels, t, facts):
             return model.generate(input_ids=i_ids, pixel_values=pv[i:i + 1], attention_mask=i_mask, **kwargs)
 
         alone = generate_alone(one, len(QUESTIONS))
-        t[key], t[key + ".alone"] = res, alone
-        gen[key] = {"kwargs": kwargs, "shape": list(res.shape), "batch": rows(res), "alone": rows(alone)}
+        left = model.generate(input_ids=left_ids, pixel_values=pv, attention_mask=left_mask, **kwargs)
+        t[key], t[key + ".alone"], t[key + ".left"] = res, alone, left
+        gen[key] = {"kwargs": kwargs, "shape": list(res.shape), "batch": rows(res), "alone": rows(alone),
+                    "left": rows(left)}
     # Teacher-forced: answers of different lengths as labels, captured at the decoder.
     labels, labels_mask = tokenize(processor, ANSWERS)
     captured = {}
@@ -301,7 +312,9 @@ def run_vqa(model, processor, pixels, t, facts):
     facts["vqa"] = {
         "questions": QUESTIONS, "answers": ANSWERS, "images": [IMAGES[i] for i in QUESTION_IMAGES],
         "call": "model.generate(input_ids=vqa.input_ids, pixel_values, attention_mask=vqa.attention_mask, **kwargs); "
-                ".alone: each question tokenized and answered alone, rows padded with -1",
+                ".alone: each question tokenized and answered alone, rows padded with -1; .left: the questions "
+                "tokenized with padding_side='left' (vqa.left.*): the question encoder's positions are 0.. from "
+                "the first column, pads included, so left padding moves the real tokens' positions",
         "what_generate_does": "the question encoder masks the question's padding; the decoder starts from [[bos]] and "
                               "cross-attends to question_embeds with an ALL-ONES mask, so padded question positions "
                               "are attended: a padded question's answer differs from the question alone",
