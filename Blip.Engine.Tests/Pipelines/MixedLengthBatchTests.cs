@@ -120,6 +120,25 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
         }
     }
 
+    /// <summary>More texts than one text-encoder call takes (64): sorted by length, cut per call and put back in order.
+    /// Each text's expected feature is transformers' for it (batch-invariant, as the fixture records).</summary>
+    [Test]
+    public void Many_mixed_length_texts_over_several_encoder_calls_keep_their_order_and_features()
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures("batch");
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        var texts = Strings("itm", "texts");
+        var many = Enumerable.Range(0, 150).Select(i => texts[(i * 7) % texts.Length]).ToList();
+        var rows = tensor(Enumerable.Range(0, 150).Select(i => (long)((i * 7) % texts.Length)).ToArray());
+        using var embedded = matcher.EmbedTexts(many);
+        TensorAssert.AllClose(fixtures.Get("itm.text_feat").index_select(0, rows), embedded.Features, Atol, what: "150 texts' features");
+        var matched = matcher.Match(Image("rgb.png"), many);
+        var itm = fixtures.Get("itm.itm_logits")[0].index_select(0, rows);                                  // [150,2]
+        TensorAssert.AllClose(itm, tensor(matched.SelectMany(r => r.ItmLogits).ToArray(), [many.Count, 2]), Atol, what: "150 texts' ITM logits");
+        TensorAssert.AllClose(fixtures.Get("itm.itc")[0].index_select(0, rows), tensor(matched.Select(r => r.Cosine).ToArray()), Atol, what: "150 texts' ITC");
+    }
+
     [TestCase(1)]
     [TestCase(2)]
     [TestCase(4)]
