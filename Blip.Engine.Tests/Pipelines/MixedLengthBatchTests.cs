@@ -209,6 +209,63 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
         TensorAssert.AllClose(fixtures.Get(p + "nll_alone"), nllReal, Atol, what: p + "nll vs alone");
     }
 
+    /// <summary>A folder whose tokenizer pads and truncates on the left (named in tokenizer_config.json, or only in
+    /// tokenizer.json's padding/truncation): transformers pads and cuts that way, so must the tokenizer.</summary>
+    [TestCase("config")]
+    [TestCase("json")]
+    public void A_tokenizer_saved_to_pad_and_truncate_on_the_left_does_so_as_transformers(string how)
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures("batch");
+        using var tokenizer = BlipTokenizer.Load(TestPaths.Fixture("batch", "left_tokenizer", how));
+        Assert.That((tokenizer.PaddingSide, tokenizer.TruncationSide), Is.EqualTo((TextSide.Left, TextSide.Left)));
+        var texts = Strings("itm", "texts");
+        var (ids, mask) = tokenizer.EncodeBatch(texts).ToTensors();
+        TensorAssert.Equal(fixtures.Get($"left.{how}.input_ids"), ids, how + ": left-padded ids");
+        TensorAssert.Equal(fixtures.Get($"left.{how}.attention_mask"), mask, how + ": left-padded mask");
+        var truncated = fixtures.Get($"left.{how}.truncated");
+        Assert.That(tokenizer.Encode(texts[1], maxLength: (int)truncated.shape[0]), Is.EqualTo(truncated.data<long>().ToArray()), how + ": truncated on the left");
+    }
+
+    [Test]
+    public void Match_and_caption_loss_with_a_left_padding_tokenizer_equal_transformers()
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures("batch");
+        using var folder = TestPaths.NewTempDir();
+        foreach (var model in new[] { "retrieval", "captioning" })
+        {
+            string target = Path.Combine(folder.Path, model);
+            Directory.CreateDirectory(target);
+            foreach (var file in Directory.GetFiles(TinyFixtures.ModelFolder(model)))
+                File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+            foreach (var file in Directory.GetFiles(TestPaths.Fixture("batch", "left_tokenizer", "config")))
+                File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        }
+
+        var texts = Strings("itm", "texts");
+        var images = Meta.Value.GetProperty("images").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        using (var matcher = BlipMatcher.Open(Path.Combine(folder.Path, "retrieval")))
+        {
+            for (int m = 0; m < images.Length; m++)
+            {
+                var results = matcher.Match(Image(images[m]), texts);
+                TensorAssert.AllClose(fixtures.Get("left.itm_logits")[m], tensor(results.SelectMany(r => r.ItmLogits).ToArray(), [texts.Length, 2]), Atol, what: $"left-padded ITM logits, image {m}");
+                TensorAssert.AllClose(fixtures.Get("left.itc")[m], tensor(results.Select(r => r.Cosine).ToArray()), Atol, what: $"left-padded ITC, image {m}");
+            }
+        }
+
+        string captioning = Path.Combine(folder.Path, "captioning");
+        using var tokenizer = BlipTokenizer.Load(captioning);
+        using var targets = CaptionTargets.Build(tokenizer, Strings("caption", "captions"), CaptionLossSettings.Transformers);
+        TensorAssert.Equal(fixtures.Get("left.caption.input_ids"), targets.InputIds, "left-padded caption ids");
+        TensorAssert.Equal(fixtures.Get("left.caption.attention_mask"), targets.AttentionMask, "left-padded caption mask");
+        using var inference = inference_mode();
+        using var captioner = BlipForConditionalGeneration.FromPretrained(captioning, memoryMap: MemoryMap);
+        TensorAssert.AllClose(fixtures.Get("left.caption.loss"), CaptionLoss.Compute(captioner, Pixels("caption"), targets, CaptionLossSettings.Transformers).reshape(1),
+            Atol, what: "left-padded caption loss");
+    }
+
     [TestCase("prompt.greedy")]
     [TestCase("prompt.beam3")]
     public void Captions_from_prompts_of_different_lengths_equal_transformers_batch_and_per_sequence_equals_each_alone(string key)

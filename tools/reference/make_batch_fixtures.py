@@ -8,7 +8,8 @@ Reads the tiny models of Blip.Engine.Tests/Fixtures/tiny/ (make_fixtures.py) and
 backend, tokenizer padding=True, i.e. right padding to the longest, no truncation) and the model classes. Every
 batch is also run one text at a time ("alone"), so a test can check both "equals transformers' batch" and, where
 transformers is batch-invariant, "batch == alone". Output (default Blip.Engine.Tests/Fixtures/batch/):
-expected.safetensors (names in expected.json "tensors") and expected.json (texts, calls, facts found on the way).
+expected.safetensors (names in expected.json "tensors"), expected.json (texts, calls, facts found on the way) and
+left_tokenizer/{config,json}/ (the tiny tokenizer saved to pad and truncate on the left, two ways).
 
   itm.*      ITM logits (use_itm_head=True) of each text with each image, and ITC cosines (use_itm_head=False)
   caption.*  teacher-forced logits and losses of padded caption batches: labels = input_ids (transformers'
@@ -16,6 +17,7 @@ expected.safetensors (names in expected.json "tensors") and expected.json (texts
   prompt.*   captioning generate() with prompts of different lengths in one batch (greedy and beam 3)
   vqa.*      VQA generate() with questions of different lengths in one batch (greedy and beam 3), and the
              teacher-forced answer loss/logits with answers of different lengths
+  left.*     a folder whose tokenizer pads (and truncates) on the left: its tokens, ITM/ITC and caption loss
 
 Logits are stored for the first LOGIT_COLUMNS vocabulary columns only, with the logsumexp of every row over the
 whole vocabulary (keeps the folder small; together they pin each row). Seeded, single-threaded, deterministic:
@@ -75,10 +77,11 @@ GENERATE = {
 }
 
 
-def load_processor(folder: Path) -> BlipProcessor:
-    """BlipProcessor with the PIL image backend (the fixtures' pixels); the tokenizer as saved."""
-    tok = BertTokenizer.from_pretrained(str(folder))
-    return BlipProcessor(image_processor=BlipImageProcessorPil.from_pretrained(str(folder)), tokenizer=tok)
+def load_processor(tokenizer_folder: Path) -> BlipProcessor:
+    """BlipProcessor with the tiny models' PIL image processor (the fixtures' pixels) and the tokenizer as saved in
+    tokenizer_folder."""
+    tok = BertTokenizer.from_pretrained(str(tokenizer_folder))
+    return BlipProcessor(image_processor=BlipImageProcessorPil.from_pretrained(str(TINY / "retrieval")), tokenizer=tok)
 
 
 def tokenize(processor, texts, padding_side="right"):
@@ -144,6 +147,63 @@ def run_itm(model, processor, pixels, t, facts):
                      "transformers_raises": error,
                      "note": "BlipProcessor does not truncate (no truncation/max_length in its defaults), so a text "
                              "over max_position_embeddings reaches the position embedding and fails there"},
+    }
+
+
+# ---------------------------------------------------------------- a tokenizer that pads and truncates on the left
+def save_left_tokenizers(out: Path) -> dict[str, Path]:
+    """The tiny tokenizer saved with padding_side/truncation_side "left" in tokenizer_config.json (config/), and with
+    only tokenizer.json's padding and truncation set to the left (json/), as transformers writes both."""
+    folders = {"config": out / "left_tokenizer" / "config", "json": out / "left_tokenizer" / "json"}
+    tok = BertTokenizer.from_pretrained(str(TINY / "retrieval"), padding_side="left", truncation_side="left")
+    tok.save_pretrained(str(folders["config"]))
+    tok = BertTokenizer.from_pretrained(str(TINY / "retrieval"))
+    tok.backend_tokenizer.enable_padding(direction="left", pad_id=tok.pad_token_id, pad_token=tok.pad_token)
+    tok.backend_tokenizer.enable_truncation(max_length=512, direction="left")
+    tok.save_pretrained(str(folders["json"]))
+    for folder in folders.values():
+        for name in ("is_local", "local_files_only"):  # this machine's loading flags, not settings
+            path = folder / "tokenizer_config.json"
+            config = json.loads(path.read_text(encoding="utf-8"))
+            config.pop(name, None)
+            path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        again = BertTokenizer.from_pretrained(str(folder))
+        assert (again.padding_side, again.truncation_side) == ("left", "left"), folder
+    return folders
+
+
+def run_left(models, pixels, folders, t, facts):
+    """ITM/ITC and the captioning loss with texts padded on the left, as transformers pads for such a folder."""
+    model = models["retrieval"]
+    for label, folder in folders.items():
+        processor = load_processor(folder)
+        ids, mask = tokenize(processor, ITM_TEXTS, padding_side=processor.tokenizer.padding_side)
+        t[f"left.{label}.input_ids"], t[f"left.{label}.attention_mask"] = ids, mask
+        t[f"left.{label}.truncated"] = torch.tensor(processor.tokenizer(LONG, truncation=True, max_length=12).input_ids)
+    processor = load_processor(folders["config"])
+    ids, mask = t["left.config.input_ids"], t["left.config.attention_mask"]
+    n = len(ITM_TEXTS)
+    t["left.itm_logits"] = torch.stack([model(input_ids=ids, pixel_values=pixels[m:m + 1].expand(n, -1, -1, -1),
+                                              attention_mask=mask, use_itm_head=True).itm_score
+                                        for m in range(pixels.shape[0])])
+    t["left.itc"] = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, use_itm_head=False).itm_score
+    captioning = models["captioning"]
+    c_ids, c_mask = tokenize(processor, CAPTIONS, padding_side="left")
+    out = captioning(pixel_values=pixels[CAPTION_IMAGES], input_ids=c_ids, attention_mask=c_mask, labels=c_ids)
+    t["left.caption.input_ids"], t["left.caption.attention_mask"] = c_ids, c_mask
+    t["left.caption.loss"] = out.loss.reshape(1)
+    facts["left"] = {
+        "folders": {k: str(v.relative_to(REPO)) for k, v in folders.items()},
+        "config": "BertTokenizer.from_pretrained(tiny, padding_side='left', truncation_side='left').save_pretrained: "
+                  "tokenizer_config.json names both sides",
+        "json": "backend_tokenizer.enable_padding(direction='left') and enable_truncation(max_length=512, "
+                "direction='left'), then save_pretrained: only tokenizer.json's padding/truncation name the side; "
+                "transformers takes them as padding_side/truncation_side",
+        "tensors": "left.<folder>.{input_ids,attention_mask}: processor(text=itm texts, padding=True) with the folder's "
+                   "tokenizer (left-padded); left.<folder>.truncated: tokenizer(LONG, truncation=True, max_length=12) "
+                   "(content cut from the left, [CLS] and [SEP] kept); left.itm_logits [M,N,2] / left.itc [M,N] as "
+                   "itm.* with the left-padded ids (positions 0.. from column 0, pads included, so the scores differ "
+                   "from right padding); left.caption.*: the captions left-padded, loss with labels = input_ids",
     }
 
 
@@ -350,6 +410,7 @@ def main() -> None:
         run_captions(models["captioning"], processor, pixels, t, facts)
         run_prompts(models["captioning"], processor, pixels, t, facts)
         run_vqa(models["vqa"], processor, pixels, t, facts)
+        run_left(models, pixels, save_left_tokenizers(out), t, facts)
     t = {k: v.detach().contiguous().to(torch.int64 if v.dtype in (torch.int32, torch.int64) else torch.float32)
          for k, v in t.items()}
     save_file(dict(sorted(t.items())), str(out / "expected.safetensors"))
