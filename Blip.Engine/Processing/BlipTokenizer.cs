@@ -24,6 +24,8 @@ public sealed class BlipTokenizer : IDisposable
     private readonly int[] _prefix;
     private readonly int[] _suffix;
     private volatile bool _disposed;
+    private TextSide _paddingSide;
+    private TextSide _truncationSide;
 
     private BlipTokenizer(TokenizerJson json, TokenizerSettings settings)
     {
@@ -83,11 +85,19 @@ public sealed class BlipTokenizer : IDisposable
     /// padding direction, else right, as transformers' tokenizer reads them (BLIP's Hub files name none: right).</summary>
     /// <remarks>Settable as transformers' <c>tokenizer.padding_side</c>; left padding moves the text's positions, so
     /// ITM/ITC scores change with it exactly as they do in transformers.</remarks>
-    public TextSide PaddingSide { get; set; }
+    public TextSide PaddingSide
+    {
+        get => _paddingSide;
+        set => _paddingSide = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "PaddingSide must be Right or Left.");
+    }
 
     /// <summary>Which end <c>maxLength</c> truncation removes content tokens from: tokenizer_config.json's
     /// <c>truncation_side</c>, else tokenizer.json's truncation direction, else right. Special tokens are kept.</summary>
-    public TextSide TruncationSide { get; set; }
+    public TextSide TruncationSide
+    {
+        get => _truncationSide;
+        set => _truncationSide = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "TruncationSide must be Right or Left.");
+    }
 
     /// <summary><c>clean_up_tokenization_spaces</c> of tokenizer_config.json (absent, so false, for BLIP in transformers 5).</summary>
     public bool CleanUpTokenizationSpaces { get; }
