@@ -207,6 +207,13 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
         var lengths = targets.AttentionMask.sum(1).data<long>().ToArray();
         var nllReal = cat(lengths.Select((n, i) => nll[i, ..(int)(n - 1)]).ToArray(), 0);
         TensorAssert.AllClose(fixtures.Get(p + "nll_alone"), nllReal, Atol, what: p + "nll vs alone");
+
+        // Several captions scored against one image (the decoder's cross-attention shares the image's K/V).
+        var captionImages = Strings("caption", "images");
+        var sameImage = tensor(Enumerable.Range(0, captionImages.Length).Where(i => captionImages[i] == captionImages[0]).Select(i => (long)i).ToArray());
+        Assert.That(sameImage.shape[0], Is.GreaterThan(1), "the fixture should give one image several captions");
+        var shared = model.Forward(pixels[..1], targets.InputIds.index_select(0, sameImage), targets.AttentionMask.index_select(0, sameImage));
+        TensorAssert.AllClose(fixtures.Get(p + "logsumexp").index_select(0, sameImage), shared.logsumexp(-1), Atol, what: p + "logsumexp, captions of one image");
     }
 
     /// <summary>A folder whose tokenizer pads and truncates on the left (named in tokenizer_config.json, or only in
