@@ -273,6 +273,44 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
             Atol, what: "left-padded caption loss");
     }
 
+    /// <summary>The original BLIP's [ENC] first token (no transformers reference): swapped into each row's first column,
+    /// so a right-padded batch still scores each text as alone.</summary>
+    [Test]
+    public void Enc_token_itm_of_mixed_length_texts_equals_each_text_alone()
+    {
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        matcher.UseEncToken = true;
+        var texts = Strings("itm", "texts");
+        var batch = matcher.Match(Image("rgb.png"), texts);
+        for (int i = 0; i < texts.Length; i++)
+        {
+            var alone = matcher.Match(Image("rgb.png"), [texts[i]])[0];
+            Assert.That(batch[i].ItmLogits, Is.EqualTo(alone.ItmLogits).Within(Atol), $"text {i} '{texts[i]}'");
+        }
+    }
+
+    /// <summary>With a tokenizer that pads on the left, the original BLIP recipe's bos and prompt mask land on each row's
+    /// own tokens: every row's real ids and labels equal the right-padded ones (no transformers reference: BLIP's code
+    /// assumes right padding).</summary>
+    [Test]
+    public void Blip_recipe_targets_of_a_left_padding_tokenizer_are_the_right_padded_ones_moved()
+    {
+        using var scope = NewDisposeScope();
+        var settings = CaptionLossSettings.OriginalBlip(Meta.Value.GetProperty("caption").GetProperty("blip_prompt").GetString()!);
+        var captions = Strings("caption", "captions");
+        using var tokenizer = BlipTokenizer.Load(TinyFixtures.ModelFolder("captioning"));
+        using var right = CaptionTargets.Build(tokenizer, captions, settings);
+        tokenizer.PaddingSide = TextSide.Left;
+        using var left = CaptionTargets.Build(tokenizer, captions, settings);
+        for (int i = 0; i < captions.Length; i++)
+        {
+            var rightRow = right.AttentionMask[i].ne(0);
+            var leftRow = left.AttentionMask[i].ne(0);
+            TensorAssert.Equal(right.InputIds[i].masked_select(rightRow), left.InputIds[i].masked_select(leftRow), $"caption {i} ids");
+            TensorAssert.Equal(right.Labels[i].masked_select(rightRow), left.Labels[i].masked_select(leftRow), $"caption {i} labels");
+        }
+    }
+
     [TestCase("prompt.greedy")]
     [TestCase("prompt.beam3")]
     public void Captions_from_prompts_of_different_lengths_equal_transformers_batch_and_per_sequence_equals_each_alone(string key)
