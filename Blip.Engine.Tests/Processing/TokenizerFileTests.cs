@@ -161,4 +161,16 @@ public sealed class TokenizerFileTests
         var e = Assert.Throws<InvalidDataException>(() => BlipTokenizer.FromTokenizerJson(path, null, map).Dispose())!;
         Assert.That(e.Message, Does.Contain(path).And.Contain(map).And.Contain("pad_token").And.Contain("<pad>"));
     }
+
+    [Test]
+    public void Padding_or_truncation_side_that_is_neither_right_nor_left_is_named()
+    {
+        string path = WriteTokenizerJson(_ => { });
+        using (var tokenizer = BlipTokenizer.FromTokenizerJson(path))
+            Assert.Throws<ArgumentOutOfRangeException>(() => tokenizer.PaddingSide = (TextSide)7);
+        string config = WriteFile("tokenizer_config.json", """{"padding_side": "middle"}""");
+        Assert.That(() => BlipTokenizer.FromTokenizerJson(path, config), Throws.TypeOf<InvalidDataException>()
+            .With.Message.Contains(config).And.Message.Contains("padding_side").And.Message.Contains("middle"));
+        AssertRefused(WriteTokenizerJson(r => r["truncation"] = new JsonObject { ["direction"] = "Up" }), "truncation.direction", "Up");
+    }
 }

@@ -7,9 +7,20 @@ namespace Blip.Engine.Tests.Support;
 public sealed class TinyFixtures : IDisposable
 {
     private readonly SafeTensorsFile expected;
+    private readonly string set;
 
     /// <summary>Opens <c>Fixtures/tiny/expected.safetensors</c>.</summary>
-    public TinyFixtures() => expected = SafeTensorsFile.Open(TestPaths.Fixture("tiny", "expected.safetensors"));
+    public TinyFixtures() : this("tiny")
+    {
+    }
+
+    /// <summary>Opens <c>Fixtures/<paramref name="set"/>/expected.safetensors</c>: another script's outputs on the same
+    /// tiny models (e.g. "batch", make_batch_fixtures.py).</summary>
+    public TinyFixtures(string set)
+    {
+        this.set = set;
+        expected = SafeTensorsFile.Open(TestPaths.Fixture(set, "expected.safetensors"));
+    }
 
     /// <summary>The model folder of <paramref name="name"/> (captioning, retrieval, vqa).</summary>
     public static string ModelFolder(string name) => TestPaths.Fixture("tiny", name);
@@ -18,7 +29,7 @@ public sealed class TinyFixtures : IDisposable
     public Tensor Get(string name)
     {
         if (!expected.Tensors.ContainsKey(name))
-            Assert.Fail($"expected.safetensors has no tensor '{name}' (regenerate the fixtures)");
+            Assert.Fail($"{set}/expected.safetensors has no tensor '{name}' (regenerate the fixtures)");
         return expected.Load(name);
     }
 

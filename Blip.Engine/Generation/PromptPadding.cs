@@ -10,7 +10,8 @@ public enum PromptPadding
     /// position 0, so their captions differ from a run of that prompt alone. This reproduces transformers' ids exactly.</summary>
     Transformers,
 
-    /// <summary>Each prompt is cut at its own [SEP] and left-padded, with an attention mask and explicit position ids,
+    /// <summary>Each prompt's real tokens (mask 1; the prompts may come right- or left-padded) are cut before their own
+    /// [SEP] and left-padded, with an attention mask and explicit position ids,
     /// so every sequence reads as if run alone. <c>max_length</c> and <c>min_length</c> count the longest prompt, as
     /// with left padding in transformers; use <c>max_new_tokens</c> for the same budget per prompt. The pad ids in front
     /// count as seen tokens for the repetition penalty and the n-gram ban (as in transformers with left padding).</summary>

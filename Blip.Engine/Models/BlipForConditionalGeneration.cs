@@ -55,7 +55,7 @@ public sealed class BlipForConditionalGeneration : nn.Module
     /// <summary>Captions <paramref name="pixelValues"/> [G,3,H,W] as transformers' <c>generate()</c>: ids identical to
     /// transformers' for greedy search, beam search and the logits processors of <see cref="GenerationOptions"/>.</summary>
     /// <param name="pixelValues">[G,3,H,W] images.</param>
-    /// <param name="promptIds">[G,T] the processor's <c>[CLS] prompt [SEP]</c> ids (right-padded), or null for an
+    /// <param name="promptIds">[G,T] the processor's <c>[CLS] prompt [SEP]</c> ids (right-padded as it pads, or left-padded), or null for an
     /// unconditional caption (the decoder starts from bos).</param>
     /// <param name="promptMask">[G,T] padding mask of the prompts, or null.</param>
     /// <param name="options">Search options, e.g. <c>GenerationOptions.FromPretrained(folder) with { NumBeams = 3 }</c>;

@@ -36,7 +36,8 @@ internal static class CaptionerPrompt
         return (ids.narrow(1, 0, t), promptMask?.to(ScalarType.Int64).narrow(1, 0, t), null);
     }
 
-    /// <summary>Each row cut before its own last real token ([SEP]), bos first, left-padded; positions count real tokens.</summary>
+    /// <summary>Each row's real tokens (mask 1, wherever the padding is: right as the processor pads, or left) without
+    /// the last one ([SEP]), bos first, left-padded; positions count real tokens.</summary>
     private static (Tensor, Tensor?, Tensor?) PerSequence(Tensor promptIds, Tensor? promptMask, long bos, long pad)
     {
         using var cpuIds = promptIds.to(ScalarType.Int64).to(CPU).contiguous();
@@ -46,10 +47,11 @@ internal static class CaptionerPrompt
         var kept = new long[rows][];
         for (long r = 0; r < rows; r++)
         {
-            long real = 0;
-            for (long i = 0; i < t; i++) real += mask[r * t + i] != 0 ? 1 : 0;
-            if (real < 2) throw new ArgumentException($"prompt row {r} has fewer than 2 tokens ([CLS] … [SEP])", nameof(promptIds));
-            kept[r] = ids.AsSpan((int)(r * t), (int)real - 1).ToArray();
+            var real = new List<long>();
+            for (long i = 0; i < t; i++)
+                if (mask[r * t + i] != 0) real.Add(ids[r * t + i]);
+            if (real.Count < 2) throw new ArgumentException($"prompt row {r} has fewer than 2 tokens ([CLS] … [SEP])", nameof(promptIds));
+            kept[r] = real.GetRange(0, real.Count - 1).ToArray();
             kept[r][0] = bos;
         }
         long width = kept.Max(k => k.Length);

@@ -1,6 +1,7 @@
 // The matching/retrieval front door: ITM probability, ITC cosine, and BLIP's retrieval procedure (rank by ITC,
 // re-score the top k with ITM) over embeddings computed once.
 using Blip.Engine.Models;
+using Blip.Engine.Processing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -125,7 +126,12 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     private Tensor ItmLogits(Tensor states, IReadOnlyList<string> texts)
     {
         var (ids, mask) = Context.Tokens(texts);
-        if (UseEncToken) ids[.., 0] = Context.Tokenizer.EncTokenId;
+        if (UseEncToken)
+        {
+            // Each row's [CLS], wherever its tokens start (column 0 unless the tokenizer pads on the left).
+            var first = TokenBatch.FirstTokenColumn(mask);                                             // [N,1]
+            ids.scatter_(1, first, full(first.shape, (long)Context.Tokenizer.EncTokenId, dtype: ScalarType.Int64, device: ids.device));
+        }
         return Model.ItmLogits(states, ids, mask);                                                     // [N,2]
     }
 }

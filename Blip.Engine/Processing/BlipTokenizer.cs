@@ -12,8 +12,9 @@ namespace Blip.Engine.Processing;
 /// Reproduces <c>BlipProcessor.from_pretrained(...).tokenizer</c> of transformers 5: BERT's
 /// normalizer (clean text, CJK split, accent strip and lowercase when uncased), BERT's pre-tokenizer,
 /// WordPiece (<c>[UNK]</c> for unknown words and for words over 100 characters), <c>[CLS] text [SEP]</c>,
-/// right truncation that keeps <c>[SEP]</c>, right padding with the pad id. Instances are safe to
-/// share between threads; dispose them to free the native tokenizer.
+/// truncation that keeps <c>[CLS]</c> and <c>[SEP]</c>, padding with the pad id, each on the side the folder names
+/// (<see cref="PaddingSide"/>, <see cref="TruncationSide"/>; right for BLIP's Hub files). Instances are safe to
+/// share between threads once their sides are set; dispose them to free the native tokenizer.
 /// </remarks>
 public sealed class BlipTokenizer : IDisposable
 {
@@ -23,6 +24,8 @@ public sealed class BlipTokenizer : IDisposable
     private readonly int[] _prefix;
     private readonly int[] _suffix;
     private volatile bool _disposed;
+    private TextSide _paddingSide;
+    private TextSide _truncationSide;
 
     private BlipTokenizer(TokenizerJson json, TokenizerSettings settings)
     {
@@ -32,6 +35,8 @@ public sealed class BlipTokenizer : IDisposable
             _json = json.WithAddedTokenIds(_session.Encode);
             (_prefix, _suffix) = _json.SingleTemplate();
             ModelMaxLength = settings.ModelMaxLength;
+            PaddingSide = settings.PaddingSide ?? _json.PaddingDirection ?? TextSide.Right;
+            TruncationSide = settings.TruncationSide ?? _json.TruncationDirection ?? TextSide.Right;
             CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
             PadTokenId = RequireId(settings.PadToken, "pad_token", settings);
             UnkTokenId = RequireId(settings.UnkToken, "unk_token", settings);
@@ -75,6 +80,24 @@ public sealed class BlipTokenizer : IDisposable
 
     /// <summary><c>model_max_length</c> of tokenizer_config.json (512 for BLIP).</summary>
     public int ModelMaxLength { get; }
+
+    /// <summary>Where <see cref="EncodeBatch"/> pads: tokenizer_config.json's <c>padding_side</c>, else tokenizer.json's
+    /// padding direction, else right, as transformers' tokenizer reads them (BLIP's Hub files name none: right).</summary>
+    /// <remarks>Settable as transformers' <c>tokenizer.padding_side</c>; left padding moves the text's positions, so
+    /// ITM/ITC scores change with it exactly as they do in transformers.</remarks>
+    public TextSide PaddingSide
+    {
+        get => _paddingSide;
+        set => _paddingSide = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "PaddingSide must be Right or Left.");
+    }
+
+    /// <summary>Which end <c>maxLength</c> truncation removes content tokens from: tokenizer_config.json's
+    /// <c>truncation_side</c>, else tokenizer.json's truncation direction, else right. Special tokens are kept.</summary>
+    public TextSide TruncationSide
+    {
+        get => _truncationSide;
+        set => _truncationSide = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "TruncationSide must be Right or Left.");
+    }
 
     /// <summary><c>clean_up_tokenization_spaces</c> of tokenizer_config.json (absent, so false, for BLIP in transformers 5).</summary>
     public bool CleanUpTokenizationSpaces { get; }
@@ -134,7 +157,7 @@ public sealed class BlipTokenizer : IDisposable
     /// <param name="text">Any text; must not hold unpaired UTF-16 surrogates.</param>
     /// <param name="addSpecialTokens">Put <c>[CLS]</c> before and <c>[SEP]</c> after the text.</param>
     /// <param name="maxLength">
-    /// Truncate on the right to this many ids, special tokens included (<c>truncation=True, max_length=n</c>);
+    /// Truncate on <see cref="TruncationSide"/> to this many ids, special tokens included (<c>truncation=True, max_length=n</c>);
     /// at least the number of special tokens added (2), since transformers' result below that is an artefact.
     /// </param>
     /// <remarks>
@@ -149,13 +172,14 @@ public sealed class BlipTokenizer : IDisposable
             throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, "maxLength must be null or at least 0.");
         uint[] content = _session.Encode(text);
         int keep = KeptContent(content.Length, addSpecialTokens, maxLength);
+        int first = TruncationSide == TextSide.Left ? content.Length - keep : 0;
         int[] prefix = addSpecialTokens ? _prefix : [];
         int[] suffix = addSpecialTokens ? _suffix : [];
         var ids = new long[prefix.Length + keep + suffix.Length];
         for (int i = 0; i < prefix.Length; i++)
             ids[i] = prefix[i];
         for (int i = 0; i < keep; i++)
-            ids[prefix.Length + i] = content[i];
+            ids[prefix.Length + i] = content[first + i];
         for (int i = 0; i < suffix.Length; i++)
             ids[prefix.Length + keep + i] = suffix[i];
         if (maxLength is null && ids.Length > ModelMaxLength)
@@ -164,7 +188,8 @@ public sealed class BlipTokenizer : IDisposable
         return ids;
     }
 
-    /// <summary>Encodes every text and pads them on the right with <see cref="PadTokenId"/> to the longest.</summary>
+    /// <summary>Encodes every text and pads them with <see cref="PadTokenId"/> to the longest, on
+    /// <see cref="PaddingSide"/> (transformers' <c>padding=True</c>).</summary>
     /// <param name="texts">The texts; none may be null.</param>
     /// <param name="addSpecialTokens">As in <see cref="Encode"/>.</param>
     /// <param name="maxLength">As in <see cref="Encode"/>, for every text.</param>
@@ -180,13 +205,15 @@ public sealed class BlipTokenizer : IDisposable
         int length = rows.Length == 0 ? 0 : rows.Max(r => r.Length);
         var ids = new long[rows.Length][];
         var mask = new long[rows.Length][];
+        var side = PaddingSide;
         for (int b = 0; b < rows.Length; b++)
         {
             ids[b] = new long[length];
             mask[b] = new long[length];
             Array.Fill(ids[b], PadTokenId);
-            rows[b].CopyTo(ids[b], 0);
-            Array.Fill(mask[b], 1L, 0, rows[b].Length);
+            int start = side == TextSide.Left ? length - rows[b].Length : 0;
+            rows[b].CopyTo(ids[b], start);
+            Array.Fill(mask[b], 1L, start, rows[b].Length);
         }
         return new TokenBatch(ids, mask);
     }

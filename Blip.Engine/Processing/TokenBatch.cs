@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 
 namespace Blip.Engine.Processing;
 
-/// <summary>Token ids of several texts, padded on the right to the longest (transformers' <c>padding="longest"</c>).</summary>
+/// <summary>Token ids of several texts, padded to the longest on the tokenizer's <see cref="BlipTokenizer.PaddingSide"/>
+/// (transformers' <c>padding="longest"</c>).</summary>
 public sealed class TokenBatch
 {
     internal TokenBatch(long[][] inputIds, long[][] attentionMask)
@@ -26,6 +27,10 @@ public sealed class TokenBatch
 
     /// <summary>The ids and the mask as int64 tensors of shape [B, T] on the CPU; the caller owns them.</summary>
     public (Tensor InputIds, Tensor AttentionMask) ToTensors() => (ToTensor(InputIds), ToTensor(AttentionMask));
+
+    /// <summary>The column of each row's first token ([CLS]) [B,1]: 0 with right padding, after the pads with left.</summary>
+    /// <param name="attentionMask">[B,T] 1 for tokens, 0 for padding; every row holds a token.</param>
+    internal static Tensor FirstTokenColumn(Tensor attentionMask) => attentionMask.ne(0).to(ScalarType.Int64).argmax(1, keepdim: true); // [B,1]
 
     private Tensor ToTensor(IReadOnlyList<long[]> rows)
     {

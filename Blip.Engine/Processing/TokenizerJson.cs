@@ -29,6 +29,13 @@ internal sealed class TokenizerJson
     /// <summary>Token of each id (null for ids that name nothing).</summary>
     public IReadOnlyList<string?> IdToToken { get; }
 
+    /// <summary>The <c>padding</c> section's direction, or null when the file sets no padding (transformers takes it as
+    /// the default <c>padding_side</c> when tokenizer_config.json names none).</summary>
+    public TextSide? PaddingDirection => Direction("padding");
+
+    /// <summary>The <c>truncation</c> section's direction, or null when the file sets no truncation.</summary>
+    public TextSide? TruncationDirection => Direction("truncation");
+
     /// <summary>Reads a <c>tokenizer.json</c> file with a WordPiece model.</summary>
     public static TokenizerJson Read(string path) => Create(TokenizerSettings.ReadObject(path), path);
 
@@ -179,6 +186,18 @@ internal sealed class TokenizerJson
             idToToken[id] ??= token;
         return idToToken;
     }
+
+    private TextSide? Direction(string section) => Root[section] switch
+    {
+        null => null,
+        JsonObject o => Text(o["direction"]) switch
+        {
+            "Right" => TextSide.Right,
+            "Left" => TextSide.Left,
+            _ => throw new InvalidDataException($"{Source}: '{section}.direction' must be \"Right\" or \"Left\", not {o["direction"]?.ToJsonString() ?? "missing"}."),
+        },
+        var other => throw new InvalidDataException($"{Source}: '{section}' must be an object or null, not {other.ToJsonString()}."),
+    };
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 

@@ -29,6 +29,13 @@ internal sealed record TokenizerSettings
     public string? EosToken { get; init; }
     public IReadOnlyList<string> ExtraSpecialTokens { get; init; } = ["[ENC]"];
 
+    /// <summary><c>padding_side</c> of tokenizer_config.json, or null when absent (tokenizer.json's padding direction,
+    /// else right, decides).</summary>
+    public TextSide? PaddingSide { get; init; }
+
+    /// <summary><c>truncation_side</c> of tokenizer_config.json, or null when absent.</summary>
+    public TextSide? TruncationSide { get; init; }
+
     /// <summary>The file that named each special token (by key, e.g. <c>pad_token</c>), for error messages.</summary>
     public IReadOnlyDictionary<string, string> TokenSources { get; init; } = new Dictionary<string, string>();
 
@@ -84,8 +91,19 @@ internal sealed record TokenizerSettings
             ModelMaxLength = MaxLength(json, path),
             CleanUpTokenizationSpaces = Bool(json, "clean_up_tokenization_spaces", path) ?? false,
             AddedTokensDecoder = AddedTokens(json, path),
+            PaddingSide = Side(json, "padding_side", path),
+            TruncationSide = Side(json, "truncation_side", path),
         };
     }
+
+    // transformers raises ValueError for any other value ("Padding side should be selected between 'right' and 'left'").
+    private static TextSide? Side(JsonObject json, string key, string path) => json[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out string? s) && s == "right" => TextSide.Right,
+        JsonValue v when v.TryGetValue(out string? s) && s == "left" => TextSide.Left,
+        var other => throw new InvalidDataException($"{path}: '{key}' must be \"right\" or \"left\", not {other.ToJsonString()}."),
+    };
 
     /// <summary>Reads a JSON object; a key given twice keeps its last value, as python's json and serde do.</summary>
     internal static JsonObject ReadObject(string path)

@@ -16,7 +16,8 @@ public sealed record CaptionLossSettings
     /// <summary>Replace the first id (<c>[CLS]</c>) by the decoder's bos (<c>[DEC]</c>).</summary>
     public bool ReplaceClsWithBos { get; init; }
 
-    /// <summary>Set the labels of padding to -100 (ignored).</summary>
+    /// <summary>Set the labels that are the pad id to -100 (ignored): the padding, and a <c>[PAD]</c> written in a
+    /// caption, as BLIP's <c>input_ids.masked_fill(input_ids == pad_token_id, -100)</c>.</summary>
     public bool MaskPadding { get; init; }
 
     /// <summary>Prompt text whose tokens (with the bos) are masked with -100, e.g. <c>"a picture of "</c>; empty for none.

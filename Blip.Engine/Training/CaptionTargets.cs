@@ -24,11 +24,20 @@ public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tenso
         settings.Validate();
         var texts = captions.Select(c => WithPrompt(c, settings.Prompt)).ToList();
         var (ids, mask) = tokenizer.EncodeBatch(texts, maxLength: maxLength).ToTensors(); // [B,T]
-        if (settings.ReplaceClsWithBos) ids[.., 0] = tensor((long)tokenizer.BosTokenId);
+        // BLIP's [:, 0] and [:, :prompt_length] assume right padding; each row's [CLS] is found where its tokens start,
+        // so that a tokenizer with padding_side "left" gets the same targets, moved right.
+        using var first = TokenBatch.FirstTokenColumn(mask);                                  // [B,1]
+        if (settings.ReplaceClsWithBos) ids.scatter_(1, first, tensor((long)tokenizer.BosTokenId).expand(first.shape));
         var labels = ids.clone();
-        if (settings.MaskPadding) labels.masked_fill_(mask.eq(0), IgnoreIndex);
+        // By id, as BLIP's blip_decoder (input_ids == pad_token_id): a [PAD] written in a caption is a real token
+        // (attention 1) but is ignored too.
+        if (settings.MaskPadding) labels.masked_fill_(labels.eq(tokenizer.PadTokenId), IgnoreIndex);
         int promptLength = settings.Prompt.Length == 0 ? 0 : tokenizer.Encode(settings.Prompt).Length - 1; // [CLS]+prompt, no [SEP]
-        if (promptLength > 0) labels[.., ..Math.Min(promptLength, (int)labels.shape[1])] = tensor(IgnoreIndex);
+        if (promptLength > 0)
+        {
+            using var columns = arange(labels.shape[1], dtype: ScalarType.Int64).unsqueeze(0); // [1,T]
+            labels.masked_fill_(columns.ge(first).logical_and(columns.lt(first + promptLength)), IgnoreIndex);
+        }
         return new CaptionTargets(ids, mask, labels);
     }
 
