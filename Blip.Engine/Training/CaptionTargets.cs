@@ -27,7 +27,11 @@ public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tenso
         // BLIP's [:, 0] and [:, :prompt_length] assume right padding; each row's [CLS] is found where its tokens start,
         // so that a tokenizer with padding_side "left" gets the same targets, moved right.
         using var first = TokenBatch.FirstTokenColumn(mask);                                  // [B,1]
-        if (settings.ReplaceClsWithBos) ids.scatter_(1, first, tensor((long)tokenizer.BosTokenId).expand(first.shape));
+        if (settings.ReplaceClsWithBos)
+        {
+            using var bos = full(first.shape, (long)tokenizer.BosTokenId, dtype: ScalarType.Int64);   // [B,1]
+            ids.scatter_(1, first, bos);
+        }
         var labels = ids.clone();
         // By id, as BLIP's blip_decoder (input_ids == pad_token_id): a [PAD] written in a caption is a real token
         // (attention 1) but is ignored too.
@@ -36,7 +40,11 @@ public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tenso
         if (promptLength > 0)
         {
             using var columns = arange(labels.shape[1], dtype: ScalarType.Int64).unsqueeze(0); // [1,T]
-            labels.masked_fill_(columns.ge(first).logical_and(columns.lt(first + promptLength)), IgnoreIndex);
+            using var end = first + promptLength;                                               // [B,1]
+            using var afterStart = columns.ge(first);
+            using var beforeEnd = columns.lt(end);
+            using var prompt = afterStart.logical_and(beforeEnd);                               // [B,T]
+            labels.masked_fill_(prompt, IgnoreIndex);
         }
         return new CaptionTargets(ids, mask, labels);
     }
