@@ -66,6 +66,30 @@ public sealed class RetrievalTrainerTests
     }
 
     [Test]
+    public void Evaluation_truncates_captions_as_training_does_so_an_overlong_one_is_scored()
+    {
+        // BLIP's retrieval tokenizes with max_length=35 in training and evaluation; an evaluation that did not truncate
+        // failed at the end of the epoch on a caption past the tokenizer's 512 tokens.
+        using var dir = TestPaths.NewTempDir();
+        string modelDir = TinyFixtures.ModelFolder("retrieval");
+        var data = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 1, seed: 4)); // 4 images
+        var eval = data.Select((x, i) => i == 0 ? x with { Caption = string.Join(' ', Enumerable.Repeat("dog", 600)) } : x).ToList();
+        using var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        Assert.Throws<ArgumentException>(() => RetrievalEvaluation.Run(model, processor, tokenizer, eval, 4));
+        var options = new TrainingOptions { BatchSize = 4, LearningRate = 1e-4, Seed = 1 };
+        Assert.That(options.MaxTextLength, Is.Null);
+        using var trainer = new RetrievalTrainer(model, tokenizer, processor, options);
+
+        var result = trainer.Train(data, Path.Combine(dir.Path, "run"), eval);
+
+        Assert.That(result.Evaluations[^1]["r_mean"], Is.InRange(0, 100));
+        var cut = RetrievalEvaluation.Run(model, processor, tokenizer, eval, 4, TrainingOptions.RetrievalMaxTextLength);
+        Assert.That(cut, Is.EqualTo(result.Evaluations[^1]));
+    }
+
+    [Test]
     public void A_batch_of_one_image_trains_by_itc_alone_and_a_set_of_one_image_is_refused()
     {
         using var dir = TestPaths.NewTempDir();

@@ -51,7 +51,7 @@ public sealed class CaptionTrainer
 
     private Tensor Loss(CaptionBatch batch)
     {
-        using var targets = CaptionTargets.Build(tokenizer, batch.Captions, options.Loss, options.MaxTextLength);
+        using var targets = CaptionTargets.Build(tokenizer, batch.Captions, options.Loss, options.MaxTextLength ?? TrainingOptions.CaptionMaxTextLength);
         return CaptionLoss.Compute(model, batch.PixelValues, targets, options.Loss);
     }
 }

@@ -12,9 +12,16 @@ public static class RetrievalEvaluation
     /// <summary>Text→image and image→text Recall@1/5/10 over the distinct images and all captions of
     /// <paramref name="examples"/>: <c>txt_r1</c>… (a caption's image ranks in the top K), <c>img_r1</c>… (any caption
     /// of the image ranks in the top K), and <c>r_mean</c>.</summary>
+    /// <param name="model">The retrieval model.</param>
+    /// <param name="processor">Preprocesses the images.</param>
+    /// <param name="tokenizer">Tokenizes the captions.</param>
+    /// <param name="examples">Image and caption pairs; an image may have several captions.</param>
+    /// <param name="batchSize">Images, and captions, per forward.</param>
+    /// <param name="maxTextLength">Truncate captions to this many tokens, as training does (BLIP evaluates with
+    /// <see cref="TrainingOptions.RetrievalMaxTextLength"/>); null: no truncation.</param>
     /// <exception cref="ArgumentException"><paramref name="examples"/> is empty.</exception>
     public static IReadOnlyDictionary<string, double> Run(BlipForImageTextRetrieval model, BlipImageProcessor processor,
-        BlipTokenizer tokenizer, IReadOnlyList<CaptionExample> examples, int batchSize)
+        BlipTokenizer tokenizer, IReadOnlyList<CaptionExample> examples, int batchSize, int? maxTextLength = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(processor);
@@ -22,7 +29,8 @@ public static class RetrievalEvaluation
         ArgumentNullException.ThrowIfNull(examples);
         if (examples.Count == 0) throw new ArgumentException("no examples to evaluate (Recall@K of nothing is undefined)", nameof(examples));
         var images = examples.Select(e => e.ImagePath).Distinct().ToList();
-        var imageOf = examples.Select(e => images.IndexOf(e.ImagePath)).ToArray();
+        var indexOf = images.Select((path, i) => (path, i)).ToDictionary(x => x.path, x => x.i);
+        var imageOf = examples.Select(e => indexOf[e.ImagePath]).ToArray();
         model.eval();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -34,7 +42,7 @@ public static class RetrievalEvaluation
         }).ToList());                                                                                           // [I,E]
         var textFeats = cat(examples.Chunk(batchSize).Select(chunk =>
         {
-            var (ids, mask) = tokenizer.EncodeBatch(chunk.Select(e => e.Caption).ToList()).ToTensors();
+            var (ids, mask) = tokenizer.EncodeBatch(chunk.Select(e => e.Caption).ToList(), maxLength: maxTextLength).ToTensors();
             return model.TextFeatures(ids, mask);
         }).ToList());                                                                                           // [T,E]
         var sim = imageFeats.matmul(textFeats.t());                                                             // [I,T]

@@ -57,15 +57,17 @@ public sealed class RetrievalTrainer : IDisposable
         if (train.Count > 0 && train.All(x => x.ImageId == train[0].ImageId))
             throw new ArgumentException($"the training set has one image only ({train[0].ImagePath}): ITC and ITM need at least two", nameof(train));
         var task = new TrainingTask(model, processor, Loss,
-            examples => RetrievalEvaluation.Run(model, processor, tokenizer, examples, options.BatchSize),
+            examples => RetrievalEvaluation.Run(model, processor, tokenizer, examples, options.BatchSize, TextLength),
             [("itc_temperature", temperature)], ClampTemperature);
         return TrainingLoop.Train(task, options, Progress, train, outputFolder, eval, resume);
     }
 
+    private int TextLength => options.MaxTextLength ?? TrainingOptions.RetrievalMaxTextLength;
+
     private Tensor Loss(CaptionBatch batch)
     {
         using var scope = NewDisposeScope();
-        var (ids, mask) = tokenizer.EncodeBatch(batch.Captions, maxLength: options.MaxTextLength).ToTensors();
+        var (ids, mask) = tokenizer.EncodeBatch(batch.Captions, maxLength: TextLength).ToTensors();
         var (itc, itm) = RetrievalLoss.Compute(model, batch.PixelValues, ids, mask, temperature, tensor(batch.ImageIds), negatives);
         return (itc + itm).MoveToOuterDisposeScope();
     }

@@ -67,8 +67,16 @@ public sealed record TrainingOptions
     /// <summary>Captioning loss recipe.</summary>
     public CaptionLossSettings Loss { get; init; } = CaptionLossSettings.Transformers;
 
-    /// <summary>Truncate captions to this many tokens (special tokens included); BLIP used 40 for COCO.</summary>
-    public int MaxTextLength { get; init; } = 40;
+    /// <summary>Truncate captions to this many tokens (special tokens included); null (the default): BLIP's length for
+    /// the task, <see cref="CaptionMaxTextLength"/> for captioning, <see cref="RetrievalMaxTextLength"/> for retrieval.</summary>
+    public int? MaxTextLength { get; init; }
+
+    /// <summary>BLIP's caption length in training: 40 (<c>blip_decoder</c>'s <c>max_length=40</c>).</summary>
+    public const int CaptionMaxTextLength = 40;
+
+    /// <summary>BLIP's text length for retrieval, in training and evaluation: 35 (<c>blip_retrieval</c> and its
+    /// evaluation tokenize with <c>max_length=35</c>).</summary>
+    public const int RetrievalMaxTextLength = 35;
 
     /// <summary>Save a resumable checkpoint every this many optimizer steps (and at each epoch end, and where
     /// <see cref="MaxSteps"/> stops the run); 0: only those.</summary>
@@ -93,7 +101,7 @@ public sealed record TrainingOptions
         Positive(Epochs, nameof(Epochs));
         Positive(BatchSize, nameof(BatchSize));
         Positive(GradientAccumulation, nameof(GradientAccumulation));
-        Positive(MaxTextLength, nameof(MaxTextLength));
+        if (MaxTextLength is { } maxTextLength) Positive(maxTextLength, nameof(MaxTextLength));
         Positive(Prefetch, nameof(Prefetch));
         if (MaxSteps is { } m) Positive(m, nameof(MaxSteps));
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) Fail(nameof(LearningRate), $"must be > 0, got {LearningRate}");
