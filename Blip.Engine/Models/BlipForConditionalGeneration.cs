@@ -59,7 +59,7 @@ public sealed class BlipForConditionalGeneration : nn.Module
     /// unconditional caption (the decoder starts from bos).</param>
     /// <param name="promptMask">[G,T] padding mask of the prompts, or null.</param>
     /// <param name="options">Search options, e.g. <c>GenerationOptions.FromPretrained(folder) with { NumBeams = 3 }</c>;
-    /// null: transformers' defaults (greedy, max_length 20).</param>
+    /// null: transformers' defaults (greedy, 20 new tokens).</param>
     /// <param name="interpolatePosEncoding">Resize the position grid for other image sizes.</param>
     /// <remarks>As transformers: [CLS] becomes bos and the last prompt column is dropped (see
     /// <see cref="PromptPadding"/> for prompts of different lengths); generation stops at <c>sep_token_id</c>;

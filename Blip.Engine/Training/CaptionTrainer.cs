@@ -45,7 +45,7 @@ public sealed class CaptionTrainer
     public TrainingResult Train(IReadOnlyList<CaptionExample> train, string outputFolder, IReadOnlyList<CaptionExample>? eval = null, bool resume = false)
     {
         var task = new TrainingTask(model, processor, Loss,
-            examples => CaptionEvaluation.Run(model, processor, tokenizer, examples, options.BatchSize), [], null);
+            examples => CaptionEvaluation.Run(model, processor, tokenizer, examples, options.BatchSize, options.Loss.Prompt), [], null);
         return TrainingLoop.Train(task, options, Progress, train, outputFolder, eval, resume);
     }
 
