@@ -62,8 +62,8 @@ public sealed record SweepCase(string Name, string Model, string Inputs, JsonEle
         }
     }
 
-    /// <summary>The case as a <see cref="GenerationCase"/>; throws <see cref="ArgumentException"/> where the options
-    /// themselves are invalid.</summary>
+    /// <summary>The case as a <see cref="GenerationCase"/>; throws <see cref="Blip.Engine.Config.ConfigException"/>
+    /// naming the key where the options themselves are invalid.</summary>
     public GenerationCase ToGenerationCase() => new(Name, Model, Inputs, GenerationCase.FromKwargs(Kwargs, Seed));
 
     /// <inheritdoc/>

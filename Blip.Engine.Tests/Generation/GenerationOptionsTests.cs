@@ -1,3 +1,4 @@
+using Blip.Engine.Config;
 using Blip.Engine.Generation;
 using Blip.Engine.Tests.Support;
 
@@ -36,16 +37,33 @@ public class GenerationOptionsTests
         Assert.That(GenerationOptions.Parse("""{"min_new_tokens": 2}""").MinNewTokens, Is.EqualTo(2));
     }
 
-    [TestCase("""{"top_p": 1.5}""", "TopP")]
+    [TestCase("""{"top_p": 1.5}""", "top_p")]
     [TestCase("""{"early_stopping": "sometimes"}""", "early_stopping")]
-    [TestCase("""{"num_beams": 2, "num_return_sequences": 3}""", "NumReturnSequences")]
+    [TestCase("""{"num_beams": 2, "num_return_sequences": 3}""", "num_return_sequences")]
+    [TestCase("""{"num_beams": "3"}""", "num_beams")]
+    [TestCase("""{"max_length": 1e12}""", "max_length")]
+    [TestCase("""{"do_sample": 1}""", "do_sample")]
+    [TestCase("""{"temperature": [1]}""", "temperature")]
     [TestCase("""{"typical_p": 0.9}""", "typical_p")]
     [TestCase("""{"suppress_tokens": [229]}""", "suppress_tokens")]
     [TestCase("""{"renormalize_logits": true}""", "renormalize_logits")]
-    public void Bad_generation_config_names_the_field(string json, string field)
+    [TestCase("""[1, 2]""", "")]
+    [TestCase("""{"top_k": 5""", "")]
+    public void Bad_generation_config_is_a_config_exception_naming_the_file_and_key(string json, string field)
     {
-        var e = Assert.Throws<ArgumentException>(() => GenerationOptions.Parse(json, "gen.json"));
-        Assert.That(e!.Message, Does.Contain("gen.json").And.Contain(field));
+        var e = Assert.Throws<ConfigException>(() => GenerationOptions.Parse(json, "gen.json"));
+        Assert.That((e!.File, e.Field), Is.EqualTo(("gen.json", field)), e.Message);
+        Assert.That(e.Message, Does.StartWith("gen.json: "));
+    }
+
+    [Test]
+    public void A_model_folder_with_a_bad_generation_config_names_its_path()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string path = Path.Combine(dir.Path, "generation_config.json");
+        File.WriteAllText(path, """{"num_beams": 0}""");
+        var e = Assert.Throws<ConfigException>(() => GenerationOptions.FromPretrained(dir.Path));
+        Assert.That((e!.File, e.Field), Is.EqualTo((path, "num_beams")), e.Message);
     }
 
     [Test]

@@ -2,6 +2,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Blip.Engine.Config;
 
 namespace Blip.Engine.Generation;
 
@@ -24,35 +25,46 @@ internal static class GenerationConfigReader
         ("token_healing", "false"),
     ];
 
+    /// <summary>The implemented keys and the <see cref="GenerationOptions"/> property each sets, so that a value
+    /// <see cref="GenerationOptions.Validate"/> refuses is reported by its key in the file.</summary>
+    private static readonly (string Key, string Property)[] Fields =
+    [
+        ("max_length", nameof(GenerationOptions.MaxLength)), ("max_new_tokens", nameof(GenerationOptions.MaxNewTokens)),
+        ("min_length", nameof(GenerationOptions.MinLength)), ("min_new_tokens", nameof(GenerationOptions.MinNewTokens)),
+        ("num_beams", nameof(GenerationOptions.NumBeams)), ("do_sample", nameof(GenerationOptions.DoSample)),
+        ("temperature", nameof(GenerationOptions.Temperature)), ("top_k", nameof(GenerationOptions.TopK)),
+        ("top_p", nameof(GenerationOptions.TopP)), ("repetition_penalty", nameof(GenerationOptions.RepetitionPenalty)),
+        ("no_repeat_ngram_size", nameof(GenerationOptions.NoRepeatNgramSize)),
+        ("length_penalty", nameof(GenerationOptions.LengthPenalty)), ("early_stopping", nameof(GenerationOptions.EarlyStopping)),
+        ("num_return_sequences", nameof(GenerationOptions.NumReturnSequences)),
+    ];
+
     public static GenerationOptions Apply(GenerationOptions o, JsonObject root, string source)
     {
         RefuseUnsupported(root, source);
-        try
+        o = o with
         {
-            o = o with
-            {
-                MaxLength = Int(root, "max_length") ?? o.MaxLength,
-                MaxNewTokens = Int(root, "max_new_tokens") ?? o.MaxNewTokens,
-                MinLength = Int(root, "min_length") ?? o.MinLength,
-                MinNewTokens = Int(root, "min_new_tokens") ?? o.MinNewTokens,
-                NumBeams = Int(root, "num_beams") ?? o.NumBeams,
-                DoSample = root["do_sample"]?.GetValue<bool>() ?? o.DoSample,
-                Temperature = Real(root, "temperature") ?? o.Temperature,
-                TopK = Int(root, "top_k") ?? o.TopK,
-                TopP = Real(root, "top_p") ?? o.TopP,
-                RepetitionPenalty = Real(root, "repetition_penalty") ?? o.RepetitionPenalty,
-                NoRepeatNgramSize = Int(root, "no_repeat_ngram_size") ?? o.NoRepeatNgramSize,
-                LengthPenalty = Real(root, "length_penalty") ?? o.LengthPenalty,
-                EarlyStopping = Stopping(root["early_stopping"]) ?? o.EarlyStopping,
-                NumReturnSequences = Int(root, "num_return_sequences") ?? o.NumReturnSequences,
-            };
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException)
-        {
-            throw new ArgumentException($"{source}: a generation field has the wrong type: {e.Message}", nameof(root), e);
-        }
+            MaxLength = Int(root, "max_length", source) ?? o.MaxLength,
+            MaxNewTokens = Int(root, "max_new_tokens", source) ?? o.MaxNewTokens,
+            MinLength = Int(root, "min_length", source) ?? o.MinLength,
+            MinNewTokens = Int(root, "min_new_tokens", source) ?? o.MinNewTokens,
+            NumBeams = Int(root, "num_beams", source) ?? o.NumBeams,
+            DoSample = Read<bool>(root, "do_sample", source, v => v.GetValue<bool>(), "true or false") ?? o.DoSample,
+            Temperature = Real(root, "temperature", source) ?? o.Temperature,
+            TopK = Int(root, "top_k", source) ?? o.TopK,
+            TopP = Real(root, "top_p", source) ?? o.TopP,
+            RepetitionPenalty = Real(root, "repetition_penalty", source) ?? o.RepetitionPenalty,
+            NoRepeatNgramSize = Int(root, "no_repeat_ngram_size", source) ?? o.NoRepeatNgramSize,
+            LengthPenalty = Real(root, "length_penalty", source) ?? o.LengthPenalty,
+            EarlyStopping = Read(root, "early_stopping", source, Stopping, "true, false or \"never\"") ?? o.EarlyStopping,
+            NumReturnSequences = Int(root, "num_return_sequences", source) ?? o.NumReturnSequences,
+        };
         try { o.Validate(); }
-        catch (ArgumentException e) { throw new ArgumentException($"{source}: {e.Message}", nameof(root), e); }
+        catch (ArgumentException e)
+        {
+            string key = Fields.FirstOrDefault(f => f.Property == e.ParamName).Key ?? "";
+            throw new ConfigException(source, key, e.Message, e);
+        }
         return o;
     }
 
@@ -61,8 +73,8 @@ internal static class GenerationConfigReader
         foreach (var (key, off) in Unsupported)
         {
             if (root[key] is not { } value || IsOff(value, off)) continue;
-            throw new ArgumentException($"{source}: {key} = {value.ToJsonString()} is a transformers generation option that " +
-                $"Blip.Engine does not implement; remove it or set it to {off ?? "null"}.", nameof(root));
+            throw new ConfigException(source, key, $"{value.ToJsonString()} sets a transformers generation option that " +
+                $"Blip.Engine does not implement; remove it or set it to {off ?? "null"}");
         }
     }
 
@@ -75,17 +87,30 @@ internal static class GenerationConfigReader
         _ => false,
     };
 
-    private static int? Int(JsonObject root, string key) => root[key] is { } v ? v.GetValue<int>() : null;
+    private static int? Int(JsonObject root, string key, string source) =>
+        Read<int>(root, key, source, v => v.GetValue<int>(), "an integer (32-bit)");
 
-    private static double? Real(JsonObject root, string key) => root[key] is { } v ? v.GetValue<double>() : null;
+    private static double? Real(JsonObject root, string key, string source) =>
+        Read<double>(root, key, source, v => v.GetValue<double>(), "a number");
 
-    private static BeamEarlyStopping? Stopping(JsonNode? node) => node?.GetValueKind() switch
+    /// <summary>The value of <paramref name="key"/>, null when absent or null; a value of another kind is a
+    /// <see cref="ConfigException"/> naming the key and what it must be.</summary>
+    private static T? Read<T>(JsonObject root, string key, string source, Func<JsonNode, T?> read, string must)
+        where T : struct
     {
-        null => null,
+        if (root[key] is not { } v || v.GetValueKind() == JsonValueKind.Null) return null;
+        try { return read(v); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException)
+        {
+            throw new ConfigException(source, key, $"must be {must}, got {v.ToJsonString()}", e);
+        }
+    }
+
+    private static BeamEarlyStopping? Stopping(JsonNode node) => node.GetValueKind() switch
+    {
         JsonValueKind.True => BeamEarlyStopping.WhenBeamsFinished,
         JsonValueKind.False => BeamEarlyStopping.Heuristic,
         JsonValueKind.String when node.GetValue<string>() == "never" => BeamEarlyStopping.Never,
-        JsonValueKind.Null => null,
-        _ => throw new FormatException($"early_stopping must be true, false or \"never\", got {node.ToJsonString()}"),
+        _ => throw new FormatException("not true, false or \"never\""),
     };
 }

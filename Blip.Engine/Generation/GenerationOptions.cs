@@ -1,6 +1,7 @@
 // The knobs of transformers' GenerationConfig that Blip.Engine implements, with its defaults.
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Blip.Engine.Config;
 
 namespace Blip.Engine.Generation;
 
@@ -117,7 +118,8 @@ public sealed record GenerationOptions
         MinNewTokens is { } n ? (int)Math.Min(int.MaxValue, (long)promptLength + n) : MinLength;
 
     /// <summary><see cref="Default"/> with the generation fields of <c>folder/generation_config.json</c> applied, or
-    /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own).</summary>
+    /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own).
+    /// A file that cannot be used is a <see cref="ConfigException"/> naming its path and key, as a bad config.json is.</summary>
     public static GenerationOptions FromPretrained(string folder)
     {
         ArgumentNullException.ThrowIfNull(folder);
@@ -126,8 +128,9 @@ public sealed record GenerationOptions
     }
 
     /// <summary>Applies the fields of a <c>generation_config.json</c> text over <see cref="Default"/>.</summary>
-    /// <remarks>Throws <see cref="ArgumentException"/> naming the key for a field of transformers' GenerationConfig
-    /// that changes the ids but has no option here (typical_p, min_p, bad_words_ids, suppress_tokens,
+    /// <remarks>Throws <see cref="ConfigException"/> naming <paramref name="source"/> and the key for a value of the wrong
+    /// kind, a value <see cref="Validate"/> refuses, text that is not a JSON object, and a field of transformers'
+    /// GenerationConfig that changes the ids but has no option here (typical_p, min_p, bad_words_ids, suppress_tokens,
     /// forced_eos_token_id, renormalize_logits, num_beam_groups, ...) unless it holds its "off" value: ignoring it would
     /// give other ids than transformers. Fields that do not change the ids (outputs, cache, ids BLIP passes itself) are
     /// ignored.</remarks>
@@ -136,7 +139,7 @@ public sealed record GenerationOptions
         ArgumentNullException.ThrowIfNull(json);
         JsonObject root;
         try { root = JsonNode.Parse(json) as JsonObject ?? throw new JsonException("not a JSON object"); }
-        catch (JsonException e) { throw new ArgumentException($"{source}: {e.Message}", nameof(json), e); }
+        catch (JsonException e) { throw new ConfigException(source, "", e.Message, e); }
         return GenerationConfigReader.Apply(Default, root, source);
     }
 
