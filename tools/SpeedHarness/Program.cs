@@ -1,11 +1,24 @@
 // The Blip.Engine side of tools/reference/compare_speed: the same workloads as compare_speed_ref.py, one process,
-// one JSON object per line on stdout. Usage:
-//   SpeedHarness --model DIR --family caption|itm|dtype-pairs|batch-pairs|floor-rounds [--threads 2] [--repeat 2] [--only NAME...] [--dtype float32|bfloat16]
-//                [--device cpu|cuda] [--texts FILE]
+// one JSON object per line on stdout.
+//   SpeedHarness --help (HarnessOptions.Usage); bad arguments are exit 2 with the usage.
 using Blip.SpeedHarness;
 using TorchSharp;
 
-var options = HarnessOptions.Parse(args);
+if (args is ["--help"] or ["-h"])
+{
+    Console.WriteLine(HarnessOptions.Usage);
+    return 0;
+}
+HarnessOptions options;
+try
+{
+    options = HarnessOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"SpeedHarness: {e.Message}\n{HarnessOptions.Usage}");
+    return 2;
+}
 torch.set_num_threads(options.Threads);
 var device = new torch.Device(options.Device);
 Emit.Line(new Dictionary<string, object>
@@ -17,19 +30,19 @@ Emit.Line(new Dictionary<string, object>
 if (options.Family == "dtype-pairs")
 {
     PairedRounds.DTypes(options, device);
-    return;
+    return 0;
 }
 
 if (options.Family == "batch-pairs")
 {
     PairedRounds.Batches(options, device);
-    return;
+    return 0;
 }
 
 if (options.Family == "floor-rounds")
 {
     PairedRounds.Floors(options, device);
-    return;
+    return 0;
 }
 
 var workloads = new Workloads(options, device);
@@ -42,3 +55,4 @@ Emit.Line(new Dictionary<string, object>
     ["peak_rss_bytes"] = peak, ["weight_bytes"] = weightBytes,
 });
 Console.Out.Flush();
+return 0;
