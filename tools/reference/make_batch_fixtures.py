@@ -297,27 +297,34 @@ def generate_alone(fn, n):
     return res
 
 
-def run_prompts(model, processor, pixels, t, facts):
-    pv = pixels[PROMPT_IMAGES]
-    ids, mask = tokenize(processor, PROMPTS)
-    t["prompt.input_ids"], t["prompt.attention_mask"] = ids, mask
-    left_ids, left_mask = tokenize(processor, PROMPTS, padding_side="left")
-    t["prompt.left.input_ids"], t["prompt.left.attention_mask"] = left_ids, left_mask
+def generate_three_ways(model, processor, pv, texts, prefix, t):
+    """The GENERATE cases under prefix: texts as one right-padded batch, each text alone, and one left-padded batch.
+    Writes prefix.{input_ids,attention_mask} and prefix.left.* into t and returns (ids, mask, the cases' facts)."""
+    ids, mask = tokenize(processor, texts)
+    t[f"{prefix}.input_ids"], t[f"{prefix}.attention_mask"] = ids, mask
+    left_ids, left_mask = tokenize(processor, texts, padding_side="left")
+    t[f"{prefix}.left.input_ids"], t[f"{prefix}.left.attention_mask"] = left_ids, left_mask
     gen = {}
     for key, kwargs in GENERATE.items():
-        if not key.startswith("prompt."):
+        if not key.startswith(prefix + "."):
             continue
-        res = model.generate(pv, input_ids=ids.clone(), attention_mask=mask.clone(), **kwargs)
+        # Clones: the captioning model's generate() writes bos into input_ids[:, 0].
+        res = model.generate(pixel_values=pv, input_ids=ids.clone(), attention_mask=mask.clone(), **kwargs)
 
         def one(i, kwargs=kwargs):
-            i_ids, i_mask = tokenize(processor, [PROMPTS[i]])
-            return model.generate(pv[i:i + 1], input_ids=i_ids, attention_mask=i_mask, **kwargs)
+            i_ids, i_mask = tokenize(processor, [texts[i]])
+            return model.generate(pixel_values=pv[i:i + 1], input_ids=i_ids, attention_mask=i_mask, **kwargs)
 
-        alone = generate_alone(one, len(PROMPTS))
-        left = model.generate(pv, input_ids=left_ids.clone(), attention_mask=left_mask.clone(), **kwargs)
+        alone = generate_alone(one, len(texts))
+        left = model.generate(pixel_values=pv, input_ids=left_ids.clone(), attention_mask=left_mask.clone(), **kwargs)
         t[key], t[key + ".alone"], t[key + ".left"] = res, alone, left
         gen[key] = {"kwargs": kwargs, "shape": list(res.shape), "batch": rows(res), "alone": rows(alone),
                     "left": rows(left)}
+    return ids, mask, gen
+
+
+def run_prompts(model, processor, pixels, t, facts):
+    _, _, gen = generate_three_ways(model, processor, pixels[PROMPT_IMAGES], PROMPTS, "prompt", t)
     facts["prompt"] = {
         "prompts": PROMPTS, "images": [IMAGES[i] for i in PROMPT_IMAGES],
         "padding_side": processor.tokenizer.padding_side,
@@ -337,25 +344,7 @@ def run_prompts(model, processor, pixels, t, facts):
 
 def run_vqa(model, processor, pixels, t, facts):
     pv = pixels[QUESTION_IMAGES]
-    ids, mask = tokenize(processor, QUESTIONS)
-    t["vqa.input_ids"], t["vqa.attention_mask"] = ids, mask
-    left_ids, left_mask = tokenize(processor, QUESTIONS, padding_side="left")
-    t["vqa.left.input_ids"], t["vqa.left.attention_mask"] = left_ids, left_mask
-    gen = {}
-    for key, kwargs in GENERATE.items():
-        if not key.startswith("vqa."):
-            continue
-        res = model.generate(input_ids=ids, pixel_values=pv, attention_mask=mask, **kwargs)
-
-        def one(i, kwargs=kwargs):
-            i_ids, i_mask = tokenize(processor, [QUESTIONS[i]])
-            return model.generate(input_ids=i_ids, pixel_values=pv[i:i + 1], attention_mask=i_mask, **kwargs)
-
-        alone = generate_alone(one, len(QUESTIONS))
-        left = model.generate(input_ids=left_ids, pixel_values=pv, attention_mask=left_mask, **kwargs)
-        t[key], t[key + ".alone"], t[key + ".left"] = res, alone, left
-        gen[key] = {"kwargs": kwargs, "shape": list(res.shape), "batch": rows(res), "alone": rows(alone),
-                    "left": rows(left)}
+    ids, mask, gen = generate_three_ways(model, processor, pv, QUESTIONS, "vqa", t)
     # Teacher-forced: answers of different lengths as labels, captured at the decoder.
     labels, labels_mask = tokenize(processor, ANSWERS)
     captured = {}
