@@ -57,6 +57,18 @@ def more_images(pixel_values: torch.Tensor) -> torch.Tensor:
     return torch.cat([pixel_values[:1].flip(3), -0.5 * pixel_values[1:2]], dim=0)
 
 
+def load_inputs_and_models():
+    """The tiny fixture's pixels (2, and 4 with more_images), prompts and questions, and its captioning and VQA models;
+    what make_generation_sweep.py runs on too."""
+    tiny = load_file(str(TINY / "expected.safetensors"))
+    inputs = {k: tiny[k] for k in ["pixel_values", "captioning.input_ids", "captioning.attention_mask",
+                                   "vqa.input_ids", "vqa.attention_mask"]}
+    inputs["pixel_values4"] = torch.cat([inputs["pixel_values"], more_images(inputs["pixel_values"])], dim=0)
+    models = {"captioning": BlipForConditionalGeneration.from_pretrained(str(TINY / "captioning")).eval(),
+              "vqa": BlipForQuestionAnswering.from_pretrained(str(TINY / "vqa")).eval()}
+    return inputs, models
+
+
 def run_case(models, inputs, name, case):
     model_name, what, kwargs = case
     model = models[model_name]
@@ -87,12 +99,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     torch.set_num_threads(1)  # bit-identical floats across runs and machines
-    tiny = load_file(str(TINY / "expected.safetensors"))
-    inputs = {k: tiny[k] for k in ["pixel_values", "captioning.input_ids", "captioning.attention_mask",
-                                   "vqa.input_ids", "vqa.attention_mask"]}
-    inputs["pixel_values4"] = torch.cat([inputs["pixel_values"], more_images(inputs["pixel_values"])], dim=0)
-    models = {"captioning": BlipForConditionalGeneration.from_pretrained(str(TINY / "captioning")).eval(),
-              "vqa": BlipForQuestionAnswering.from_pretrained(str(TINY / "vqa")).eval()}
+    inputs, models = load_inputs_and_models()
     tensors, cases = {}, {}
     for name, case in CASES.items():
         t, meta = run_case(models, inputs, name, case)

@@ -25,13 +25,10 @@ from pathlib import Path
 
 import torch
 import transformers
-from safetensors.torch import load_file
-from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering
 
-from make_generation_fixtures import more_images
+from make_generation_fixtures import load_inputs_and_models
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = REPO / "Blip.Engine.Tests" / "Fixtures" / "tiny"
 DEFAULT_OUT = REPO / "Blip.Engine.Tests" / "Fixtures" / "generation"
 SWEEP_SEED = 20260
 DEFAULT_COUNT = 200
@@ -182,12 +179,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # bit-identical floats across runs and machines
     transformers.logging.set_verbosity_error()
-    tiny = load_file(str(TINY / "expected.safetensors"))
-    inputs = {k: tiny[k] for k in ["pixel_values", "captioning.input_ids", "captioning.attention_mask",
-                                   "vqa.input_ids", "vqa.attention_mask"]}
-    inputs["pixel_values4"] = torch.cat([inputs["pixel_values"], more_images(inputs["pixel_values"])], dim=0)
-    models = {"captioning": BlipForConditionalGeneration.from_pretrained(str(TINY / "captioning")).eval(),
-              "vqa": BlipForQuestionAnswering.from_pretrained(str(TINY / "vqa")).eval()}
+    inputs, models = load_inputs_and_models()
     rng = random.Random(SWEEP_SEED)
     lines = []
     for i in range(args.count):
