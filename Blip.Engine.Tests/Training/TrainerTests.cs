@@ -33,14 +33,14 @@ public sealed class TrainerTests
     public void Cleanup() => dir.Dispose();
 
     private (BlipForConditionalGeneration Model, TrainingResult Result) Run(string output, TrainingOptions options, bool resume = false,
-        Action<TrainingProgress>? progress = null)
+        Action<TrainingProgress>? progress = null, IReadOnlyList<CaptionExample>? data = null)
     {
         var model = BlipForConditionalGeneration.FromPretrained(modelDir);
         using var tokenizer = BlipTokenizer.Load(modelDir);
         var trainer = new CaptionTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options) { Progress = progress };
         try
         {
-            return (model, trainer.Train(train, output, resume: resume));
+            return (model, trainer.Train(data ?? train, output, resume: resume));
         }
         catch
         {
@@ -80,6 +80,50 @@ public sealed class TrainerTests
         Assert.That(lines.Select(l => l.GetProperty("step").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }));
         Assert.That(lines.All(l => l.GetProperty("loss").GetDouble() > 0 && l.GetProperty("lr").GetDouble() > 0), Is.True);
         Assert.That(Directory.Exists(Path.Combine(output, "checkpoint.tmp")) || Directory.Exists(Path.Combine(output, "checkpoint.old")), Is.False);
+    }
+
+    [Test]
+    public void An_image_that_fails_to_decode_mid_run_saves_the_last_step_and_a_resume_after_fixing_it_equals_an_uninterrupted_run()
+    {
+        // Only epoch ends are checkpointed, so the one step taken before the bad image is saved by nothing else.
+        var options = Options with { CheckpointEvery = 0 };
+        string data = Path.Combine(dir.Path, "bad-image-data");
+        var examples = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(data, "train", 2, seed: 3));
+        var (first, _) = Run(Path.Combine(dir.Path, "bad-image-reference"), options, data: examples);
+        using var reference = first;
+
+        // Batch 4 of epoch 0 (examples 6 and 7 of its order) holds the bad image: batches 1-2 make step 1, batch 3 is
+        // accumulated when batch 4 fails to load.
+        string victim = examples[TrainingLoop.Order(examples.Count, options.Seed, 0)[6]].ImagePath;
+        byte[] good = File.ReadAllBytes(victim);
+        File.WriteAllBytes(victim, good[..100]);
+        string output = Path.Combine(dir.Path, "bad-image");
+        var e = Assert.Throws<TrainingInterruptedException>(() => Run(output, options, data: examples));
+        Assert.That((e!.CompletedSteps, e.Epoch, e.Checkpoint), Is.EqualTo((1, 0, Path.Combine(output, "checkpoint"))), e.Message);
+        Assert.That(e.InnerException, Is.InstanceOf<ImageDecodeException>(), e.ToString());
+        Assert.That(e.Message, Does.Contain(victim).And.Contain("after step 1").And.Contain(Path.Combine(output, "checkpoint")));
+        var saved = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(output, "checkpoint", "trainer_state.json")))!;
+        Assert.That((saved.Step, saved.Epoch, saved.BatchInEpoch), Is.EqualTo((1, 0, 2)), "step 1, after two batches of epoch 0");
+
+        File.WriteAllBytes(victim, good);
+        var (resumed, rest) = Run(output, options, resume: true, data: examples);
+        using var b = resumed;
+        Assert.That((rest.Steps, rest.Losses.Count), Is.EqualTo((4, 3)), "steps 2-4 remained");
+        AssertSameWeights(reference, b, "resumed after the bad image (dropout draws included)");
+    }
+
+    [Test]
+    public void A_failure_before_any_step_says_there_is_nothing_to_resume()
+    {
+        string data = Path.Combine(dir.Path, "bad-first-data");
+        var examples = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(data, "train", 2, seed: 3));
+        string victim = examples[TrainingLoop.Order(examples.Count, Options.Seed, 0)[0]].ImagePath;
+        File.WriteAllBytes(victim, [0x42, 0x4D, 1, 2, 3]);
+        string output = Path.Combine(dir.Path, "bad-first");
+        var e = Assert.Throws<TrainingInterruptedException>(() => Run(output, Options, data: examples));
+        Assert.That((e!.CompletedSteps, e.Checkpoint), Is.EqualTo((0, (string?)null)), e.Message);
+        Assert.That(e.Message, Does.Contain(victim).And.Contain("nothing to resume"));
+        Assert.That(Directory.Exists(Path.Combine(output, "checkpoint")), Is.False);
     }
 
     [Test]

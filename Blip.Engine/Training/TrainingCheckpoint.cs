@@ -34,8 +34,10 @@ public static class TrainingCheckpoint
     /// <param name="optimizer">Its moments go to <c>optimizer.bin</c>.</param>
     /// <param name="state">The trainer's position.</param>
     /// <param name="extra">Trainable tensors outside the model (<c>extra.safetensors</c>), or null.</param>
+    /// <param name="rngState">The CPU generator state to record (<c>Generator.Default.get_state()</c> as of
+    /// <paramref name="state"/>'s position), or null for the state now.</param>
     public static void Save(string folder, nn.Module model, OptimizerHelper optimizer, TrainerState state,
-        IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null)
+        IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null, Tensor? rngState = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(model);
@@ -48,8 +50,10 @@ public static class TrainingCheckpoint
         SafeTensorsWriter.Save(Path.Combine(tmp, "model.safetensors"), ModelParameters.StateDict(model));
         optimizer.save_state_dict(Path.Combine(tmp, "optimizer.bin"));
         if (extra is { Count: > 0 }) SafeTensorsWriter.Save(Path.Combine(tmp, "extra.safetensors"), extra.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach())));
-        using (var rngState = Generator.Default.get_state())
-            SafeTensorsWriter.Save(Path.Combine(tmp, "rng.safetensors"), [new("cpu", rngState)]);
+        if (rngState is not null) SafeTensorsWriter.Save(Path.Combine(tmp, "rng.safetensors"), [new("cpu", rngState)]);
+        else
+            using (var now = Generator.Default.get_state())
+                SafeTensorsWriter.Save(Path.Combine(tmp, "rng.safetensors"), [new("cpu", now)]);
         File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(full)) Directory.Move(full, old);

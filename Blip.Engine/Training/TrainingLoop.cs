@@ -117,6 +117,7 @@ internal static class TrainingLoop
         IReadOnlyList<KeyValuePair<string, Tensor>> extra, TrainerState start)
     {
         private readonly List<double> stepLosses = [];
+        private int savedStep = start.Step;
 
         public int Step { get; private set; } = start.Step;
 
@@ -132,32 +133,87 @@ internal static class TrainingLoop
             var augment = options.Augment ? new Random(unchecked((int)(options.Seed * 7_919 + epoch))) : null;
             using var loader = new CaptionBatchLoader(train, order, options.BatchSize, task.Processor, options.Prefetch, augment);
             int batchInEpoch = skipBatches, images = 0;
-            var clock = Stopwatch.StartNew();
-            task.Model.train();
-            foreach (var batch in loader.Batches())
+            // Where the last optimizer step left the epoch and the generator: what a failure saves (the micro-batches
+            // after it are done again on resume, with the dropout draws they had).
+            int stepBatch = skipBatches;
+            var stepRng = Generator.Default.get_state();
+            try
             {
-                double loss;
-                using (batch) loss = MicroBatch(batch);
-                // Stop before the step: its gradients are not finite, and neither the weights nor the log may take them.
-                if (!double.IsFinite(loss)) throw new TrainingDivergedException(Step + 1, epoch, loss, checkpoint);
-                stepLosses.Add(loss);
-                images += batch.Captions.Count;
-                batchInEpoch++;
-                bool lastOfEpoch = batchInEpoch * options.BatchSize >= train.Count;
-                if (stepLosses.Count < options.GradientAccumulation && !lastOfEpoch) continue;
-                var report = OptimizerStep(epoch, images / clock.Elapsed.TotalSeconds);
-                images = 0;
-                clock.Restart();
-                // Stopping at MaxSteps mid-epoch saves too, so that a run cut short can be resumed with more steps.
-                bool due = (options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0) || Finished;
-                if (lastOfEpoch) Save(start with { Step = Step, Epoch = epoch + 1, BatchInEpoch = 0 });
-                else if (due) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = batchInEpoch });
-                progress?.Invoke(report); // after the checkpoint: a crash here loses nothing
-                if (Finished) break;
+                var clock = Stopwatch.StartNew();
+                task.Model.train();
+                using var batches = loader.Batches().GetEnumerator();
+                while (true)
+                {
+                    double loss;
+                    int count;
+                    CaptionBatch? batch = null;
+                    try
+                    {
+                        if (!batches.MoveNext()) break;
+                        batch = batches.Current;
+                        count = batch.Captions.Count;
+                        loss = MicroBatch(batch);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        throw Interrupted(e, epoch, stepBatch, stepRng);
+                    }
+                    finally
+                    {
+                        batch?.Dispose();
+                    }
+                    // Stop before the step: its gradients are not finite, and neither the weights nor the log may take
+                    // them. Nothing is saved: the weights of the last step gave this loss, and the checkpoint before
+                    // them is the one to resume from.
+                    if (!double.IsFinite(loss)) throw new TrainingDivergedException(Step + 1, epoch, loss, checkpoint);
+                    stepLosses.Add(loss);
+                    images += count;
+                    batchInEpoch++;
+                    bool lastOfEpoch = batchInEpoch * options.BatchSize >= train.Count;
+                    if (stepLosses.Count < options.GradientAccumulation && !lastOfEpoch) continue;
+                    var report = OptimizerStep(epoch, images / clock.Elapsed.TotalSeconds);
+                    images = 0;
+                    clock.Restart();
+                    stepBatch = batchInEpoch;
+                    stepRng.Dispose();
+                    stepRng = Generator.Default.get_state();
+                    // Stopping at MaxSteps mid-epoch saves too, so that a run cut short can be resumed with more steps.
+                    bool due = (options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0) || Finished;
+                    if (lastOfEpoch) Save(start with { Step = Step, Epoch = epoch + 1, BatchInEpoch = 0 });
+                    else if (due) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = batchInEpoch });
+                    progress?.Invoke(report); // after the checkpoint: a crash here loses nothing
+                    if (Finished) break;
+                }
+            }
+            finally
+            {
+                stepRng.Dispose();
             }
         }
 
-        private void Save(TrainerState state) => TrainingCheckpoint.Save(checkpoint, task.Model, optimizer, state, extra);
+        /// <summary>Saves the last optimizer step if no checkpoint holds it yet, and wraps <paramref name="failure"/>
+        /// saying where the run can resume from (a failed batch, unlike a diverged loss, says nothing against the
+        /// weights before it).</summary>
+        private TrainingInterruptedException Interrupted(Exception failure, int epoch, int stepBatch, Tensor stepRng)
+        {
+            Exception? saveFailure = null;
+            try
+            {
+                if (Step != savedStep) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = stepBatch }, stepRng);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                saveFailure = e;
+            }
+            bool saved = saveFailure is null && TrainingCheckpoint.Exists(checkpoint);
+            return new TrainingInterruptedException(Step, epoch, saved ? checkpoint : null, saveFailure, failure);
+        }
+
+        private void Save(TrainerState state, Tensor? rngState = null)
+        {
+            TrainingCheckpoint.Save(checkpoint, task.Model, optimizer, state, extra, rngState);
+            savedStep = state.Step;
+        }
 
         private double MicroBatch(CaptionBatch batch)
         {

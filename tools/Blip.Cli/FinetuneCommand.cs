@@ -70,7 +70,7 @@ public static class FinetuneCommand
             // CUDA running out of memory) also names its type. Either way exit 1, never an unhandled exception.
             bool foreseen = e is IOException or FormatException or ArgumentException or ConfigException or HubException
                 or CheckpointFormatException or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException
-                or TrainingDivergedException;
+                or TrainingDivergedException or TrainingInterruptedException;
             stderr.WriteLine();
             stderr.WriteLine(foreseen ? $"blip finetune: {e.Message}" : $"blip finetune: {e.GetType().Name}: {e.Message}");
             return 1;
