@@ -83,6 +83,23 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void With_augmentation_a_run_resumed_mid_epoch_equals_an_uninterrupted_one()
+    {
+        var options = Options with { Augment = true, Epochs = 1, GradientAccumulation = 1 }; // 4 steps, 4 batches
+        var (first, _) = Run(Path.Combine(dir.Path, "augment-reference"), options);
+        using var reference = first;
+        string output = Path.Combine(dir.Path, "augment");
+        Assert.Throws<InvalidOperationException>(() => Run(output, options, progress: p =>
+        {
+            if (p.Step == 2) throw new InvalidOperationException("simulated crash after step 2");
+        }));
+        var (resumed, rest) = Run(output, options, resume: true);
+        using var b = resumed;
+        Assert.That(rest.Losses, Has.Count.EqualTo(2), "steps 3-4 remained");
+        AssertSameWeights(reference, b, "resumed mid-epoch with augmentation (the crops of batches 3-4 as before)");
+    }
+
+    [Test]
     public void An_image_that_fails_to_decode_mid_run_saves_the_last_step_and_a_resume_after_fixing_it_equals_an_uninterrupted_run()
     {
         // Only epoch ends are checkpointed, so the one step taken before the bad image is saved by nothing else.

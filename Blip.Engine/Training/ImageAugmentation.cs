@@ -32,6 +32,19 @@ public static class ImageAugmentation
         return cat(images).MoveToOuterDisposeScope();                                                            // [B,3,H,W]
     }
 
+    /// <summary>Advances <paramref name="rng"/> past the draws <see cref="RandomResizedCropAndFlip"/> makes for
+    /// <paramref name="images"/> images of <paramref name="height"/>×<paramref name="width"/>, without any image: a run
+    /// resumed mid-epoch then augments its remaining images as the uninterrupted run did.</summary>
+    internal static void Skip(Random rng, long images, long height, long width)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        for (long b = 0; b < images; b++)
+        {
+            CropBox(height, width, rng);
+            rng.NextDouble();
+        }
+    }
+
     /// <summary>torchvision's RandomResizedCrop.get_params: 10 tries of area and log-uniform ratio, then the centre.</summary>
     private static (long Top, long Left, long Height, long Width) CropBox(long height, long width, Random rng)
     {

@@ -131,6 +131,10 @@ internal static class TrainingLoop
         {
             var order = Order(train.Count, options.Seed, epoch).Skip(skipBatches * options.BatchSize).ToArray();
             var augment = options.Augment ? new Random(unchecked((int)(options.Seed * 7_919 + epoch))) : null;
+            // Resumed mid-epoch: the images already trained on had their draws, so the rest get the ones they had.
+            if (augment is not null)
+                ImageAugmentation.Skip(augment, Math.Min((long)skipBatches * options.BatchSize, train.Count),
+                    task.Processor.Config.Height, task.Processor.Config.Width);
             using var loader = new CaptionBatchLoader(train, order, options.BatchSize, task.Processor, options.Prefetch, augment);
             int batchInEpoch = skipBatches, images = 0;
             // Where the last optimizer step left the epoch and the generator: what a failure saves (the micro-batches
