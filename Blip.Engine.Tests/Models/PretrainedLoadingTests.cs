@@ -72,6 +72,33 @@ public class PretrainedLoadingTests
             .And.Contain("model.safetensors"));
     }
 
+    [TestCase("retrieval", "captioning", "BlipForImageTextRetrieval", "blip match")]
+    [TestCase("vqa", "captioning", "BlipForQuestionAnswering", "blip vqa")]
+    [TestCase("captioning", "retrieval", "BlipForConditionalGeneration", "blip caption")]
+    [TestCase("vqa", "retrieval", "BlipForQuestionAnswering", "blip vqa")]
+    [TestCase("captioning", "vqa", "BlipForConditionalGeneration", "blip caption")]
+    [TestCase("retrieval", "vqa", "BlipForImageTextRetrieval", "blip match")]
+    public void A_checkpoint_of_another_task_is_named_by_its_architectures(string folder, string openedAs, string architecture, string command)
+    {
+        string path = TinyFixtures.ModelFolder(folder);
+        Action open = openedAs switch
+        {
+            "captioning" => () => BlipForConditionalGeneration.FromPretrained(path).Dispose(),
+            "retrieval" => () => BlipForImageTextRetrieval.FromPretrained(path).Dispose(),
+            _ => () => BlipForQuestionAnswering.FromPretrained(path).Dispose(),
+        };
+        var e = Assert.Throws<StateDictMismatchException>(() => open());
+        Assert.That(e!.Message, Does.Contain(Path.Combine(path, "config.json")).And.Contain($"architectures [{architecture}]").And.Contain(command));
+        // The message lists at most StateDictMismatchException.KeysShown keys a group; the report keeps them all.
+        var groups = new[] { e.Report.Missing, e.Report.Unexpected };
+        Assert.That(groups.Sum(g => g.Count), Is.GreaterThan(0));
+        foreach (var g in groups.Where(g => g.Count > StateDictMismatchException.KeysShown))
+        {
+            Assert.That(e.Message, Does.Contain($"... and {g.Count - StateDictMismatchException.KeysShown} more"));
+            Assert.That(e.Message, Does.Not.Contain(g[^1]), "the last key of a long group is left to the report");
+        }
+    }
+
     // The 2-layer checkpoint is compared with the config before any module is built: a config of many layers (here
     // within the bounds of ConfigLimits) is refused at once, naming the field and both counts.
     [TestCase("vision_config", 1000, "vision_model.encoder.layers.")]

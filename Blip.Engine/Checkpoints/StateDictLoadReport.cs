@@ -18,20 +18,26 @@ public sealed record StateDictLoadReport(
     public bool IsClean => Missing.Count == 0 && Unexpected.Count == 0 && Mismatched.Count == 0;
 
     /// <summary>Every problem, grouped, one key per line.</summary>
-    public string Describe()
+    public string Describe() => Describe(int.MaxValue);
+
+    /// <summary>As <see cref="Describe()"/>, each group cut after <paramref name="maxPerGroup"/> keys with a count of
+    /// the rest (a checkpoint of another task misses or adds ~60 keys; the report keeps them all).</summary>
+    public string Describe(int maxPerGroup)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPerGroup);
         var lines = new List<string>();
-        Group(lines, "missing from the file", Missing);
-        Group(lines, "unexpected in the file", Unexpected);
-        Group(lines, "not matching the module", Mismatched.Select(m => $"{m.Key}: {m.Problem}").ToList());
+        Group(lines, "missing from the file", Missing, maxPerGroup);
+        Group(lines, "unexpected in the file", Unexpected, maxPerGroup);
+        Group(lines, "not matching the module", Mismatched.Select(m => $"{m.Key}: {m.Problem}").ToList(), maxPerGroup);
         return string.Join(Environment.NewLine, lines);
     }
 
-    private static void Group(List<string> lines, string title, IReadOnlyList<string> keys)
+    private static void Group(List<string> lines, string title, IReadOnlyList<string> keys, int max)
     {
         if (keys.Count == 0)
             return;
         lines.Add($"  {title} ({keys.Count}):");
-        lines.AddRange(keys.Select(k => "    " + k));
+        lines.AddRange(keys.Take(max).Select(k => "    " + k));
+        if (keys.Count > max) lines.Add($"    ... and {keys.Count - max} more");
     }
 }

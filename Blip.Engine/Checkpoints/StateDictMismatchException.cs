@@ -1,12 +1,19 @@
-// Thrown by a strict StateDictLoader.Load: every key that did not fit, in one message.
+// Thrown when a checkpoint's tensors do not fit a module strictly; carries the full comparison.
 namespace Blip.Engine.Checkpoints;
 
-/// <summary>A checkpoint does not fit a module: lists every missing, unexpected and mismatched key.</summary>
+/// <summary>A checkpoint's tensor names or shapes do not fit the module; nothing was loaded.</summary>
 public sealed class StateDictMismatchException : CheckpointFormatException
 {
+    /// <summary>Keys listed per group in the message; <see cref="Report"/> has them all.</summary>
+    public const int KeysShown = 20;
+
     /// <summary>Creates the exception for the checkpoint at <paramref name="filePath"/>.</summary>
-    public StateDictMismatchException(string filePath, StateDictLoadReport report)
-        : base(filePath, null, "the checkpoint does not fit the module (nothing was loaded):" + Environment.NewLine + report.Describe())
+    /// <param name="filePath">The checkpoint file.</param>
+    /// <param name="report">The comparison.</param>
+    /// <param name="hint">What the mismatch most likely means (e.g. a checkpoint of another task), or null.</param>
+    public StateDictMismatchException(string filePath, StateDictLoadReport report, string? hint = null)
+        : base(filePath, null, "the checkpoint does not fit the module (nothing was loaded)" + (hint is null ? "" : ": " + hint) + ":"
+            + Environment.NewLine + (report ?? throw new ArgumentNullException(nameof(report))).Describe(KeysShown))
     {
         Report = report;
     }

@@ -39,11 +39,35 @@ internal static class PretrainedLoader
             model.eval();
             return model;
         }
+        catch (StateDictMismatchException e) when (OtherTask(config, typeof(T)) is { } hint)
+        {
+            model.Dispose();
+            throw new StateDictMismatchException(e.FilePath, e.Report, $"{configPath} names {hint}");
+        }
         catch
         {
             model.Dispose();
             throw;
         }
+    }
+
+    // The task classes, each with what opens it.
+    private static readonly (string Class, string OpenWith)[] Tasks =
+    [
+        ("BlipForConditionalGeneration", "BlipCaptioner, blip caption"),
+        ("BlipForImageTextRetrieval", "BlipMatcher, blip match / rank"),
+        ("BlipForQuestionAnswering", "BlipQuestionAnswerer, blip vqa"),
+    ];
+
+    /// <summary>When the config's <c>architectures</c> names another BLIP task than <paramref name="model"/>'s (a
+    /// retrieval checkpoint opened for captioning), what it names and what opens it; else null.</summary>
+    private static string? OtherTask(BlipConfig config, Type model)
+    {
+        if (config.Architectures.Contains(model.Name)) return null;
+        foreach (var (name, openWith) in Tasks)
+            if (config.Architectures.Contains(name))
+                return $"architectures [{name}], a checkpoint for {name} ({openWith}), not for {model.Name}";
+        return null;
     }
 
     /// <summary>transformers 5's <c>dtype="auto"</c>, its default: the config's <c>dtype</c> (or <c>torch_dtype</c>),
