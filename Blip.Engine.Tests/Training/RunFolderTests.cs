@@ -28,14 +28,14 @@ public sealed class RunFolderTests
     public void Cleanup() => dir.Dispose();
 
     private TrainingResult Run(string output, TrainingOptions options, bool resume = false, Action<BlipForConditionalGeneration>? change = null,
-        IReadOnlyList<CaptionExample>? data = null)
+        IReadOnlyList<CaptionExample>? data = null, IReadOnlyList<CaptionExample>? eval = null)
     {
         string modelDir = TinyFixtures.ModelFolder("captioning");
         using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
         change?.Invoke(model);
         using var tokenizer = BlipTokenizer.Load(modelDir);
         var trainer = new CaptionTrainer(model, tokenizer, new BlipImageProcessor(ImageProcessorConfig.Load(modelDir)), options);
-        return trainer.Train(data ?? train, output, resume: resume);
+        return trainer.Train(data ?? train, output, eval, resume: resume);
     }
 
     private string NewOutput() => Path.Combine(dir.Path, Guid.NewGuid().ToString("N"));
@@ -134,6 +134,20 @@ public sealed class RunFolderTests
         else File.WriteAllText(path, corruption);
         var e = Assert.Throws<CheckpointFormatException>(() => Run(output, Options with { MaxSteps = 2 }, resume: true));
         Assert.That(e!.Message, Does.Contain(path));
+    }
+
+    [Test]
+    public void An_evaluation_image_that_fails_to_decode_names_the_checkpoint_of_the_finished_epoch()
+    {
+        string data = Path.Combine(dir.Path, "bad-eval-data");
+        var eval = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(data, "eval", 1, seed: 4));
+        File.WriteAllBytes(eval[0].ImagePath, [0x89, 0x50, 0x4E, 0x47]);
+        string output = NewOutput();
+        var e = Assert.Throws<TrainingInterruptedException>(() => Run(output, Options, eval: eval));
+        Assert.That((e!.CompletedSteps, e.Epoch, e.Checkpoint), Is.EqualTo((4, 0, Path.Combine(output, "checkpoint"))), e.Message);
+        Assert.That(e.InnerException, Is.InstanceOf<ImageDecodeException>(), e.ToString());
+        Assert.That(e.Message, Does.Contain(eval[0].ImagePath));
+        Assert.That((SavedState(output).Step, SavedState(output).Epoch), Is.EqualTo((4, 1)), "the epoch's end was saved before the evaluation");
     }
 
     [Test]

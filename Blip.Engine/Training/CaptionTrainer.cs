@@ -42,6 +42,9 @@ public sealed class CaptionTrainer
     /// <exception cref="FileNotFoundException"><paramref name="resume"/> and no checkpoint to resume from.</exception>
     /// <exception cref="IOException">Not <paramref name="resume"/>, and the folder holds another run's log or checkpoint.</exception>
     /// <exception cref="ArgumentException">Resuming a checkpoint written with another seed, batch size or training set.</exception>
+    /// <exception cref="TrainingInterruptedException">A batch or the evaluation failed (e.g. an image that does not
+    /// decode); the last completed step is saved.</exception>
+    /// <exception cref="TrainingDivergedException">A loss was not finite.</exception>
     public TrainingResult Train(IReadOnlyList<CaptionExample> train, string outputFolder, IReadOnlyList<CaptionExample>? eval = null, bool resume = false)
     {
         var task = new TrainingTask(model, processor, Loss,

@@ -1,8 +1,9 @@
 // Thrown when a training run stops on a failure of its data or of a micro-batch, after saving what it had done.
 namespace Blip.Engine.Training;
 
-/// <summary>A batch could not be loaded (e.g. an image that does not decode) or its forward/backward pass failed; the
-/// run saved its last completed optimizer step to <see cref="Checkpoint"/> (when it had one not yet saved) and stopped.
+/// <summary>A batch could not be loaded (e.g. an image that does not decode) or its forward/backward pass failed, or
+/// the end-of-epoch evaluation failed; the run saved its last completed optimizer step to <see cref="Checkpoint"/>
+/// (when no checkpoint held it yet) and stopped.
 /// <see cref="Exception.InnerException"/> is the failure itself. Fix its cause (the file at the same path: the saved
 /// position counts batches into the same examples) and resume.</summary>
 public sealed class TrainingInterruptedException : Exception

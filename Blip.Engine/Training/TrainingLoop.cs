@@ -72,7 +72,15 @@ internal static class TrainingLoop
         for (int epoch = state.Epoch; epoch < options.Epochs && !run.Finished; epoch++)
         {
             run.Epoch(train, epoch, epoch == state.Epoch ? state.BatchInEpoch : 0);
-            if (eval is { Count: > 0 } && task.Evaluate is not null) run.Evaluate(eval, epoch);
+            if (eval is { Count: > 0 } && task.Evaluate is not null)
+            {
+                // The epoch's end is saved already: say so, as a failed batch does (a resume starts the next epoch).
+                try { run.Evaluate(eval, epoch); }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    throw new TrainingInterruptedException(run.Step, epoch, TrainingCheckpoint.Exists(checkpoint) ? checkpoint : null, null, e);
+                }
+            }
         }
         task.Model.eval();
         return new TrainingResult(run.Step, run.Losses, run.Evaluations);
