@@ -31,45 +31,28 @@ public sealed class HubDownloadTests : HubTestBase
         Assert.That(Directory.GetFiles(Path.Combine(repoFolder, "blobs"), "*.incomplete"), Is.Empty);
     }
 
-    [Test, CancelAfter(60_000)]
-    public async Task Online_a_snapshot_link_that_loops_is_made_again(CancellationToken ct)
+    [TestCase("model.safetensors", false), CancelAfter(60_000)]
+    [TestCase("config.json", true)]
+    [TestCase("model.safetensors", true)]
+    public async Task Online_a_snapshot_link_that_loops_is_made_again(string name, bool pinnedCommit, CancellationToken ct)
     {
-        // huggingface_hub's os.path.exists is false for a loop, so hf_hub_download links the blob again over it.
+        // huggingface_hub's os.path.exists is false for a loop, so hf_hub_download links the blob again over it; the
+        // pinned-commit fast path reads the cache before any request, and a loop there is absent too, not an error.
         using var hub = new FakeHub();
         var repo = FakeRepo.Blip();
         hub.AddRepo(repo);
         using var resolver = Resolver();
-        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
-        string weights = Path.Combine(folder, "model.safetensors");
-        File.Delete(weights);
-        File.CreateSymbolicLink(weights, "model.safetensors");
-
-        string again = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
-
-        Assert.That(again, Is.EqualTo(folder));
-        Assert.That(File.ReadAllBytes(weights), Is.EqualTo(repo.Files["model.safetensors"]));
-        Assert.That(hub.Requests.Count(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)), Is.EqualTo(1), "the blob was there: linked, not downloaded");
-    }
-
-    [TestCase("config.json"), CancelAfter(60_000)]
-    [TestCase("model.safetensors")]
-    public async Task Online_at_a_pinned_commit_a_snapshot_link_that_loops_is_made_again(string name, CancellationToken ct)
-    {
-        // The pinned-commit fast path reads the cache before any request; a loop there is absent, not an error.
-        using var hub = new FakeHub();
-        var repo = FakeRepo.Blip();
-        hub.AddRepo(repo);
-        using var resolver = Resolver();
-        var pinned = Options(hub) with { Revision = repo.Commit };
-        string folder = await resolver.ResolveModelFolderAsync(repo.Id, pinned, null, ct);
+        var options = pinnedCommit ? Options(hub) with { Revision = repo.Commit } : Options(hub);
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, options, null, ct);
         string looping = Path.Combine(folder, name);
         File.Delete(looping);
         File.CreateSymbolicLink(looping, name);
 
-        string again = await resolver.ResolveModelFolderAsync(repo.Id, pinned, null, ct);
+        string again = await resolver.ResolveModelFolderAsync(repo.Id, options, null, ct);
 
         Assert.That(again, Is.EqualTo(folder));
         Assert.That(File.ReadAllBytes(looping), Is.EqualTo(repo.Files[name]));
+        Assert.That(hub.Requests.Count(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)), Is.EqualTo(1), "the blob was there: linked, not downloaded");
     }
 
     [Test, CancelAfter(60_000)]
