@@ -40,7 +40,7 @@ public sealed class RunFolderTests
 
     private string NewOutput() => Path.Combine(dir.Path, Guid.NewGuid().ToString("N"));
 
-    private static TrainerState SavedState(string output) =>
+    internal static TrainerState SavedState(string output) =>
         JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(output, "checkpoint", "trainer_state.json")))!;
 
     [Test]

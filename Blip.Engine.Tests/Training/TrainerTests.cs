@@ -119,7 +119,7 @@ public sealed class TrainerTests
         Assert.That((e!.CompletedSteps, e.Epoch, e.Checkpoint), Is.EqualTo((1, 0, Path.Combine(output, "checkpoint"))), e.Message);
         Assert.That(e.InnerException, Is.InstanceOf<ImageDecodeException>(), e.ToString());
         Assert.That(e.Message, Does.Contain(victim).And.Contain("after step 1").And.Contain(Path.Combine(output, "checkpoint")));
-        var saved = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(output, "checkpoint", "trainer_state.json")))!;
+        var saved = RunFolderTests.SavedState(output);
         Assert.That((saved.Step, saved.Epoch, saved.BatchInEpoch), Is.EqualTo((1, 0, 2)), "step 1, after two batches of epoch 0");
 
         File.WriteAllBytes(victim, good);
