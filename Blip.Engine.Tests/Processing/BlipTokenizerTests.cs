@@ -1,6 +1,7 @@
 // BlipTokenizer's API around the parity corpus: special ids, batches, errors, warnings, threads.
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Blip.Engine.Config;
 using Blip.Engine.Processing;
 using static Blip.Engine.Tests.Processing.TokenizerFixtures;
 
@@ -142,7 +143,7 @@ public sealed class BlipTokenizerTests
         string vocab = Path.Combine(_tempDir, "tiny-vocab.txt");
         Directory.CreateDirectory(_tempDir);
         File.WriteAllText(vocab, "[PAD]\n[CLS]\n[SEP]\n[MASK]\nhello\n");
-        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<ConfigException>()
             .With.Message.Contains(vocab).And.Message.Contains("[UNK]"));
     }
 
@@ -156,7 +157,7 @@ public sealed class BlipTokenizerTests
         string bad = Path.Combine(_tempDir, "bad");
         Directory.CreateDirectory(bad);
         File.WriteAllText(Path.Combine(bad, "tokenizer.json"), "{");
-        Assert.That(() => BlipTokenizer.Load(bad), Throws.TypeOf<InvalidDataException>().With.Message.Contains("tokenizer.json"));
+        Assert.That(() => BlipTokenizer.Load(bad), Throws.TypeOf<ConfigException>().With.Message.Contains("tokenizer.json"));
     }
 
     [Test]

@@ -1,6 +1,7 @@
 // Malformed tokenizer files: tokenizer.json, vocab.txt and the two config files. Every one is refused with the
 // file and the entry at fault, or read as transformers reads it; none crashes, hangs or loads wrongly.
 using System.Text.Json.Nodes;
+using Blip.Engine.Config;
 using Blip.Engine.Processing;
 
 namespace Blip.Engine.Tests.Processing;
@@ -35,10 +36,11 @@ public sealed class TokenizerFileTests
 
     private static JsonObject Vocab(JsonObject root) => root["model"]!["vocab"]!.AsObject();
 
-    private static void AssertRefused(string path, params string[] details)
+    private static void AssertRefused(string path, string field, params string[] details)
     {
-        var e = Assert.Throws<InvalidDataException>(() => BlipTokenizer.FromTokenizerJson(path).Dispose())!;
-        Assert.That(e.Message, Does.Contain(path));
+        var e = Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(path).Dispose())!;
+        Assert.That((e.File, e.Field), Is.EqualTo((path, field)), e.Message);
+        Assert.That(e.Message, Does.Contain(path).And.Contain(field));
         foreach (var detail in details)
             Assert.That(e.Message, Does.Contain(detail));
     }
@@ -52,36 +54,36 @@ public sealed class TokenizerFileTests
 
     [Test]
     public void Vocab_id_that_is_negative_is_named() =>
-        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = -1), "'world'", "-1");
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = -1), "model.vocab['world']", "-1");
 
     [Test]
     public void Vocab_id_that_is_not_an_integer_is_named() =>
-        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = "six"), "'world'", "six");
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = "six"), "model.vocab['world']", "six");
 
     [Test]
     public void Vocab_id_far_beyond_any_vocabulary_is_refused_without_allocating_for_it() =>
-        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 2_000_000_000), "'world'", "2000000000");
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 2_000_000_000), "model.vocab['world']", "2000000000");
 
     [Test]
     public void Two_vocab_tokens_with_one_id_are_named() =>
-        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 5), "'hello'", "'world'", "5");
+        AssertRefused(WriteTokenizerJson(r => Vocab(r)["world"] = 5), "model.vocab", "'hello'", "'world'", "5");
 
     [Test]
     public void Added_token_without_content_or_id_is_named()
     {
         AssertRefused(WriteTokenizerJson(r => r["added_tokens"]![0]!.AsObject().Remove("content")), "added_tokens[0]");
-        AssertRefused(WriteTokenizerJson(r => r["added_tokens"]![1]!["id"] = "x"), "added_tokens[1]");
+        AssertRefused(WriteTokenizerJson(r => r["added_tokens"]![1]!["id"] = "x"), "added_tokens[1].id", "\"x\"");
     }
 
     [Test]
     public void Post_processor_id_that_names_no_token_is_refused() =>
         AssertRefused(WriteTokenizerJson(r => r["post_processor"]!["special_tokens"]!["[CLS]"]!["ids"] = new JsonArray(999)),
-            "post_processor", "999");
+            "post_processor.special_tokens['[CLS]'].ids", "999");
 
     [Test]
     public void Malformed_bert_post_processor_is_named() =>
         AssertRefused(WriteTokenizerJson(r => r["post_processor"] = new JsonObject { ["type"] = "BertProcessing", ["cls"] = "[CLS]" }),
-            "post_processor", "cls");
+            "post_processor.cls");
 
     [Test]
     public void Model_unknown_token_missing_from_the_vocab_is_refused_at_load_not_blamed_on_a_text() =>
@@ -111,7 +113,7 @@ public sealed class TokenizerFileTests
     public void Empty_vocab_txt_is_called_empty()
     {
         string vocab = WriteFile("vocab.txt", "");
-        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<ConfigException>()
             .With.Message.Contains(vocab).And.Message.Contains("empty"));
     }
 
@@ -121,7 +123,7 @@ public sealed class TokenizerFileTests
         // The repeated "world" keeps its last line (transformers' load_vocab), so the 7 entries have ids 0-4, 6, 7;
         // tokenizers numbers added tokens from the entry count and would give [DEC] id 7, the id of "world" too.
         string vocab = WriteFile("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nworld\nhello\nworld\n");
-        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<InvalidDataException>()
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab), Throws.TypeOf<ConfigException>()
             .With.Message.Contains(vocab).And.Message.Contains("'[DEC]'").And.Message.Contains("'world'"));
     }
 
@@ -149,7 +151,7 @@ public sealed class TokenizerFileTests
     {
         string vocab = WriteFile("vocab.txt", TinyVocab);
         string config = WriteFile("tokenizer_config.json", """{"added_tokens_decoder": {"8": {"content": 8}}}""");
-        Assert.That(() => BlipTokenizer.FromVocabulary(vocab, config), Throws.TypeOf<InvalidDataException>()
+        Assert.That(() => BlipTokenizer.FromVocabulary(vocab, config), Throws.TypeOf<ConfigException>()
             .With.Message.Contains(config).And.Message.Contains("added_tokens_decoder"));
     }
 
@@ -158,8 +160,23 @@ public sealed class TokenizerFileTests
     {
         string path = WriteTokenizerJson(_ => { });
         string map = WriteFile("special_tokens_map.json", """{"pad_token": "<pad>"}""");
-        var e = Assert.Throws<InvalidDataException>(() => BlipTokenizer.FromTokenizerJson(path, null, map).Dispose())!;
+        var e = Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(path, null, map).Dispose())!;
         Assert.That(e.Message, Does.Contain(path).And.Contain(map).And.Contain("pad_token").And.Contain("<pad>"));
+        Assert.That((e.File, e.Field), Is.EqualTo((map, "pad_token")), "the file that named the token is the one at fault");
+    }
+
+    [Test]
+    public void Extra_special_token_that_is_not_text_is_named_by_its_place_in_the_list()
+    {
+        // The list's items were read through a one-key wrapper, and the error named that key ('t'), not the item.
+        string path = WriteTokenizerJson(_ => { });
+        string config = WriteFile("tokenizer_config.json", """{"extra_special_tokens": ["[ENC]", 7]}""");
+        var e = Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(path, config).Dispose())!;
+        Assert.That((e.File, e.Field), Is.EqualTo((config, "extra_special_tokens[1]")), e.Message);
+        config = WriteFile("tokenizer_config.json", """{"additional_special_tokens": "[ENC]"}""");
+        e = Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(path, config).Dispose())!;
+        Assert.That((e.File, e.Field), Is.EqualTo((config, "additional_special_tokens")), e.Message);
+        Assert.That(e.Message, Does.Contain("list"));
     }
 
     [Test]
@@ -169,7 +186,7 @@ public sealed class TokenizerFileTests
         using (var tokenizer = BlipTokenizer.FromTokenizerJson(path))
             Assert.Throws<ArgumentOutOfRangeException>(() => tokenizer.PaddingSide = (TextSide)7);
         string config = WriteFile("tokenizer_config.json", """{"padding_side": "middle"}""");
-        Assert.That(() => BlipTokenizer.FromTokenizerJson(path, config), Throws.TypeOf<InvalidDataException>()
+        Assert.That(() => BlipTokenizer.FromTokenizerJson(path, config), Throws.TypeOf<ConfigException>()
             .With.Message.Contains(config).And.Message.Contains("padding_side").And.Message.Contains("middle"));
         AssertRefused(WriteTokenizerJson(r => r["truncation"] = new JsonObject { ["direction"] = "Up" }), "truncation.direction", "Up");
     }

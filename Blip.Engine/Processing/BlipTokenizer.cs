@@ -44,7 +44,7 @@ public sealed class BlipTokenizer : IDisposable
             SepTokenId = RequireId(settings.SepToken, "sep_token", settings);
             MaskTokenId = RequireId(settings.MaskToken, "mask_token", settings);
             BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token", settings);
-            EncTokenId = RequireId("[ENC]", "[ENC] (BLIP's encoder token)", settings);
+            EncTokenId = RequireId("[ENC]", "BLIP's encoder token", settings);
         }
         catch
         {
@@ -297,8 +297,6 @@ public sealed class BlipTokenizer : IDisposable
         .Replace(" 'm", "'m", StringComparison.Ordinal).Replace(" 's", "'s", StringComparison.Ordinal)
         .Replace(" 've", "'ve", StringComparison.Ordinal).Replace(" 're", "'re", StringComparison.Ordinal);
 
-    private int RequireId(string token, string role, TokenizerSettings settings) => _json.TokenToId.TryGetValue(token, out int id) ? id
-        : throw new InvalidDataException($"{_json.Source}: the {role} '{token}'"
-            + (settings.TokenSources.TryGetValue(role, out var named) ? $" named by {named}" : "")
-            + " is not in the vocabulary or the added tokens.");
+    private int RequireId(string token, string key, TokenizerSettings settings) => _json.TokenToId.TryGetValue(token, out int id) ? id
+        : throw settings.MissingToken(_json.Source, key, token);
 }

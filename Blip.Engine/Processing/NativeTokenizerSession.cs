@@ -1,5 +1,6 @@
 // One tokenizer of Hugging Face's Rust `tokenizers` (through Tokenizers.DotNet), loaded from a
 // tokenizer.json document, with the locking that makes it safe to share between threads.
+using Blip.Engine.Config;
 using Tokenizers.DotNet;
 
 namespace Blip.Engine.Processing;
@@ -38,7 +39,7 @@ internal sealed class NativeTokenizerSession : IDisposable
         }
         catch (TokenizerException e)
         {
-            throw new InvalidDataException($"{source}: the tokenizers library rejected it: {e.Message}", e);
+            throw new ConfigException(source, "", $"the tokenizers library rejected it: {e.Message}", e);
         }
         catch (DllNotFoundException e)
         {

@@ -98,7 +98,7 @@ internal sealed class TokenizerJson
     public (int[] Prefix, int[] Suffix) SingleTemplate()
     {
         var post = Root["post_processor"] as JsonObject
-            ?? throw new InvalidDataException($"{Source}: no 'post_processor', so the special tokens to add are unknown.");
+            ?? throw new ConfigException(Source, "post_processor", "is missing, so the special tokens to add are unknown");
         switch (Text(post["type"]))
         {
             case "BertProcessing":
@@ -112,43 +112,43 @@ internal sealed class TokenizerJson
                 {
                     if (piece["Sequence"] is not null) { seenA = true; continue; }
                     var name = Text((piece["SpecialToken"] as JsonObject)?["id"])
-                        ?? throw new InvalidDataException($"{Source}: unreadable post_processor.single piece {piece.ToJsonString()}.");
+                        ?? throw new ConfigException(Source, "post_processor.single", $"unreadable piece {piece.ToJsonString()}");
                     var ids = ((post["special_tokens"] as JsonObject)?[name] as JsonObject)?["ids"] as JsonArray
-                        ?? throw new InvalidDataException($"{Source}: post_processor.special_tokens has no '{name}'.");
+                        ?? throw new ConfigException(Source, "post_processor.special_tokens", $"has no '{name}' with 'ids'");
                     (seenA ? suffix : prefix).AddRange(ids.Select(id => TemplateId(id, $"post_processor.special_tokens['{name}'].ids")));
                 }
                 return ([.. prefix], [.. suffix]);
             case var other:
-                throw new InvalidDataException($"{Source}: post_processor type '{other}' is not supported (BERT uses TemplateProcessing or BertProcessing).");
+                throw new ConfigException(Source, "post_processor.type", $"'{other}' is not supported (BERT uses TemplateProcessing or BertProcessing)");
         }
     }
 
     // An id the post-processor adds: it must name a token, or the model would see an id outside its embeddings.
     private int TemplateId(JsonNode? node, string what) =>
         Integer(node) is long id && id >= 0 && id < IdToToken.Count && IdToToken[(int)id] is not null ? (int)id
-        : throw new InvalidDataException($"{Source}: {what} holds {node?.ToJsonString() ?? "nothing"}, which is not the id of a token.");
+        : throw new ConfigException(Source, what, $"holds {node?.ToJsonString() ?? "nothing"}, which is not the id of a token");
 
     private static TokenizerJson Create(JsonObject root, string source)
     {
         if (root["model"] is not JsonObject model || Text(model["type"]) != "WordPiece" || model["vocab"] is not JsonObject vocab)
-            throw new InvalidDataException($"{source}: expected a WordPiece model with a 'vocab' object (BERT tokenizer).");
+            throw new ConfigException(source, "model", "expected a WordPiece model with a 'vocab' object (BERT tokenizer)");
         var tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
         var vocabToken = new Dictionary<int, string>();
         foreach (var (token, node) in vocab)
         {
-            int id = TokenId(node, $"model.vocab entry '{token}'", source);
+            int id = TokenId(node, $"model.vocab['{token}']", source);
             if (!vocabToken.TryAdd(id, token))
-                throw new InvalidDataException($"{source}: model.vocab gives id {id} to both '{vocabToken[id]}' and '{token}'.");
+                throw new ConfigException(source, "model.vocab", $"gives id {id} to both '{vocabToken[id]}' and '{token}'");
             tokenToId[token] = id;
         }
         if (Text(model["unk_token"]) is { } unkToken && !tokenToId.ContainsKey(unkToken))
-            throw new InvalidDataException($"{source}: model.unk_token '{unkToken}' is not in model.vocab (every unknown word would fail to encode).");
+            throw new ConfigException(source, "model.unk_token", $"'{unkToken}' is not in model.vocab (every unknown word would fail to encode)");
         var added = root["added_tokens"] as JsonArray ?? [];
         for (int i = 0; i < added.Count; i++)
         {
             if (added[i] is not JsonObject a || Text(a["content"]) is not { } content)
-                throw new InvalidDataException($"{source}: added_tokens[{i}] is not an object with a string 'content'.");
-            tokenToId[content] = TokenId(a["id"], $"added_tokens[{i}] '{content}'", source);
+                throw new ConfigException(source, $"added_tokens[{i}]", "must be an object with a string 'content'");
+            tokenToId[content] = TokenId(a["id"], $"added_tokens[{i}].id", source);
         }
         return new TokenizerJson(root, source, tokenToId, IdTable(tokenToId));
     }
@@ -158,7 +158,7 @@ internal sealed class TokenizerJson
     /// of <c>added_tokens</c> (numbering new tokens from the vocabulary's size), and transformers takes the library's.
     /// </summary>
     /// <param name="encode">Encodes a text with the native tokenizer of this document.</param>
-    /// <exception cref="InvalidDataException">An added token is not one token, or gets the id of a vocabulary token.</exception>
+    /// <exception cref="ConfigException">An added token is not one token, or gets the id of a vocabulary token.</exception>
     public TokenizerJson WithAddedTokenIds(Func<string, uint[]> encode)
     {
         var tokenToId = ((JsonObject)Root["model"]!["vocab"]!).ToDictionary(kv => kv.Key, kv => (int)Integer(kv.Value)!, StringComparer.Ordinal);
@@ -167,11 +167,11 @@ internal sealed class TokenizerJson
         {
             uint[] ids = encode(content);
             if (ids.Length != 1)
-                throw new InvalidDataException($"{Source}: the added token '{content}' does not encode as one token ({ids.Length} ids).");
+                throw new ConfigException(Source, "added_tokens", $"the added token '{content}' does not encode as one token ({ids.Length} ids)");
             int id = (int)ids[0];
             if (tokenOf.TryGetValue(id, out var other) && other != content)
-                throw new InvalidDataException(
-                    $"{Source}: the tokenizers library (as transformers) gives the added token '{content}' id {id}, the id of '{other}' too: " +
+                throw new ConfigException(Source, "added_tokens",
+                    $"the tokenizers library (as transformers) gives the added token '{content}' id {id}, the id of '{other}' too: " +
                     "it numbers added tokens from the number of vocabulary entries, and this vocabulary's ids have gaps (in vocab.txt, a repeated line).");
             tokenToId[content] = id;
             tokenOf[id] = content;
@@ -194,9 +194,9 @@ internal sealed class TokenizerJson
         {
             "Right" => TextSide.Right,
             "Left" => TextSide.Left,
-            _ => throw new InvalidDataException($"{Source}: '{section}.direction' must be \"Right\" or \"Left\", not {o["direction"]?.ToJsonString() ?? "missing"}."),
+            _ => throw new ConfigException(Source, $"{section}.direction", $"must be \"Right\" or \"Left\", not {o["direction"]?.ToJsonString() ?? "missing"}"),
         },
-        var other => throw new InvalidDataException($"{Source}: '{section}' must be an object or null, not {other.ToJsonString()}."),
+        var other => throw new ConfigException(Source, section, $"must be an object or null, not {other.ToJsonString()}"),
     };
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
@@ -208,8 +208,8 @@ internal sealed class TokenizerJson
     // An id as tokenizers reads it (a u32), bounded so that the id -> token table stays small.
     private static int TokenId(JsonNode? node, string what, string source) =>
         Integer(node) is long id && id >= 0 && id < ConfigLimits.MaxVocabSize ? (int)id
-        : throw new InvalidDataException(
-            $"{source}: {what} has id {node?.ToJsonString() ?? "null"}; ids are integers from 0 to {ConfigLimits.MaxVocabSize - 1} (ConfigLimits.MaxVocabSize).");
+        : throw new ConfigException(source, what,
+            $"id {node?.ToJsonString() ?? "null"} is not an integer from 0 to {ConfigLimits.MaxVocabSize - 1} (ConfigLimits.MaxVocabSize)");
 
     // transformers' load_vocab: one token a line, only the line end stripped; a repeated token keeps its last line.
     // Python reads it in text mode, where "\r\n" and a lone "\r" end lines as "\n" does (universal newlines).
@@ -217,7 +217,7 @@ internal sealed class TokenizerJson
     {
         var text = File.ReadAllText(vocabPath, System.Text.Encoding.UTF8);
         if (text.Length == 0)
-            throw new InvalidDataException($"{vocabPath}: the vocabulary is empty.");
+            throw new ConfigException(vocabPath, "", "the vocabulary is empty");
         // Not ReplaceLineEndings: it also ends lines at U+0085, U+2028 and U+2029, which python keeps in a token.
         text = text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n');
         var lines = text.Split('\n');
@@ -244,7 +244,7 @@ internal sealed class TokenizerJson
             added[id] = new AddedTokenSpec(id, token, Special: true);
         }
         if (!vocab.ContainsKey(settings.UnkToken))
-            throw new InvalidDataException($"{vocabPath}: the unknown token '{settings.UnkToken}' is not in the vocabulary.");
+            throw settings.MissingToken(vocabPath, "unk_token", settings.UnkToken);
         return new JsonArray(added.Values.Select(a => (JsonNode)new JsonObject
         {
             ["id"] = a.Id,
@@ -262,7 +262,7 @@ internal sealed class TokenizerJson
         static JsonObject Special(string token, int type) => new() { ["SpecialToken"] = new JsonObject { ["id"] = token, ["type_id"] = type } };
         static JsonObject Sequence(string id, int type) => new() { ["Sequence"] = new JsonObject { ["id"] = id, ["type_id"] = type } };
         int IdOf(string token) => vocab.TryGetValue(token, out int id) ? id
-            : throw new InvalidDataException($"{vocabPath}: the special token '{token}' is not in the vocabulary.");
+            : throw settings.MissingToken(vocabPath, token == settings.ClsToken ? "cls_token" : "sep_token", token);
         return new JsonObject
         {
             ["type"] = "TemplateProcessing",

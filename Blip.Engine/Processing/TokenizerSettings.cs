@@ -2,6 +2,7 @@
 // transformers' PreTrainedTokenizerBase reads them; absent files mean the BLIP Hub configuration.
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Blip.Engine.Config;
 
 namespace Blip.Engine.Processing;
 
@@ -48,6 +49,16 @@ internal sealed record TokenizerSettings
         string?[] named = [BosToken, EosToken, UnkToken, SepToken, PadToken, ClsToken, MaskToken];
         return named.OfType<string>().Concat(ExtraSpecialTokens).Distinct(StringComparer.Ordinal);
     }
+
+    /// <summary>
+    /// The error for a special token that <paramref name="tokensFile"/> (tokenizer.json or vocab.txt) does not hold. It names
+    /// the file that named the token under <paramref name="key"/> (e.g. <c>pad_token</c>), or the tokens file when no file
+    /// named it (BLIP's default token).
+    /// </summary>
+    internal ConfigException MissingToken(string tokensFile, string key, string token) =>
+        TokenSources.TryGetValue(key, out var named)
+            ? new ConfigException(named, key, $"'{token}' is not a token of {tokensFile}")
+            : new ConfigException(tokensFile, "", $"{key} '{token}' is not one of its tokens");
 
     /// <summary>Reads whichever of the two files exist (null or missing: BLIP's Hub values).</summary>
     public static TokenizerSettings Read(string? tokenizerConfigPath, string? specialTokensMapPath)
@@ -102,7 +113,7 @@ internal sealed record TokenizerSettings
         null => null,
         JsonValue v when v.TryGetValue(out string? s) && s == "right" => TextSide.Right,
         JsonValue v when v.TryGetValue(out string? s) && s == "left" => TextSide.Left,
-        var other => throw new InvalidDataException($"{path}: '{key}' must be \"right\" or \"left\", not {other.ToJsonString()}."),
+        var other => throw new ConfigException(path, key, $"must be \"right\" or \"left\", not {other.ToJsonString()}"),
     };
 
     /// <summary>Reads a JSON object; a key given twice keeps its last value, as python's json and serde do.</summary>
@@ -112,11 +123,11 @@ internal sealed record TokenizerSettings
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             return ToNode(doc.RootElement) as JsonObject
-                ?? throw new InvalidDataException($"{path}: expected a JSON object at the top level.");
+                ?? throw new ConfigException(path, "", "expected a JSON object at the top level");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e);
+            throw new ConfigException(path, "", $"not valid JSON ({e.Message})", e);
         }
     }
 
@@ -141,7 +152,7 @@ internal sealed record TokenizerSettings
     {
         null => null,
         JsonValue v when v.TryGetValue(out bool b) => b,
-        var other => throw new InvalidDataException($"{path}: '{key}' must be true, false or null, not {other.ToJsonString()}."),
+        var other => throw new ConfigException(path, key, $"must be true, false or null, not {other.ToJsonString()}"),
     };
 
     private static int MaxLength(JsonObject json, string path) => json["model_max_length"] switch
@@ -150,15 +161,18 @@ internal sealed record TokenizerSettings
         JsonValue v when v.TryGetValue(out long n) && n > 0 => n >= int.MaxValue ? UnboundedLength : (int)n,
         // transformers writes int(1e30) when unbounded; that does not fit a long.
         JsonValue v when v.TryGetValue(out double d) && d >= int.MaxValue => UnboundedLength,
-        var other => throw new InvalidDataException($"{path}: 'model_max_length' must be a positive integer, not {other.ToJsonString()}."),
+        var other => throw new ConfigException(path, "model_max_length", $"must be a positive integer, not {other.ToJsonString()}"),
     };
 
-    private static string? TokenText(JsonObject json, string key, string path) => json[key] switch
+    private static string? TokenText(JsonObject json, string key, string path) => TokenText(json[key], key, path);
+
+    // field: where the node is, for the error (a key, or key[i] in a list).
+    private static string? TokenText(JsonNode? node, string field, string path) => node switch
     {
         null => null,
         JsonValue v when v.TryGetValue(out string? s) => s,
         JsonObject o when o["content"] is JsonValue c && c.TryGetValue(out string? s) => s,
-        var other => throw new InvalidDataException($"{path}: '{key}' must be a string or an AddedToken object, not {other.ToJsonString()}."),
+        var other => throw new ConfigException(path, field, $"must be a string or an AddedToken object, not {other.ToJsonString()}"),
     };
 
     private static string[]? TokenList(JsonObject json, string key, string path)
@@ -166,13 +180,9 @@ internal sealed record TokenizerSettings
         if (json[key] is null)
             return null;
         if (json[key] is not JsonArray array)
-            throw new InvalidDataException($"{path}: '{key}' must be a list of tokens.");
-        var wrapper = new JsonObject();
-        return array.Select((item, i) =>
-        {
-            wrapper["t"] = item?.DeepClone();
-            return TokenText(wrapper, "t", path) ?? throw new InvalidDataException($"{path}: '{key}[{i}]' is null.");
-        }).ToArray();
+            throw new ConfigException(path, key, $"must be a list of tokens, not {json[key]!.ToJsonString()}");
+        return array.Select((item, i) => TokenText(item, $"{key}[{i}]", path)
+            ?? throw new ConfigException(path, $"{key}[{i}]", "is null, not a token")).ToArray();
     }
 
     private static AddedTokenSpec[] AddedTokens(JsonObject json, string path)
@@ -183,7 +193,7 @@ internal sealed record TokenizerSettings
         {
             if (!int.TryParse(kv.Key, out int id) || id < 0 || kv.Value is not JsonObject t
                 || t["content"] is not JsonValue c || !c.TryGetValue(out string? content))
-                throw new InvalidDataException($"{path}: 'added_tokens_decoder' entry '{kv.Key}' needs a non-negative id and a 'content'.");
+                throw new ConfigException(path, $"added_tokens_decoder.{kv.Key}", "needs a non-negative integer id as its key and a string 'content'");
             return new AddedTokenSpec(id, content, Flag(t, "special"), Flag(t, "normalized"),
                 Flag(t, "lstrip"), Flag(t, "rstrip"), Flag(t, "single_word"));
         }).ToArray();

@@ -66,8 +66,8 @@ public static class FinetuneCommand
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // The foreseen failures (bad files, options, checkpoints, a diverged loss) say what is wrong in their
-            // message; any other (an InvalidDataException from a tokenizer file, libtorch's ExternalException such as
-            // CUDA running out of memory) also names its type. Either way exit 1, never an unhandled exception.
+            // message; any other (libtorch's ExternalException such as CUDA running out of memory) also names its
+            // type. Either way exit 1, never an unhandled exception.
             bool foreseen = e is IOException or FormatException or ArgumentException or ConfigException or HubException
                 or CheckpointFormatException or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException
                 or TrainingDivergedException or TrainingInterruptedException;
