@@ -26,15 +26,15 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
     private static readonly Lazy<JsonElement> Meta = new(() =>
         JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("batch", "expected.json"))).RootElement);
 
-    private static string[] Strings(string section, string name) =>
+    internal static string[] Strings(string section, string name) =>
         Meta.Value.GetProperty(section).GetProperty(name).EnumerateArray().Select(e => e.GetString()!).ToArray();
 
     private static string Image(string name) => TestPaths.Fixture("tiny", "images", name);
 
-    private static Tensor Pixels(string section) =>
+    internal static Tensor Pixels(string section) =>
         new BlipImageProcessor(ImageProcessorConfig.Load(TinyFixtures.ModelFolder("retrieval"))).Preprocess(Strings(section, "images").Select(Image));
 
-    private static GenerationOptions Options(string section, string key) =>
+    internal static GenerationOptions Options(string section, string key) =>
         GenerationCase.FromKwargs(Meta.Value.GetProperty(section).GetProperty("generate").GetProperty(key).GetProperty("kwargs"), null);
 
     /// <summary>Row <paramref name="row"/> of a fixture's "alone" ids, without the -1 the script padded with.</summary>

@@ -2,6 +2,7 @@
 """Writes the mixed-length batch fixtures: transformers on batches whose texts differ a lot in length.
 
     tools/reference/py tools/reference/make_batch_fixtures.py [--out DIR]
+    tools/reference/py tools/reference/make_batch_fixtures.py --dtype bfloat16     # -> Fixtures/bf16/batch/
 
 Reads the tiny models of Blip.Engine.Tests/Fixtures/tiny/ (make_fixtures.py) and its images rgb.png and rgba.png
 (both PNG, so every decoder reads the same pixels), and runs them the way a user would: BlipProcessor (PIL image
@@ -18,6 +19,11 @@ left_tokenizer/{config,json}/ (the tiny tokenizer saved to pad and truncate on t
   vqa.*      VQA generate() with questions of different lengths in one batch (greedy and beam 3), and the
              teacher-forced answer loss/logits with answers of different lengths
   left.*     a folder whose tokenizer pads (and truncates) on the left: its tokens, ITM/ITC and caption loss
+
+With --dtype bfloat16 the same batches run on the models loaded with dtype=torch.bfloat16 (pixel_values cast to
+bfloat16), for the bfloat16 accuracy tests (issue #4); the default DIR is then Blip.Engine.Tests/Fixtures/bf16/batch/,
+floating outputs are stored as float32, and the left-padding tokenizers are read from the float32 fixtures'
+left_tokenizer/ rather than written again.
 
 Logits are stored for the first LOGIT_COLUMNS vocabulary columns only, with the logsumexp of every row over the
 whole vocabulary (keeps the folder small; together they pin each row). Seeded, single-threaded, deterministic:
@@ -44,6 +50,8 @@ from transformers import (
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "Blip.Engine.Tests" / "Fixtures" / "tiny"
 DEFAULT_OUT = REPO / "Blip.Engine.Tests" / "Fixtures" / "batch"
+DEFAULT_OUT_BF16 = REPO / "Blip.Engine.Tests" / "Fixtures" / "bf16" / "batch"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 IMAGES = ["rgb.png", "rgba.png"]
 LOGIT_COLUMNS = 48
 
@@ -151,10 +159,14 @@ def run_itm(model, processor, pixels, t, facts):
 
 
 # ---------------------------------------------------------------- a tokenizer that pads and truncates on the left
+def left_tokenizer_folders(out: Path) -> dict[str, Path]:
+    return {"config": out / "left_tokenizer" / "config", "json": out / "left_tokenizer" / "json"}
+
+
 def save_left_tokenizers(out: Path) -> dict[str, Path]:
     """The tiny tokenizer saved with padding_side/truncation_side "left" in tokenizer_config.json (config/), and with
     only tokenizer.json's padding and truncation set to the left (json/), as transformers writes both."""
-    folders = {"config": out / "left_tokenizer" / "config", "json": out / "left_tokenizer" / "json"}
+    folders = left_tokenizer_folders(out)
     tok = BertTokenizer.from_pretrained(str(TINY / "retrieval"), padding_side="left", truncation_side="left")
     tok.save_pretrained(str(folders["config"]))
     tok = BertTokenizer.from_pretrained(str(TINY / "retrieval"))
@@ -377,21 +389,24 @@ def run_vqa(model, processor, pixels, t, facts):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--out", type=Path, help=f"default {DEFAULT_OUT.relative_to(REPO)}, or "
+                    f"{DEFAULT_OUT_BF16.relative_to(REPO)} with --dtype bfloat16")
+    ap.add_argument("--dtype", choices=DTYPES, default="float32")
     args = ap.parse_args()
+    dtype = DTYPES[args.dtype]
     torch.manual_seed(0)
     torch.set_num_threads(1)  # bit-identical floats across runs and machines
     torch.use_deterministic_algorithms(True)
-    out: Path = args.out
+    out: Path = (args.out or (DEFAULT_OUT if dtype == torch.float32 else DEFAULT_OUT_BF16)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     models = {"retrieval": BlipForImageTextRetrieval, "captioning": BlipForConditionalGeneration,
               "vqa": BlipForQuestionAnswering}
-    models = {k: cls.from_pretrained(str(TINY / k)).eval() for k, cls in models.items()}
+    models = {k: cls.from_pretrained(str(TINY / k), dtype=dtype).eval() for k, cls in models.items()}
     processor = load_processor(TINY / "retrieval")
     images = [Image.open(TINY / "images" / name) for name in IMAGES]
     for im in images:
         im.load()
-    pixels = processor(images=images, return_tensors="pt")["pixel_values"]
+    pixels = processor(images=images, return_tensors="pt")["pixel_values"].to(dtype)
     t: dict[str, torch.Tensor] = {}
     facts: dict = {}
     with torch.no_grad():
@@ -399,12 +414,15 @@ def main() -> None:
         run_captions(models["captioning"], processor, pixels, t, facts)
         run_prompts(models["captioning"], processor, pixels, t, facts)
         run_vqa(models["vqa"], processor, pixels, t, facts)
-        run_left(models, pixels, save_left_tokenizers(out), t, facts)
+        folders = save_left_tokenizers(out) if dtype == torch.float32 else left_tokenizer_folders(DEFAULT_OUT)
+        run_left(models, pixels, folders, t, facts)
     t = {k: v.detach().contiguous().to(torch.int64 if v.dtype in (torch.int32, torch.int64) else torch.float32)
          for k, v in t.items()}
     save_file(dict(sorted(t.items())), str(out / "expected.safetensors"))
     meta = {
         "versions": {"transformers": transformers.__version__, "torch": torch.__version__},
+        "dtype": args.dtype + ("" if dtype == torch.float32 else " (from_pretrained(dtype=torch.bfloat16); pixel_values "
+                               "cast to bfloat16; floating outputs stored as float32)"),
         "torch_threads": 1, "logit_columns": LOGIT_COLUMNS, "images": IMAGES,
         "tokenizer": {"padding": "True (longest)", "padding_side": processor.tokenizer.padding_side,
                       "truncation": "none (BlipProcessor's default)",
