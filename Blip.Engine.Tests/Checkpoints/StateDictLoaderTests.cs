@@ -73,6 +73,10 @@ public sealed class StateDictLoaderTests : CheckpointTestBase
             .And.Contain("norm.weight: file shape [4], module shape [3]"));
         Assert.That(e.Report.Mismatched.Single().FileShape, Is.EqualTo(new long[] { 4 }));
         ExactTensor.AreEqual(fcBefore, target.state_dict()["fc.weight"], "nothing is loaded when strict fails");
+        // On one line (a command line's error): the same groups, at most two keys each here.
+        Assert.That(e.Summary(2), Is.EqualTo($"{Path.Combine(Dir, "model.safetensors")}: the checkpoint does not fit the module (nothing was loaded): " +
+            $"missing from the file (3): {e.Report.Missing[0]}, {e.Report.Missing[1]}, ... and 1 more; " +
+            "unexpected in the file (2): extra.position_ids, stray; not matching the module (1): norm.weight: file shape [4], module shape [3]"));
     }
 
     [Test]

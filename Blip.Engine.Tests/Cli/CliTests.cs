@@ -104,6 +104,19 @@ public class CliTests
     }
 
     [Test]
+    public void A_checkpoint_of_another_task_is_one_line_naming_its_architecture_and_three_keys_a_group()
+    {
+        // The message lists 20 keys a group, one a line; flattened, that was one line of 40 key names.
+        var (code, output, error) = Run("caption", Tiny("images", "rgb.png"), "--model", Tiny("retrieval"));
+        Assert.That((code, output), Is.EqualTo((1, "")), error);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(1), error);
+        Assert.That(lines[0], Does.StartWith("blip: error: ").And.Contain("architectures [BlipForImageTextRetrieval]").And.Contain("blip match")
+            .And.Contain("missing from the file (61): text_decoder.bert.embeddings.word_embeddings.weight, ").And.Contain(", ... and 58 more; unexpected in the file (62): "));
+        Assert.That(lines[0], Does.Not.Contain("text_decoder.bert.embeddings.LayerNorm.bias"), "the fourth missing key is left to --verbose");
+    }
+
+    [Test]
     public void A_closed_stderr_loses_progress_and_errors_but_not_results_or_the_exit_code()
     {
         using var stdout = new StringWriter();

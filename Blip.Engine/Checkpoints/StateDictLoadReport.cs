@@ -24,20 +24,32 @@ public sealed record StateDictLoadReport(
     /// the rest (a checkpoint of another task misses or adds ~60 keys; the report keeps them all).</summary>
     public string Describe(int maxPerGroup)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPerGroup);
         var lines = new List<string>();
-        Group(lines, "missing from the file", Missing, maxPerGroup);
-        Group(lines, "unexpected in the file", Unexpected, maxPerGroup);
-        Group(lines, "not matching the module", Mismatched.Select(m => $"{m.Key}: {m.Problem}").ToList(), maxPerGroup);
+        foreach (var (title, keys, more) in Groups(maxPerGroup))
+        {
+            lines.Add($"  {title}:");
+            lines.AddRange(keys.Select(k => "    " + k));
+            if (more > 0) lines.Add($"    ... and {more} more");
+        }
         return string.Join(Environment.NewLine, lines);
     }
 
-    private static void Group(List<string> lines, string title, IReadOnlyList<string> keys, int max)
+    /// <summary>As <see cref="Describe(int)"/> on one line: the groups separated by "; ", their keys by ", "
+    /// (for a command line's one-line error).</summary>
+    public string Summarize(int maxPerGroup) =>
+        string.Join("; ", Groups(maxPerGroup).Select(g =>
+            $"{g.Title}: {string.Join(", ", g.Keys)}" + (g.More == 0 ? "" : $", ... and {g.More} more")));
+
+    private IEnumerable<(string Title, IEnumerable<string> Keys, int More)> Groups(int maxPerGroup)
     {
-        if (keys.Count == 0)
-            return;
-        lines.Add($"  {title} ({keys.Count}):");
-        lines.AddRange(keys.Take(max).Select(k => "    " + k));
-        if (keys.Count > max) lines.Add($"    ... and {keys.Count - max} more");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPerGroup);
+        var groups = new[]
+        {
+            ("missing from the file", Missing),
+            ("unexpected in the file", Unexpected),
+            ("not matching the module", (IReadOnlyList<string>)Mismatched.Select(m => $"{m.Key}: {m.Problem}").ToList()),
+        };
+        return groups.Where(g => g.Item2.Count > 0)
+            .Select(g => ($"{g.Item1} ({g.Item2.Count})", g.Item2.Take(maxPerGroup), Math.Max(0, g.Item2.Count - maxPerGroup)));
     }
 }

@@ -20,4 +20,9 @@ public sealed class StateDictMismatchException : CheckpointFormatException
 
     /// <summary>The full comparison.</summary>
     public StateDictLoadReport Report { get; }
+
+    /// <summary>The message on one line, with at most <paramref name="keysShown"/> keys a group (a command line's error;
+    /// <see cref="Exception.Message"/> lists <see cref="KeysShown"/> a group, one a line).</summary>
+    public string Summary(int keysShown) =>
+        Message.Split(Environment.NewLine)[0].TrimEnd(':') + ": " + Report.Summarize(keysShown);
 }

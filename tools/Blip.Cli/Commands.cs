@@ -156,9 +156,11 @@ public static class Commands
         }
     }
 
-    private static string OneLine(Exception e)
+    /// <summary>The exception's message on one line; a checkpoint that does not fit names three keys a group (its
+    /// message lists twenty, one a line: --verbose prints it).</summary>
+    internal static string OneLine(Exception e)
     {
         while (e is AggregateException { InnerException: { } inner }) e = inner;
-        return e.Message.ReplaceLineEndings(" ");
+        return e is StateDictMismatchException mismatch ? mismatch.Summary(3) : e.Message.ReplaceLineEndings(" ");
     }
 }

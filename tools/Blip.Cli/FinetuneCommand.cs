@@ -72,7 +72,7 @@ public static class FinetuneCommand
                 or CheckpointFormatException or StateDictMismatchException or ImageDecodeException or UnauthorizedAccessException
                 or TrainingDivergedException or TrainingInterruptedException;
             stderr.WriteLine();
-            stderr.WriteLine(foreseen ? $"blip finetune: {e.Message}" : $"blip finetune: {e.GetType().Name}: {e.Message}");
+            stderr.WriteLine(foreseen ? $"blip finetune: {Commands.OneLine(e)}" : $"blip finetune: {e.GetType().Name}: {Commands.OneLine(e)}");
             return 1;
         }
     }
