@@ -89,6 +89,8 @@ public class PretrainedLoadingTests
         };
         var e = Assert.Throws<StateDictMismatchException>(() => open());
         Assert.That(e!.Message, Does.Contain(Path.Combine(path, "config.json")).And.Contain($"architectures [{architecture}]").And.Contain(command));
+        Assert.That(e.Hint, Does.Contain($"architectures [{architecture}]"));
+        Assert.That(e.Summary(3), Does.Contain(e.Hint!).And.Not.Contain(Environment.NewLine));
         // The message lists at most StateDictMismatchException.KeysShown keys a group; the report keeps them all.
         var groups = new[] { e.Report.Missing, e.Report.Unexpected };
         Assert.That(groups.Sum(g => g.Count), Is.GreaterThan(0));

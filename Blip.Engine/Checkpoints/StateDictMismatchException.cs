@@ -12,17 +12,23 @@ public sealed class StateDictMismatchException : CheckpointFormatException
     /// <param name="report">The comparison.</param>
     /// <param name="hint">What the mismatch most likely means (e.g. a checkpoint of another task), or null.</param>
     public StateDictMismatchException(string filePath, StateDictLoadReport report, string? hint = null)
-        : base(filePath, null, "the checkpoint does not fit the module (nothing was loaded)" + (hint is null ? "" : ": " + hint) + ":"
-            + Environment.NewLine + (report ?? throw new ArgumentNullException(nameof(report))).Describe(KeysShown))
+        : base(filePath, null, Headline(hint) + ":" + Environment.NewLine
+            + (report ?? throw new ArgumentNullException(nameof(report))).Describe(KeysShown))
     {
         Report = report;
+        Hint = hint;
     }
+
+    /// <summary>What the mismatch most likely means, or null.</summary>
+    public string? Hint { get; }
 
     /// <summary>The full comparison.</summary>
     public StateDictLoadReport Report { get; }
 
     /// <summary>The message on one line, with at most <paramref name="keysShown"/> keys a group (a command line's error;
     /// <see cref="Exception.Message"/> lists <see cref="KeysShown"/> a group, one a line).</summary>
-    public string Summary(int keysShown) =>
-        Message.Split(Environment.NewLine)[0].TrimEnd(':') + ": " + Report.Summarize(keysShown);
+    public string Summary(int keysShown) => $"{FilePath}: {Headline(Hint)}: {Report.Summarize(keysShown)}";
+
+    private static string Headline(string? hint) =>
+        "the checkpoint does not fit the module (nothing was loaded)" + (hint is null ? "" : ": " + hint);
 }

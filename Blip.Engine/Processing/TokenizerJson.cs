@@ -261,8 +261,8 @@ internal sealed class TokenizerJson
     {
         static JsonObject Special(string token, int type) => new() { ["SpecialToken"] = new JsonObject { ["id"] = token, ["type_id"] = type } };
         static JsonObject Sequence(string id, int type) => new() { ["Sequence"] = new JsonObject { ["id"] = id, ["type_id"] = type } };
-        int IdOf(string token) => vocab.TryGetValue(token, out int id) ? id
-            : throw settings.MissingToken(vocabPath, token == settings.ClsToken ? "cls_token" : "sep_token", token);
+        int IdOf(string token, string key) => vocab.TryGetValue(token, out int id) ? id
+            : throw settings.MissingToken(vocabPath, key, token);
         return new JsonObject
         {
             ["type"] = "TemplateProcessing",
@@ -271,8 +271,8 @@ internal sealed class TokenizerJson
                 Sequence("B", 1), Special(settings.SepToken, 1)),
             ["special_tokens"] = new JsonObject
             {
-                [settings.ClsToken] = new JsonObject { ["id"] = settings.ClsToken, ["ids"] = new JsonArray(IdOf(settings.ClsToken)), ["tokens"] = new JsonArray(settings.ClsToken) },
-                [settings.SepToken] = new JsonObject { ["id"] = settings.SepToken, ["ids"] = new JsonArray(IdOf(settings.SepToken)), ["tokens"] = new JsonArray(settings.SepToken) },
+                [settings.ClsToken] = new JsonObject { ["id"] = settings.ClsToken, ["ids"] = new JsonArray(IdOf(settings.ClsToken, "cls_token")), ["tokens"] = new JsonArray(settings.ClsToken) },
+                [settings.SepToken] = new JsonObject { ["id"] = settings.SepToken, ["ids"] = new JsonArray(IdOf(settings.SepToken, "sep_token")), ["tokens"] = new JsonArray(settings.SepToken) },
             },
         };
     }
