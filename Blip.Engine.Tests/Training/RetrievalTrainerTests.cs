@@ -10,18 +10,22 @@ namespace Blip.Engine.Tests.Training;
 public sealed class RetrievalTrainerTests
 {
     [Test]
-    public void Recall_at_k_counts_ranks_both_ways()
+    public void Recall_at_k_counts_ranks_both_ways_under_blips_names_in_percent()
     {
         using var scope = NewDisposeScope();
         // 2 images, 3 texts (texts 0,1 of image 0; text 2 of image 1)
         var sim = tensor(new float[,] { { 0.9f, 0.1f, 0.5f }, { 0.2f, 0.8f, 0.4f } });
         var r = RetrievalEvaluation.Recall(sim, [0, 0, 1]);
-        // text→image: t0 → img0 (rank 0) ✓, t1 → img1 first (img0 rank 1) ✗, t2 → img0 first (img1 rank 1) ✗
-        Assert.That(r["txt_r1"], Is.EqualTo(1.0 / 3).Within(1e-12));
-        Assert.That(r["txt_r5"], Is.EqualTo(1.0));
-        // image→text: img0's best is t0 ✓; img1's best is t1 (of image 0), then t2 → rank 1 ✗ at 1
-        Assert.That(r["img_r1"], Is.EqualTo(0.5));
-        Assert.That(r["img_r10"], Is.EqualTo(1.0));
+        // BLIP's itm_eval: txt_r* is text retrieval (an image query, a hit if any of its captions is in the top K).
+        // img0's best text is t0 ✓; img1's texts by score: t1 (of image 0), t2 → rank 1, a miss at 1.
+        Assert.That(r["txt_r1"], Is.EqualTo(50.0));
+        Assert.That(r["txt_r5"], Is.EqualTo(100.0));
+        Assert.That(r["txt_r_mean"], Is.EqualTo((50.0 + 100 + 100) / 3).Within(1e-12));
+        // img_r* is image retrieval (a text query): t0 → img0 (rank 0) ✓, t1 → img1 first ✗, t2 → img0 first ✗.
+        Assert.That(r["img_r1"], Is.EqualTo(100.0 / 3).Within(1e-12));
+        Assert.That(r["img_r10"], Is.EqualTo(100.0));
+        Assert.That(r["img_r_mean"], Is.EqualTo((100.0 / 3 + 100 + 100) / 3).Within(1e-12));
+        Assert.That(r["r_mean"], Is.EqualTo((r["txt_r_mean"] + r["img_r_mean"]) / 2).Within(1e-12));
     }
 
     [TestCase(0, 0, new int[0])]
@@ -62,7 +66,7 @@ public sealed class RetrievalTrainerTests
         Assert.That(result.Losses, Has.All.Matches<double>(l => double.IsFinite(l) && l > 0));
         Assert.That(trainer.Temperature, Is.Not.EqualTo(0.07).Within(1e-7).And.InRange(0.001, 0.5));
         Assert.That(File.Exists(Path.Combine(output, "checkpoint", "extra.safetensors")), Is.True);
-        Assert.That(result.Evaluations[^1].Keys, Is.SupersetOf(new[] { "txt_r1", "txt_r5", "txt_r10", "img_r1", "img_r5", "img_r10", "r_mean" }));
+        Assert.That(result.Evaluations[^1].Keys, Is.EquivalentTo(new[] { "txt_r1", "txt_r5", "txt_r10", "txt_r_mean", "img_r1", "img_r5", "img_r10", "img_r_mean", "r_mean" }));
     }
 
     [Test]

@@ -9,9 +9,8 @@ namespace Blip.Engine.Training;
 /// <remarks>Ranks by ITC similarity only; BLIP's paper re-scores the top k (128/256) with ITM, which this does not.</remarks>
 public static class RetrievalEvaluation
 {
-    /// <summary>Text→image and image→text Recall@1/5/10 over the distinct images and all captions of
-    /// <paramref name="examples"/>: <c>txt_r1</c>… (a caption's image ranks in the top K), <c>img_r1</c>… (any caption
-    /// of the image ranks in the top K), and <c>r_mean</c>.</summary>
+    /// <summary>Image→text and text→image Recall@1/5/10 over the distinct images and all captions of
+    /// <paramref name="examples"/>, named and scaled as BLIP's <c>itm_eval</c> reports them (see <see cref="Recall"/>).</summary>
     /// <param name="model">The retrieval model.</param>
     /// <param name="processor">Preprocesses the images.</param>
     /// <param name="tokenizer">Tokenizes the captions.</param>
@@ -49,7 +48,11 @@ public static class RetrievalEvaluation
         return Recall(sim, imageOf);
     }
 
-    /// <summary>Recall@1/5/10 both ways from a similarity matrix [I,T] and the image index of each text.</summary>
+    /// <summary>Recall@1/5/10 both ways from a similarity matrix [I,T] and the image index of each text, in percent,
+    /// under the names of BLIP's <c>itm_eval</c> (<c>train_retrieval.py</c>): <c>txt_r1</c>, <c>txt_r5</c>,
+    /// <c>txt_r10</c> are text retrieval (an image query hits when any of its captions ranks in the top K: the paper's
+    /// TR@K), <c>img_r1</c>… image retrieval (a caption query hits when its image ranks in the top K: IR@K), with
+    /// <c>txt_r_mean</c>, <c>img_r_mean</c> and <c>r_mean</c> their means.</summary>
     /// <exception cref="ArgumentException">No image or no text, or an image index per text that is missing or out of range.</exception>
     public static IReadOnlyDictionary<string, double> Recall(Tensor similarity, IReadOnlyList<int> imageOfText)
     {
@@ -74,13 +77,13 @@ public static class RetrievalEvaluation
             for (int r = 0; r < nTexts; r++)
                 if (imageOfText[(int)byImage[i * nTexts + r]] == i) { imageRank[i] = r; break; }
         }
+        int[] ks = [1, 5, 10];
         var result = new Dictionary<string, double>();
-        foreach (int k in new[] { 1, 5, 10 })
-        {
-            result[$"txt_r{k}"] = textRank.Count(r => r < k) / (double)nTexts;
-            result[$"img_r{k}"] = imageRank.Count(r => r < k) / (double)nImages;
-        }
-        result["r_mean"] = result.Values.Average();
+        foreach (int k in ks) result[$"txt_r{k}"] = 100.0 * imageRank.Count(r => r < k) / nImages;
+        result["txt_r_mean"] = ks.Average(k => result[$"txt_r{k}"]);
+        foreach (int k in ks) result[$"img_r{k}"] = 100.0 * textRank.Count(r => r < k) / nTexts;
+        result["img_r_mean"] = ks.Average(k => result[$"img_r{k}"]);
+        result["r_mean"] = (result["txt_r_mean"] + result["img_r_mean"]) / 2;
         return result;
     }
 }
