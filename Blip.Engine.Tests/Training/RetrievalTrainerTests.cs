@@ -70,6 +70,45 @@ public sealed class RetrievalTrainerTests
     }
 
     [Test]
+    public void A_resumed_run_draws_the_hard_negatives_an_uninterrupted_one_draws()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string modelDir = SyntheticCaptions.MakeRetrievalFolder(Path.Combine(dir.Path, "model"));
+        var data = CaptionDataset.LoadJsonl(SyntheticCaptions.MakeDataset(dir.Path, "train", 2, seed: 4)); // 8 examples
+        // Batches of 4: each caption's negative image is a draw among 3, and each image's negative caption too.
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 4, LearningRate = 1e-3, Seed = 2, CheckpointEvery = 1 };
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        (BlipForImageTextRetrieval Model, double Temperature) Run(string output, bool resume, Action<TrainingProgress>? progress = null)
+        {
+            var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
+            using var trainer = new RetrievalTrainer(model, tokenizer, processor, options) { Progress = progress };
+            try
+            {
+                trainer.Train(data, output, resume: resume);
+                return (model, trainer.Temperature);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+
+        var (reference, temperature) = Run(Path.Combine(dir.Path, "reference"), false);
+        using var a = reference;
+        string output = Path.Combine(dir.Path, "run");
+        Assert.Throws<InvalidOperationException>(() => Run(output, false, p =>
+        {
+            if (p.Step == 1) throw new InvalidOperationException("simulated crash after step 1");
+        }));
+        var (resumed, resumedTemperature) = Run(output, true);
+        using var b = resumed;
+        TrainerTests.AssertSameWeights(a, b, "resumed after step 1");
+        Assert.That(resumedTemperature, Is.EqualTo(temperature));
+    }
+
+    [Test]
     public void Evaluation_truncates_captions_as_training_does_so_an_overlong_one_is_scored()
     {
         // BLIP's retrieval tokenizes with max_length=35 in training and evaluation; an evaluation that did not truncate

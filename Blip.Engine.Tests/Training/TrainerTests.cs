@@ -49,7 +49,7 @@ public sealed class TrainerTests
         }
     }
 
-    private static void AssertSameWeights(BlipForConditionalGeneration expected, BlipForConditionalGeneration actual, string what)
+    internal static void AssertSameWeights(TorchSharp.torch.nn.Module expected, TorchSharp.torch.nn.Module actual, string what)
     {
         var a = ModelParameters.StateDict(expected).ToDictionary(kv => kv.Key, kv => kv.Value);
         foreach (var (name, t) in ModelParameters.StateDict(actual))
@@ -80,6 +80,50 @@ public sealed class TrainerTests
         Assert.That(lines.Select(l => l.GetProperty("step").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }));
         Assert.That(lines.All(l => l.GetProperty("loss").GetDouble() > 0 && l.GetProperty("lr").GetDouble() > 0), Is.True);
         Assert.That(Directory.Exists(Path.Combine(output, "checkpoint.tmp")) || Directory.Exists(Path.Combine(output, "checkpoint.old")), Is.False);
+    }
+
+    [Test]
+    public void An_epochs_short_last_accumulation_group_steps_on_the_mean_of_its_batches()
+    {
+        // Adam with an epsilon far above the gradients steps by lr·m/ε, linear in the gradient, so a gradient scaled
+        // wrongly shows in the weights (with the usual ε the first steps are ±lr whatever the scale).
+        var linear = Options with
+        {
+            Epochs = 1, TextDropout = null, LearningRate = 1e3, Epsilon = 1e3, WeightDecay = 0, MaxGradNorm = null,
+            WarmupSteps = 0, CheckpointEvery = 0,
+        };
+        // 8 examples in batches of 2, 3 a step: steps of 3 batches and then of the last one.
+        var (grouped, groupedResult) = Run(Path.Combine(dir.Path, "accumulate-3"), linear with { BatchSize = 2, GradientAccumulation = 3 });
+        using var a = grouped;
+        // The same examples in the same order as batches of 6 and 2, one a step (the captions are of one length, so a
+        // batch of 6 has the mean loss of its three batches of 2).
+        var (whole, wholeResult) = Run(Path.Combine(dir.Path, "accumulate-1"), linear with { BatchSize = 6, GradientAccumulation = 1 });
+        using var b = whole;
+        Assert.That(groupedResult.Steps, Is.EqualTo(2));
+        Assert.That(wholeResult.Steps, Is.EqualTo(2));
+        Assert.That(groupedResult.Losses, Is.EqualTo(wholeResult.Losses).Within(1e-5));
+        using var scope = NewDisposeScope();
+        var theirs = ModelParameters.StateDict(b).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var (worst, name) = ModelParameters.StateDict(a).Select(kv => ((kv.Value - theirs[kv.Key]).abs().max().item<float>(), kv.Key)).Max();
+        TestContext.Out.WriteLine($"max |accumulated - whole batch| {worst:g3} at {name}");
+        Assert.That(worst, Is.LessThan(1e-5), $"{name} differs by {worst}");
+    }
+
+    [Test]
+    public void A_resumed_run_logs_each_step_once_after_a_kill_past_its_checkpoint()
+    {
+        string output = Path.Combine(dir.Path, "killed");
+        var options = Options with { CheckpointEvery = 2 };
+        Assert.Throws<InvalidOperationException>(() => Run(output, options, progress: p =>
+        {
+            if (p.Step == 3) throw new InvalidOperationException("simulated crash after step 3");
+        }));
+        string log = Path.Combine(output, "train_log.jsonl");
+        // As a process killed after logging step 3 (checkpoint of step 2) in the middle of its next line leaves it.
+        File.AppendAllText(log, "{\"step\": 4, \"epo");
+        using var resumed = Run(output, options, resume: true).Model;
+        var steps = File.ReadAllLines(log).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32());
+        Assert.That(steps, Is.EqualTo(new[] { 1, 2, 3, 4 }));
     }
 
     [Test]

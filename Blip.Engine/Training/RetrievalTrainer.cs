@@ -61,7 +61,7 @@ public sealed class RetrievalTrainer : IDisposable
             throw new ArgumentException($"the training set has one image only ({train[0].ImagePath}): ITC and ITM need at least two", nameof(train));
         var task = new TrainingTask(model, processor, Loss,
             examples => RetrievalEvaluation.Run(model, processor, tokenizer, examples, options.BatchSize, TextLength),
-            [("itc_temperature", temperature)], ClampTemperature);
+            [("itc_temperature", temperature)], ClampTemperature, [new("itm_negatives", negatives)]);
         return TrainingLoop.Train(task, options, Progress, train, outputFolder, eval, resume);
     }
 

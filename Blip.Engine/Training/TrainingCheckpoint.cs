@@ -36,8 +36,11 @@ public static class TrainingCheckpoint
     /// <param name="extra">Trainable tensors outside the model (<c>extra.safetensors</c>), or null.</param>
     /// <param name="rngState">The CPU generator state to record (<c>Generator.Default.get_state()</c> as of
     /// <paramref name="state"/>'s position), or null for the state now.</param>
+    /// <param name="generators">The states of the trainer's own generators as of <paramref name="state"/>'s position
+    /// (e.g. the retrieval trainer's hard-negative draws), by name, kept beside the CPU one; or null.</param>
     public static void Save(string folder, nn.Module model, OptimizerHelper optimizer, TrainerState state,
-        IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null, Tensor? rngState = null)
+        IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null, Tensor? rngState = null,
+        IReadOnlyList<KeyValuePair<string, Tensor>>? generators = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(model);
@@ -50,10 +53,8 @@ public static class TrainingCheckpoint
         SafeTensorsWriter.Save(Path.Combine(tmp, "model.safetensors"), ModelParameters.StateDict(model));
         optimizer.save_state_dict(Path.Combine(tmp, "optimizer.bin"));
         if (extra is { Count: > 0 }) SafeTensorsWriter.Save(Path.Combine(tmp, "extra.safetensors"), extra.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach())));
-        if (rngState is not null) SafeTensorsWriter.Save(Path.Combine(tmp, "rng.safetensors"), [new("cpu", rngState)]);
-        else
-            using (var now = Generator.Default.get_state())
-                SafeTensorsWriter.Save(Path.Combine(tmp, "rng.safetensors"), [new("cpu", now)]);
+        using (var now = rngState is null ? Generator.Default.get_state() : null)
+            SafeTensorsWriter.Save(Path.Combine(tmp, "rng.safetensors"), [new(CpuGenerator, rngState ?? now!), .. generators ?? []]);
         File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(full)) Directory.Move(full, old);
@@ -70,7 +71,11 @@ public static class TrainingCheckpoint
     /// <param name="model">Receives the weights.</param>
     /// <param name="optimizer">Receives the moments (built with the same parameter groups as when saved).</param>
     /// <param name="extra">Tensors to overwrite in place from <c>extra.safetensors</c>, by name, or null.</param>
-    public static TrainerState Load(string folder, nn.Module model, OptimizerHelper optimizer, IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null)
+    /// <param name="generators">The trainer's own generators to restore from <c>rng.safetensors</c>, by the names they
+    /// were saved under, or null. One the file lacks (a checkpoint of an earlier version, which kept only the CPU
+    /// generator) is left as it is, as that version resumed it.</param>
+    public static TrainerState Load(string folder, nn.Module model, OptimizerHelper optimizer, IReadOnlyList<KeyValuePair<string, Tensor>>? extra = null,
+        IReadOnlyList<KeyValuePair<string, Generator>>? generators = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -79,7 +84,7 @@ public static class TrainingCheckpoint
         using (var reader = CheckpointReader.OpenFolder(dir)) PretrainedLoader.LoadWeights(model, reader);
         LoadOptimizer(Path.Combine(dir, "optimizer.bin"), optimizer);
         if (extra is { Count: > 0 }) LoadExtra(Path.Combine(dir, "extra.safetensors"), extra);
-        LoadRng(Path.Combine(dir, "rng.safetensors"));
+        LoadRng(Path.Combine(dir, "rng.safetensors"), generators ?? []);
         return state;
     }
 
@@ -138,16 +143,26 @@ public static class TrainingCheckpoint
         }
     }
 
-    /// <summary>Restores the CPU generator; the state is checked first, as libtorch aborts the process on a wrong one.</summary>
-    private static void LoadRng(string file)
+    /// <summary>Restores the CPU generator and <paramref name="generators"/>; each state is checked first, as libtorch
+    /// aborts the process on a wrong one.</summary>
+    private static void LoadRng(string file, IReadOnlyList<KeyValuePair<string, Generator>> generators)
     {
         using var rng = SafeTensorsFile.Open(file);
-        using var state = rng.Load("cpu");
-        using var current = Generator.Default.get_state();
-        if (state.dtype != ScalarType.Byte || !state.shape.SequenceEqual(current.shape))
-            throw new CheckpointFormatException(file, "cpu", $"expected libtorch's CPU generator state, a uint8 tensor [{current.shape[0]}], got {state.dtype} [{string.Join(",", state.shape)}]");
-        Generator.Default.set_state(state);
+        foreach (var (name, generator) in generators)
+            if (rng.Tensors.ContainsKey(name)) Restore(file, rng, name, generator);
+        Restore(file, rng, CpuGenerator, Generator.Default);
     }
+
+    private static void Restore(string file, SafeTensorsFile rng, string name, Generator generator)
+    {
+        using var state = rng.Load(name);
+        using var current = generator.get_state();
+        if (state.dtype != ScalarType.Byte || !state.shape.SequenceEqual(current.shape))
+            throw new CheckpointFormatException(file, name, $"expected libtorch's CPU generator state, a uint8 tensor [{current.shape[0]}], got {state.dtype} [{string.Join(",", state.shape)}]");
+        generator.set_state(state);
+    }
+
+    private const string CpuGenerator = "cpu";
 
     private static string? Resolve(string folder)
     {

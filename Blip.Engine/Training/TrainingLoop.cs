@@ -14,9 +14,12 @@ namespace Blip.Engine.Training;
 /// <param name="Evaluate">Metrics on a held-out set, or null.</param>
 /// <param name="Extra">Trainable tensors outside the model (e.g. ITC temperature): no weight decay, saved in checkpoints.</param>
 /// <param name="AfterStep">Runs after each optimizer step (e.g. clamping the temperature), or null.</param>
+/// <param name="Generators">The task's own random generators (e.g. the hard-negative draws), by name: saved in
+/// checkpoints beside the CPU generator, so that a resumed run draws what an uninterrupted one would; or null.</param>
 internal sealed record TrainingTask(nn.Module Model, Processing.BlipImageProcessor Processor, Func<CaptionBatch, Tensor> Loss,
     Func<IReadOnlyList<CaptionExample>, IReadOnlyDictionary<string, double>>? Evaluate,
-    IReadOnlyList<(string Name, Parameter Parameter)> Extra, Action? AfterStep);
+    IReadOnlyList<(string Name, Parameter Parameter)> Extra, Action? AfterStep,
+    IReadOnlyList<KeyValuePair<string, Generator>>? Generators = null);
 
 /// <summary>Runs the optimisation for a <see cref="TrainingTask"/>.</summary>
 internal static class TrainingLoop
@@ -62,8 +65,10 @@ internal static class TrainingLoop
         using var optimizer = ModelParameters.CreateOptimizer(trainable, options, task.Extra.Select(x => x.Parameter).ToList());
         var extra = task.Extra.Select(x => new KeyValuePair<string, Tensor>(x.Name, x.Parameter)).ToList();
         var state = resume
-            ? TrainingCheckpoint.Load(checkpoint, task.Model, optimizer, extra)
+            ? TrainingCheckpoint.Load(checkpoint, task.Model, optimizer, extra, task.Generators)
             : new TrainerState(0, 0, 0, options.Seed);
+        // A run killed after its last checkpoint logged steps that the resumed run takes again.
+        if (resume) TrainingLog.DropStepsAfter(Path.Combine(outputFolder, LogFile), state.Step);
         using var log = new TrainingLog(Path.Combine(outputFolder, LogFile));
         var parameters = trainable.Select(x => x.Parameter).Concat(task.Extra.Select(x => x.Parameter)).ToList();
         // Every checkpoint of this run records what its position counts in (checked by CheckOutputFolder on resume).
@@ -145,10 +150,12 @@ internal static class TrainingLoop
                     task.Processor.Config.Height, task.Processor.Config.Width);
             using var loader = new CaptionBatchLoader(train, order, options.BatchSize, task.Processor, options.Prefetch, augment);
             int batchInEpoch = skipBatches, images = 0;
-            // Where the last optimizer step left the epoch and the generator: what a failure saves (the micro-batches
+            int batchesInEpoch = (int)(((long)train.Count + options.BatchSize - 1) / options.BatchSize);
+            // Where the last optimizer step left the epoch and the generators: what a failure saves (the micro-batches
             // after it are done again on resume, with the dropout draws they had).
             int stepBatch = skipBatches;
             var stepRng = Generator.Default.get_state();
+            var stepGenerators = GeneratorStates();
             try
             {
                 var clock = Stopwatch.StartNew();
@@ -164,11 +171,12 @@ internal static class TrainingLoop
                         if (!batches.MoveNext()) break;
                         batch = batches.Current;
                         count = batch.Captions.Count;
-                        loss = MicroBatch(batch);
+                        // An epoch's last group may hold fewer micro-batches: its gradient is still their mean.
+                        loss = MicroBatch(batch, Math.Min(options.GradientAccumulation, batchesInEpoch - stepBatch));
                     }
                     catch (Exception e) when (e is not OutOfMemoryException)
                     {
-                        throw Interrupted(e, epoch, stepBatch, stepRng);
+                        throw Interrupted(e, epoch, stepBatch, stepRng, stepGenerators);
                     }
                     finally
                     {
@@ -189,6 +197,8 @@ internal static class TrainingLoop
                     stepBatch = batchInEpoch;
                     stepRng.Dispose();
                     stepRng = Generator.Default.get_state();
+                    Dispose(stepGenerators);
+                    stepGenerators = GeneratorStates();
                     // Stopping at MaxSteps mid-epoch saves too, so that a run cut short can be resumed with more steps.
                     bool due = (options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0) || Finished;
                     if (lastOfEpoch) Save(start with { Step = Step, Epoch = epoch + 1, BatchInEpoch = 0 });
@@ -200,18 +210,28 @@ internal static class TrainingLoop
             finally
             {
                 stepRng.Dispose();
+                Dispose(stepGenerators);
             }
+        }
+
+        private List<KeyValuePair<string, Tensor>> GeneratorStates() =>
+            (task.Generators ?? []).Select(g => new KeyValuePair<string, Tensor>(g.Key, g.Value.get_state())).ToList();
+
+        private static void Dispose(List<KeyValuePair<string, Tensor>> states)
+        {
+            foreach (var state in states) state.Value.Dispose();
         }
 
         /// <summary>Saves the last optimizer step if no checkpoint holds it yet, and wraps <paramref name="failure"/>
         /// saying where the run can resume from (a failed batch, unlike a diverged loss, says nothing against the
         /// weights before it).</summary>
-        private TrainingInterruptedException Interrupted(Exception failure, int epoch, int stepBatch, Tensor stepRng)
+        private TrainingInterruptedException Interrupted(Exception failure, int epoch, int stepBatch, Tensor stepRng,
+            List<KeyValuePair<string, Tensor>> stepGenerators)
         {
             Exception? saveFailure = null;
             try
             {
-                if (Step != savedStep) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = stepBatch }, stepRng);
+                if (Step != savedStep) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = stepBatch }, stepRng, stepGenerators);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -221,17 +241,28 @@ internal static class TrainingLoop
             return new TrainingInterruptedException(Step, epoch, saved ? checkpoint : null, saveFailure, failure);
         }
 
-        private void Save(TrainerState state, Tensor? rngState = null)
+        /// <summary>Saves a checkpoint; the generator states are the ones now unless given (as of an earlier step).</summary>
+        private void Save(TrainerState state, Tensor? rngState = null, List<KeyValuePair<string, Tensor>>? generators = null)
         {
-            TrainingCheckpoint.Save(checkpoint, task.Model, optimizer, state, extra, rngState);
+            var now = generators is null ? GeneratorStates() : null;
+            try
+            {
+                TrainingCheckpoint.Save(checkpoint, task.Model, optimizer, state, extra, rngState, generators ?? now);
+            }
+            finally
+            {
+                if (now is not null) Dispose(now);
+            }
             savedStep = state.Step;
         }
 
-        private double MicroBatch(CaptionBatch batch)
+        /// <param name="batch">The micro-batch.</param>
+        /// <param name="groupSize">Micro-batches in its accumulation group.</param>
+        private double MicroBatch(CaptionBatch batch, int groupSize)
         {
             using var scope = NewDisposeScope();
             var loss = task.Loss(batch);
-            (loss / options.GradientAccumulation).backward();
+            (loss / groupSize).backward();
             return loss.item<float>();
         }
 

@@ -27,7 +27,8 @@ public sealed record TrainingOptions
     /// <summary>Examples per forward pass.</summary>
     public int BatchSize { get; init; } = 8;
 
-    /// <summary>Forward passes whose gradients are summed (averaged) before one optimizer step.</summary>
+    /// <summary>Forward passes whose gradients are averaged before one optimizer step. An epoch's last step averages
+    /// the passes left (fewer when the epoch's batches are not a multiple of it), as transformers' Trainer does.</summary>
     public int GradientAccumulation { get; init; } = 1;
 
     /// <summary>Peak learning rate, reached at the end of warm-up (BLIP captioning: 1e-5).</summary>
