@@ -60,6 +60,16 @@ public sealed class FakeHub : IDisposable
     /// <summary>HEADs of LFS files send neither X-Linked-Size nor Content-Length, so the size is unknown.</summary>
     public bool OmitLfsSize { get; set; }
 
+    /// <summary>Every resolve request is answered with this status and no Hub headers (a refusal, a rate limit, or a
+    /// proxy's own page when 200); null to serve the repositories.</summary>
+    public int? AnswerEveryResolveWith { get; set; }
+
+    /// <summary>CDN responses wait this long before their headers (a slow CDN or proxy).</summary>
+    public TimeSpan BlobHeaderDelay { get; set; }
+
+    /// <summary>Resolve requests for config.json are answered 307 with this Location; null for none.</summary>
+    public string? ConfigRedirect { get; set; }
+
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
     public void DropOnce(int afterBytes)
@@ -158,6 +168,10 @@ public sealed class FakeHub : IDisposable
     {
         string repoId = parts[0] + "/" + parts[1];
         string file = string.Join('/', parts.Skip(4));
+        if (AnswerEveryResolveWith is int status)
+            return WriteAsync(stream, method, status, [], Encoding.ASCII.GetBytes("<html>not the Hub</html>"));
+        if (ConfigRedirect is not null && file == "config.json")
+            return WriteAsync(stream, method, 307, [("Location", ConfigRedirect)], []);
         if (RequiredToken is not null && auth != "Bearer " + RequiredToken)
         {
             return auth is null
@@ -192,6 +206,7 @@ public sealed class FakeHub : IDisposable
 
     private async Task ServeBlobAsync(NetworkStream stream, string method, string sha, string? range)
     {
+        await Task.Delay(BlobHeaderDelay, _life.Token);
         if (!_blobs.TryGetValue(sha, out byte[]? bytes))
         {
             await WriteAsync(stream, method, 404, [], []);
@@ -236,6 +251,6 @@ public sealed class FakeHub : IDisposable
     private static string ReasonPhrase(int status) => status switch
     {
         200 => "OK", 206 => "Partial Content", 302 => "Found", 307 => "Temporary Redirect",
-        401 => "Unauthorized", 404 => "Not Found", 416 => "Range Not Satisfiable", _ => "Status",
+        401 => "Unauthorized", 403 => "Forbidden", 404 => "Not Found", 429 => "Too Many Requests", 416 => "Range Not Satisfiable", _ => "Status",
     };
 }

@@ -92,7 +92,8 @@ internal sealed partial class HubBlobDownload(HubHttp http, HubOptions options, 
                 HubHttp.AddToken(request, options.Token);
             if (resume > 0)
                 request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(resume, null);
-            HttpResponseMessage response = await http.SendAsync(request, options.EtagTimeout, cancellationToken).ConfigureAwait(false);
+            // The download's own timeout, as huggingface_hub's http_get (HF_HUB_DOWNLOAD_TIMEOUT), not the metadata one.
+            HttpResponseMessage response = await http.SendAsync(request, options.DownloadTimeout, cancellationToken).ConfigureAwait(false);
             int status = (int)response.StatusCode;
             if (status is >= 300 and < 400 && response.Headers.Location is Uri target)
             {

@@ -43,9 +43,12 @@ internal sealed class HubHttp : IDisposable
             using HttpResponseMessage response = await SendAsync(request, options.EtagTimeout, cancellationToken).ConfigureAwait(false);
             int status = (int)response.StatusCode;
             Uri? target = response.Headers.Location;
-            if (status is >= 300 and < 400 && target is not null && !target.IsAbsoluteUri && Header(response, "X-Linked-Etag") is null)
+            // Only a redirect within the same host is followed with the token (huggingface_hub: a Location without a
+            // netloc); "//host/path" and "\\host" are relative URIs to .NET that resolve to another host.
+            if (status is >= 300 and < 400 && target is not null && !target.IsAbsoluteUri && Header(response, "X-Linked-Etag") is null
+                && new Uri(current, target) is var next && next.Scheme == current.Scheme && SameOrigin(next, current))
             {
-                current = new Uri(current, target);
+                current = next;
                 continue;
             }
             if (status >= 400)

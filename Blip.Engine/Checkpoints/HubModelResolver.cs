@@ -59,7 +59,10 @@ public sealed class HubModelResolver : IDisposable
         if (options.Offline)
             return CompleteSnapshot(cache, options, HubCache.PointerExists) ?? throw NotCached(idOrPath, cache, options, "HF_HUB_OFFLINE=1");
         // Online, a link that cannot be followed is not there (os.path.exists), so the download below makes it again.
-        if (HubCache.IsCommitHash(options.Revision) && CompleteSnapshot(cache, options, HubCache.LeadsToFile) is string pinned)
+        // A pinned commit needs no request when every file is known: there, or recorded as missing (hf_hub_download
+        // decides per file; a snapshot that Python filled with the model alone lacks the processor's files).
+        if (HubCache.IsCommitHash(options.Revision) && CompleteSnapshot(cache, options, HubCache.LeadsToFile) is string pinned
+            && OptionalFiles.All(f => HubCache.LeadsToFile(cache.PointerPath(options.Revision, f)) || cache.IsMarkedMissing(options.Revision, f)))
             return pinned;
         try
         {
@@ -69,6 +72,12 @@ public sealed class HubModelResolver : IDisposable
         {
             string cached = CompleteSnapshot(cache, options, HubCache.PointerExists) ?? throw NotCached(idOrPath, cache, options, e.Message, e);
             await _notes.WriteLineAsync($"note: {e.Message} Using the cached snapshot {cached}.").ConfigureAwait(false);
+            return cached;
+        }
+        catch (MetadataUnavailableException e)
+        {
+            string cached = CompleteSnapshot(cache, options, HubCache.PointerExists) ?? throw e.Error;
+            await _notes.WriteLineAsync($"note: {e.Error.Message} Using the cached snapshot {cached}.").ConfigureAwait(false);
             return cached;
         }
     }
@@ -107,6 +116,22 @@ public sealed class HubModelResolver : IDisposable
             await _notes.WriteLineAsync($"note: {e.Message} Using the cache for {fileName}.").ConfigureAwait(false);
             return cached;
         }
+        catch (MetadataUnavailableException e)
+        {
+            if (!TryCached(cache, options.Revision, fileName, out cached))
+                throw e.Error;
+            await _notes.WriteLineAsync($"note: {e.Error.Message} Using the cache for {fileName}.").ConfigureAwait(false);
+            return cached;
+        }
+    }
+
+    /// <summary>A file's metadata request failed in a way huggingface_hub answers from the cache when it can (its
+    /// <c>_get_metadata_or_catch_error</c>): an HTTP error such as 401/403 (a token expired or missing for a gated or
+    /// private repository), 404 RepoNotFound, 429, or a reply without the Hub's headers (a proxy's page). A revision
+    /// or file the Hub says does not exist is not one of them. Without a cached copy, <see cref="Error"/> is thrown.</summary>
+    private sealed class MetadataUnavailableException(HubException error) : Exception(error.Message, error)
+    {
+        public HubException Error { get; } = error;
     }
 
     /// <inheritdoc/>
@@ -151,18 +176,30 @@ public sealed class HubModelResolver : IDisposable
         }
         Uri endpoint = options.EndpointUri();
         var url = new Uri(endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{EscapePath(fileName)}");
-        HubRemoteFile remote = await _http.HeadAsync(url, repoId, options, ct).ConfigureAwait(false);
-        string? commit = remote.Commit ?? (HubCache.IsCommitHash(revision) ? revision : null);
-        if (commit is null || !HubCache.IsCommitHash(commit))
-            throw new HubException(HubErrorKind.Other, $"{url} sent no valid X-Repo-Commit header: is {options.Endpoint} a Hugging Face Hub?");
+        HubRemoteFile remote;
+        string commit;
+        try
+        {
+            remote = await _http.HeadAsync(url, repoId, options, ct).ConfigureAwait(false);
+            commit = remote.Commit ?? (HubCache.IsCommitHash(revision) ? revision : null)
+                ?? throw new HubException(HubErrorKind.Other, $"{url} sent no X-Repo-Commit header: is {options.Endpoint} a Hugging Face Hub?");
+            if (!HubCache.IsCommitHash(commit))
+                throw new HubException(HubErrorKind.Other, $"{url} sent no valid X-Repo-Commit header ('{commit}'): is {options.Endpoint} a Hugging Face Hub?");
+            if (remote.Exists && (remote.Etag is null || !HubWeightFiles.IsSafeEtag(remote.Etag)))
+                throw new HubException(HubErrorKind.Other, $"{url} sent no usable ETag ('{remote.Etag}'), so the download cannot be cached reliably.");
+        }
+        catch (HubException e) when (e.Kind is not (HubErrorKind.NetworkUnavailable or HubErrorKind.RevisionNotFound))
+        {
+            throw new MetadataUnavailableException(e);
+        }
         cache.WriteRef(revision, commit);
         if (!remote.Exists)
         {
-            cache.MarkMissing(commit, fileName);
+            // As huggingface_hub, a cache that cannot be written (another user's, read-only) only loses the note.
+            try { cache.MarkMissing(commit, fileName); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             return (commit, null);
         }
-        if (remote.Etag is null || !HubWeightFiles.IsSafeEtag(remote.Etag))
-            throw new HubException(HubErrorKind.Other, $"{url} sent no usable ETag ('{remote.Etag}'), so the download cannot be cached reliably.");
         return (commit, await StoreAsync(cache, commit, fileName, remote, endpoint, options, progress, ct).ConfigureAwait(false));
     }
 
@@ -170,6 +207,9 @@ public sealed class HubModelResolver : IDisposable
         HubCache cache, string commit, string fileName, HubRemoteFile remote, Uri endpoint, HubOptions options, IProgress<HubDownloadProgress>? progress, CancellationToken ct)
     {
         string pointer = cache.PointerPath(commit, fileName);
+        // Already there: no lock, so a cache this process cannot write (another user's, read-only) still serves it.
+        if (HubCache.LeadsToFile(pointer))
+            return pointer;
         string blob = cache.BlobPath(remote.Etag!);
         Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         using (await cache.LockBlobAsync(remote.Etag!, ct).ConfigureAwait(false))

@@ -37,7 +37,7 @@ public sealed record HubOptions
     /// <summary>Timeout of the metadata (HEAD) request (<c>HF_HUB_ETAG_TIMEOUT</c>, default 10 s).</summary>
     public TimeSpan EtagTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Longest wait for the next bytes of a download (<c>HF_HUB_DOWNLOAD_TIMEOUT</c>, default 10 s).</summary>
+    /// <summary>Longest wait for a download's response and then for each of its next bytes (<c>HF_HUB_DOWNLOAD_TIMEOUT</c>, default 10 s).</summary>
     public TimeSpan DownloadTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Reads the options from the process environment.</summary>
