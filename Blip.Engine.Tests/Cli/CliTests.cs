@@ -139,6 +139,39 @@ public class CliTests
         Assert.That(stderr.ToString(), Does.Contain("cannot write the results to standard output"));
     }
 
+    [TestCase("--help")]
+    [TestCase("--version")]
+    [TestCase("caption", "--help")]
+    [TestCase("finetune", "--help")]
+    [TestCase("finetune")]
+    public void Help_with_a_closed_stdout_fails_with_exit_1_in_one_line(params string[] args)
+    {
+        using var closed = new ClosedWriter();
+        using var stderr = new StringWriter();
+        int code = CliApp.Run(args, closed, stderr);
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(stderr.ToString().TrimEnd(), Does.Not.Contain('\n').And.Contain("standard output"), stderr.ToString());
+    }
+
+    [Test, CancelAfter(120_000)]
+    public void A_reader_that_closes_the_pipe_stops_the_command_with_exit_1()
+    {
+        // blip caption DIR | head -n 0: the reader is gone before the first result.
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "blip.dll"), "caption", Tiny("images"), "--model", Tiny("captioning"), "--format", "jsonl" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var blip = System.Diagnostics.Process.Start(start)!;
+        blip.StandardOutput.Close();
+        string error = blip.StandardError.ReadToEnd();
+        blip.WaitForExit();
+        Assert.That(blip.ExitCode, Is.EqualTo(1), error);
+        Assert.That(error, Does.Contain("cannot write the results to standard output"));
+        Assert.That(error, Does.Not.Contain("[1/"), "it stopped at the first result, before any progress line");
+    }
+
     /// <summary>Standard error closed by the shell (<c>2&gt;&amp;-</c>): every write fails as .NET's console does.</summary>
     private sealed class ClosedWriter : TextWriter
     {

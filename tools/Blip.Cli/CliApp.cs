@@ -12,8 +12,22 @@ public static class CliApp
         stderr = new BestEffortWriter(stderr);
         // Numbers print the same everywhere (results are parsed by scripts).
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
-        // `finetune caption|itm` parses its own options (Training owns that command).
-        if (args.Length > 0 && args[0] == "finetune") return FinetuneCommand.Run(args[1..], stdout, stderr);
+        try
+        {
+            // `finetune caption|itm` parses its own options (Training owns that command).
+            if (args.Length > 0 && args[0] == "finetune") return FinetuneCommand.Run(args[1..], stdout, stderr);
+            return RunCommand(args, stdout, stderr);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Only help, version and usage text are written outside the commands' own handlers: standard output failed.
+            stderr.WriteLine($"blip: error: cannot write to standard output: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    private static int RunCommand(string[] args, TextWriter stdout, TextWriter stderr)
+    {
         var root = new RootCommand("BLIP (Salesforce) in .NET: caption, match, rank, answer and fine-tune, equal to Hugging Face transformers.");
         root.Subcommands.Add(Commands.Caption(stdout, stderr));
         root.Subcommands.Add(Commands.Match(stdout, stderr));
@@ -29,7 +43,8 @@ public static class CliApp
             stderr.WriteLine("blip: see 'blip --help'");
             return ExitCodes.Usage;
         }
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        // No default handler: it printed a write failure of --help's text as an unhandled exception, stack and all.
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
     }
 }
 

@@ -2,4 +2,4 @@
 // Exit codes: 0 success, 2 usage error, 1 failure (one line; the stack trace only with --verbose).
 using Blip.Cli;
 
-return CliApp.Run(args, Console.Out, Console.Error);
+return CliApp.Run(args, StandardOutput.Open(), Console.Error);
