@@ -89,6 +89,8 @@ public class CliTests
     [TestCase("caption", "x.png", "--format", "xml")]
     [TestCase("caption", "x.png", "--device", "tpu")]
     [TestCase("caption", "x.png", "--bogus")]                 // an unknown option, not an image called "--bogus"
+    [TestCase("caption", "x.png", "--max-length", "1")]       // bos alone is 1: nothing could follow
+    [TestCase("caption", "x.png", "--max-new-tokens", "0")]
     [TestCase("vqa", "-q", "--question", "why?")]
     [TestCase("match", "x.png")]
     [TestCase("rank", "--images", "x", "--text", "a dog", "--top-k", "-1")]
@@ -101,6 +103,50 @@ public class CliTests
         var (code, _, error) = Run(all);
         Assert.That(code, Is.EqualTo(2), error);
         Assert.That(error, Does.StartWith("blip: "));
+    }
+
+    [TestCase("--temperature", "0.5")]
+    [TestCase("--top-k", "3")]
+    [TestCase("--top-p", "0.9")]
+    [TestCase("--seed", "1")]
+    [TestCase("--max-length", "5", "--max-new-tokens", "3")]
+    public void An_option_that_would_change_nothing_is_a_usage_error(params string[] args)
+    {
+        var (code, output, error) = Run(["caption", Tiny("images", "rgb.png"), "--model", Tiny("captioning"), .. args]);
+        Assert.That((code, output), Is.EqualTo((2, "")), error);
+        Assert.That(error, Does.StartWith("blip: ").And.Contain(args[0]));
+        var (sampled, _, sampleError) = Run(["caption", Tiny("images", "rgb.png"), "--model", Tiny("captioning"), "--sample", .. args.Take(2)]);
+        Assert.That(sampled, Is.EqualTo(0), $"with --sample (and one limit) it runs: {sampleError}");
+    }
+
+    [TestCase("caption", "captioning", "--prompt", "a photo of")]
+    [TestCase("vqa", "vqa", "--question", "what is it?")]
+    public void Max_new_tokens_counts_the_tokens_after_bos_and_prompt(string command, string model, string option, string text)
+    {
+        string image = Tiny("images", "rgb.png");
+        // --min-length keeps the end token out, so both limits are reached.
+        var (code, output, error) = Run(command, image, "--model", Tiny(model), option, text, "--max-new-tokens", "3", "--min-length", "30", "--format", "json");
+        Assert.That(code, Is.EqualTo(0), error);
+        var (longCode, longOutput, longError) = Run(command, image, "--model", Tiny(model), option, text, "--max-new-tokens", "6", "--min-length", "30", "--format", "json");
+        Assert.That(longCode, Is.EqualTo(0), longError);
+        int Ids(string json)
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement[0].GetProperty("token_ids").GetArrayLength();
+        }
+        Assert.That(Ids(longOutput) - Ids(output), Is.EqualTo(3), $"{output} / {longOutput}");
+    }
+
+    [Test]
+    public void A_glob_means_what_the_shell_means_by_it()
+    {
+        using var dir = TestPaths.NewTempDir();
+        foreach (string name in new[] { "a.png", "a1.png", "a12.png", "noext" }) File.WriteAllText(Path.Combine(dir.Path, name), "");
+        string[] Names(string pattern) => ImageInputs.Expand([Path.Combine(dir.Path, pattern)], out _).Select(Path.GetFileName).ToArray()!;
+        Assert.That(Names("a?.png"), Is.EqualTo(new[] { "a1.png" }));
+        Assert.That(Names("a??.png"), Is.EqualTo(new[] { "a12.png" }));
+        Assert.That(Names("*.*"), Is.EqualTo(new[] { "a.png", "a1.png", "a12.png" }));
+        Assert.That(Names("a*"), Is.EqualTo(new[] { "a.png", "a1.png", "a12.png" }));
     }
 
     [Test]

@@ -24,6 +24,8 @@ public sealed class FinetuneCommandTests
     [TestCase("itm", "--model", "m", "--train", "t.jsonl", "--output", "o", "--prompt", "a ")]
     [TestCase("caption", "--model", "m", "--train", "coco_karpathy_train.json", "--output", "o")]
     [TestCase("caption", "--model", "m", "--train", "t.jsonl", "--eval", "coco_karpathy_val.json", "--output", "o")]
+    [TestCase("caption", "--model", "m", "--train", "t.jsonl", "--output", "o", "--image-root", "/images")]
+    [TestCase("itm", "--model", "m", "--train", "t.jsonl", "--eval", "v.jsonl", "--output", "o", "--image-root", "/images")]
     public void Usage_errors_exit_2_and_name_the_option(params string[] args)
     {
         var (code, _, error) = Run(args);
@@ -55,6 +57,9 @@ public sealed class FinetuneCommandTests
         var (code, _, error) = Run("caption", "--model", model, "--train", train, "--output", Path.Combine(dir.Path, "out"), "--max-steps", "1");
         Assert.That(code, Is.EqualTo(1), error);
         Assert.That(error, Does.Contain("tokenizer.json").And.Contain("field 'model'").And.Not.Contain("Exception"));
+        var (verboseCode, _, verbose) = Run("caption", "--model", model, "--train", train, "--output", Path.Combine(dir.Path, "out2"), "--max-steps", "1", "--verbose");
+        Assert.That(verboseCode, Is.EqualTo(1), verbose);
+        Assert.That(verbose, Does.Contain("ConfigException").And.Contain(" at Blip.Engine."), "--verbose adds the stack trace");
     }
 
     [TestCase("caption")]

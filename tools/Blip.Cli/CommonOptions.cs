@@ -49,6 +49,7 @@ public sealed class GenerationCliOptions
 {
     public Option<int?> Beams { get; } = new("--beams") { Description = "beam search with N beams" };
     public Option<int?> MaxLength { get; } = new("--max-length") { Description = "longest output in tokens, bos and prompt included" };
+    public Option<int?> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "most tokens after bos and prompt (instead of --max-length)" };
     public Option<int?> MinLength { get; } = new("--min-length") { Description = "shortest output in tokens" };
     public Option<double?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "penalty > 1 discourages repeats" };
     public Option<bool> Sample { get; } = new("--sample") { Description = "sample instead of greedy/beam search" };
@@ -60,7 +61,8 @@ public sealed class GenerationCliOptions
     public GenerationCliOptions()
     {
         Require(Beams, v => v is >= 1 and <= GenerationOptions.MaxWidth, $"must be in [1, {GenerationOptions.MaxWidth}]");
-        Require(MaxLength, v => v >= 1, "must be at least 1");
+        Require(MaxLength, v => v >= 2, "must be at least 2 (bos counts, and one token must follow it)");
+        Require(MaxNewTokens, v => v >= 1, "must be at least 1");
         Require(MinLength, v => v >= 0, "must not be negative");
         Require(TopK, v => v >= 0, "must not be negative");
         Require(TopP, v => v is >= 0 and <= 1, "must be in [0, 1]");
@@ -93,20 +95,29 @@ public sealed class GenerationCliOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Beams, MaxLength, MinLength, RepetitionPenalty, Sample, TopK, TopP, Temperature, Seed })
+        foreach (var option in new Option[] { Beams, MaxLength, MaxNewTokens, MinLength, RepetitionPenalty, Sample, TopK, TopP, Temperature, Seed })
             command.Options.Add(option);
     }
 
     /// <summary>The checkpoint's defaults overridden by what the command line says; invalid values are usage errors.</summary>
+    /// <remarks>An option that would change nothing is refused, as the other commands' are: both length limits (the
+    /// new-token count wins in transformers), or a sampling setting when nothing samples.</remarks>
     public GenerationOptions Apply(ParseResult r, GenerationOptions defaults)
     {
+        if (r.GetValue(MaxLength) is not null && r.GetValue(MaxNewTokens) is not null)
+            throw new UsageException($"{MaxLength.Name} and {MaxNewTokens.Name} both limit the length: give one");
+        bool sample = r.GetValue(Sample) || defaults.DoSample;
+        if (!sample && new Option[] { TopK, TopP, Temperature, Seed }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } unused)
+            throw new UsageException($"{unused.Name} applies to sampling only: add --sample");
         var options = defaults with
         {
             NumBeams = r.GetValue(Beams) ?? defaults.NumBeams,
-            MaxLength = r.GetValue(MaxLength) ?? defaults.MaxLength,
+            // The command line's limit replaces the checkpoint's, whichever kind that was.
+            MaxLength = r.GetValue(MaxLength) ?? (r.GetValue(MaxNewTokens) is null ? defaults.MaxLength : null),
+            MaxNewTokens = r.GetValue(MaxNewTokens) ?? (r.GetValue(MaxLength) is null ? defaults.MaxNewTokens : null),
             MinLength = r.GetValue(MinLength) ?? defaults.MinLength,
             RepetitionPenalty = r.GetValue(RepetitionPenalty) ?? defaults.RepetitionPenalty,
-            DoSample = r.GetValue(Sample) || defaults.DoSample,
+            DoSample = sample,
             TopK = r.GetValue(TopK) ?? defaults.TopK,
             TopP = r.GetValue(TopP) ?? defaults.TopP,
             Temperature = r.GetValue(Temperature) ?? defaults.Temperature,

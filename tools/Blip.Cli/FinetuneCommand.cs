@@ -33,7 +33,8 @@ public static class FinetuneCommand
                                 (without it, OUTPUT must not hold another run)
           --gradient-checkpointing  recompute vision layers in backward (less memory, ~1/3 more compute)
           --augment             random resized crop (scale 0.5-1) and horizontal flip of training images
-        The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
+          --verbose             stack traces on failure
+        Training runs on the CPU in float32. The fine-tuned model is written to OUTPUT/model (Hub layout: config, safetensors, processor, tokenizer).
         """;
 
     /// <summary>Runs <c>finetune</c> with <paramref name="args"/> (after the word "finetune"); returns the exit code:
@@ -73,6 +74,7 @@ public static class FinetuneCommand
                 or TrainingDivergedException or TrainingInterruptedException;
             stderr.WriteLine();
             stderr.WriteLine(foreseen ? $"blip finetune: {Commands.OneLine(e)}" : $"blip finetune: {e.GetType().Name}: {Commands.OneLine(e)}");
+            if (parsed.Verbose) stderr.WriteLine(e);
             return 1;
         }
     }
@@ -163,6 +165,8 @@ public static class FinetuneCommand
 
         public bool Help { get; init; }
 
+        public bool Verbose { get; init; }
+
         public TrainingOptions Options { get; init; } = new();
 
         /// <summary>Parses and validates; <see cref="ArgumentException"/> names the bad option.</summary>
@@ -186,6 +190,7 @@ public static class FinetuneCommand
                     case "--eval": a = a with { Eval = Value() }; break;
                     case "--image-root": a = a with { ImageRoot = Value() }; break;
                     case "--resume": a = a with { Resume = true }; break;
+                    case "--verbose": a = a with { Verbose = true }; break;
                     case "--gradient-checkpointing": o = o with { GradientCheckpointing = true }; break;
                     case "--augment": o = o with { Augment = true }; break;
                     case "--epochs": o = o with { Epochs = Int(name, Value()) }; break;
@@ -213,6 +218,8 @@ public static class FinetuneCommand
             foreach (var file in new[] { a.Train, a.Eval })
                 if (file is not null && !IsJsonl(file) && a.ImageRoot is null)
                     throw new ArgumentException($"--image-root is needed to read the Karpathy file {file} (a JSONL file must end in .jsonl)");
+            if (a.ImageRoot is not null && new[] { a.Train, a.Eval }.All(file => file is null || IsJsonl(file)))
+                throw new ArgumentException("--image-root applies to Karpathy .json files only: the paths of a JSONL file are relative to the file");
             return a with { Options = (o with { Loss = Loss(a.Task, recipe, prompt) }).Validate() };
         }
 

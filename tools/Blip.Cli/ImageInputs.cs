@@ -21,6 +21,13 @@ public static class ImageInputs
     private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase)
         { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif" };
 
+    // The shell's meaning of * and ? (MatchType.Simple): .NET's default Win32 rules let "a?.png" match "a.png" and
+    // "*.*" match a name without a dot. Hidden and unreadable files are treated as before (the legacy overload's).
+    private static readonly EnumerationOptions GlobOptions = new()
+    {
+        MatchType = MatchType.Simple, AttributesToSkip = 0, IgnoreInaccessible = false,
+    };
+
     /// <summary>A file stays itself; a folder gives its image files (sorted, not recursive); a pattern with * or ?
     /// in its last part gives the matching files. Nothing found for an argument is a failure naming it.</summary>
     public static IReadOnlyList<string> Expand(IEnumerable<string> arguments, out bool fromFolders)
@@ -39,7 +46,7 @@ public static class ImageInputs
             {
                 var folder = Path.GetDirectoryName(argument);
                 folder = string.IsNullOrEmpty(folder) ? "." : folder;
-                found = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, Path.GetFileName(argument)) : [];
+                found = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, Path.GetFileName(argument), GlobOptions) : [];
             }
             else
             {
