@@ -6,6 +6,14 @@ namespace Blip.Engine.Tests.Hub;
 
 public sealed class HubCacheFallbackTests : HubTestBase
 {
+    /// <summary>Serves a BLIP repository from <paramref name="hub"/> and resolves it once, filling the cache.</summary>
+    private async Task<(FakeRepo Repo, string Snapshot)> CacheBlipAsync(FakeHub hub, HubModelResolver resolver, CancellationToken ct)
+    {
+        var repo = FakeRepo.Blip();
+        hub.AddRepo(repo);
+        return (repo, await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct));
+    }
+
     [TestCase(401), CancelAfter(60_000)]
     [TestCase(403)]
     [TestCase(429)]
@@ -13,10 +21,8 @@ public sealed class HubCacheFallbackTests : HubTestBase
     public async Task A_cached_model_is_used_when_the_hub_refuses_its_metadata(int status, CancellationToken ct)
     {
         using var hub = new FakeHub();
-        var repo = FakeRepo.Blip();
-        hub.AddRepo(repo);
         using var resolver = Resolver();
-        string cached = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+        var (repo, cached) = await CacheBlipAsync(hub, resolver, ct);
         hub.AnswerEveryResolveWith = status;
 
         string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
@@ -45,10 +51,8 @@ public sealed class HubCacheFallbackTests : HubTestBase
     public async Task A_cache_this_process_cannot_write_still_serves_a_cached_model(CancellationToken ct)
     {
         using var hub = new FakeHub();
-        var repo = FakeRepo.Blip();
-        hub.AddRepo(repo);
         using var resolver = Resolver();
-        string cached = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+        var (repo, cached) = await CacheBlipAsync(hub, resolver, ct);
         // No lock can be taken and no missing file recorded (as in another user's cache; files stand in for the
         // folders because permissions do not stop root, who runs CI).
         Directory.Delete(Path.Combine(CacheDir, ".locks"), recursive: true);
@@ -67,10 +71,8 @@ public sealed class HubCacheFallbackTests : HubTestBase
     public async Task A_pinned_commit_fetches_the_files_its_cached_snapshot_lacks(CancellationToken ct)
     {
         using var hub = new FakeHub();
-        var repo = FakeRepo.Blip();
-        hub.AddRepo(repo);
         using var resolver = Resolver();
-        string cached = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+        var (repo, cached) = await CacheBlipAsync(hub, resolver, ct);
         File.Delete(Path.Combine(cached, "tokenizer.json")); // as a snapshot Python filled with the model alone
         hub.Requests.Clear();
 
