@@ -109,6 +109,18 @@ public sealed class RetrievalTrainerTests
     }
 
     [Test]
+    public void A_model_off_the_cpu_is_refused()
+    {
+        string modelDir = TinyFixtures.ModelFolder("retrieval");
+        using var model = BlipForImageTextRetrieval.FromPretrained(modelDir);
+        model.to(new Device(TorchSharp.DeviceType.META));
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        var e = Assert.Throws<ArgumentException>(() => new RetrievalTrainer(model, tokenizer, processor, new TrainingOptions { BatchSize = 2 }).Dispose());
+        Assert.That((e!.ParamName, e.Message.Contains("meta", StringComparison.Ordinal)), Is.EqualTo(("model", true)), e.Message);
+    }
+
+    [Test]
     public void Evaluation_truncates_captions_as_training_does_so_an_overlong_one_is_scored()
     {
         // BLIP's retrieval tokenizes with max_length=35 in training and evaluation; an evaluation that did not truncate

@@ -127,6 +127,19 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void A_model_off_the_cpu_is_refused_naming_a_weight_and_its_device()
+    {
+        // libtorch's meta device stands in for a GPU, which this machine lacks: any device but the CPU is refused.
+        using var model = BlipForConditionalGeneration.FromPretrained(modelDir);
+        model.to(new TorchSharp.torch.Device(TorchSharp.DeviceType.META));
+        using var tokenizer = BlipTokenizer.Load(modelDir);
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Load(modelDir));
+        var e = Assert.Throws<ArgumentException>(() => _ = new CaptionTrainer(model, tokenizer, processor, Options));
+        Assert.That(e!.ParamName, Is.EqualTo("model"));
+        Assert.That(e.Message, Does.Contain("vision_model.embeddings.class_embedding").And.Contain("meta").And.Contain("CPU"));
+    }
+
+    [Test]
     public void With_augmentation_a_run_resumed_mid_epoch_equals_an_uninterrupted_one()
     {
         var options = Options with { Augment = true, Epochs = 1, GradientAccumulation = 1 }; // 4 steps, 4 batches

@@ -45,6 +45,17 @@ public static class ModelParameters
         return result;
     }
 
+    /// <summary>Refuses a model whose weights are not all on the CPU, naming the first that is not: the trainers
+    /// load batches, keep checkpoints and export on the CPU (a model on a GPU would fail at its first batch, reported
+    /// as that batch's failure).</summary>
+    /// <exception cref="ArgumentException">A parameter or buffer is on another device.</exception>
+    internal static void RequireCpu(nn.Module model, string paramName)
+    {
+        foreach (var (name, tensor) in model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(model.named_buffers()))
+            if (tensor.device_type != DeviceType.CPU)
+                throw new ArgumentException($"fine-tuning runs on the CPU, but {name} is on {tensor.device}: move the model to the CPU first (model.to(CPU))", paramName);
+    }
+
     /// <summary>The model's weights by transformers' names, without the tied aliases (<c>cls.predictions.decoder.*</c>)
     /// that transformers 5 omits from its files; the tensors belong to the model.</summary>
     public static IReadOnlyList<KeyValuePair<string, Tensor>> StateDict(nn.Module model)

@@ -22,13 +22,15 @@ public sealed class RetrievalTrainer : IDisposable
     private readonly Parameter temperature = new(tensor(0.07f));
     private readonly Generator negatives;
 
-    /// <summary>Prepares to train <paramref name="model"/> (which the caller owns) with <paramref name="options"/>.</summary>
+    /// <summary>Prepares to train <paramref name="model"/> (which the caller owns, on the CPU) with <paramref name="options"/>.</summary>
+    /// <exception cref="ArgumentException">The model is not on the CPU, or an option is invalid.</exception>
     public RetrievalTrainer(BlipForImageTextRetrieval model, BlipTokenizer tokenizer, BlipImageProcessor processor, TrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(processor);
         ArgumentNullException.ThrowIfNull(options);
+        ModelParameters.RequireCpu(model, nameof(model));
         this.model = model;
         this.tokenizer = tokenizer;
         this.processor = processor;
