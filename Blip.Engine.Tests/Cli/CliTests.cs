@@ -88,6 +88,8 @@ public class CliTests
     [TestCase("caption", "x.png", "--batch-size", "x")]
     [TestCase("caption", "x.png", "--format", "xml")]
     [TestCase("caption", "x.png", "--device", "tpu")]
+    [TestCase("caption", "x.png", "--device", "cuda:")]
+    [TestCase("caption", "x.png", "--device", "cuda:abc")]
     [TestCase("caption", "x.png", "--bogus")]                 // an unknown option, not an image called "--bogus"
     [TestCase("caption", "x.png", "--max-length", "1")]       // bos alone is 1: nothing could follow
     [TestCase("caption", "x.png", "--max-new-tokens", "0")]

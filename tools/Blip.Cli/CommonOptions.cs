@@ -22,7 +22,8 @@ public sealed class CommonOptions
         Device.Validators.Add(r =>
         {
             var value = r.GetValueOrDefault<string>();
-            if (value is not ("cpu" or "cuda") && !value.StartsWith("cuda:", StringComparison.Ordinal)) r.AddError($"--device: '{value}' is not cpu, cuda or cuda:N");
+            bool cudaN = value.StartsWith("cuda:", StringComparison.Ordinal) && value.Length is > 5 and < 9 && value[5..].All(char.IsAsciiDigit);
+            if (value is not ("cpu" or "cuda") && !cudaN) r.AddError($"--device: '{value}' is not cpu, cuda or cuda:N");
         });
         DType.AcceptOnlyFromAmong("float32", "bfloat16", "float16");
     }
