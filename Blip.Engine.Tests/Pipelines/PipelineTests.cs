@@ -147,9 +147,13 @@ public class PipelineTests
     [Test]
     public void Bad_arguments_are_named()
     {
-        Assert.Throws<ArgumentException>(() => BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"), new BlipLoadOptions { DType = "int8" }));
+        // The names are BlipLoadOptions' properties (the parser's own parameter, "text", named nothing a caller set).
+        var dtype = Assert.Throws<ArgumentException>(() => BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"), new BlipLoadOptions { DType = "int8" }));
+        Assert.That(dtype!.ParamName, Is.EqualTo("DType"));
+        var tpu = Assert.Throws<ArgumentException>(() => BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"), new BlipLoadOptions { Device = "tpu" }));
+        Assert.That(tpu!.ParamName, Is.EqualTo("Device"));
         var cuda = Assert.Throws<ArgumentException>(() => BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"), new BlipLoadOptions { Device = "cuda" }));
-        Assert.That(cuda!.Message, Does.Contain("CUDA"));
+        Assert.That((cuda!.ParamName, cuda.Message.Contains("CUDA", StringComparison.Ordinal)), Is.EqualTo(("Device", true)), cuda.Message);
         using var captioner = BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"));
         var missing = Assert.Throws<Blip.Engine.Processing.ImageDecodeException>(() => captioner.Caption("/no/such/image.png"));
         Assert.That(missing!.Message, Does.Contain("/no/such/image.png"));

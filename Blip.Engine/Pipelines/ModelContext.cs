@@ -59,27 +59,31 @@ internal sealed class ModelContext : IDisposable
     }
 
     /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>; CUDA only when the CUDA backend is loaded and sees a device.</summary>
-    public static Device ParseDevice(string text)
+    /// <param name="text">The device's name.</param>
+    /// <param name="option">What an error names: the caller's setting (BlipLoadOptions.Device), not this parameter.</param>
+    public static Device ParseDevice(string text, string option = nameof(BlipLoadOptions.Device))
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(text);
+        ArgumentException.ThrowIfNullOrWhiteSpace(text, option);
         var lower = text.Trim().ToLowerInvariant();
         if (lower == "cpu") return CPU;
         if (lower == "cuda" || lower.StartsWith("cuda:", StringComparison.Ordinal))
         {
             if (!cuda.is_available())
-                throw new ArgumentException($"device '{text}': no CUDA device is available to this process (build with -p:TorchBackend=cuda-linux on a machine with an NVIDIA GPU)", nameof(text));
+                throw new ArgumentException($"device '{text}': no CUDA device is available to this process (build with -p:TorchBackend=cuda-linux on a machine with an NVIDIA GPU)", option);
             return torch.device(lower);
         }
-        throw new ArgumentException($"device '{text}' is not one of cpu, cuda, cuda:N", nameof(text));
+        throw new ArgumentException($"device '{text}' is not one of cpu, cuda, cuda:N", option);
     }
 
     /// <summary><c>float32</c>, <c>bfloat16</c> or <c>float16</c> (also <c>fp32</c>, <c>bf16</c>, <c>fp16</c>).</summary>
-    public static ScalarType ParseDType(string text) => text?.Trim().ToLowerInvariant() switch
+    /// <param name="text">The dtype's name.</param>
+    /// <param name="option">What an error names: the caller's setting (BlipLoadOptions.DType), not this parameter.</param>
+    public static ScalarType ParseDType(string text, string option = nameof(BlipLoadOptions.DType)) => text?.Trim().ToLowerInvariant() switch
     {
         "float32" or "fp32" or "float" => ScalarType.Float32,
         "bfloat16" or "bf16" => ScalarType.BFloat16,
         "float16" or "fp16" or "half" => ScalarType.Float16,
-        _ => throw new ArgumentException($"dtype '{text}' is not one of float32, bfloat16, float16", nameof(text)),
+        _ => throw new ArgumentException($"dtype '{text}' is not one of float32, bfloat16, float16", option),
     };
 
     public void Dispose() => Tokenizer.Dispose();
