@@ -54,6 +54,9 @@ public class BlipConfigTests
     [TestCase("""{"image_text_hidden_size": 0}""", "image_text_hidden_size")]
     [TestCase("""{"vision_config": {"image_size": [384, 200]}}""", "image_size")]
     [TestCase("""{"text_config": {"hidden_size": "big"}}""", "hidden_size")]
+    [TestCase("""{"text_config": {"hidden_dropout_prob": -1}}""", "text_config.hidden_dropout_prob")]     // libtorch refused it at the first forward
+    [TestCase("""{"text_config": {"attention_probs_dropout_prob": 1.5}}""", "text_config.attention_probs_dropout_prob")]
+    [TestCase("""{"vision_config": {"attention_dropout": 2.0}}""", "vision_config.attention_dropout")]
     public void Invalid_fields_are_named(string json, string field)
     {
         var e = Assert.Throws<ConfigException>(() => BlipConfig.Parse(json, "some/config.json"));

@@ -13,6 +13,15 @@ public sealed class ImageBadInputTests
     }
 
     [Test]
+    public void The_largest_pixel_limit_allowed_still_fits_its_decode_buffer_in_one_array()
+    {
+        // At int.MaxValue / 4 pixels, the 4-byte-a-pixel buffer of a 69-byte PNG claiming 256999×2089 was beyond
+        // Array.MaxLength: an OutOfMemoryException, not the decoder's refusal.
+        Assert.That(Array.MaxLength, Is.GreaterThanOrEqualTo(ImageDecodeOptions.UpperMaxPixels * 4));
+        Assert.That(Array.MaxLength, Is.LessThan(ImageDecodeOptions.UpperMaxPixels * 4 + 4), "the limit is as high as the buffer allows");
+    }
+
+    [Test]
     public void Zero_bytes() => Assert.That(Fails([], "empty.png").Message, Does.Contain("empty"));
 
     [Test]

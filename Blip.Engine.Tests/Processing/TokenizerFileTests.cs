@@ -86,6 +86,27 @@ public sealed class TokenizerFileTests
             "post_processor.cls");
 
     [Test]
+    public void Template_post_processor_whose_single_is_not_a_list_of_pieces_is_named()
+    {
+        // Read as an empty template, these encoded every text without [CLS] and [SEP], silently.
+        AssertRefused(WriteTokenizerJson(r => r["post_processor"]!["single"] = null), "post_processor.single", "null");
+        AssertRefused(WriteTokenizerJson(r => r["post_processor"]!["single"] = new JsonArray("x")), "post_processor.single", "\"x\"");
+    }
+
+    [TestCase("")]       // tokenizers panics at load: "Cannot parse precompiled_charsmap"
+    [TestCase("BAAAAAAAAAA=")] // loads, then panics at the first encode: index out of bounds
+    public void Precompiled_normalizer_is_refused_before_the_native_library_can_abort_on_it(string charsmap)
+    {
+        AssertRefused(WriteTokenizerJson(r => r["normalizer"] = new JsonObject { ["type"] = "Precompiled", ["precompiled_charsmap"] = charsmap }),
+            "normalizer", "Precompiled");
+        AssertRefused(WriteTokenizerJson(r => r["normalizer"] = new JsonObject
+        {
+            ["type"] = "Sequence",
+            ["normalizers"] = new JsonArray(new JsonObject { ["type"] = "Precompiled", ["precompiled_charsmap"] = charsmap }),
+        }), "normalizer", "Precompiled");
+    }
+
+    [Test]
     public void Model_unknown_token_missing_from_the_vocab_is_refused_at_load_not_blamed_on_a_text() =>
         AssertRefused(WriteTokenizerJson(r => r["model"]!["unk_token"] = "<unk>"), "model.unk_token", "<unk>");
 

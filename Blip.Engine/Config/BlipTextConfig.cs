@@ -88,6 +88,8 @@ public sealed record BlipTextConfig
         ConfigException.RequirePositive(source, "text_config.num_attention_heads", NumAttentionHeads);
         ConfigException.RequireSize(source, "text_config.max_position_embeddings", MaxPositionEmbeddings, ConfigLimits.MaxPositionEmbeddings);
         ConfigException.RequirePositive(source, "text_config.layer_norm_eps", LayerNormEps);
+        ConfigException.RequireProbability(source, "text_config.hidden_dropout_prob", HiddenDropoutProb);
+        ConfigException.RequireProbability(source, "text_config.attention_probs_dropout_prob", AttentionProbsDropoutProb);
         if (HiddenSize % NumAttentionHeads != 0)
             throw new ConfigException(source, "text_config.num_attention_heads",
                 $"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");

@@ -62,6 +62,7 @@ public sealed record BlipVisionConfig
         ConfigException.RequirePositive(source, "vision_config.image_size", ImageSize);
         ConfigException.RequirePositive(source, "vision_config.patch_size", PatchSize);
         ConfigException.RequirePositive(source, "vision_config.layer_norm_eps", LayerNormEps);
+        ConfigException.RequireProbability(source, "vision_config.attention_dropout", AttentionDropout);
         if (HiddenSize % NumAttentionHeads != 0)
             throw new ConfigException(source, "vision_config.num_attention_heads",
                 $"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");

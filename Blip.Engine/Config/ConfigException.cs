@@ -22,6 +22,12 @@ public sealed class ConfigException : Exception
         if (!(value > 0)) throw new ConfigException(file, field, $"must be positive, got {value}");
     }
 
+    /// <summary>Requires a probability in [0, 1] (a dropout rate: libtorch refuses any other at the first forward).</summary>
+    internal static void RequireProbability(string file, string field, double value)
+    {
+        if (!(value is >= 0 and <= 1)) throw new ConfigException(file, field, $"must be a probability in [0, 1], got {value}");
+    }
+
     /// <summary>Requires 0 &lt; <paramref name="value"/> ≤ <paramref name="max"/> (one of <see cref="ConfigLimits"/>).</summary>
     internal static void RequireSize(string file, string field, long value, long max)
     {

@@ -10,7 +10,7 @@ public sealed record ImageDecodeOptions
     public static ImageDecodeOptions Default { get; } = new();
 
     /// <summary>The largest allowed <see cref="MaxPixels"/>: the decode buffer (4 bytes a pixel) must fit one .NET array.</summary>
-    public const long UpperMaxPixels = int.MaxValue / 4;
+    public const long UpperMaxPixels = 0x7FFFFFC7 / 4; // Array.MaxLength / 4 (int.MaxValue / 4 × 4 bytes overflowed it)
 
     /// <summary>
     /// Images whose header claims more than this many pixels (width·height) are refused before

@@ -108,8 +108,12 @@ internal sealed class TokenizerJson
                 var prefix = new List<int>();
                 var suffix = new List<int>();
                 bool seenA = false;
-                foreach (var piece in (post["single"] as JsonArray ?? []).OfType<JsonObject>())
+                var single = post["single"] as JsonArray
+                    ?? throw new ConfigException(Source, "post_processor.single", $"must be a list of pieces, got {post["single"]?.ToJsonString() ?? "null"}");
+                foreach (var node in single)
                 {
+                    var piece = node as JsonObject
+                        ?? throw new ConfigException(Source, "post_processor.single", $"unreadable piece {node?.ToJsonString() ?? "null"}");
                     if (piece["Sequence"] is not null) { seenA = true; continue; }
                     var name = Text((piece["SpecialToken"] as JsonObject)?["id"])
                         ?? throw new ConfigException(Source, "post_processor.single", $"unreadable piece {piece.ToJsonString()}");
@@ -123,6 +127,13 @@ internal sealed class TokenizerJson
         }
     }
 
+    private static bool HasPrecompiled(JsonNode? node) => node switch
+    {
+        JsonObject o => Text(o["type"]) == "Precompiled" || o.Any(kv => HasPrecompiled(kv.Value)),
+        JsonArray a => a.Any(HasPrecompiled),
+        _ => false,
+    };
+
     // An id the post-processor adds: it must name a token, or the model would see an id outside its embeddings.
     private int TemplateId(JsonNode? node, string what) =>
         Integer(node) is long id && id >= 0 && id < IdToToken.Count && IdToToken[(int)id] is not null ? (int)id
@@ -132,6 +143,10 @@ internal sealed class TokenizerJson
     {
         if (root["model"] is not JsonObject model || Text(model["type"]) != "WordPiece" || model["vocab"] is not JsonObject vocab)
             throw new ConfigException(source, "model", "expected a WordPiece model with a 'vocab' object (BERT tokenizer)");
+        // The native library panics, aborting the process, on a bad SentencePiece charsmap (at load or at the first
+        // encode); no BERT tokenizer has one.
+        if (HasPrecompiled(root["normalizer"]))
+            throw new ConfigException(source, "normalizer", "holds a Precompiled (SentencePiece) normalizer, which a BERT tokenizer has not");
         var tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
         var vocabToken = new Dictionary<int, string>();
         foreach (var (token, node) in vocab)
