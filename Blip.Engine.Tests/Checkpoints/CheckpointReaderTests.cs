@@ -71,6 +71,15 @@ public sealed class CheckpointReaderTests : CheckpointTestBase
     }
 
     [Test]
+    public void Index_key_that_is_not_text()
+    {
+        SaveShard("s1.safetensors", "a");
+        WriteIndex("\"a\\ud800\":\"s1.safetensors\"");
+        var e = Assert.Throws<CheckpointFormatException>(() => CheckpointReader.OpenFolder(Dir).Dispose())!;
+        Assert.That(e.Message, Does.Contain(CheckpointReader.IndexFileName).And.Contain("not text"));
+    }
+
+    [Test]
     public void Index_with_a_duplicate_key()
     {
         SaveShard("s1.safetensors", "a");

@@ -51,6 +51,13 @@ public sealed class SafeTensorsMalformedTests : CheckpointTestBase
         Assert.That(OpenFails(WriteRaw("latin.safetensors", bytes)).Message, Does.Contain("UTF-8"));
     }
 
+    // An escaped lone surrogate is valid UTF-8 and valid JSON but not text: System.Text.Json's InvalidOperationException
+    // named no file.
+    [TestCase("{\"a\\ud800\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}")]
+    [TestCase("{\"__metadata__\":{\"format\":\"pt\\udc00\"}}")]
+    public void Header_string_that_is_not_text(string header) =>
+        Assert.That(OpenFails(WriteSafeTensors("surrogate.safetensors", header)).Message, Does.Contain("not text"));
+
     [Test]
     public void Header_not_an_object() =>
         Assert.That(OpenFails(WriteSafeTensors("array.safetensors", "[1, 2]")).Message, Does.Contain("not a JSON object"));

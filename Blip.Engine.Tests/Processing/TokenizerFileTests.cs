@@ -86,6 +86,17 @@ public sealed class TokenizerFileTests
             "post_processor.cls");
 
     [Test]
+    public void A_key_or_string_that_is_not_text_names_the_file()
+    {
+        // "\ud800" alone is valid JSON but no text; System.Text.Json's InvalidOperationException named no file.
+        string key = WriteFile("tokenizer.json", File.ReadAllText(WriteTokenizerJson(_ => { })).Replace("\"world\"", "\"world\\ud800\"", StringComparison.Ordinal));
+        Assert.That(Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(key).Dispose())!.File, Is.EqualTo(key));
+        string value = WriteTokenizerJson(r => r["added_tokens"]![0]!["content"] = "x");
+        File.WriteAllText(value, File.ReadAllText(value).Replace("\"content\":\"x\"", "\"content\":\"x\\udc00\"", StringComparison.Ordinal));
+        Assert.That(Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(value).Dispose())!.File, Is.EqualTo(value));
+    }
+
+    [Test]
     public void Template_post_processor_whose_single_is_not_a_list_of_pieces_is_named()
     {
         // Read as an empty template, these encoded every text without [CLS] and [SEP], silently.

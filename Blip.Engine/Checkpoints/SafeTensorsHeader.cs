@@ -25,6 +25,10 @@ internal sealed record SafeTensorsHeader(
         {
             throw new CheckpointFormatException(path, null, $"the header is not valid JSON: {e.Message}", e);
         }
+        catch (InvalidOperationException e) // a name or string escaping a lone surrogate ("\ud800"): valid UTF-8, not text
+        {
+            throw new CheckpointFormatException(path, null, $"the header holds a string that is not text: {e.Message}", e);
+        }
     }
 
     private static SafeTensorsHeader ParseJson(string path, ReadOnlySpan<byte> json, long dataStart, long dataLength)

@@ -18,6 +18,10 @@ internal static class ShardIndex
         {
             throw new CheckpointFormatException(indexPath, null, $"the index is not valid JSON: {e.Message}", e);
         }
+        catch (InvalidOperationException e) // a name or string escaping a lone surrogate ("\ud800"), which is not text
+        {
+            throw new CheckpointFormatException(indexPath, null, $"the index holds a string that is not text: {e.Message}", e);
+        }
     }
 
     private static List<KeyValuePair<string, string>> Parse(string indexPath, ReadOnlySpan<byte> json)

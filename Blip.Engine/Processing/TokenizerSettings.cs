@@ -129,6 +129,10 @@ internal sealed record TokenizerSettings
         {
             throw new ConfigException(path, "", $"not valid JSON ({e.Message})", e);
         }
+        catch (InvalidOperationException e) // a key or string escaping a lone surrogate ("\ud800"), which is not text
+        {
+            throw new ConfigException(path, "", $"holds a string that is not text ({e.Message})", e);
+        }
     }
 
     // JsonNode.Parse would throw on a repeated key only when the object is first read, outside any handler.
@@ -143,6 +147,8 @@ internal sealed record TokenizerSettings
                 return obj;
             case JsonValueKind.Array:
                 return new JsonArray([.. e.EnumerateArray().Select(ToNode)]);
+            case JsonValueKind.String:
+                return JsonValue.Create(e.GetString()); // decoded here, so a lone surrogate fails inside ReadObject
             default:
                 return JsonValue.Create(e.Clone());
         }
