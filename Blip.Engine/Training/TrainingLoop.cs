@@ -201,8 +201,8 @@ internal static class TrainingLoop
                     stepGenerators = GeneratorStates();
                     // Stopping at MaxSteps mid-epoch saves too, so that a run cut short can be resumed with more steps.
                     bool due = (options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0) || Finished;
-                    if (lastOfEpoch) Save(start with { Step = Step, Epoch = epoch + 1, BatchInEpoch = 0 });
-                    else if (due) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = batchInEpoch });
+                    if (lastOfEpoch) Save(start with { Step = Step, Epoch = epoch + 1, BatchInEpoch = 0 }, stepRng, stepGenerators);
+                    else if (due) Save(start with { Step = Step, Epoch = epoch, BatchInEpoch = batchInEpoch }, stepRng, stepGenerators);
                     progress?.Invoke(report); // after the checkpoint: a crash here loses nothing
                     if (Finished) break;
                 }
@@ -241,18 +241,11 @@ internal static class TrainingLoop
             return new TrainingInterruptedException(Step, epoch, saved ? checkpoint : null, saveFailure, failure);
         }
 
-        /// <summary>Saves a checkpoint; the generator states are the ones now unless given (as of an earlier step).</summary>
-        private void Save(TrainerState state, Tensor? rngState = null, List<KeyValuePair<string, Tensor>>? generators = null)
+        /// <summary>Saves a checkpoint with the generator states as of <paramref name="state"/>'s step (taken right
+        /// after it).</summary>
+        private void Save(TrainerState state, Tensor rngState, List<KeyValuePair<string, Tensor>> generators)
         {
-            var now = generators is null ? GeneratorStates() : null;
-            try
-            {
-                TrainingCheckpoint.Save(checkpoint, task.Model, optimizer, state, extra, rngState, generators ?? now);
-            }
-            finally
-            {
-                if (now is not null) Dispose(now);
-            }
+            TrainingCheckpoint.Save(checkpoint, task.Model, optimizer, state, extra, rngState, generators);
             savedStep = state.Step;
         }
 
