@@ -119,4 +119,25 @@ public class BlipConfigTests
         var missing = Assert.Throws<ConfigException>(() => BlipConfig.Load("/nonexistent/folder/config.json"));
         Assert.That(missing!.Message, Does.Contain("/nonexistent/folder/config.json").And.Contain("not found"));
     }
+
+    [Test]
+    public void A_directory_named_config_json_is_named_as_a_directory()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "blip-config-dir-" + Guid.NewGuid().ToString("N"));
+        string configDir = Path.Combine(folder, "config.json");
+        Directory.CreateDirectory(configDir);
+        try
+        {
+            foreach (var path in new[] { configDir, folder })
+            {
+                var e = Assert.Throws<ConfigException>(() => BlipConfig.Load(path));
+                Assert.That(e!.Message, Does.Contain(configDir).And.Contain("is a directory"), path);
+                Assert.That(e.Message, Does.Not.Contain(Path.Combine(configDir, "config.json")), path);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

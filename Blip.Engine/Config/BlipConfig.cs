@@ -53,7 +53,14 @@ public sealed record BlipConfig
     public static BlipConfig Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (Directory.Exists(path)) path = System.IO.Path.Combine(path, "config.json");
+        // A model folder means its config.json, unless the folder is itself a directory named config.json.
+        if (Directory.Exists(path))
+        {
+            string inside = System.IO.Path.Combine(path, "config.json");
+            bool namedConfig = System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(path)) == "config.json";
+            if (File.Exists(inside) || !namedConfig) path = inside;
+        }
+        if (Directory.Exists(path)) throw new ConfigException(path, "", "is a directory, not a file");
         if (!File.Exists(path)) throw new ConfigException(path, "", "file not found");
         return Parse(File.ReadAllText(path), path);
     }
