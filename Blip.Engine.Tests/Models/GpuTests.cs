@@ -1,3 +1,4 @@
+using Blip.Engine.Generation;
 using Blip.Engine.Models;
 using Blip.Engine.Tests.Support;
 
@@ -20,7 +21,8 @@ public class GpuTests
         var logits = model.Forward(fixtures.Get("pixel_values").to(device), fixtures.Get("captioning.decoder_input_ids").to(device),
             fixtures.Get("captioning.attention_mask").to(device));
         TensorAssert.AllClose(fixtures.Get("captioning.logits"), logits.cpu(), 1e-4, what: "captioning logits on CUDA");
-        using var result = model.Generate(fixtures.Get("pixel_values").to(device));
+        // the fixture's max_length 20, not the engine's default of 20 new tokens (21 ids with bos)
+        using var result = model.Generate(fixtures.Get("pixel_values").to(device), options: new GenerationOptions { MaxLength = 20 });
         TensorAssert.Equal(fixtures.Get("captioning.generate.greedy"), result.Sequences.cpu(), "greedy ids on CUDA");
     }
 }
