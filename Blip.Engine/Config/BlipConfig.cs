@@ -26,7 +26,8 @@ public sealed record BlipConfig
     /// <summary>Label smoothing for the deprecated <c>BlipModel</c>; the LM loss uses the text config's.</summary>
     public double LabelSmoothing { get; init; }
 
-    /// <summary>Whether output embeddings are tied to input embeddings.</summary>
+    /// <summary>Whether output embeddings are tied to input embeddings (either this or the text config's flag ties
+    /// the LM head, as in transformers; <see cref="Parse"/> folds it into <c>TextConfig.TieWordEmbeddings</c>).</summary>
     public bool TieWordEmbeddings { get; init; } = true;
 
     /// <summary>The dtype the checkpoint says its weights are in (<c>"float32"</c>, …), or null; transformers 5 writes
@@ -81,6 +82,9 @@ public sealed record BlipConfig
         // "text_config": null means the defaults, as in transformers.
         var vision = config.VisionConfig ?? new BlipVisionConfig();
         var text = (config.TextConfig ?? new BlipTextConfig()) with { EncoderHiddenSize = vision.HiddenSize };
+        // transformers ties the LM head when either level says so: the task class and its text decoder both list the
+        // tie in _tied_weights_keys, each gated on its own config's flag.
+        text = text with { TieWordEmbeddings = text.TieWordEmbeddings || config.TieWordEmbeddings };
         config = config with { TextConfig = text, VisionConfig = vision, Architectures = config.Architectures ?? [] };
         config.Validate(source);
         return config;

@@ -10,11 +10,21 @@ namespace Blip.Engine.Models;
 /// <summary>Loads task models from model folders.</summary>
 internal static class PretrainedLoader
 {
-    /// <summary>File keys that may be absent because transformers ties them to another key: the LM head's
-    /// decoder weight (tied to the word embeddings; transformers 5 omits it, older Hub files hold it) and bias.</summary>
-    internal static bool IsTiedAlias(string key) =>
-        key.EndsWith("cls.predictions.decoder.weight", StringComparison.Ordinal) ||
-        key.EndsWith("cls.predictions.decoder.bias", StringComparison.Ordinal);
+    /// <summary>The keys of <paramref name="model"/> that are another key's tensor, as transformers ties them: a tied
+    /// LM head's decoder weight (the word embeddings; transformers 5 omits it from its files, older Hub files hold it)
+    /// and bias (<c>cls.predictions.bias</c>). An untied head's (<c>tie_word_embeddings</c> false) are its own.</summary>
+    internal static HashSet<string> TiedAliases(nn.Module model)
+    {
+        var aliases = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, module) in model.named_modules())
+        {
+            if (module is not Modules.Text.BlipTextLMDecoder decoder) continue;
+            string prefix = name.Length == 0 ? "" : name + ".";
+            if (decoder.WeightTied) aliases.Add(prefix + "weight");
+            if (decoder.BiasTied) aliases.Add(prefix + "bias");
+        }
+        return aliases;
+    }
 
     /// <summary>Non-persistent buffers that some files carry and the modules do not need.</summary>
     internal static bool IsPositionIdsBuffer(string key) => key.EndsWith(".position_ids", StringComparison.Ordinal);
@@ -33,7 +43,9 @@ internal static class PretrainedLoader
         var model = WeightMaterializer.CreateOnMeta(() => create(config));
         try
         {
-            WeightMaterializer.Materialize(model, reader, type, IsTiedAlias, IsPositionIdsBuffer, memoryMap);
+            var aliases = TiedAliases(model);
+            CheckUntiedHead(model, aliases, configPath, reader);
+            WeightMaterializer.Materialize(model, reader, type, aliases.Contains, IsPositionIdsBuffer, memoryMap);
             model.to(type);
             if (device is not null) model.to(device);
             model.eval();
@@ -112,6 +124,18 @@ internal static class PretrainedLoader
         }
     }
 
+    // An untied LM head (tie_word_embeddings false at both levels) has a weight and bias of its own, which the file
+    // must hold (transformers would draw them at random, with a warning).
+    private static void CheckUntiedHead(nn.Module model, HashSet<string> aliases, string configPath, CheckpointReader reader)
+    {
+        var absent = model.state_dict().Keys
+            .Where(k => k.Contains("cls.predictions.decoder.", StringComparison.Ordinal) && !aliases.Contains(k) && !reader.Contains(k))
+            .ToList();
+        if (absent.Count > 0)
+            throw new ConfigException(configPath, "tie_word_embeddings",
+                $"is false (and text_config.tie_word_embeddings too), so the LM head is not the word embeddings, but {reader.Path} holds no {string.Join(", ", absent)}");
+    }
+
     // The N of "prefix.N.rest"; -1 (not a layer) when it is no number.
     private static int LayerIndex(string name, int start)
     {
@@ -126,7 +150,7 @@ internal static class PretrainedLoader
         using var noGrad = no_grad();
         StateDictLoader.Load(model, reader, new StateDictLoadOptions
         {
-            MayBeAbsentFromFile = IsTiedAlias,
+            MayBeAbsentFromFile = TiedAliases(model).Contains,
             MayBeExtraInFile = IsPositionIdsBuffer,
         });
     }

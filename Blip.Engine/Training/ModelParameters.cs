@@ -34,10 +34,11 @@ public static class ModelParameters
     {
         ArgumentNullException.ThrowIfNull(model);
         var seen = new HashSet<IntPtr>();
+        var aliases = PretrainedLoader.TiedAliases(model);
         var result = new List<(string, Parameter)>();
         foreach (var (name, p) in model.named_parameters())
         {
-            if (PretrainedLoader.IsTiedAlias(name) || !seen.Add(p.Handle)) continue;
+            if (aliases.Contains(name) || !seen.Add(p.Handle)) continue;
             bool frozen = (PartOf(name) & freeze) != 0;
             p.requires_grad = !frozen;
             if (!frozen) result.Add((name, p));
@@ -61,8 +62,9 @@ public static class ModelParameters
     public static IReadOnlyList<KeyValuePair<string, Tensor>> StateDict(nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
+        var aliases = PretrainedLoader.TiedAliases(model);
         return model.state_dict()
-            .Where(kv => !PretrainedLoader.IsTiedAlias(kv.Key) && !PretrainedLoader.IsPositionIdsBuffer(kv.Key))
+            .Where(kv => !aliases.Contains(kv.Key) && !PretrainedLoader.IsPositionIdsBuffer(kv.Key))
             .ToList();
     }
 
@@ -80,9 +82,10 @@ public static class ModelParameters
     {
         ArgumentNullException.ThrowIfNull(model);
         using var noGrad = no_grad();
+        var aliases = PretrainedLoader.TiedAliases(model);
         foreach (var (name, p) in model.named_parameters())
         {
-            if (PretrainedLoader.IsTiedAlias(name)) continue;
+            if (aliases.Contains(name)) continue;
             bool norm = name.Contains("LayerNorm", StringComparison.Ordinal) || name.Contains("layer_norm", StringComparison.Ordinal) ||
                         name.Contains("layernorm", StringComparison.Ordinal);
             if (norm && name.EndsWith(".weight", StringComparison.Ordinal)) p.fill_(1);

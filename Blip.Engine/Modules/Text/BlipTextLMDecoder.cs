@@ -27,6 +27,12 @@ public sealed class BlipTextLMDecoder : nn.Module<Tensor, Tensor>
     /// <summary>The projection matrix [V,C].</summary>
     public Parameter Weight => weight;
 
+    /// <summary>Whether the weight belongs to another module (the word embeddings).</summary>
+    internal bool WeightTied => weightTied;
+
+    /// <summary>Whether the bias belongs to another module (<c>cls.predictions.bias</c>).</summary>
+    internal bool BiasTied => biasTied;
+
     /// <summary>Uses <paramref name="shared"/> (owned by another module) as the weight.</summary>
     internal void TieWeight(Parameter shared)
     {

@@ -24,12 +24,14 @@ public sealed class BlipTextLMHeadModel : nn.Module
         TieWeights();
     }
 
-    /// <summary>Makes the LM head's decoder use the word embedding matrix (when the config ties them) and
-    /// <c>cls.predictions.bias</c>, as transformers ties them. Conversions with <c>.to(...)</c> re-tie by themselves.</summary>
+    /// <summary>Makes the LM head's decoder use the word embedding matrix and <c>cls.predictions.bias</c> when the config
+    /// ties word embeddings, as transformers ties them (both or neither). Conversions with <c>.to(...)</c> re-tie by
+    /// themselves.</summary>
     public void TieWeights()
     {
+        if (!Config.TieWordEmbeddings) return;
         cls.Predictions.TieBias();
-        if (Config.TieWordEmbeddings) cls.Predictions.TieDecoderWeight(bert.Embeddings.WordEmbeddings.Weight);
+        cls.Predictions.TieDecoderWeight(bert.Embeddings.WordEmbeddings.Weight);
     }
 
     /// <inheritdoc/>

@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 namespace Blip.Engine.Modules.Text;
 
 /// <summary>transformers' BlipTextLMPredictionHead: transform, then the vocabulary projection <c>[B,T,C] → [B,T,V]</c>.</summary>
-/// <remarks><c>decoder.bias</c> is the same tensor as <c>bias</c>, and <c>decoder.weight</c> is tied to the word
-/// embeddings by the owner, as transformers ties them.</remarks>
+/// <remarks>When the config ties word embeddings, <c>decoder.bias</c> is the same tensor as <c>bias</c>, and
+/// <c>decoder.weight</c> is tied to the word embeddings by the owner, as transformers ties them; untied, the projection
+/// has a weight and bias of its own (and <c>bias</c> is unused, as in transformers).</remarks>
 public sealed class BlipTextLMPredictionHead : nn.Module<Tensor, Tensor>
 {
     private readonly BlipTextPredictionHeadTransform transform;
@@ -23,7 +24,7 @@ public sealed class BlipTextLMPredictionHead : nn.Module<Tensor, Tensor>
         decoder = new BlipTextLMDecoder(config.HiddenSize, config.VocabSize);
         bias = nn.Parameter(zeros(config.VocabSize));
         RegisterComponents();
-        TieBias();
+        if (config.TieWordEmbeddings) TieBias();
     }
 
     /// <summary>Makes the vocabulary projection use <paramref name="weight"/> [V,C] (the word embeddings).</summary>
