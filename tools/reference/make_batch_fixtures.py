@@ -395,7 +395,7 @@ def main() -> None:
     args = ap.parse_args()
     dtype = DTYPES[args.dtype]
     torch.manual_seed(0)
-    torch.set_num_threads(1)  # bit-identical floats across runs and machines
+    torch.set_num_threads(1)  # bit-identical floats across runs and core counts (not across CPUs: see README.md)
     torch.use_deterministic_algorithms(True)
     out: Path = (args.out or (DEFAULT_OUT if dtype == torch.float32 else DEFAULT_OUT_BF16)).resolve()
     out.mkdir(parents=True, exist_ok=True)

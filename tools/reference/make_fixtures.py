@@ -219,7 +219,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--bert-vocab", type=Path, default=DEFAULT_BERT_VOCAB)
     args = ap.parse_args()
-    torch.set_num_threads(1)  # bit-identical floats across runs and machines with different core counts
+    torch.set_num_threads(1)  # bit-identical floats across runs and core counts (not across CPUs: see README.md)
     torch.use_deterministic_algorithms(True)
     out: Path = args.out
     if out.exists():

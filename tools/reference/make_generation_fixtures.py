@@ -98,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    torch.set_num_threads(1)  # bit-identical floats across runs and machines
+    torch.set_num_threads(1)  # bit-identical floats across runs and core counts (not across CPUs: see README.md)
     inputs, models = load_inputs_and_models()
     tensors, cases = {}, {}
     for name, case in CASES.items():

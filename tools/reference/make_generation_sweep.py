@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT)
     args = parser.parse_args()
-    torch.set_num_threads(1)  # bit-identical floats across runs and machines
+    torch.set_num_threads(1)  # bit-identical floats across runs and core counts (not across CPUs: see README.md)
     transformers.logging.set_verbosity_error()
     inputs, models = load_inputs_and_models()
     rng = random.Random(SWEEP_SEED)
