@@ -1,5 +1,6 @@
 // HubOptions.FromEnvironment: huggingface_hub's variables and precedence, read through an injected lookup.
 using Blip.Engine.Checkpoints;
+using Blip.Engine.Tests.Support;
 
 namespace Blip.Engine.Tests.Hub;
 
@@ -106,5 +107,38 @@ public sealed class HubOptionsTests : HubTestBase
 
         Assert.That(error!.Message, Does.Contain("HF_ENDPOINT").And.Contain("'ftp://mirror.example'"));
         Assert.That(HubOptions.FromEnvironment(Env(("HF_ENDPOINT", ""))).Endpoint, Is.EqualTo(HubOptions.DefaultEndpoint), "empty means unset");
+    }
+
+    // Fixtures/hub/environment.json (tools/reference/make_hub_env_fixture.py): per environment, the HF_HOME, hub cache
+    // and token file that huggingface_hub's constants.py computed.
+    private static IEnumerable<TestCaseData> HubEnvironmentCases()
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("hub", "environment.json")));
+        foreach (var c in json.RootElement.GetProperty("cases").EnumerateObject())
+        {
+            var vars = c.Value.GetProperty("environment").EnumerateObject().Select(v => (v.Name, v.Value.GetString()!)).ToArray();
+            yield return new TestCaseData(vars, c.Value.GetProperty("hf_home").GetString(), c.Value.GetProperty("cache_dir").GetString(),
+                c.Value.GetProperty("token_path").GetString()).SetArgDisplayNames(c.Name);
+        }
+    }
+
+    [TestCaseSource(nameof(HubEnvironmentCases))]
+    public void Folders_expand_tilde_and_variables_as_huggingface_hub_does((string, string)[] vars, string home, string cacheDir, string tokenPath)
+    {
+        var folders = HubOptions.Folders(Env(vars));
+
+        Assert.That(folders, Is.EqualTo((home, cacheDir, tokenPath)), "(HF_HOME, HF_HUB_CACHE, HF_TOKEN_PATH) as huggingface_hub computed them");
+        Assert.That(HubOptions.FromEnvironment(Env(vars)).CacheDir, Is.EqualTo(cacheDir));
+    }
+
+    [Test]
+    public void The_token_file_is_found_through_an_expanded_HF_TOKEN_PATH()
+    {
+        string file = Path.Combine(TempDir, "tokens", "hf");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, "hf_expanded\n");
+
+        Assert.That(HubOptions.FromEnvironment(Env(("TOKENS", Path.Combine(TempDir, "tokens")), ("HF_TOKEN_PATH", "${TOKENS}/hf"))).Token,
+            Is.EqualTo("hf_expanded"));
     }
 }

@@ -1,5 +1,7 @@
 // Where and how Hub ids resolve: endpoint, cache folder, token, offline flag, revision.
 // The environment variables and their precedence follow huggingface_hub's constants.py.
+using System.Text.RegularExpressions;
+
 namespace Blip.Engine.Checkpoints;
 
 /// <summary>Settings for resolving a Hugging Face Hub id through the standard Hub cache.</summary>
@@ -23,7 +25,7 @@ public sealed record HubOptions
     /// The hub cache folder holding <c>models--Org--Name</c> folders: <c>HF_HUB_CACHE</c>, else the legacy
     /// <c>HUGGINGFACE_HUB_CACHE</c>, else <c>$HF_HOME/hub</c> (default <c>~/.cache/huggingface/hub</c>).
     /// </summary>
-    public string CacheDir { get; init; } = Path.Combine(DefaultHome(Environment.GetEnvironmentVariable), "hub");
+    public string CacheDir { get; init; } = Folders(Environment.GetEnvironmentVariable).CacheDir;
 
     /// <summary>Bearer token sent to the endpoint (<c>HF_TOKEN</c>, else the token file); null sends none.</summary>
     public string? Token { get; init; }
@@ -47,7 +49,8 @@ public sealed record HubOptions
     /// <param name="getVariable">Returns a variable's value, or null when unset.</param>
     /// <remarks>
     /// As huggingface_hub: <c>HF_HOME</c> defaults to <c>$XDG_CACHE_HOME/huggingface</c> or
-    /// <c>~/.cache/huggingface</c>; the hub cache is <c>HF_HUB_CACHE</c> ?? <c>HUGGINGFACE_HUB_CACHE</c> ??
+    /// <c>~/.cache/huggingface</c>, and the folders expand <c>~</c>, <c>$NAME</c> and <c>${NAME}</c> (see
+    /// <see cref="Folders"/>); an empty variable counts as unset; the hub cache is <c>HF_HUB_CACHE</c> ?? <c>HUGGINGFACE_HUB_CACHE</c> ??
     /// <c>$HF_HOME/hub</c>; the token is <c>HF_TOKEN</c> ?? <c>HUGGING_FACE_HUB_TOKEN</c> ?? the file
     /// <c>HF_TOKEN_PATH</c> ?? <c>$HF_HOME/token</c>; offline is <c>HF_HUB_OFFLINE</c> or
     /// <c>TRANSFORMERS_OFFLINE</c> in {1, ON, YES, TRUE}.
@@ -55,11 +58,8 @@ public sealed record HubOptions
     public static HubOptions FromEnvironment(Func<string, string?> getVariable)
     {
         ArgumentNullException.ThrowIfNull(getVariable);
-        string? Get(string name) => string.IsNullOrEmpty(getVariable(name)) ? null : getVariable(name);
-        string home = ExpandUser(Get("HF_HOME"), getVariable) ?? DefaultHome(getVariable);
-        string cache = ExpandUser(Get("HF_HUB_CACHE") ?? Get("HUGGINGFACE_HUB_CACHE"), getVariable)
-            ?? Path.Combine(home, "hub");
-        string tokenPath = ExpandUser(Get("HF_TOKEN_PATH"), getVariable) ?? Path.Combine(home, "token");
+        string? Get(string name) => NonEmpty(getVariable, name);
+        var (_, cache, tokenPath) = Folders(getVariable);
         return new HubOptions
         {
             Endpoint = (Get("HF_ENDPOINT") ?? DefaultEndpoint).TrimEnd('/'),
@@ -98,11 +98,52 @@ public sealed record HubOptions
             $"The Hub endpoint '{Endpoint}' (HF_ENDPOINT, or HubOptions.Endpoint) is not an absolute http:// or https:// URL such as {DefaultEndpoint}.");
     }
 
-    private static string DefaultHome(Func<string, string?> getVariable)
+    /// <summary>HF_HOME, the hub cache and the token file as huggingface_hub's constants.py derives them: each is
+    /// <c>expandvars(expanduser(...))</c> of its variable or its default, and the defaults of the last two are the
+    /// expanded HF_HOME joined with "hub" and "token" (so they are expanded twice, as there).</summary>
+    internal static (string Home, string CacheDir, string TokenPath) Folders(Func<string, string?> getVariable)
     {
-        string? xdg = getVariable("XDG_CACHE_HOME");
-        string cacheRoot = string.IsNullOrEmpty(xdg) ? Path.Combine(UserHome(getVariable), ".cache") : xdg;
-        return Path.Combine(ExpandUser(cacheRoot, getVariable)!, "huggingface");
+        string? Get(string name) => NonEmpty(getVariable, name);
+        string Expand(string path) => ExpandVars(ExpandUser(path, getVariable)!, getVariable);
+        string home = Expand(Get("HF_HOME") ?? Path.Combine(Get("XDG_CACHE_HOME") ?? Path.Combine(UserHome(getVariable), ".cache"), "huggingface"));
+        string cache = Expand(Get("HF_HUB_CACHE") ?? Get("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(home, "hub"));
+        string tokenPath = Expand(Get("HF_TOKEN_PATH") ?? Path.Combine(home, "token"));
+        return (home, cache, tokenPath);
+    }
+
+    // A variable's value; null when unset or empty.
+    private static string? NonEmpty(Func<string, string?> getVariable, string name) =>
+        getVariable(name) is { Length: > 0 } value ? value : null;
+
+    // A $NAME (ASCII letters, digits, '_') or ${NAME}, as Python's posixpath.expandvars finds them.
+    private static readonly Regex VariableReference = new(@"\$([A-Za-z0-9_]+|\{[^}]*\})", RegexOptions.CultureInvariant);
+
+    // Python's posixpath.expandvars, which huggingface_hub applies to its folders: each $NAME or ${NAME} that is set
+    // becomes its value (not expanded again); one that is unset (or empty-named, "${}") stays as written. Written here
+    // because .NET's Environment.ExpandEnvironmentVariables expands %NAME% only. The POSIX rules hold on every OS
+    // (Python on Windows would also expand %NAME%).
+    internal static string ExpandVars(string path, Func<string, string?> getVariable)
+    {
+        if (!path.Contains('$'))
+            return path;
+        int i = 0;
+        while (VariableReference.Match(path, i) is { Success: true } m)
+        {
+            string name = m.Groups[1].Value;
+            if (name.StartsWith('{') && name.EndsWith('}'))
+                name = name[1..^1];
+            string? value = name.Length == 0 ? null : getVariable(name);
+            if (value is null)
+            {
+                i = m.Index + m.Length;
+                continue;
+            }
+            string tail = path[(m.Index + m.Length)..];
+            path = path[..m.Index] + value;
+            i = path.Length;
+            path += tail;
+        }
+        return path;
     }
 
     private static string UserHome(Func<string, string?> getVariable)
