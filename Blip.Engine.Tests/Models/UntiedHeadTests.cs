@@ -20,11 +20,9 @@ public class UntiedHeadTests
     private static TempDir Folder(bool untied, Action<JsonNode>? editConfig = null)
     {
         var dir = TestPaths.NewTempDir();
-        foreach (var file in Directory.GetFiles(TinyFixtures.ModelFolder("captioning")))
-            File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)));
+        TestPaths.CopyFiles(TinyFixtures.ModelFolder("captioning"), dir.Path);
         if (untied)
-            foreach (var file in Directory.GetFiles(TestPaths.Fixture("untied", "captioning")))
-                File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)), overwrite: true);
+            TestPaths.CopyFiles(TestPaths.Fixture("untied", "captioning"), dir.Path, overwrite: true);
         if (editConfig is not null)
         {
             string path = Path.Combine(dir.Path, "config.json");

@@ -243,11 +243,8 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
         foreach (var model in new[] { "retrieval", "captioning" })
         {
             string target = Path.Combine(folder.Path, model);
-            Directory.CreateDirectory(target);
-            foreach (var file in Directory.GetFiles(TinyFixtures.ModelFolder(model)))
-                File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-            foreach (var file in Directory.GetFiles(TestPaths.Fixture("batch", "left_tokenizer", "config")))
-                File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+            TestPaths.CopyFiles(TinyFixtures.ModelFolder(model), target);
+            TestPaths.CopyFiles(TestPaths.Fixture("batch", "left_tokenizer", "config"), target, overwrite: true);
         }
 
         var texts = Strings("itm", "texts");

@@ -21,6 +21,15 @@ public static class TestPaths
     /// <summary>A temporary folder deleted when the returned object is disposed.</summary>
     public static TempDir NewTempDir() => new();
 
+    /// <summary>Copies the files (not subfolders) of <paramref name="from"/> into <paramref name="to"/>, creating it;
+    /// with <paramref name="overwrite"/>, over files already there.</summary>
+    public static void CopyFiles(string from, string to, bool overwrite = false)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite);
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

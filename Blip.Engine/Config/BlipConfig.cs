@@ -63,7 +63,7 @@ public sealed record BlipConfig
         }
         if (Directory.Exists(path)) throw new ConfigException(path, "", "is a directory, not a file");
         if (!File.Exists(path)) throw new ConfigException(path, "", "file not found");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(Utf8Text.Read(path), path);
     }
 
     /// <summary>Parses and validates config JSON text; <paramref name="source"/> names it in errors.</summary>

@@ -66,13 +66,13 @@ public sealed record ImageProcessorConfig
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (File.Exists(path))
         {
-            return Parse(File.ReadAllText(path), path);
+            return Parse(Utf8Text.Read(path), path);
         }
 
         string nested = Path.Combine(path, ProcessorFileName), flat = Path.Combine(path, PreprocessorFileName);
         if (File.Exists(nested))
         {
-            using var doc = ParseDocument(File.ReadAllText(nested), nested);
+            using var doc = ParseDocument(Utf8Text.Read(nested), nested);
             if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("image_processor", out var inner))
             {
                 return FromJson(inner, nested + ":image_processor");
@@ -81,7 +81,7 @@ public sealed record ImageProcessorConfig
 
         if (File.Exists(flat))
         {
-            return Parse(File.ReadAllText(flat), flat);
+            return Parse(Utf8Text.Read(flat), flat);
         }
 
         throw new FileNotFoundException(

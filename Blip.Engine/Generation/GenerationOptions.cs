@@ -124,7 +124,7 @@ public sealed record GenerationOptions
     {
         ArgumentNullException.ThrowIfNull(folder);
         string path = Path.Combine(folder, "generation_config.json");
-        return File.Exists(path) ? Parse(File.ReadAllText(path), path) : Default;
+        return File.Exists(path) ? Parse(Utf8Text.Read(path), path) : Default;
     }
 
     /// <summary>Applies the fields of a <c>generation_config.json</c> text over <see cref="Default"/>.</summary>

@@ -230,7 +230,7 @@ internal sealed class TokenizerJson
     // Python reads it in text mode, where "\r\n" and a lone "\r" end lines as "\n" does (universal newlines).
     private static Dictionary<string, int> ReadVocabulary(string vocabPath)
     {
-        var text = File.ReadAllText(vocabPath, System.Text.Encoding.UTF8);
+        var text = Utf8Text.Read(vocabPath);
         if (text.Length == 0)
             throw new ConfigException(vocabPath, "", "the vocabulary is empty");
         // Not ReplaceLineEndings: it also ends lines at U+0085, U+2028 and U+2029, which python keeps in a token.

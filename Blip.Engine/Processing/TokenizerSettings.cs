@@ -121,7 +121,7 @@ internal sealed record TokenizerSettings
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            using var doc = JsonDocument.Parse(Utf8Text.Read(path));
             return ToNode(doc.RootElement) as JsonObject
                 ?? throw new ConfigException(path, "", "expected a JSON object at the top level");
         }

@@ -1,5 +1,6 @@
 // One image-caption pair and the readers of the two file formats BLIP fine-tunes on.
 using System.Text.Json;
+using Blip.Engine.Config;
 
 namespace Blip.Engine.Training;
 
@@ -56,11 +57,23 @@ public static class CaptionDataset
     /// <summary>The lines of <paramref name="path"/> with their 1-based numbers, none longer than <see cref="MaxLineLength"/>.</summary>
     private static IEnumerable<(string Line, int Number)> ReadLines(string path)
     {
-        using var reader = new StreamReader(path, detectEncodingFromByteOrderMarks: true);
+        // Strict: bytes that are not UTF-8 are refused, not read as U+FFFD into a caption.
+        using var reader = new StreamReader(path, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
         var line = new System.Text.StringBuilder();
         var buffer = new char[1 << 16];
         int number = 1, read;
-        while ((read = reader.Read(buffer, 0, buffer.Length)) > 0)
+        int Next()
+        {
+            try
+            {
+                return reader.Read(buffer, 0, buffer.Length);
+            }
+            catch (System.Text.DecoderFallbackException e)
+            {
+                throw new FormatException($"{path}: {Utf8Text.FindProblem(path) ?? e.Message}", e);
+            }
+        }
+        while ((read = Next()) > 0)
             for (int start = 0; start < read;)
             {
                 int end = Array.IndexOf(buffer, '\n', start, read - start);
@@ -122,7 +135,11 @@ public static class CaptionDataset
     {
         try
         {
-            return JsonDocument.Parse(File.ReadAllText(path));
+            return JsonDocument.Parse(Utf8Text.Read(path));
+        }
+        catch (ConfigException e)
+        {
+            throw new FormatException(e.Message, e);
         }
         catch (JsonException e)
         {
