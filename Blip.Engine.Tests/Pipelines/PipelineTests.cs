@@ -10,7 +10,7 @@ public class PipelineTests
 {
     private static string Image(string name) => TestPaths.Fixture("tiny", "images", name);
 
-    private static long[] Row(Tensor ids, int row, long pad)
+    internal static long[] Row(Tensor ids, int row, long pad)
     {
         var values = ids[row].data<long>().ToArray();
         int end = values.Length;

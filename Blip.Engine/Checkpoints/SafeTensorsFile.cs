@@ -63,22 +63,27 @@ public sealed class SafeTensorsFile : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException($"{path}: safetensors data is little-endian; big-endian hosts are not supported.");
-        long length = new FileInfo(path).Length; // throws FileNotFoundException naming the file
-        if (length == 0)
-            throw new CheckpointFormatException(path, null, "the file is empty (0 bytes); a safetensors file starts with an 8-byte header length");
-        if (length < 8)
-            throw new CheckpointFormatException(path, null, $"the file is {length} bytes, shorter than the 8-byte header length");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        // A stream, not FileInfo.Length: the Hub cache's snapshot files are symbolic links to blobs, and FileInfo's
+        // length is the link's own (the length of "../../blobs/<sha256>"), not the file's.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read); // FileNotFoundException naming the file
+        MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         try
         {
+            long length = stream.Length;
+            if (length == 0)
+                throw new CheckpointFormatException(path, null, "the file is empty (0 bytes); a safetensors file starts with an 8-byte header length");
+            if (length < 8)
+                throw new CheckpointFormatException(path, null, $"the file is {length} bytes, shorter than the 8-byte header length");
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             return new SafeTensorsFile(path, length, map, view);
         }
         catch
         {
             view?.Dispose();
-            map.Dispose();
+            map?.Dispose();
+            stream.Dispose();
             throw;
         }
     }
