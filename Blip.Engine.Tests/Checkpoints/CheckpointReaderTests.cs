@@ -44,6 +44,33 @@ public sealed class CheckpointReaderTests : CheckpointTestBase
     }
 
     [Test]
+    public void Shards_in_subfolders_of_the_index_folder_load_as_transformers_joins_them()
+    {
+        Directory.CreateDirectory(Path.Combine(Dir, "weights", "part"));
+        SaveShard(Path.Combine("weights", "part", "s1.safetensors"), "a");
+        SaveShard("s2.safetensors", "b");
+        WriteIndex("\"a\":\"weights/part/s1.safetensors\",\"b\":\"s2.safetensors\"");
+        using var reader = CheckpointReader.OpenFolder(Dir);
+        using var a = reader.Load("a");
+        Assert.That(a.data<float>().ToArray(), Is.EqualTo(new[] { 1f, 1f }));
+        Assert.That(reader.Files, Has.Count.EqualTo(2));
+    }
+
+    [TestCase("../s1.safetensors")]
+    [TestCase("/tmp/s1.safetensors")]
+    [TestCase("weights//s1.safetensors")]
+    [TestCase("./s1.safetensors")]
+    [TestCase("weights\\\\s1.safetensors")]
+    [TestCase("")]
+    public void Index_naming_a_shard_outside_its_folder_is_refused(string shard)
+    {
+        SaveShard("s1.safetensors", "a");
+        WriteIndex("\"a\":\"" + shard + "\"");
+        var e = Assert.Throws<CheckpointFormatException>(() => CheckpointReader.OpenFolder(Dir).Dispose())!;
+        Assert.That(e.Message, Does.Contain(CheckpointReader.IndexFileName).And.Contain("'a'").And.Contain("below the index's folder"));
+    }
+
+    [Test]
     public void Index_naming_a_missing_shard()
     {
         SaveShard("model-00001-of-00002.safetensors", "a");

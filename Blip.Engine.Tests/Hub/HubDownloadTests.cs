@@ -5,6 +5,15 @@ namespace Blip.Engine.Tests.Hub;
 
 public sealed class HubDownloadTests : HubTestBase
 {
+    // FakeRepo.Blip() without its model.safetensors, for a test to add the weight files it is about.
+    private static FakeRepo BlipWithoutWeights()
+    {
+        var repo = FakeRepo.Blip();
+        repo.Files.Remove("model.safetensors");
+        repo.Lfs.Clear();
+        return repo;
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task Resolve_writes_python_cache_layout(CancellationToken ct)
     {
@@ -111,9 +120,7 @@ public sealed class HubDownloadTests : HubTestBase
     public async Task Sharded_weights_follow_the_index(CancellationToken ct)
     {
         using var hub = new FakeHub();
-        var repo = FakeRepo.Blip();
-        repo.Files.Remove("model.safetensors");
-        repo.Lfs.Clear();
+        var repo = BlipWithoutWeights();
         repo.AddText("model.safetensors.index.json",
             """{"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors", "c": "model-00001-of-00002.safetensors"}}""");
         repo.AddLfs("model-00001-of-00002.safetensors", FakeRepo.RandomBytes(120_000, 7));
@@ -129,12 +136,33 @@ public sealed class HubDownloadTests : HubTestBase
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task Shards_in_a_subfolder_download_there_and_load(CancellationToken ct)
+    {
+        using var hub = new FakeHub();
+        var repo = BlipWithoutWeights();
+        repo.AddText("model.safetensors.index.json", """{"metadata": {}, "weight_map": {"a": "weights/s1.safetensors", "b": "s2.safetensors"}}""");
+        foreach (var (file, name, value) in new[] { ("weights/s1.safetensors", "a", 1f), ("s2.safetensors", "b", 2f) })
+        {
+            string local = Path.Combine(TempDir, "shard.safetensors");
+            using (var t = torch.full(3, value)) SafeTensorsWriter.Save(local, [new(name, t)]);
+            repo.AddLfs(file, File.ReadAllBytes(local));
+        }
+        hub.AddRepo(repo);
+        using var resolver = Resolver();
+
+        string folder = await resolver.ResolveModelFolderAsync(repo.Id, Options(hub), null, ct);
+
+        Assert.That(File.ReadAllBytes(Path.Combine(folder, "weights", "s1.safetensors")), Is.EqualTo(repo.Files["weights/s1.safetensors"]));
+        using var reader = CheckpointReader.OpenFolder(folder);
+        using var a = reader.Load("a");
+        Assert.That(a.data<float>().ToArray(), Is.EqualTo(new[] { 1f, 1f, 1f }));
+    }
+
+    [Test, CancelAfter(60_000)]
     public void Pytorch_bin_only_is_refused_by_name(CancellationToken ct)
     {
         using var hub = new FakeHub();
-        var repo = FakeRepo.Blip();
-        repo.Files.Remove("model.safetensors");
-        repo.Lfs.Clear();
+        var repo = BlipWithoutWeights();
         repo.AddLfs("pytorch_model.bin", FakeRepo.RandomBytes(1000, 3));
         hub.AddRepo(repo);
         using var resolver = Resolver();

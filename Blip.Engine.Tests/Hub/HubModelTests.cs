@@ -12,8 +12,8 @@ public sealed class HubModelTests : HubTestBase
 {
     private static string Image(string name) => TestPaths.Fixture("tiny", "images", name);
 
-    // The tiny captioning folder as a repo: model.safetensors as LFS, or (sharded) its tensors in two shards
-    // with an index as transformers' save_pretrained writes one.
+    // The tiny captioning folder as a repo: model.safetensors as LFS, or (sharded) its tensors in two shards, the first
+    // in a subfolder, with an index as transformers' save_pretrained writes one.
     private FakeRepo TinyCaptioningRepo(bool sharded)
     {
         var repo = new FakeRepo("Org/tiny-captioning", new string('c', 40));
@@ -31,7 +31,7 @@ public sealed class HubModelTests : HubTestBase
         }
         using var file0 = SafeTensorsFile.Open(weights);
         var names = file0.Tensors.Keys.ToList();
-        var shards = new[] { ("model-00001-of-00002.safetensors", names[..(names.Count / 2)]), ("model-00002-of-00002.safetensors", names[(names.Count / 2)..]) };
+        var shards = new[] { ("weights/model-00001-of-00002.safetensors", names[..(names.Count / 2)]), ("model-00002-of-00002.safetensors", names[(names.Count / 2)..]) };
         var map = new System.Text.Json.Nodes.JsonObject();
         foreach (var (shard, keys) in shards)
         {

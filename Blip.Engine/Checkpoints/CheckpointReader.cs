@@ -131,7 +131,7 @@ public sealed class CheckpointReader : IDisposable
     {
         if (shards.TryGetValue(shardName, out var open))
             return open;
-        string shardPath = System.IO.Path.Combine(dir, shardName);
+        string shardPath = System.IO.Path.Combine(dir, HubCache.LocalPath(shardName));
         if (!File.Exists(shardPath))
             throw new CheckpointFormatException(indexPath, key, $"weight_map names the shard {shardName}, which is not in {dir}");
         var file = SafeTensorsFile.Open(shardPath);

@@ -176,7 +176,7 @@ internal sealed partial class HubCache
     }
 
     /// <summary>Whether <paramref name="repoPath"/> is a relative path of forward-slash parts, none empty, '.' or '..'.</summary>
-    public static bool IsRepoPath(string? repoPath) =>
+    public static bool IsRepoPath([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? repoPath) =>
         !string.IsNullOrEmpty(repoPath) && !Path.IsPathRooted(repoPath) && !repoPath.Contains('\\', StringComparison.Ordinal)
         && repoPath.Split('/').All(p => p.Length > 0 && p != "." && p != "..");
 

@@ -1,5 +1,4 @@
 // Which weight files a BLIP model folder has: model.safetensors, or model.safetensors.index.json and its shards.
-using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Blip.Engine.Checkpoints;
@@ -10,25 +9,10 @@ internal static partial class HubWeightFiles
     public const string Single = "model.safetensors";
     public const string Index = "model.safetensors.index.json";
 
-    /// <summary>The distinct shard file names of an index's <c>weight_map</c>, in first-seen order.</summary>
-    public static IReadOnlyList<string> ReadShardNames(string indexPath)
-    {
-        try
-        {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-            if (!doc.RootElement.TryGetProperty("weight_map", out JsonElement map) || map.ValueKind != JsonValueKind.Object)
-                throw new HubException(HubErrorKind.Other, $"{indexPath} has no 'weight_map' object.");
-            var names = map.EnumerateObject().Select(p => p.Value.GetString()
-                ?? throw new HubException(HubErrorKind.Other, $"{indexPath}: weight_map['{p.Name}'] is not a file name.")).Distinct().ToList();
-            foreach (string name in names)
-                HubCache.LocalPath(name);
-            return names;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new HubException(HubErrorKind.Other, $"{indexPath} is not a valid safetensors index: {e.Message}", e);
-        }
-    }
+    /// <summary>The distinct shard files of an index's <c>weight_map</c> ('/'-separated paths), in first-seen order.</summary>
+    /// <exception cref="CheckpointFormatException">The index is malformed; names the file and key.</exception>
+    public static IReadOnlyList<string> ReadShardNames(string indexPath) =>
+        ShardIndex.ReadWeightMap(indexPath).Select(kv => kv.Value).Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>Whether the snapshot holds the single weights file, or an index and all its shards, by <c>exists</c>
     /// (see <c>HubModelResolver.CompleteSnapshot</c>).</summary>

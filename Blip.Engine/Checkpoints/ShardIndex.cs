@@ -6,7 +6,8 @@ namespace Blip.Engine.Checkpoints;
 /// <summary>The <c>weight_map</c> of a sharded checkpoint's index, duplicate keys rejected.</summary>
 internal static class ShardIndex
 {
-    /// <summary>Reads the weight map (tensor name → shard file name), in file order.</summary>
+    /// <summary>Reads the weight map (tensor name → shard file path relative to the index's folder, '/'-separated),
+    /// in file order.</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> ReadWeightMap(string indexPath)
     {
         byte[] bytes = File.ReadAllBytes(indexPath);
@@ -57,8 +58,10 @@ internal static class ShardIndex
             if (!seen.Add(key))
                 throw new CheckpointFormatException(indexPath, key, "the key appears twice in weight_map");
             string? shard = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            if (string.IsNullOrEmpty(shard) || shard != Path.GetFileName(shard) || shard is "." or "..")
-                throw new CheckpointFormatException(indexPath, key, "weight_map must name a shard file in the same folder");
+            // A path below the index's folder, as transformers joins it (os.path.join) and the Hub serves it.
+            if (!HubCache.IsRepoPath(shard))
+                throw new CheckpointFormatException(indexPath, key,
+                    $"weight_map must name a shard file below the index's folder ('/'-separated parts, none empty, '.' or '..'), not {(shard is null ? "a non-string" : $"'{shard}'")}");
             map.Add(new(key, shard));
         }
         return map;
