@@ -282,4 +282,41 @@ public class CliTests
             Environment.SetEnvironmentVariable("HF_HUB_CACHE", saved.Item2);
         }
     }
+
+    // The main job as a user runs it: `blip caption` with its default model id, offline, from a cache in
+    // huggingface_hub's layout (snapshot files are links to blobs) that an earlier download filled.
+    [Test, CancelAfter(120_000)]
+    public async Task Caption_with_the_default_model_from_a_filled_Hub_cache_offline(CancellationToken ct)
+    {
+        using var cache = TestPaths.NewTempDir();
+        using (var hub = new Hub.FakeHub())
+        {
+            hub.AddRepo(Hub.HubModelTests.TinyCaptioningRepo("Salesforce/blip-image-captioning-large", sharded: false, cache.Path));
+            using var resolver = new Blip.Engine.Checkpoints.HubModelResolver();
+            var options = new Blip.Engine.Checkpoints.HubOptions { Endpoint = hub.Endpoint, CacheDir = Path.Combine(cache.Path, "hub") };
+            await resolver.ResolveModelFolderAsync("Salesforce/blip-image-captioning-large", options, null, ct);
+        }
+        using var fixtures = new TinyFixtures();
+        var saved = (Environment.GetEnvironmentVariable("HF_HUB_OFFLINE"), Environment.GetEnvironmentVariable("HF_HUB_CACHE"));
+        Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
+        Environment.SetEnvironmentVariable("HF_HUB_CACHE", Path.Combine(cache.Path, "hub"));
+        try
+        {
+            // --max-length 20: the fixture's kwargs (max_length 20), not the default of 20 new tokens
+            var (code, output, error) = Run("caption", Tiny("images", "rgb.png"), Tiny("images", "gray.jpg"), "--format", "json", "--max-length", "20");
+            Assert.That(code, Is.EqualTo(0), error);
+            using var json = JsonDocument.Parse(output);
+            var items = json.RootElement.EnumerateArray().ToList();
+            for (int row = 0; row < 2; row++)
+            {
+                var expected = fixtures.Get("captioning.generate.greedy")[row].data<long>().ToArray().Where(id => id != 0);
+                Assert.That(items[row].GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt64()), Is.EqualTo(expected), $"image {row}");
+            }
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", saved.Item1);
+            Environment.SetEnvironmentVariable("HF_HUB_CACHE", saved.Item2);
+        }
+    }
 }

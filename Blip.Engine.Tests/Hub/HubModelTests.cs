@@ -14,9 +14,9 @@ public sealed class HubModelTests : HubTestBase
 
     // The tiny captioning folder as a repo: model.safetensors as LFS, or (sharded) its tensors in two shards, the first
     // in a subfolder, with an index as transformers' save_pretrained writes one.
-    private FakeRepo TinyCaptioningRepo(bool sharded)
+    internal static FakeRepo TinyCaptioningRepo(string id, bool sharded, string tempDir)
     {
-        var repo = new FakeRepo("Org/tiny-captioning", new string('c', 40));
+        var repo = new FakeRepo(id, new string('c', 40));
         foreach (var file in Directory.GetFiles(TinyFixtures.ModelFolder("captioning")))
         {
             string name = Path.GetFileName(file);
@@ -35,7 +35,7 @@ public sealed class HubModelTests : HubTestBase
         var map = new System.Text.Json.Nodes.JsonObject();
         foreach (var (shard, keys) in shards)
         {
-            string local = Path.Combine(TempDir, "shard.safetensors");
+            string local = Path.Combine(tempDir, "shard.safetensors");
             var tensors = keys.Select(k => new KeyValuePair<string, Tensor>(k, file0.Load(k))).ToList();
             SafeTensorsWriter.Save(local, tensors);
             tensors.ForEach(t => t.Value.Dispose());
@@ -52,7 +52,7 @@ public sealed class HubModelTests : HubTestBase
     public async Task A_model_from_the_Hub_captions_as_transformers_does(bool sharded, CancellationToken ct)
     {
         using var hub = new FakeHub();
-        var repo = TinyCaptioningRepo(sharded);
+        var repo = TinyCaptioningRepo("Org/tiny-captioning", sharded, TempDir);
         hub.AddRepo(repo);
         using var fixtures = new TinyFixtures();
 
