@@ -57,14 +57,35 @@ public sealed class TrainingUnitTests
         Assert.That(e!.ParamName, Is.EqualTo(nameof(CaptionLossSettings.LabelSmoothing)));
     }
 
+    // Fixtures/training/schedule.json (tools/reference/make_schedule_fixture.py): the rate transformers'
+    // get_cosine_with_min_lr_schedule_with_warmup gives each optimizer step's update, for 8 schedules.
     [Test]
-    public void Schedule_warms_up_linearly_then_follows_a_cosine_to_the_floor()
+    public void Schedule_gives_each_step_the_rate_transformers_scheduler_gives_it()
     {
-        Assert.That(LearningRateSchedule.At(0, 110, 10, 1.0, 0.0), Is.EqualTo(0.1).Within(1e-12));
-        Assert.That(LearningRateSchedule.At(9, 110, 10, 1.0, 0.0), Is.EqualTo(1.0).Within(1e-12));
-        Assert.That(LearningRateSchedule.At(10, 110, 10, 1.0, 0.0), Is.EqualTo(1.0).Within(1e-12));
-        Assert.That(LearningRateSchedule.At(60, 110, 10, 1.0, 0.0), Is.EqualTo(0.5).Within(1e-12));
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("training", "schedule.json")));
+        double worst = 0;
+        string at = "";
+        foreach (var c in json.RootElement.GetProperty("cases").EnumerateObject())
+        {
+            var v = c.Value;
+            int warmup = v.GetProperty("warmup_steps").GetInt32(), total = v.GetProperty("total_steps").GetInt32();
+            double peak = v.GetProperty("peak").GetDouble(), min = v.GetProperty("min").GetDouble();
+            var expected = v.GetProperty("lr").EnumerateArray().Select(e => e.GetDouble()).ToList();
+            Assert.That(expected, Has.Count.EqualTo(total), c.Name);
+            for (int step = 0; step < total; step++)
+            {
+                double diff = Math.Abs(LearningRateSchedule.At(step, total, warmup, peak, min) - expected[step]) / Math.Max(peak, double.Epsilon);
+                if (diff > worst) (worst, at) = (diff, $"{c.Name} step {step}");
+            }
+        }
+        Assert.That(worst, Is.LessThanOrEqualTo(1e-15), $"worst difference relative to the peak: {worst:E2} at {at}");
+    }
+
+    [Test]
+    public void Schedule_stays_at_the_floor_past_the_last_step()
+    {
         Assert.That(LearningRateSchedule.At(110, 110, 10, 1.0, 0.1), Is.EqualTo(0.1).Within(1e-12));
+        Assert.That(LearningRateSchedule.At(500, 110, 10, 1.0, 0.1), Is.EqualTo(0.1).Within(1e-12));
     }
 
     [Test]
