@@ -36,6 +36,34 @@ public sealed class ExportReferenceTests
         using var generated = reloaded.Generate(pixels, options: Blip.Engine.Generation.GenerationOptions.Default with { MaxLength = 10 });
         long[] ours = generated.Tokens[0];
 
+        var report = CheckExport(export, image);
+        long[] theirs = report.GetProperty("ids").EnumerateArray().Select(x => x.GetInt64()).ToArray();
+        TestContext.Out.WriteLine($"transformers {string.Join(",", theirs)}; Blip.Engine {string.Join(",", ours)}");
+        Assert.That(ours, Is.EqualTo(theirs));
+    }
+
+    [Test]
+    public void Transformers_loads_a_float32_export_of_a_float16_folder_in_float32()
+    {
+        using var source = ExportDtypeTests.Float16Folder();
+        using var export = TestPaths.NewTempDir();
+        string image = Path.Combine(TestPaths.Fixture("tiny", "images"), "rgb.png");
+        using (var model = BlipForConditionalGeneration.FromPretrained(source.Path, dtype: ScalarType.Float32))
+            HubExport.Save(model, source.Path, export.Path);
+
+        var report = CheckExport(export.Path, image);
+
+        Assert.That(report.GetProperty("dtype").GetString(), Is.EqualTo("torch.float32"), "the dtype transformers loaded the export in");
+        using var reloaded = BlipForConditionalGeneration.FromPretrained(export.Path);
+        using var pixels = new BlipImageProcessor(ImageProcessorConfig.Load(export.Path)).Preprocess([image]);
+        using var generated = reloaded.Generate(pixels, options: Blip.Engine.Generation.GenerationOptions.Default with { MaxLength = 10 });
+        Assert.That(generated.Tokens[0], Is.EqualTo(report.GetProperty("ids").EnumerateArray().Select(x => x.GetInt64()).ToArray()));
+    }
+
+    // make_training_fixtures.py --check-export: transformers' from_pretrained on the folder, strictly (no missing,
+    // unexpected or mis-shaped keys); returns its report (loading_info, greedy ids of the image, dtype).
+    private static JsonElement CheckExport(string export, string image)
+    {
         using var python = Process.Start(new ProcessStartInfo(Path.Combine(TestPaths.RepoRoot, "tools", "reference", "py"))
         {
             WorkingDirectory = TestPaths.RepoRoot,
@@ -46,12 +74,10 @@ public sealed class ExportReferenceTests
         string stdout = python.StandardOutput.ReadToEnd(), stderr = python.StandardError.ReadToEnd();
         python.WaitForExit();
         Assert.That(python.ExitCode, Is.Zero, stderr);
-        var report = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        var report = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.Clone();
         var info = report.GetProperty("loading_info");
         foreach (var key in new[] { "missing_keys", "unexpected_keys", "mismatched_keys" })
             Assert.That(info.GetProperty(key).GetArrayLength(), Is.Zero, $"{key}: {info.GetProperty(key)}");
-        long[] theirs = report.GetProperty("ids").EnumerateArray().Select(x => x.GetInt64()).ToArray();
-        TestContext.Out.WriteLine($"transformers {string.Join(",", theirs)}; Blip.Engine {string.Join(",", ours)}");
-        Assert.That(ours, Is.EqualTo(theirs));
+        return report;
     }
 }

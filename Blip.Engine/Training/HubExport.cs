@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace Blip.Engine.Training;
 
 /// <summary>Exports a model folder: the source folder's config, processor and tokenizer files, and the weights as
-/// <c>model.safetensors</c> under transformers' names (float32, tied aliases omitted as transformers 5 does).</summary>
+/// <c>model.safetensors</c> under transformers' names (float32, tied aliases omitted as transformers 5 does), with
+/// config.json's dtype set to float32 to match them.</summary>
 public static class HubExport
 {
     /// <summary>The files copied from the source model folder when present.</summary>
@@ -32,10 +33,35 @@ public static class HubExport
             if (File.Exists(from) && Path.GetFullPath(from) != Path.GetFullPath(Path.Combine(outputFolder, name)))
                 File.Copy(from, Path.Combine(outputFolder, name), overwrite: true);
         }
+        WriteFloat32Dtype(Path.Combine(outputFolder, "config.json"));
         using var scope = NewDisposeScope();
         var weights = ModelParameters.StateDict(model)
             .Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().to(ScalarType.Float32, CPU)))
             .ToList();
         SafeTensorsWriter.Save(Path.Combine(outputFolder, "model.safetensors"), weights);
+    }
+
+    // The weights are written in float32, so config.json says so, as save_pretrained writes the dtype it saved: a
+    // float16 source's "dtype": "float16" made transformers and FromPretrained reload the fine-tuned float32 weights in
+    // float16. Every level that names a dtype (the top, text_config, vision_config) gets "dtype": "float32", and the
+    // older "torch_dtype" (which "dtype" overrides in transformers 5) is dropped.
+    private static void WriteFloat32Dtype(string configPath)
+    {
+        var root = Blip.Engine.Processing.TokenizerSettings.ReadObject(configPath);
+        bool changed = SetFloat32(root, top: true);
+        foreach (var (_, node) in root)
+            if (node is System.Text.Json.Nodes.JsonObject sub) changed |= SetFloat32(sub, top: false);
+        if (changed)
+            File.WriteAllText(configPath, root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    private static bool SetFloat32(System.Text.Json.Nodes.JsonObject config, bool top)
+    {
+        if (!top && !config.ContainsKey("dtype") && !config.ContainsKey("torch_dtype")) return false;
+        if (config["dtype"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out string? d) && d == "float32" && !config.ContainsKey("torch_dtype"))
+            return false;
+        config["dtype"] = "float32";
+        config.Remove("torch_dtype");
+        return true;
     }
 }

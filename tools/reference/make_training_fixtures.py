@@ -132,14 +132,14 @@ def write_fixtures() -> None:
 
 
 def check_export(folder: Path, image: Path, max_length: int) -> None:
-    """Loads an exported folder with from_pretrained; prints the loading report and greedy ids as JSON."""
+    """Loads an exported folder with from_pretrained; prints the loading report, greedy ids and dtype as JSON."""
     model, info = BlipForConditionalGeneration.from_pretrained(folder, output_loading_info=True)
     processor = BlipProcessor.from_pretrained(folder)
     pixel_values = processor(images=[Image.open(image).convert("RGB")], return_tensors="pt")["pixel_values"]
     with torch.no_grad():
         ids = model.eval().generate(pixel_values=pixel_values, max_length=max_length, num_beams=1, do_sample=False)
     report = {k: sorted(v) if isinstance(v, (list, set)) else str(v) for k, v in info.items()}
-    print(json.dumps({"loading_info": report, "ids": ids[0].tolist()}))
+    print(json.dumps({"loading_info": report, "ids": ids[0].tolist(), "dtype": str(model.dtype)}))
 
 
 def main() -> None:
