@@ -26,6 +26,8 @@ public sealed class FinetuneCommandTests
     [TestCase("caption", "--model", "m", "--train", "t.jsonl", "--eval", "coco_karpathy_val.json", "--output", "o")]
     [TestCase("caption", "--model", "m", "--train", "t.jsonl", "--output", "o", "--image-root", "/images")]
     [TestCase("itm", "--model", "m", "--train", "t.jsonl", "--eval", "v.jsonl", "--output", "o", "--image-root", "/images")]
+    [TestCase("caption", "--model", "m", "--train", "t.jsonl", "--output", "o", "--freeze", "vision,text-encoder")]
+    [TestCase("itm", "--model", "m", "--train", "t.jsonl", "--output", "o", "--freeze", "decoder")]
     public void Usage_errors_exit_2_and_name_the_option(params string[] args)
     {
         var (code, _, error) = Run(args);

@@ -57,6 +57,15 @@ public sealed class TrainingUnitTests
         Assert.That(e!.ParamName, Is.EqualTo(nameof(CaptionLossSettings.LabelSmoothing)));
     }
 
+    [Test]
+    public void Freezing_a_part_the_model_lacks_is_refused_naming_it()
+    {
+        using var model = Blip.Engine.Models.BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        var e = Assert.Throws<ArgumentException>(() => ModelParameters.Trainable(model, ModelParts.Vision | ModelParts.TextEncoder));
+        Assert.That(e!.Message, Does.Contain("TextEncoder").And.Contain("BlipForConditionalGeneration").And.Contain("Vision, Decoder"));
+        Assert.That(ModelParameters.Trainable(model, ModelParts.Vision).Select(p => p.Name), Has.All.StartWith("text_decoder."));
+    }
+
     // Fixtures/training/schedule.json (tools/reference/make_schedule_fixture.py): the rate transformers'
     // get_cosine_with_min_lr_schedule_with_warmup gives each optimizer step's update, for 8 schedules.
     [Test]

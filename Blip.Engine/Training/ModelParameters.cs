@@ -30,9 +30,15 @@ public static class ModelParameters
 
     /// <summary>Freezes <paramref name="freeze"/> (requires_grad off) and returns every other parameter once, by name
     /// (a tied tensor once, under its owner's name), in the model's order.</summary>
+    /// <exception cref="ArgumentException"><paramref name="freeze"/> names a part the model does not have (a captioning
+    /// model has no text encoder, a retrieval model no decoder): freezing it would change nothing, silently.</exception>
     public static IReadOnlyList<(string Name, Parameter Parameter)> Trainable(nn.Module model, ModelParts freeze)
     {
         ArgumentNullException.ThrowIfNull(model);
+        var present = model.named_parameters().Aggregate(ModelParts.None, (all, p) => all | PartOf(p.name));
+        if ((freeze & ~present) is var absent and not ModelParts.None)
+            throw new ArgumentException(
+                $"cannot freeze {absent}: {model.GetType().Name} has no such part (its parts: {present})", nameof(freeze));
         var seen = new HashSet<IntPtr>();
         var aliases = PretrainedLoader.TiedAliases(model);
         var result = new List<(string, Parameter)>();

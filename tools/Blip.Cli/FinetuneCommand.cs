@@ -22,7 +22,7 @@ public static class FinetuneCommand
           --image-root DIR      image folder of Karpathy annotation files
           --epochs N (1)  --lr X (1e-5)  --min-lr X (0)  --warmup N (0)  --batch-size N (8)  --grad-accum N (1)
           --weight-decay X (0.05)  --max-grad-norm X|none (1.0)  --seed N (42)  --max-steps N
-          --freeze PARTS        comma list of vision, text-encoder, decoder
+          --freeze PARTS        comma list of the parts to freeze: vision, decoder (caption); vision, text-encoder (itm)
           --dropout X           text dropout (hidden and attention); default: the config's
           --recipe transformers|blip   loss recipe (default transformers; blip: [DEC] first, pads and prompt masked,
                                 label smoothing 0.1)
@@ -220,6 +220,10 @@ public static class FinetuneCommand
                     throw new ArgumentException($"--image-root is needed to read the Karpathy file {file} (a JSONL file must end in .jsonl)");
             if (a.ImageRoot is not null && new[] { a.Train, a.Eval }.All(file => file is null || IsJsonl(file)))
                 throw new ArgumentException("--image-root applies to Karpathy .json files only: the paths of a JSONL file are relative to the file");
+            // A part the task's model lacks would freeze nothing: a usage error, as an ignored --recipe is.
+            var (absent, what) = a.Task == "caption" ? (ModelParts.TextEncoder, "text-encoder") : (ModelParts.Decoder, "decoder");
+            if ((o.Freeze & absent) != 0)
+                throw new ArgumentException($"--freeze {what}: {a.Task} models have no {what.Replace('-', ' ')} (caption: vision, decoder; itm: vision, text-encoder)");
             return a with { Options = (o with { Loss = Loss(a.Task, recipe, prompt) }).Validate() };
         }
 
