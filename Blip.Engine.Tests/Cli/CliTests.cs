@@ -143,12 +143,17 @@ public class CliTests
     public void A_glob_means_what_the_shell_means_by_it()
     {
         using var dir = TestPaths.NewTempDir();
-        foreach (string name in new[] { "a.png", "a1.png", "a12.png", "noext" }) File.WriteAllText(Path.Combine(dir.Path, name), "");
+        foreach (string name in new[] { "a.png", "a1.png", "a12.png", "noext", ".hidden.png", "._a.png" }) File.WriteAllText(Path.Combine(dir.Path, name), "");
         string[] Names(string pattern) => ImageInputs.Expand([Path.Combine(dir.Path, pattern)], out _).Select(Path.GetFileName).ToArray()!;
         Assert.That(Names("a?.png"), Is.EqualTo(new[] { "a1.png" }));
         Assert.That(Names("a??.png"), Is.EqualTo(new[] { "a12.png" }));
         Assert.That(Names("*.*"), Is.EqualTo(new[] { "a.png", "a1.png", "a12.png" }));
         Assert.That(Names("a*"), Is.EqualTo(new[] { "a.png", "a1.png", "a12.png" }));
+        // * and ? never match a leading '.' (macOS's ._a.png is no image); a pattern that starts with '.' does
+        Assert.That(Names("*.png"), Is.EqualTo(new[] { "a.png", "a1.png", "a12.png" }));
+        Assert.Throws<FileNotFoundException>(() => Names("?_a.png"), "? does not match the leading '.' of ._a.png");
+        Assert.That(Names(".*.png"), Is.EqualTo(new[] { "._a.png", ".hidden.png" }));
+        Assert.That(ImageInputs.Expand([dir.Path], out _).Select(Path.GetFileName), Is.EqualTo(new[] { "a.png", "a1.png", "a12.png" }), "a folder leaves dot-files out too");
     }
 
     [Test]

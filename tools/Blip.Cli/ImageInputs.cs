@@ -28,8 +28,10 @@ public static class ImageInputs
         MatchType = MatchType.Simple, AttributesToSkip = 0, IgnoreInaccessible = false,
     };
 
-    /// <summary>A file stays itself; a folder gives its image files (sorted, not recursive); a pattern with * or ?
-    /// in its last part gives the matching files. Nothing found for an argument is a failure naming it.</summary>
+    private static bool IsDotFile(string path) => Path.GetFileName(path).StartsWith('.');
+
+    /// <summary>A file stays itself; a folder gives its image files (sorted, not recursive, no dot-files); a pattern
+    /// with * or ? in its last part gives the matching files, as a shell would. Nothing found for an argument is a failure naming it.</summary>
     public static IReadOnlyList<string> Expand(IEnumerable<string> arguments, out bool fromFolders)
     {
         var files = new List<string>();
@@ -40,13 +42,18 @@ public static class ImageInputs
             IEnumerable<string> found;
             if (Directory.Exists(argument))
             {
-                found = Directory.EnumerateFiles(argument).Where(f => Extensions.Contains(Path.GetExtension(f)));
+                // Dot-files left out, as ls and a shell's * leave them out (macOS's ._name AppleDouble files are not images).
+                found = Directory.EnumerateFiles(argument).Where(f => Extensions.Contains(Path.GetExtension(f)) && !IsDotFile(f));
             }
             else if (Path.GetFileName(argument).IndexOfAny(['*', '?']) >= 0)
             {
                 var folder = Path.GetDirectoryName(argument);
                 folder = string.IsNullOrEmpty(folder) ? "." : folder;
-                found = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, Path.GetFileName(argument), GlobOptions) : [];
+                string pattern = Path.GetFileName(argument);
+                // A shell's * and ? never match a leading '.'; only a pattern that starts with '.' finds dot-files.
+                found = Directory.Exists(folder)
+                    ? Directory.EnumerateFiles(folder, pattern, GlobOptions).Where(f => pattern.StartsWith('.') || !IsDotFile(f))
+                    : [];
             }
             else
             {
