@@ -19,10 +19,9 @@ internal static class Utf8Text
         ReadOnlySpan<byte> bytes = File.ReadAllBytes(path);
         int start = bytes.StartsWith(Bom) ? 3 : 0;
         var chars = new char[bytes.Length - start]; // a UTF-8 byte gives at most one UTF-16 char
-        if (Utf8.ToUtf16(bytes[start..], chars, out int read, out int written, replaceInvalidSequences: false) == OperationStatus.Done)
+        if (Utf8.ToUtf16(bytes[start..], chars, out _, out int written, replaceInvalidSequences: false) == OperationStatus.Done)
             return new string(chars, 0, written);
-        int offset = start + read;
-        throw new ConfigException(path, "", Problem(bytes[offset], offset, bytes[..offset].Count((byte)'\n') + 1));
+        throw new ConfigException(path, "", FindProblem(path) ?? "is not UTF-8 text");
     }
 
     /// <summary>Where <paramref name="path"/> stops being UTF-8 (the byte, its offset and its 1-based line), for a

@@ -1,4 +1,5 @@
 // Writes a fine-tuned model as a Hub-layout folder that transformers' from_pretrained loads.
+using System.Text.Json.Nodes;
 using Blip.Engine.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -48,20 +49,14 @@ public static class HubExport
     private static void WriteFloat32Dtype(string configPath)
     {
         var root = Blip.Engine.Processing.TokenizerSettings.ReadObject(configPath);
-        bool changed = SetFloat32(root, top: true);
-        foreach (var (_, node) in root)
-            if (node is System.Text.Json.Nodes.JsonObject sub) changed |= SetFloat32(sub, top: false);
-        if (changed)
+        var levels = root.Select(kv => kv.Value).OfType<JsonObject>().Where(o => o.ContainsKey("dtype") || o.ContainsKey("torch_dtype")).Prepend(root);
+        bool stale = false;
+        foreach (var level in levels.ToList())
+        {
+            stale |= level.Remove("torch_dtype") | !(level["dtype"] is JsonValue v && v.TryGetValue(out string? d) && d == "float32");
+            level["dtype"] = "float32";
+        }
+        if (stale) // a float32 source's config.json stays byte for byte as it was
             File.WriteAllText(configPath, root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-    }
-
-    private static bool SetFloat32(System.Text.Json.Nodes.JsonObject config, bool top)
-    {
-        if (!top && !config.ContainsKey("dtype") && !config.ContainsKey("torch_dtype")) return false;
-        if (config["dtype"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out string? d) && d == "float32" && !config.ContainsKey("torch_dtype"))
-            return false;
-        config["dtype"] = "float32";
-        config.Remove("torch_dtype");
-        return true;
     }
 }
