@@ -170,10 +170,35 @@ public sealed class SafeTensorsMalformedTests : CheckpointTestBase
     }
 
     [Test]
-    public void Gaps_between_tensors_are_allowed()
+    public void Hole_between_tensors_is_refused_as_python_does()
     {
+        // python's safetensors on this file: "invalid offset for tensor `c`" (checked in the reference chroot).
         string header = "{" + Entry("a", "F32", "[1]", "[0,4]") + "," + Entry("b", "I8", "[0]", "[4,4]") + "," + Entry("c", "U8", "[2]", "[8,10]") + "}";
-        using var file = SafeTensorsFile.Open(WriteSafeTensors("gaps.safetensors", header, 12));
-        Assert.That(file.Tensors.Keys, Is.EqualTo(new[] { "a", "b", "c" }));
+        var e = OpenFails(WriteSafeTensors("gaps.safetensors", header, 10));
+        Assert.That(e.Message, Does.Contain("'c'").And.Contain("hole of 4 bytes"));
+    }
+
+    [Test]
+    public void Bytes_after_the_last_tensor_are_refused_as_python_does()
+    {
+        // python's safetensors: "incomplete metadata, file not fully covered".
+        var e = OpenFails(WriteSafeTensors("trail.safetensors", "{" + Entry("w", "F32", "[1]", "[0,4]") + "}", 8));
+        Assert.That(e.Message, Does.Contain("4 bytes after the last tensor's data are not covered"));
+    }
+
+    [Test]
+    public void Empty_tensor_inside_another_tensors_bytes_is_an_overlap()
+    {
+        string header = "{" + Entry("a", "F32", "[2]", "[0,8]") + "," + Entry("b", "F32", "[0]", "[4,4]") + "}";
+        var e = OpenFails(WriteSafeTensors("inside.safetensors", header, 8));
+        Assert.That(e.Message, Does.Contain("'b'").And.Contain("overlap those of 'a'"));
+    }
+
+    [Test]
+    public void Tensors_listed_out_of_offset_order_load()
+    {
+        string header = "{" + Entry("b", "U8", "[2]", "[4,6]") + "," + Entry("e", "I8", "[0]", "[6,6]") + "," + Entry("a", "F32", "[1]", "[0,4]") + "}";
+        using var file = SafeTensorsFile.Open(WriteSafeTensors("order.safetensors", header, 6));
+        Assert.That(file.Tensors.Keys, Is.EquivalentTo(new[] { "a", "b", "e" }));
     }
 }

@@ -11,7 +11,7 @@ namespace Blip.Engine.Checkpoints;
 /// </summary>
 /// <remarks>
 /// Validation follows python's <c>safetensors</c> (header at most 100 MB, known dtypes, byte lengths that
-/// match shapes, no overlapping ranges, no duplicate keys) except that gaps between tensors are allowed.
+/// match shapes, tensors that cover the data exactly with no overlap, hole or trailing byte, no duplicate keys).
 /// Unknown fields inside a tensor entry are ignored, as python does. Big-endian hosts are not supported.
 /// </remarks>
 public sealed class SafeTensorsFile : IDisposable

@@ -52,7 +52,7 @@ internal sealed record SafeTensorsHeader(
         }
         if (reader.Read())
             throw new CheckpointFormatException(path, null, "the header has content after its JSON object");
-        CheckNoOverlap(path, tensors.Values);
+        CheckCoverage(path, tensors.Values, dataStart, dataLength);
         return new SafeTensorsHeader(metadata, tensors);
     }
 
@@ -152,15 +152,29 @@ internal sealed record SafeTensorsHeader(
         }
     }
 
-    private static void CheckNoOverlap(string path, IEnumerable<SafeTensorInfo> tensors)
+    /// <summary>
+    /// The tensors, in offset order, must cover the data exactly, with no overlap, hole or trailing byte: the format's
+    /// rule against polyglot files, which python's safetensors enforces ("invalid offset for tensor", "file not fully
+    /// covered") and so transformers refuses such a file too.
+    /// </summary>
+    private static void CheckCoverage(string path, IEnumerable<SafeTensorInfo> tensors, long dataStart, long dataLength)
     {
         SafeTensorInfo? previous = null;
-        foreach (var t in tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.Begin))
+        long covered = dataStart;
+        foreach (var t in tensors.OrderBy(t => t.Begin).ThenBy(t => t.End))
         {
-            if (previous is not null && t.Begin < previous.End)
+            if (t.Begin < covered)
                 throw new CheckpointFormatException(path, t.Name,
-                    $"data_offsets overlap those of '{previous.Name}' (bytes {t.Begin}..{t.End} against {previous.Begin}..{previous.End} of the file)");
-            previous = t;
+                    $"data_offsets overlap those of '{previous!.Name}' (bytes {t.Begin}..{t.End} against {previous.Begin}..{previous.End} of the file)");
+            if (t.Begin > covered)
+                throw new CheckpointFormatException(path, t.Name,
+                    $"data_offsets [{t.Begin - dataStart}, {t.End - dataStart}] leave a hole of {t.Begin - covered} bytes before them "
+                    + "(the tensors must cover the data with no gap, as python's safetensors requires)");
+            (previous, covered) = (t, t.End);
         }
+        if (covered != dataStart + dataLength)
+            throw new CheckpointFormatException(path, null,
+                $"{dataStart + dataLength - covered} bytes after the last tensor's data are not covered by any tensor "
+                + "(python's safetensors refuses such a file: \"file not fully covered\")");
     }
 }
