@@ -225,6 +225,34 @@ public class CliTests
         Assert.That(error, Does.Not.Contain("[1/"), "it stopped at the first result, before any progress line");
     }
 
+    /// <summary><c>{ echo before; blip match ...; echo after; } &gt; FILE</c>: every writer shares the file's offset, so
+    /// blip must move it past its results. A FileStream on descriptor 1 writes a seekable file at its own position
+    /// (pwrite) and leaves the shared offset where it found it: "after" then overwrote the first bytes of the results,
+    /// and a second blip command in the same redirection overwrote the first one's.</summary>
+    [Test, CancelAfter(120_000)]
+    [Platform(Exclude = "Win", Reason = "a POSIX shell's redirection; on Windows blip writes through Console.Out")]
+    public void Results_redirected_to_a_file_with_other_commands_follow_and_precede_their_output()
+    {
+        using var dir = TestPaths.NewTempDir();
+        string file = Path.Combine(dir.Path, "out.txt");
+        string blip = $"dotnet '{Path.Combine(AppContext.BaseDirectory, "blip.dll")}' match '{Tiny("images", "rgb.png")}' --model '{Tiny("retrieval")}'";
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh")
+        {
+            ArgumentList = { "-c", $"{{ echo before; {blip} --text 'a dog'; {blip} --text 'two cats'; echo after; }} > '{file}'" },
+            RedirectStandardError = true,
+        };
+        using var shell = System.Diagnostics.Process.Start(start)!;
+        string error = shell.StandardError.ReadToEnd();
+        shell.WaitForExit();
+        Assert.That(shell.ExitCode, Is.EqualTo(0), error);
+        var lines = File.ReadAllLines(file);
+        Assert.That(lines, Has.Length.EqualTo(4), string.Join("\n", lines));
+        Assert.That(lines[0], Is.EqualTo("before"));
+        Assert.That(lines[1], Does.EndWith("\ta dog"));
+        Assert.That(lines[2], Does.EndWith("\ttwo cats"));
+        Assert.That(lines[3], Is.EqualTo("after"));
+    }
+
     /// <summary>Standard error closed by the shell (<c>2&gt;&amp;-</c>): every write fails as .NET's console does.</summary>
     private sealed class ClosedWriter : TextWriter
     {
