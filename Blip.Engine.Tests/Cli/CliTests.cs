@@ -139,6 +139,26 @@ public class CliTests
         Assert.That(Ids(longOutput) - Ids(output), Is.EqualTo(3), $"{output} / {longOutput}");
     }
 
+    /// <summary>A length limit on the command line replaces the checkpoint's of the other kind: min_new_tokens wins over
+    /// min_length in transformers (generate(min_length=10, min_new_tokens=1) ends gray.jpg's caption after 4 ids, as
+    /// if min_length were unset), so --min-length over a generation_config.json with min_new_tokens changed nothing.</summary>
+    [TestCase("min_new_tokens", "--min-length", "10")]
+    [TestCase("min_length", "--min-length", "10")]
+    [TestCase("max_new_tokens", "--max-length", "8")]
+    [TestCase("max_length", "--max-new-tokens", "7")]
+    public void A_length_limit_on_the_command_line_replaces_the_checkpoints(string key, string option, string value)
+    {
+        using var dir = TestPaths.NewTempDir();
+        TestPaths.CopyFiles(Tiny("captioning"), dir.Path);
+        File.WriteAllText(Path.Combine(dir.Path, "generation_config.json"), $$"""{"{{key}}": 1}""");
+        string image = Tiny("images", "gray.jpg");
+        var (code, output, error) = Run("caption", image, "--model", dir.Path, option, value, "--format", "json");
+        Assert.That(code, Is.EqualTo(0), error);
+        var (plainCode, plain, plainError) = Run("caption", image, "--model", Tiny("captioning"), option, value, "--format", "json");
+        Assert.That(plainCode, Is.EqualTo(0), plainError);
+        Assert.That(output, Is.EqualTo(plain), $"{option} {value} as without the checkpoint's {key}");
+    }
+
     [Test]
     public void A_glob_means_what_the_shell_means_by_it()
     {

@@ -102,7 +102,9 @@ public sealed class GenerationCliOptions
 
     /// <summary>The checkpoint's defaults overridden by what the command line says; invalid values are usage errors.</summary>
     /// <remarks>An option that would change nothing is refused, as the other commands' are: both length limits (the
-    /// new-token count wins in transformers), or a sampling setting when nothing samples.</remarks>
+    /// new-token count wins in transformers), or a sampling setting when nothing samples. A length limit given here
+    /// replaces the checkpoint's of either kind (its max_new_tokens or min_new_tokens would win over --max-length or
+    /// --min-length).</remarks>
     public GenerationOptions Apply(ParseResult r, GenerationOptions defaults)
     {
         if (r.GetValue(MaxLength) is not null && r.GetValue(MaxNewTokens) is not null)
@@ -117,6 +119,8 @@ public sealed class GenerationCliOptions
             MaxLength = r.GetValue(MaxLength) ?? (r.GetValue(MaxNewTokens) is null ? defaults.MaxLength : null),
             MaxNewTokens = r.GetValue(MaxNewTokens) ?? (r.GetValue(MaxLength) is null ? defaults.MaxNewTokens : null),
             MinLength = r.GetValue(MinLength) ?? defaults.MinLength,
+            // Likewise --min-length replaces a checkpoint's min_new_tokens, which would otherwise win over it.
+            MinNewTokens = r.GetValue(MinLength) is null ? defaults.MinNewTokens : null,
             RepetitionPenalty = r.GetValue(RepetitionPenalty) ?? defaults.RepetitionPenalty,
             DoSample = sample,
             TopK = r.GetValue(TopK) ?? defaults.TopK,
