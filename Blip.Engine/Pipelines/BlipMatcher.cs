@@ -43,7 +43,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
         return Locked(() =>
         {
             var logits = ItmLogits(image.States, texts).to(ScalarType.Float32).cpu();                 // [N,2]
-            var probability = logits.softmax(-1)[.., 1];                                               // [N]
+            var probability = logits.softmax(-1)[.., 1];                                               // [N], as ItmProbabilities
             var cosine = textFeatures.Features.matmul(image.Feature).to(ScalarType.Float32).cpu();   // [N]
             return texts.Select((text, i) => new MatchResult(imagePath, text,
                 [logits[i, 0].item<float>(), logits[i, 1].item<float>()], probability[i].item<float>(), cosine[i].item<float>())).ToList();
@@ -95,7 +95,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
             var probability = new Dictionary<int, float>();
             if (top.Count > 0)
             {
-                var itm = ItmLogits(image.States, top.Select(i => texts.Texts[i]).ToList()).softmax(-1)[.., 1].to(ScalarType.Float32).cpu();
+                var itm = ItmProbabilities(image.States, top.Select(i => texts.Texts[i]).ToList());
                 for (int j = 0; j < top.Count; j++) probability[top[j]] = itm[j].item<float>();
             }
             var rescored = top.OrderByDescending(i => probability[i]);
@@ -117,11 +117,16 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
             var cosine = images.Select(img => textFeature.Features[0].dot(img.Feature).to(ScalarType.Float32).item<float>()).ToArray();
             var order = Enumerable.Range(0, images.Count).OrderByDescending(i => cosine[i]).ToList();
             var top = order.Take(topK).ToList();
-            var probability = top.ToDictionary(i => i, i => ItmLogits(images[i].States, [text]).softmax(-1)[0, 1].to(ScalarType.Float32).item<float>());
+            var probability = top.ToDictionary(i => i, i => ItmProbabilities(images[i].States, [text])[0].item<float>());
             return top.OrderByDescending(i => probability[i]).Concat(order.Skip(top.Count))
                 .Select(i => new RankedImage(i, images[i].Image, cosine[i], probability.TryGetValue(i, out var p) ? p : null)).ToList();
         });
     }
+
+    /// <summary>softmax(ITM logits)[:, 1] [N] on the CPU, taken in float32 whatever the model's dtype, as
+    /// <see cref="Match"/> takes it: a bfloat16 softmax rounded a pair's probability differently in Rank than in Match.</summary>
+    private Tensor ItmProbabilities(Tensor states, IReadOnlyList<string> texts) =>
+        ItmLogits(states, texts).to(ScalarType.Float32).cpu().softmax(-1)[.., 1];
 
     private Tensor ItmLogits(Tensor states, IReadOnlyList<string> texts)
     {
