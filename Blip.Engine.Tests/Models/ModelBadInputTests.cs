@@ -26,6 +26,23 @@ public class ModelBadInputTests
         Assert.That(cross!.ParamName, Is.EqualTo("encoderStates"));
     }
 
+    /// <summary>An image smaller than one patch: transformers fails in the patch convolution (RuntimeError "Kernel size
+    /// can't be greater than actual input size", with or without interpolate_pos_encoding); so did libtorch here, as an
+    /// ExternalException with its C++ stack frames.</summary>
+    [TestCase(15, 40, false)]
+    [TestCase(15, 40, true)]
+    [TestCase(384, 8, true)]
+    public void Images_smaller_than_a_patch_are_named(int height, int width, bool interpolate)
+    {
+        using var scope = NewDisposeScope();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"));
+        var e = Assert.Throws<ArgumentException>(() => model.Generate(zeros(1, 3, height, width), interpolatePosEncoding: interpolate).Dispose());
+        Assert.That(e!.ParamName, Is.EqualTo("pixelValues"));
+        Assert.That(e.Message, Does.Contain($"{height}x{width}").And.Contain("16"));
+        using var smallest = model.VisionModel.forward(zeros(1, 3, 16, 16), true);
+        Assert.That(smallest.LastHiddenState.shape, Is.EqualTo(new long[] { 1, 2, 32 }), "one patch is enough");
+    }
+
     [Test]
     public void Float_token_ids_are_named()
     {

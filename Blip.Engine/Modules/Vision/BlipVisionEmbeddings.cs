@@ -35,6 +35,9 @@ public sealed class BlipVisionEmbeddings : nn.Module<Tensor, bool, Tensor>
         InputChecks.SameDevice(pixelValues, patch_embedding.weight!, nameof(pixelValues));
         using var scope = NewDisposeScope();
         long batch = pixelValues.shape[0], height = pixelValues.shape[2], width = pixelValues.shape[3];
+        // transformers fails here too, in the convolution (libtorch's RuntimeError, an ExternalException here).
+        if (height < patchSize || width < patchSize)
+            throw new ArgumentException($"image {height}x{width} is smaller than one {patchSize}x{patchSize} patch", nameof(pixelValues));
         var dtype = patch_embedding.weight!.dtype;
         var patches = patch_embedding.forward(pixelValues.to(dtype));          // [B,C,H/P,W/P]
         patches = patches.flatten(2).transpose(1, 2);                         // [B,S-1,C]
