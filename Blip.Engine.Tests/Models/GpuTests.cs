@@ -25,4 +25,19 @@ public class GpuTests
         using var result = model.Generate(fixtures.Get("pixel_values").to(device), options: new GenerationOptions { MaxLength = 20 });
         TensorAssert.Equal(fixtures.Get("captioning.generate.greedy"), result.Sequences.cpu(), "greedy ids on CUDA");
     }
+
+    [Test]
+    public void Seeded_sampling_on_cuda_runs_and_repeats()
+    {
+        // The sampler is made on the logits' device: a CPU generator is refused by multinomial for CUDA probabilities.
+        if (!cuda.is_available()) Assert.Fail("no CUDA device: build with -p:TorchBackend=cuda-linux on a machine with an NVIDIA GPU");
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        using var fixtures = new TinyFixtures();
+        using var model = BlipForConditionalGeneration.FromPretrained(TinyFixtures.ModelFolder("captioning"), CUDA);
+        var options = new GenerationOptions { DoSample = true, Seed = 7, TopK = 20, MaxNewTokens = 10 };
+        using var first = model.Generate(fixtures.Get("pixel_values").to(CUDA), options: options);
+        using var second = model.Generate(fixtures.Get("pixel_values").to(CUDA), options: options);
+        TensorAssert.Equal(first.Sequences.cpu(), second.Sequences.cpu(), "seeded samples on CUDA, run twice");
+    }
 }

@@ -39,7 +39,8 @@ public static class TextGenerator
             throw GenerationOptions.Invalid(nameof(GenerationOptions.MaxLength),
                 $"({maxLength}) must exceed the input length ({input.Length}, bos and prompt), as transformers requires; set MaxNewTokens to count new tokens only");
         var processors = LogitsProcessorList.Create(options, stop, input.Length);
-        using var sampler = options.DoSample && options.Seed is { } seed ? new Generator((ulong)seed) : null;
+        // On the ids' device: libtorch refuses a CPU generator for CUDA probabilities in multinomial.
+        using var sampler = options.DoSample && options.Seed is { } seed ? new Generator((ulong)seed, inputIds.device) : null;
         Tensor sequences;
         Tensor? scores = null;
         int perInput = options.NumReturnSequences;
