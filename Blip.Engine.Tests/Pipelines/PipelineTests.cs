@@ -70,6 +70,34 @@ public class PipelineTests
     }
 
     [Test]
+    public void Answers_returns_every_beam_transformers_returns()
+    {
+        using var fixtures = new TinyFixtures("generation");
+        var options = GenerationCase.All().Single(c => c.Name == "vqa.beam3_return3").Options;
+        using var answerer = BlipQuestionAnswerer.Open(TinyFixtures.ModelFolder("vqa"));
+        // the fixture's second question (rows 3..5) is the unpadded one, so alone it gives the batch's rows
+        var answers = answerer.Answers(Image("gray.jpg"), "What colour is the café's umbrella?", options);
+        var expected = fixtures.Get("vqa.beam3_return3");
+        // transformers' sequences run on to max_length after a beam's eos (102); a result's TokenIds end at the first eos
+        static long[] UpToEos(long[] row) => Array.IndexOf(row, 102L, 1) is var eos and >= 0 ? row[..(eos + 1)] : row;
+        Assert.That(answers.Select(a => a.TokenIds), Is.EqualTo(Enumerable.Range(3, 3).Select(r => UpToEos(Row(expected, r, 0)))));
+        Assert.That(answers.Select(a => a.Image), Has.All.EqualTo(Image("gray.jpg")));
+    }
+
+    [Test]
+    public void One_result_methods_refuse_several_return_sequences()
+    {
+        var options = new Blip.Engine.Generation.GenerationOptions { NumBeams = 3, NumReturnSequences = 2 };
+        using var answerer = BlipQuestionAnswerer.Open(TinyFixtures.ModelFolder("vqa"));
+        var e = Assert.Throws<ArgumentException>(() => answerer.Answer(Image("gray.jpg"), "what is it?", options))!;
+        Assert.That(e.Message, Does.Contain("NumReturnSequences").And.Contain("Answers"));
+        using var captioner = BlipCaptioner.Open(TinyFixtures.ModelFolder("captioning"));
+        e = Assert.Throws<ArgumentException>(() => captioner.Caption(Image("gray.jpg"), options: options))!;
+        Assert.That(e.Message, Does.Contain("NumReturnSequences").And.Contain("Caption([path])"));
+        Assert.That(captioner.Caption([Image("gray.jpg")], options: options), Has.Count.EqualTo(2));
+    }
+
+    [Test]
     public void Match_gives_transformers_itm_logits_and_itc_cosine()
     {
         using var fixtures = new TinyFixtures();

@@ -25,10 +25,18 @@ public sealed class BlipCaptioner : BlipPipeline<BlipForConditionalGeneration>
     public GenerationOptions Defaults { get; }
 
     /// <summary>Captions one image; <paramref name="prompt"/> starts the caption (conditional captioning).</summary>
-    public CaptionResult Caption(string imagePath, string? prompt = null, GenerationOptions? options = null) =>
-        Caption([imagePath], prompt, options)[0];
+    /// <exception cref="ArgumentException"><see cref="GenerationOptions.NumReturnSequences"/> is above 1: one caption
+    /// cannot hold them; the list overload returns them all.</exception>
+    public CaptionResult Caption(string imagePath, string? prompt = null, GenerationOptions? options = null)
+    {
+        if ((options ?? Defaults).NumReturnSequences > 1)
+            throw GenerationOptions.Invalid(nameof(GenerationOptions.NumReturnSequences),
+                $"is {(options ?? Defaults).NumReturnSequences}: Caption(path) returns one caption; Caption([path]) returns all of them");
+        return Caption([imagePath], prompt, options)[0];
+    }
 
-    /// <summary>Captions a batch of images in one generate() call, all with the same optional prompt.</summary>
+    /// <summary>Captions a batch of images in one generate() call, all with the same optional prompt: each image's
+    /// <see cref="GenerationOptions.NumReturnSequences"/> captions in turn, best first for beam search.</summary>
     public IReadOnlyList<CaptionResult> Caption(IReadOnlyList<string> imagePaths, string? prompt = null, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(imagePaths);

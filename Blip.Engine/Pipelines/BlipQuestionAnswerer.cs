@@ -24,18 +24,29 @@ public sealed class BlipQuestionAnswerer : BlipPipeline<BlipForQuestionAnswering
     public GenerationOptions Defaults { get; }
 
     /// <summary>Answers <paramref name="question"/> about the image at <paramref name="imagePath"/>.</summary>
+    /// <exception cref="ArgumentException"><see cref="GenerationOptions.NumReturnSequences"/> is above 1: one answer
+    /// cannot hold them; <see cref="Answers"/> returns them all.</exception>
     public CaptionResult Answer(string imagePath, string question, GenerationOptions? options = null)
+    {
+        if ((options ?? Defaults).NumReturnSequences > 1)
+            throw GenerationOptions.Invalid(nameof(GenerationOptions.NumReturnSequences),
+                $"is {(options ?? Defaults).NumReturnSequences}: Answer returns one answer; call Answers for all of them");
+        return Answers(imagePath, question, options)[0];
+    }
+
+    /// <summary>Every answer generate() returns for <paramref name="question"/>: <see cref="GenerationOptions.NumReturnSequences"/>
+    /// of them, best first for beam search, as transformers orders them.</summary>
+    public IReadOnlyList<CaptionResult> Answers(string imagePath, string question, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(question);
         options ??= Defaults;
         options.Validate();
-        return Locked(() =>
+        return Locked<IReadOnlyList<CaptionResult>>(() =>
         {
             var pixels = Context.Pixels([imagePath]);
             var (ids, mask) = Context.Tokens([question]);
             using var result = Model.Generate(pixels, ids, mask, options);
-            var tokens = result.Tokens[0];
-            return new CaptionResult(imagePath, Context.Tokenizer.Decode(tokens), tokens);
+            return result.Tokens.Select(tokens => new CaptionResult(imagePath, Context.Tokenizer.Decode(tokens), tokens)).ToList();
         });
     }
 }

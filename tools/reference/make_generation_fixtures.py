@@ -49,6 +49,7 @@ CASES = {
                                                                          length_penalty=1.5, min_length=14)),
     "vqa.beam3": ("vqa", "question", dict(max_length=10, num_beams=3)),
     "vqa.greedy_rep13": ("vqa", "question", dict(max_length=10, repetition_penalty=1.3)),
+    "vqa.beam3_return3": ("vqa", "question", dict(max_length=10, num_beams=3, num_return_sequences=3)),
 }
 
 
