@@ -11,7 +11,7 @@ namespace Blip.Engine.Processing;
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
 /// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
-/// ignored, as PIL does), a GIF's transparent index shows its palette colour, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
+/// ignored, as PIL does), a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
 /// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot). EXIF orientation is ignored unless
 /// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set.
 /// </remarks>
@@ -107,17 +107,18 @@ public static class ImageDecoder
 
         var image = ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray
             ? DecodeGray16Png(codec, data, sourceName)
-            : DecodeRgba8(codec, sourceName, TransparentGifColour(codec, data));
+            : DecodeRgba8(codec, sourceName, GifFillColour(codec, data));
         return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
     }
 
-    private static (byte R, byte G, byte B)? TransparentGifColour(SKCodec codec, ReadOnlySpan<byte> data) =>
-        codec.EncodedFormat == SKEncodedImageFormat.Gif ? ImageGifTransparency.TransparentColour(data) : null;
+    private static (byte R, byte G, byte B)? GifFillColour(SKCodec codec, ReadOnlySpan<byte> data) =>
+        codec.EncodedFormat == SKEncodedImageFormat.Gif ? ImageGifTransparency.FillColour(data) : null;
 
-    // RGBA → RGB dropping alpha. In a GIF only the transparent index has alpha 0, and Skia writes
-    // it as (0, 0, 0, 0); PIL shows that index's palette colour, so it is put back.
+    // RGBA → RGB dropping alpha. In a GIF only the transparent index and the screen outside the first
+    // frame have alpha 0, and Skia writes them as (0, 0, 0, 0); PIL shows a palette colour there
+    // (ImageGifTransparency), so it is put back.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-pixel loop run once per image: skip the unoptimised JIT tier
-    private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? transparent = null)
+    private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? fill = null)
     {
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = GetPixels(codec, info, sourceName);
@@ -127,9 +128,9 @@ public static class ImageDecoder
             rgb[j] = rgba[i];
             rgb[j + 1] = rgba[i + 1];
             rgb[j + 2] = rgba[i + 2];
-            if (transparent is { } t && rgba[i + 3] == 0)
+            if (fill is { } f && rgba[i + 3] == 0)
             {
-                (rgb[j], rgb[j + 1], rgb[j + 2]) = t;
+                (rgb[j], rgb[j + 1], rgb[j + 2]) = f;
             }
         }
 

@@ -1,13 +1,18 @@
-// GIF transparent pixels as PIL gives them. PIL opens a GIF as mode P and convert("RGB") looks the
-// transparent index up in the palette like any other; Skia writes it as transparent black. Reads
+// GIF pixels that Skia leaves transparent, as PIL gives them. PIL opens a GIF as mode P and convert("RGB")
+// looks the transparent index up in the palette like any other; where the first frame does not cover the
+// screen, PIL's canvas holds the transparent index, or index 0 when there is none (GifImagePlugin's
+// load_prepare fills with the one; a new image holds zeros). Skia writes both as transparent black. Reads
 // the first frame's transparent index and colour table (GIF89a specification, sections 18–23).
 namespace Blip.Engine.Processing;
 
-/// <summary>Finds the RGB colour that PIL shows for the transparent index of a GIF's first frame.</summary>
+/// <summary>Finds the RGB colour that PIL shows where a GIF's first frame is transparent or absent.</summary>
 internal static class ImageGifTransparency
 {
-    /// <summary>The palette colour of the first frame's transparent index, or null when it has none.</summary>
-    public static (byte R, byte G, byte B)? TransparentColour(ReadOnlySpan<byte> gif)
+    /// <summary>
+    /// The colour, in the first frame's palette, of its transparent index, or of index 0 when it has none;
+    /// null when that index is outside the palette (PIL shows black, as Skia).
+    /// </summary>
+    public static (byte R, byte G, byte B)? FillColour(ReadOnlySpan<byte> gif)
     {
         if (gif.Length < 13 || !gif[..3].SequenceEqual("GIF"u8))
         {
@@ -23,14 +28,14 @@ internal static class ImageGifTransparency
             pos += size;
         }
 
-        int transparent = -1;
+        int fill = 0;
         while (pos < gif.Length)
         {
             if (gif[pos] == 0x21 && pos + 1 < gif.Length) // extension: label, then sub-blocks
             {
                 if (gif[pos + 1] == 0xF9 && pos + 6 < gif.Length && (gif[pos + 3] & 1) != 0)
                 {
-                    transparent = gif[pos + 6]; // graphic control: packed, delay (2), transparent index
+                    fill = gif[pos + 6]; // graphic control: packed, delay (2), transparent index
                 }
 
                 pos = SkipSubBlocks(gif, pos + 2);
@@ -50,9 +55,7 @@ internal static class ImageGifTransparency
             }
         }
 
-        return transparent >= 0 && (3 * transparent) + 2 < palette.Length
-            ? (palette[3 * transparent], palette[(3 * transparent) + 1], palette[(3 * transparent) + 2])
-            : null;
+        return (3 * fill) + 2 < palette.Length ? (palette[3 * fill], palette[(3 * fill) + 1], palette[(3 * fill) + 2]) : null;
     }
 
     private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> data, int start, int length) =>

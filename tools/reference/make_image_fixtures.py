@@ -9,7 +9,8 @@ Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images
                       RGBA, LA and gray; Adam7-interlaced; the hand-written ones use all five row
                       filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
                       EXIF orientation 6, sRGB ICC profile), PNG with gAMA 1.0 (PIL ignores colour
-                      metadata), WebP (lossy, lossless, both with alpha), GIF with a transparent index, BMP, and edge sizes (1x1, 5x3).
+                      metadata), WebP (lossy, lossless, both with alpha), GIF with a transparent index, GIF whose first frame
+                      is smaller than the screen (written by hand, one with a local palette), BMP, and edge sizes (1x1, 5x3).
   expected.json       for each image: PIL's mode after Image.open, its size, and the SHA-256 of
                       `np.asarray(img.convert("RGB"))` (HWC uint8) = check (a), decode == PIL exactly;
                       for each resize target: the SHA-256 of PIL's BICUBIC result (uint8 HWC), which
@@ -114,6 +115,33 @@ def png_raw(path, pixels, bit_depth, color_type, interlace=False, extra=()):
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(chunk(t, d) for t, d in extra) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
+def gif_raw(path, width, height, frame, global_palette=None, background=0, local_palette=None):
+    """Writes a one-frame GIF89a by hand (PIL always writes a frame that covers the whole screen):
+    frame = (x, y, indices HxW uint8). LZW with a clear code before the code width would grow."""
+    x, y, idx = frame
+    def table_flags(palette):
+        return (len(palette) // 3).bit_length() - 2  # 2 ** (n + 1) entries
+    out = b"GIF89a" + struct.pack("<HH", width, height)
+    out += bytes([0xF0 | table_flags(global_palette), background, 0]) + global_palette if global_palette else bytes([0x70, background, 0])
+    out += b"\x21\xf9\x04\x04\x0a\x00\x00\x00"  # graphic control: no transparency, 100 ms
+    flags = 0x80 | table_flags(local_palette) if local_palette else 0
+    out += b"\x2c" + struct.pack("<HHHHB", x, y, idx.shape[1], idx.shape[0], flags) + (local_palette or b"")
+    clear, codes = 256, [256]
+    for i, v in enumerate(idx.flatten()):
+        codes += [int(v)] + ([clear] if i % 250 == 249 else [])
+    acc = nbits = 0
+    lzw = bytearray()
+    for c in codes + [257]:  # 9-bit codes, then end of information
+        acc, nbits = acc | (c << nbits), nbits + 9
+        while nbits >= 8:
+            lzw.append(acc & 255)
+            acc, nbits = acc >> 8, nbits - 8
+    lzw += bytes([acc]) if nbits else b""
+    out += b"\x08" + b"".join(bytes([len(lzw[i:i + 255])]) + lzw[i:i + 255] for i in range(0, len(lzw), 255)) + b"\x00\x3b"
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 def make_sources():
     os.makedirs(SRC, exist_ok=True)
     s = lambda n: os.path.join(SRC, n)
@@ -166,6 +194,12 @@ def make_sources():
     gif = scene(60, 40, 28).quantize(colors=32, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     gif.save(s("gif_transparent_60x40.gif"), transparency=5)
     scene(50, 30, 29).save(s("bmp_50x30.bmp"))
+    # a first frame smaller than the screen: PIL fills the rest with palette index 0 of the frame's palette
+    grng = np.random.default_rng(32)
+    gpal, lpal = (bytes(grng.integers(0, 256, 768).astype(np.uint8)) for _ in range(2))
+    gif_raw(s("gif_subframe_40x30.gif"), 40, 30, (5, 4, grng.integers(1, 200, (15, 20)).astype(np.uint8)), gpal, background=7)
+    gif_raw(s("gif_subframe_local_20x10.gif"), 20, 10, (2, 3, grng.integers(1, 200, (5, 12)).astype(np.uint8)), gpal,
+            background=3, local_palette=lpal)
     scene(200, 150, 20).save(s("webp_lossy_200x150.webp"), quality=80, method=4)
     scene(96, 64, 21).save(s("webp_lossless_96x64.webp"), lossless=True)
     walpha = scene(80, 60, 30)
