@@ -11,7 +11,7 @@ namespace Blip.Engine.Processing;
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
 /// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
-/// ignored, as PIL does), a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
+/// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
 /// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot). EXIF orientation is ignored unless
 /// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set.
 /// </remarks>
@@ -84,6 +84,11 @@ public static class ImageDecoder
         if (data.IsEmpty)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is empty (0 bytes).");
+        }
+
+        if (ImagePngPalette.PadShortPalette(data) is { } padded)
+        {
+            data = padded; // indices past the file's palette are black in PIL; Skia would repeat its last colour
         }
 
         using var skData = SKData.CreateCopy(data);

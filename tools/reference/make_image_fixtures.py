@@ -5,7 +5,7 @@ Regenerating gives byte-identical files (fixed numpy seeds, PIL encoders are det
 
 Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images/):
   src/NAME.EXT        the input images, drawn here: smooth gradients + shapes (+ a little numpy
-                      noise) so that PNGs stay small. PNG (RGB, L, P+tRNS, LA, RGBA; 1/2/4-bit gray; 16-bit RGB,
+                      noise) so that PNGs stay small. PNG (RGB, L, P+tRNS, P with indices past its PLTE, LA, RGBA; 1/2/4-bit gray; 16-bit RGB,
                       RGBA, LA and gray; Adam7-interlaced; the hand-written ones use all five row
                       filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
                       EXIF orientation 6, sRGB ICC profile), PNG with gAMA 1.0 (PIL ignores colour
@@ -174,6 +174,12 @@ def make_sources():
     png_raw(s("gray1_35x21.png"), noise(35, 21, 25, 1) % 2, 1, 0)   # PIL mode "1"
     png_raw(s("gray2_35x21.png"), noise(35, 21, 26, 1) % 4, 2, 0)   # PIL "L" from "L;2" (x85)
     png_raw(s("gray4_35x21.png"), noise(35, 21, 27, 1) % 16, 4, 0)  # PIL "L" from "L;4" (x17)
+    # palette indices past the end of PLTE (libpng accepts them): PIL shows black, Skia the last entry
+    prng = np.random.default_rng(33)
+    png_raw(s("palette_short_24x16.png"), prng.integers(0, 16, (16, 24)).astype(np.uint8), 8, 3,
+            extra=[(b"PLTE", bytes(prng.integers(0, 256, 8 * 3).astype(np.uint8))), (b"tRNS", bytes([0, 100]))])
+    png_raw(s("palette_short2_24x16.png"), prng.integers(0, 4, (16, 24)).astype(np.uint8), 2, 3,
+            extra=[(b"PLTE", bytes(prng.integers(0, 256, 3 * 3).astype(np.uint8)))])
     # colour metadata that PIL ignores and a colour-managed decoder would apply
     png_raw(s("rgb_gamma1_40x30.png"), np.asarray(scene(40, 30, 23)), 8, 2, extra=[(b"gAMA", struct.pack(">I", 100000))])
     srgb = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())

@@ -1,0 +1,77 @@
+// Palette PNGs whose pixels use indices past the end of their PLTE chunk, as PIL shows them. libpng
+// accepts such files; PIL's palette holds black after the file's entries, while Skia repeats the last
+// entry. Padding PLTE with black up to the bit depth's 2^n entries (PNG specification, section 11.2.3)
+// before Skia reads it gives PIL's colours.
+using System.Buffers.Binary;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>Pads a short PLTE chunk of a colour-type-3 PNG with black entries.</summary>
+internal static class ImagePngPalette
+{
+    private const int PaletteColour = 3;
+
+    /// <summary>
+    /// The PNG with its PLTE chunk padded with black to 2^bit-depth entries (at most 256), or null when
+    /// <paramref name="png"/> is not a palette PNG with a short PLTE (or its chunks cannot be walked:
+    /// Skia then reports the damage).
+    /// </summary>
+    public static byte[]? PadShortPalette(ReadOnlySpan<byte> png)
+    {
+        if (!ImagePngHeader.TryRead(png, out var header) || header.ColorType != PaletteColour || header.BitDepth is not (1 or 2 or 4 or 8))
+        {
+            return null;
+        }
+
+        int entries = 1 << header.BitDepth;
+        for (int pos = 8; pos + 12 <= png.Length;)
+        {
+            int length = BinaryPrimitives.ReadInt32BigEndian(png[pos..]);
+            if (length < 0 || pos + 12L + length > png.Length)
+            {
+                return null;
+            }
+
+            var type = png.Slice(pos + 4, 4);
+            if (type.SequenceEqual("IDAT"u8))
+            {
+                return null;
+            }
+
+            if (type.SequenceEqual("PLTE"u8))
+            {
+                return length % 3 == 0 && length / 3 < entries ? WithPalette(png, pos, length, entries * 3) : null;
+            }
+
+            pos += 12 + length;
+        }
+
+        return null;
+    }
+
+    // The chunk at `pos` (a PLTE of `length` bytes) rewritten with `padded` bytes, zeros after the file's.
+    private static byte[] WithPalette(ReadOnlySpan<byte> png, int pos, int length, int padded)
+    {
+        var chunk = new byte[12 + padded];
+        BinaryPrimitives.WriteInt32BigEndian(chunk, padded);
+        png.Slice(pos + 4, 4 + length).CopyTo(chunk.AsSpan(4));                       // "PLTE" + entries
+        BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + padded), Crc32(chunk.AsSpan(4, 4 + padded)));
+        return [.. png[..pos], .. chunk, .. png[(pos + 12 + length)..]];
+    }
+
+    // CRC-32 of ISO 3309 / ITU-T V.42 as the PNG specification (annex D) computes it over type and data.
+    private static uint Crc32(ReadOnlySpan<byte> bytes)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in bytes)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+}
