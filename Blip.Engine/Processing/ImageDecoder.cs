@@ -11,7 +11,7 @@ namespace Blip.Engine.Processing;
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
 /// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
-/// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
+/// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, as do the pixels an RLE BMP leaves unwritten, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
 /// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot). EXIF orientation is ignored unless
 /// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set.
 /// </remarks>
@@ -112,16 +112,21 @@ public static class ImageDecoder
 
         var image = ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray
             ? DecodeGray16Png(codec, data, sourceName)
-            : DecodeRgba8(codec, sourceName, GifFillColour(codec, data));
+            : DecodeRgba8(codec, sourceName, FillColour(codec, data));
         return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
     }
 
-    private static (byte R, byte G, byte B)? GifFillColour(SKCodec codec, ReadOnlySpan<byte> data) =>
-        codec.EncodedFormat == SKEncodedImageFormat.Gif ? ImageGifTransparency.FillColour(data) : null;
+    // The colour PIL shows where Skia leaves a paletted image transparent: null where Skia's black is PIL's too.
+    private static (byte R, byte G, byte B)? FillColour(SKCodec codec, ReadOnlySpan<byte> data) => codec.EncodedFormat switch
+    {
+        SKEncodedImageFormat.Gif => ImageGifTransparency.FillColour(data),
+        SKEncodedImageFormat.Bmp => ImageBmpRle.FillColour(data),
+        _ => null,
+    };
 
     // RGBA → RGB dropping alpha. In a GIF only the transparent index and the screen outside the first
-    // frame have alpha 0, and Skia writes them as (0, 0, 0, 0); PIL shows a palette colour there
-    // (ImageGifTransparency), so it is put back.
+    // frame have alpha 0, in an RLE BMP only the pixels it leaves unwritten, and Skia writes them as
+    // (0, 0, 0, 0); PIL shows a palette colour there (ImageGifTransparency, ImageBmpRle), so it is put back.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-pixel loop run once per image: skip the unoptimised JIT tier
     private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? fill = null)
     {

@@ -10,7 +10,8 @@ Scheme (compact but exact; everything lands in Blip.Engine.Tests/Fixtures/images
                       filters), JPEG (baseline 4:2:0, 4:2:2, 4:4:4, progressive, gray, Adobe CMYK,
                       EXIF orientation 6, sRGB ICC profile), PNG with gAMA 1.0 (PIL ignores colour
                       metadata), WebP (lossy, lossless, both with alpha), GIF with a transparent index, GIF whose first frame
-                      is smaller than the screen (written by hand, one with a local palette), BMP, and edge sizes (1x1, 5x3).
+                      is smaller than the screen (written by hand, one with a local palette), BMP (also RLE8
+                      and RLE4 ones that leave pixels unwritten), and edge sizes (1x1, 5x3).
   expected.json       for each image: PIL's mode after Image.open, its size, and the SHA-256 of
                       `np.asarray(img.convert("RGB"))` (HWC uint8) = check (a), decode == PIL exactly;
                       for each resize target: the SHA-256 of PIL's BICUBIC result (uint8 HWC), which
@@ -142,6 +143,16 @@ def gif_raw(path, width, height, frame, global_palette=None, background=0, local
         f.write(out)
 
 
+def bmp_rle(path, width, height, rle, palette, rle4=False):
+    """Writes an RLE8 (or RLE4) BMP by hand (PIL cannot write one): rle is the compressed pixel data, palette
+    a list of (r, g, b). BITMAPINFOHEADER, bottom-up rows."""
+    pal = b"".join(bytes([b, g, r, 0]) for r, g, b in palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 4 if rle4 else 8, 2 if rle4 else 1, len(rle), 2835, 2835, len(palette), 0)
+    offset = 14 + len(info) + len(pal)
+    with open(path, "wb") as f:
+        f.write(b"BM" + struct.pack("<IHHI", offset + len(rle), 0, 0, offset) + info + pal + rle)
+
+
 def make_sources():
     os.makedirs(SRC, exist_ok=True)
     s = lambda n: os.path.join(SRC, n)
@@ -200,6 +211,17 @@ def make_sources():
     gif = scene(60, 40, 28).quantize(colors=32, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     gif.save(s("gif_transparent_60x40.gif"), transparency=5)
     scene(50, 30, 29).save(s("bmp_50x30.bmp"))
+    # RLE BMPs leave pixels unwritten (early end of line, delta): PIL shows palette index 0 (an end of bitmap
+    # before the last pixel is refused by PIL: "not enough image data")
+    brng = np.random.default_rng(34)
+    bpal = [tuple(int(v) for v in c) for c in brng.integers(0, 256, (256, 3))]
+    rle8 = (bytes([5, 9]) + bytes([0, 3, 1, 2, 3, 0]) + b"\x00\x00"   # row 0: run of 5, 3 literals (padded), end of line
+            + bytes([12, 40]) + b"\x00\x00" + bytes([0, 2, 4, 1])      # row 1 full; a delta (4 right, 1 up) skips row 2
+            + bytes([3, 41]) + b"\x00\x00" + bytes([12, 42]) + b"\x00\x00"  # row 3 from x=4, row 4 full
+            + bytes([6, 43]) + b"\x00\x00\x00\x01")                       # half of row 5, end of line, end of bitmap
+    bmp_rle(s("bmp_rle8_12x6.bmp"), 12, 6, rle8, bpal)
+    rle4 = b"".join(bytes([7, 0x5A]) + bytes([0, 3, 0x12, 0x30]) + b"\x00\x00" for _ in range(5)) + b"\x00\x01"
+    bmp_rle(s("bmp_rle4_13x5.bmp"), 13, 5, rle4, bpal[:16], rle4=True)
     # a first frame smaller than the screen: PIL fills the rest with palette index 0 of the frame's palette
     grng = np.random.default_rng(32)
     gpal, lpal = (bytes(grng.integers(0, 256, 768).astype(np.uint8)) for _ in range(2))
