@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Blip.Engine.Config;
+using Blip.Engine.Processing;
 
 namespace Blip.Engine.Tests.Processing;
 
@@ -90,4 +92,36 @@ public sealed class ImageProcessorConfigTests
     [Test]
     public void Malformed_json_names_the_source() =>
         Assert.That(Assert.Throws<ConfigException>(() => ImageProcessorConfig.Parse("{", "x.json"))!.File, Is.EqualTo("x.json"));
+
+    // Fixtures/images/config_cases.json (tools/reference/make_image_config_cases.py): what BlipImageProcessorPil made
+    // of each preprocessor_config.json on one image, or the exception it raised.
+    private static List<TestCaseData> ConfigCases()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(ImageFixtures.Folder, "config_cases.json")));
+        string source = doc.RootElement.GetProperty("source").GetString()!;
+        return doc.RootElement.GetProperty("cases").EnumerateArray().Select(c =>
+        {
+            var t = c.GetProperty("transformers");
+            string? Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v.ToString() : null;
+            long[]? shape = t.TryGetProperty("shape", out var dims) ? [.. dims.EnumerateArray().Select(d => d.GetInt64())] : null;
+            return new TestCaseData(JsonSerializer.Serialize(c.GetProperty("config")), source, shape, Text(t, "sha256"),
+                Text(t, "error") ?? Text(c, "engine_refuses"));
+        }).ToList();
+    }
+
+    [TestCaseSource(nameof(ConfigCases))]
+    public void Config_variants_give_what_transformers_gives(string json, string source, long[]? shape, string? sha256, string? refused)
+    {
+        if (refused is not null)
+        {
+            var e = Assert.Throws<ConfigException>(() => ImageProcessorConfig.Parse(json, "preprocessor_config.json"), $"transformers: {refused}");
+            Assert.That(e!.Message, Does.Contain("preprocessor_config.json"));
+            return;
+        }
+
+        var processor = new BlipImageProcessor(ImageProcessorConfig.Parse(json, "preprocessor_config.json"));
+        using var pixels = processor.Preprocess([ImageFixtures.Source(source)]);
+        Assert.That(pixels.shape, Is.EqualTo(shape));
+        Assert.That(ImageFixtures.Sha256(pixels.data<float>().ToArray()), Is.EqualTo(sha256), "pixel_values differ from transformers'");
+    }
 }

@@ -12,7 +12,8 @@ namespace Blip.Engine.Config;
 /// Read with <see cref="Load"/>, which follows transformers' <c>ImageProcessingMixin.get_image_processor_dict</c>:
 /// the nested <c>image_processor</c> object of <c>processor_config.json</c> wins, else
 /// <c>preprocessor_config.json</c>. Keys this processor does not use (<c>image_processor_type</c>,
-/// <c>processor_class</c>, ...) are ignored. An integer <c>size</c> means a square, as in transformers.
+/// <c>processor_class</c>, ...) are ignored. An integer <c>size</c> means a square, as in transformers. A flag set to
+/// <c>null</c> is off (transformers tests it for truth); a <c>null</c> value that an enabled flag needs is refused.
 /// </remarks>
 public sealed record ImageProcessorConfig
 {
@@ -153,20 +154,37 @@ public sealed record ImageProcessorConfig
         }
 
         var d = Default;
-        var (height, width) = e.TryGetProperty("size", out var size) ? ReadSize(size, source) : (d.Height, d.Width);
+        // transformers sets each key as an attribute and tests the flags for truth, so a null flag is off, and a
+        // null value that a flag which is on needs is refused (its "`size` and `resample` must be specified ...").
+        bool resize = ReadBool(e, "do_resize", d.DoResize, source), rescale = ReadBool(e, "do_rescale", d.DoRescale, source);
+        bool normalize = ReadBool(e, "do_normalize", d.DoNormalize, source);
+        RequireNotNull(e, resize, "do_resize", source, "size", "resample");
+        RequireNotNull(e, rescale, "do_rescale", source, "rescale_factor");
+        RequireNotNull(e, normalize, "do_normalize", source, "image_mean", "image_std");
+        var (height, width) = e.TryGetProperty("size", out var size) && size.ValueKind != JsonValueKind.Null
+            ? ReadSize(size, source) : (d.Height, d.Width);
         return new ImageProcessorConfig
         {
             Height = height,
             Width = width,
-            DoResize = ReadBool(e, "do_resize", d.DoResize, source),
+            DoResize = resize,
             Resample = ReadInt(e, "resample", d.Resample, source),
-            DoRescale = ReadBool(e, "do_rescale", d.DoRescale, source),
+            DoRescale = rescale,
             RescaleFactor = ReadDouble(e, "rescale_factor", d.RescaleFactor, source),
-            DoNormalize = ReadBool(e, "do_normalize", d.DoNormalize, source),
+            DoNormalize = normalize,
             ImageMean = ReadTriple(e, "image_mean", d.ImageMean, source),
             ImageStd = ReadTriple(e, "image_std", d.ImageStd, source),
             DoConvertRgb = ReadBool(e, "do_convert_rgb", d.DoConvertRgb, source),
         }.Validate(source);
+    }
+
+    private static void RequireNotNull(JsonElement e, bool flag, string flagName, string source, params string[] names)
+    {
+        foreach (var name in names)
+        {
+            Require(!flag || !e.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.Null, source, name,
+                $"is null while {flagName} is on; transformers refuses that (\"must be specified if `{flagName}` is `True`\")");
+        }
     }
 
     private static (int Height, int Width) ReadSize(JsonElement size, string source)
@@ -187,8 +205,10 @@ public sealed record ImageProcessorConfig
             $"must be {{\"height\": H, \"width\": W}} or an integer, got {size.GetRawText()} (shortest_edge sizes are not BLIP's)");
     }
 
+    // Absent: the class default. Null: off, as transformers' `if do_resize:` reads None.
     private static bool ReadBool(JsonElement e, string name, bool fallback, string source) =>
-        !e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? fallback
+        !e.TryGetProperty(name, out var v) ? fallback
+        : v.ValueKind == JsonValueKind.Null ? false
         : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
         : throw Bad(source, name, "a boolean", v);
 
