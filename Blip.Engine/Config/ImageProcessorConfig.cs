@@ -12,7 +12,9 @@ namespace Blip.Engine.Config;
 /// Read with <see cref="Load"/>, which follows transformers' <c>ImageProcessingMixin.get_image_processor_dict</c>:
 /// the nested <c>image_processor</c> object of <c>processor_config.json</c> wins, else
 /// <c>preprocessor_config.json</c>. Keys this processor does not use (<c>image_processor_type</c>,
-/// <c>processor_class</c>, ...) are ignored. An integer <c>size</c> means a square, as in transformers. A flag set to
+/// <c>processor_class</c>, ...) are ignored; keys that would change transformers' output in ways not implemented here
+/// (<c>do_center_crop</c>, <c>do_pad</c> with a <c>pad_size</c>, <c>default_to_square</c> false) are refused. An integer
+/// <c>size</c> means a square and a list <c>[H, W]</c>, as in transformers. A flag set to
 /// <c>null</c> is off (transformers tests it for truth); a <c>null</c> value that an enabled flag needs is refused.
 /// </remarks>
 public sealed record ImageProcessorConfig
@@ -163,6 +165,7 @@ public sealed record ImageProcessorConfig
         RequireNotNull(e, normalize, "do_normalize", source, "image_mean", "image_std");
         var (height, width) = e.TryGetProperty("size", out var size) && size.ValueKind != JsonValueKind.Null
             ? ReadSize(size, source) : (d.Height, d.Width);
+        RefuseUnimplemented(e, size.ValueKind == JsonValueKind.Number, source);
         return new ImageProcessorConfig
         {
             Height = height,
@@ -176,6 +179,20 @@ public sealed record ImageProcessorConfig
             ImageStd = ReadTriple(e, "image_std", d.ImageStd, source),
             DoConvertRgb = ReadBool(e, "do_convert_rgb", d.DoConvertRgb, source),
         }.Validate(source);
+    }
+
+    // Keys the PIL processor honours that would make its pixel_values differ from ours: refused, not ignored.
+    private static void RefuseUnimplemented(JsonElement e, bool integerSize, string source)
+    {
+        Require(!integerSize || ReadBool(e, "default_to_square", true, source), source, "default_to_square",
+            "is not true, so transformers reads the integer size as {\"shortest_edge\": N} (aspect ratio kept), which Blip.Engine does not implement");
+        Require(!ReadBool(e, "do_center_crop", false, source), source, "do_center_crop",
+            "is true: transformers then crops to crop_size after resizing, which Blip.Engine does not implement");
+        bool padSize = e.TryGetProperty("pad_size", out var pad) && pad.ValueKind != JsonValueKind.Null;
+        // Without pad_size transformers pads to the batch's largest image: a no-op for one image or equal sizes, and
+        // Preprocess refuses a batch of unequal ones.
+        Require(!ReadBool(e, "do_pad", false, source) || !padSize, source, "do_pad",
+            "is true with a pad_size: transformers then pads to it, which Blip.Engine does not implement");
     }
 
     private static void RequireNotNull(JsonElement e, bool flag, string flagName, string source, params string[] names)
@@ -194,6 +211,13 @@ public sealed record ImageProcessorConfig
             return (square, square);
         }
 
+        if (size.ValueKind == JsonValueKind.Array && size.GetArrayLength() == 2
+            && size[0].ValueKind == JsonValueKind.Number && size[0].TryGetInt32(out int rows)
+            && size[1].ValueKind == JsonValueKind.Number && size[1].TryGetInt32(out int columns))
+        {
+            return (rows, columns); // [height, width], as transformers' get_size_dict reads a list
+        }
+
         if (size.ValueKind == JsonValueKind.Object
             && size.TryGetProperty("height", out var h) && h.TryGetInt32(out int height)
             && size.TryGetProperty("width", out var w) && w.TryGetInt32(out int width))
@@ -202,7 +226,7 @@ public sealed record ImageProcessorConfig
         }
 
         throw new ConfigException(source, "size",
-            $"must be {{\"height\": H, \"width\": W}} or an integer, got {size.GetRawText()} (shortest_edge sizes are not BLIP's)");
+            $"must be {{\"height\": H, \"width\": W}}, [H, W] or an integer, got {size.GetRawText()} (shortest_edge sizes are not BLIP's)");
     }
 
     // Absent: the class default. Null: off, as transformers' `if do_resize:` reads None.

@@ -41,6 +41,24 @@ CASES = [
     ({"size": None, "do_resize": False}, None),
     ({**SIZE, "rescale_factor": None, "do_rescale": False}, None),
     ({**SIZE, "image_mean": None, "image_std": None, "do_normalize": False}, None),
+    # a list size is [height, width]
+    ({"size": [20, 10]}, None),
+    ({"size": [20]}, None),
+    ({"size": [20, 10, 3]}, "a size list other than [height, width]"),
+    # keys that change the output in ways Blip.Engine does not implement: refused instead of ignored
+    ({"size": 20, "default_to_square": False}, "shortest_edge resizing (aspect ratio kept)"),
+    ({"size": 20, "default_to_square": None}, "shortest_edge resizing (aspect ratio kept)"),
+    ({**SIZE, "default_to_square": False}, None),
+    ({**SIZE, "do_center_crop": True, "crop_size": 8}, "center cropping"),
+    ({**SIZE, "do_center_crop": True}, None),
+    ({**SIZE, "do_center_crop": False, "crop_size": 8}, None),
+    ({**SIZE, "do_pad": True, "pad_size": {"height": 30, "width": 30}}, "padding"),
+    ({**SIZE, "do_pad": True}, None),
+    ({"do_resize": False, "do_pad": True}, None),  # one image: nothing to pad to
+    ({**SIZE, "do_pad": False, "pad_size": {"height": 30, "width": 30}}, None),
+    # deliberate: only PIL BICUBIC, and only fixed output sizes
+    ({**SIZE, "resample": 2}, "resample filters other than BICUBIC (3)"),
+    ({"size": {"shortest_edge": 30}}, "shortest_edge resizing (aspect ratio kept)"),
 ]
 
 
