@@ -37,7 +37,7 @@ public class GenerationOptionsTests
         Assert.That(GenerationOptions.Parse("""{"min_new_tokens": 2}""").MinNewTokens, Is.EqualTo(2));
     }
 
-    [TestCase("""{"top_p": 1.5}""", "top_p")]
+    [TestCase("""{"do_sample": true, "top_p": 1.5}""", "top_p")]
     [TestCase("""{"early_stopping": "sometimes"}""", "early_stopping")]
     [TestCase("""{"num_beams": 2, "num_return_sequences": 3}""", "num_return_sequences")]
     [TestCase("""{"num_beams": "3"}""", "num_beams")]
@@ -75,16 +75,16 @@ public class GenerationOptionsTests
 
     private static IEnumerable<TestCaseData> BadOptions()
     {
-        yield return new TestCaseData(new GenerationOptions { TopP = -0.1 }, "TopP");
-        yield return new TestCaseData(new GenerationOptions { TopP = double.NaN }, "TopP");
-        yield return new TestCaseData(new GenerationOptions { TopP = 1.01 }, "TopP");
-        yield return new TestCaseData(new GenerationOptions { Temperature = 0 }, "Temperature");
+        yield return new TestCaseData(new GenerationOptions { DoSample = true, TopP = -0.1 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { DoSample = true, TopP = double.NaN }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { DoSample = true, TopP = 1.01 }, "TopP");
+        yield return new TestCaseData(new GenerationOptions { DoSample = true, Temperature = 0 }, "Temperature");
         yield return new TestCaseData(new GenerationOptions { NumBeams = 0 }, "NumBeams");
         yield return new TestCaseData(new GenerationOptions { NumBeams = 2, NumReturnSequences = 3 }, "NumReturnSequences");
         yield return new TestCaseData(new GenerationOptions { NumReturnSequences = 2 }, "NumReturnSequences");
         yield return new TestCaseData(new GenerationOptions { MaxNewTokens = 0 }, "MaxNewTokens");
         yield return new TestCaseData(new GenerationOptions { RepetitionPenalty = -1 }, "RepetitionPenalty");
-        yield return new TestCaseData(new GenerationOptions { TopK = -1 }, "TopK");
+        yield return new TestCaseData(new GenerationOptions { DoSample = true, TopK = -1 }, "TopK");
         yield return new TestCaseData(new GenerationOptions { EarlyStopping = (BeamEarlyStopping)7 }, "EarlyStopping");
     }
 
@@ -94,6 +94,16 @@ public class GenerationOptionsTests
         ArgumentNullException.ThrowIfNull(options);
         var e = Assert.Throws<ArgumentException>(options.Validate);
         Assert.That(e!.ParamName, Is.EqualTo(field));
+    }
+
+    [Test]
+    public void Sampling_settings_are_not_judged_without_sampling()
+    {
+        // transformers: generate(temperature=0.0 | top_k=-1 | top_p=1.5) without do_sample gives the greedy ids.
+        foreach (var options in new[] { new GenerationOptions { Temperature = 0 }, new GenerationOptions { TopK = -1 },
+                     new GenerationOptions { TopP = 1.5, NumBeams = 3 } })
+            Assert.DoesNotThrow(() => options.Validate(), options.ToString());
+        Assert.That(GenerationOptions.Parse("""{"do_sample": false, "temperature": 0.0}""").Temperature, Is.EqualTo(0));
     }
 
     [Test]

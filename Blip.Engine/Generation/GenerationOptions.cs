@@ -84,11 +84,16 @@ public sealed record GenerationOptions
         Require(MinLength >= 0, nameof(MinLength), "must not be negative");
         Require(MinNewTokens is null or >= 0, nameof(MinNewTokens), "must not be negative when set");
         Require(NumBeams is >= 1 and <= MaxWidth, nameof(NumBeams), $"must be in [1, {MaxWidth}]");
-        // The scores are float32: a temperature that rounds to 0 there would divide by zero.
-        Require((float)Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), $"must be a positive number (at least {float.Epsilon:R}, the smallest float32), got {Temperature:R}");
-        Require(TopK >= 0, nameof(TopK), "must not be negative (0 disables)");
-        // transformers' TopPLogitsWarper takes 0 (then only the best token or two survive), whatever its message says.
-        Require(TopP >= 0 && TopP <= 1, nameof(TopP), "must be in [0, 1]");
+        // The sampling warpers' settings are judged only when sampling: transformers' greedy and beam search ignore them
+        // (generate(temperature=0.0, top_k=-1, top_p=1.5) gives the greedy ids; it only refuses them with do_sample).
+        if (DoSample)
+        {
+            // The scores are float32: a temperature that rounds to 0 there would divide by zero.
+            Require((float)Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), $"must be a positive number (at least {float.Epsilon:R}, the smallest float32) when sampling, got {Temperature:R}");
+            Require(TopK >= 0, nameof(TopK), "must not be negative when sampling (0 disables)");
+            // transformers' TopPLogitsWarper takes 0 (then only the best token or two survive), whatever its message says.
+            Require(TopP >= 0 && TopP <= 1, nameof(TopP), "must be in [0, 1] when sampling");
+        }
         Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), nameof(RepetitionPenalty), "must be a positive number");
         Require(NoRepeatNgramSize >= 0, nameof(NoRepeatNgramSize), "must not be negative (0 disables)");
         Require(double.IsFinite(LengthPenalty), nameof(LengthPenalty), "must be a finite number");
