@@ -76,9 +76,13 @@ public sealed class TokenizerFileTests
     }
 
     [Test]
-    public void Post_processor_id_that_names_no_token_is_refused() =>
-        AssertRefused(WriteTokenizerJson(r => r["post_processor"]!["special_tokens"]!["[CLS]"]!["ids"] = new JsonArray(999)),
-            "post_processor.special_tokens['[CLS]'].ids", "999");
+    public void Post_processor_of_tokenizer_json_is_not_used_so_an_id_that_names_no_token_is_harmless()
+    {
+        // transformers 5's BertTokenizer replaces the file's post-processor with [CLS] $A [SEP] from the configs
+        // (checked with transformers 5.12.1: [CLS] id 999 in the file, ids [101, 100, 1008, 102] for "zzqx dog").
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(WriteTokenizerJson(r => r["post_processor"]!["special_tokens"]!["[CLS]"]!["ids"] = new JsonArray(999)));
+        Assert.That(tokenizer.Encode("hello worlds"), Is.EqualTo(new long[] { 2, 5, 6, 7, 3 }));
+    }
 
     [Test]
     public void Malformed_bert_post_processor_is_named() =>
@@ -118,8 +122,16 @@ public sealed class TokenizerFileTests
     }
 
     [Test]
-    public void Model_unknown_token_missing_from_the_vocab_is_refused_at_load_not_blamed_on_a_text() =>
-        AssertRefused(WriteTokenizerJson(r => r["model"]!["unk_token"] = "<unk>"), "model.unk_token", "<unk>");
+    public void Model_unknown_token_of_tokenizer_json_is_not_used_the_configs_is()
+    {
+        // transformers 5's BertTokenizer builds its WordPiece with the config's unk_token ([UNK] by default), whatever
+        // the file's model.unk_token (checked with transformers 5.12.1: "<unk>" in the file, "zzqx" encodes as [UNK]).
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(WriteTokenizerJson(r => r["model"]!["unk_token"] = "<unk>"));
+        Assert.That(tokenizer.Encode("zzqx hello"), Is.EqualTo(new long[] { 2, 1, 5, 3 }));
+        string map = WriteFile("special_tokens_map.json", """{"unk_token": "<unk>"}""");
+        var e = Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(Path.Combine(_dir, "tokenizer.json"), null, map).Dispose())!;
+        Assert.That((e.File, e.Field), Is.EqualTo((map, "unk_token")), e.Message);
+    }
 
     [Test]
     public void Repeated_vocab_key_keeps_the_last_as_tokenizers_does()

@@ -141,8 +141,11 @@ public sealed class BlipTokenizer : IDisposable
     }
 
     /// <summary>Loads a Hugging Face <c>tokenizer.json</c> (BERT WordPiece) with optional config files.</summary>
+    /// <remarks>As transformers 5's BertTokenizer, only the file's vocabulary, added tokens, truncation and padding are
+    /// used; lowercasing, accent stripping, CJK splitting, the unk token and <c>[CLS] text [SEP]</c> come from
+    /// tokenizer_config.json (BERT's defaults when it is absent), whatever the file's normalizer or post-processor say.</remarks>
     /// <param name="tokenizerJsonPath">The tokenizers-library file.</param>
-    /// <param name="tokenizerConfigPath">tokenizer_config.json for model_max_length and the special token names.</param>
+    /// <param name="tokenizerConfigPath">tokenizer_config.json for the normalizer settings, model_max_length and the special token names.</param>
     /// <param name="specialTokensMapPath">special_tokens_map.json for the special token names.</param>
     public static BlipTokenizer FromTokenizerJson(string tokenizerJsonPath, string? tokenizerConfigPath = null, string? specialTokensMapPath = null)
     {
@@ -150,7 +153,7 @@ public sealed class BlipTokenizer : IDisposable
         if (!File.Exists(tokenizerJsonPath))
             throw new FileNotFoundException($"Tokenizer file '{tokenizerJsonPath}' does not exist.", tokenizerJsonPath);
         var settings = TokenizerSettings.Read(tokenizerConfigPath, specialTokensMapPath);
-        return new BlipTokenizer(TokenizerJson.Read(tokenizerJsonPath), settings);
+        return new BlipTokenizer(TokenizerJson.FromTokenizerJson(tokenizerJsonPath, settings), settings);
     }
 
     /// <summary>Token ids of <paramref name="text"/>, as transformers' <c>tokenizer(text).input_ids</c>.</summary>

@@ -39,16 +39,47 @@ internal sealed class TokenizerJson
     /// <summary>Reads a <c>tokenizer.json</c> file with a WordPiece model.</summary>
     public static TokenizerJson Read(string path) => Create(TokenizerSettings.ReadObject(path), path);
 
+    /// <summary>
+    /// Builds the document transformers 5's BertTokenizer makes from a <c>tokenizer.json</c>: only its
+    /// <c>model.vocab</c>, <c>added_tokens</c>, <c>truncation</c> and <c>padding</c> are kept; normalizer,
+    /// pre-tokenizer, WordPiece model, decoder and post-processor come from <paramref name="settings"/>, as from vocab.txt.
+    /// </summary>
+    /// <remarks>
+    /// <c>TokenizersBackend.convert_to_native_format</c> hands BertTokenizer the file's vocab (and its post-processor,
+    /// padding and truncation); <c>BertTokenizer.__init__</c> then builds a new WordPiece (100 characters, the config's
+    /// unk token), BertNormalizer, BertPreTokenizer and WordPiece decoder, and replaces the post-processor with
+    /// <c>[CLS] $A [SEP]</c> once the special tokens are known. The file's other sections are still read by the
+    /// tokenizers library, so one it cannot parse is refused here too.
+    /// </remarks>
+    public static TokenizerJson FromTokenizerJson(string path, TokenizerSettings settings)
+    {
+        var file = Read(path);
+        if (file.Root["post_processor"] is JsonObject)
+            file.SingleTemplate(checkIds: false);
+        var vocab = ((JsonObject)file.Root["model"]!["vocab"]!).ToDictionary(kv => kv.Key, kv => (int)Integer(kv.Value)!, StringComparer.Ordinal);
+        var added = (JsonArray)(file.Root["added_tokens"]?.DeepClone() ?? new JsonArray());
+        return Build(vocab, added, settings, path, file.Root["truncation"]?.DeepClone(), file.Root["padding"]?.DeepClone());
+    }
+
     /// <summary>Builds the document transformers 5 makes for a BertTokenizer from vocab.txt and its configs.</summary>
     public static TokenizerJson FromVocabulary(string vocabPath, TokenizerSettings settings)
     {
         var vocab = ReadVocabulary(vocabPath);
+        return Build(vocab, AddedTokens(vocab, settings, vocabPath), settings, vocabPath, truncation: null, padding: null);
+    }
+
+    // BertTokenizer.__init__ (tokenization_bert.py): the tokenizer it builds from a vocabulary and its settings.
+    private static TokenizerJson Build(Dictionary<string, int> vocab, JsonArray addedTokens, TokenizerSettings settings, string source,
+        JsonNode? truncation, JsonNode? padding)
+    {
+        if (!vocab.ContainsKey(settings.UnkToken))
+            throw settings.MissingToken(source, "unk_token", settings.UnkToken);
         var root = new JsonObject
         {
             ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = AddedTokens(vocab, settings, vocabPath),
+            ["truncation"] = truncation,
+            ["padding"] = padding,
+            ["added_tokens"] = addedTokens,
             ["normalizer"] = new JsonObject
             {
                 ["type"] = "BertNormalizer",
@@ -58,7 +89,7 @@ internal sealed class TokenizerJson
                 ["lowercase"] = settings.DoLowerCase,
             },
             ["pre_tokenizer"] = new JsonObject { ["type"] = "BertPreTokenizer" },
-            ["post_processor"] = Template(settings, vocab, vocabPath),
+            ["post_processor"] = Template(settings, vocab, source),
             ["decoder"] = new JsonObject { ["type"] = "WordPiece", ["prefix"] = "##", ["cleanup"] = true },
             ["model"] = new JsonObject
             {
@@ -69,7 +100,7 @@ internal sealed class TokenizerJson
                 ["vocab"] = new JsonObject(vocab.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             },
         };
-        return Create(root, vocabPath);
+        return Create(root, source);
     }
 
     /// <summary>
@@ -95,8 +126,11 @@ internal sealed class TokenizerJson
     /// The ids the post-processor puts before and after a single sequence: [CLS] and [SEP] for BERT
     /// (TemplateProcessing as transformers 5 writes it, or the older BertProcessing).
     /// </summary>
-    public (int[] Prefix, int[] Suffix) SingleTemplate()
+    /// <param name="checkIds">Require each id to name a token (the tokenizers library itself does not).</param>
+    public (int[] Prefix, int[] Suffix) SingleTemplate(bool checkIds = true)
     {
+        int TemplateId(JsonNode? node, string what) => checkIds ? NamedTokenId(node, what)
+            : Integer(node) is long id ? (int)id : throw new ConfigException(Source, what, $"holds {node?.ToJsonString() ?? "nothing"}, which is not an id");
         var post = Root["post_processor"] as JsonObject
             ?? throw new ConfigException(Source, "post_processor", "is missing, so the special tokens to add are unknown");
         switch (Text(post["type"]))
@@ -135,7 +169,7 @@ internal sealed class TokenizerJson
     };
 
     // An id the post-processor adds: it must name a token, or the model would see an id outside its embeddings.
-    private int TemplateId(JsonNode? node, string what) =>
+    private int NamedTokenId(JsonNode? node, string what) =>
         Integer(node) is long id && id >= 0 && id < IdToToken.Count && IdToToken[(int)id] is not null ? (int)id
         : throw new ConfigException(Source, what, $"holds {node?.ToJsonString() ?? "nothing"}, which is not the id of a token");
 
@@ -156,8 +190,6 @@ internal sealed class TokenizerJson
                 throw new ConfigException(source, "model.vocab", $"gives id {id} to both '{vocabToken[id]}' and '{token}'");
             tokenToId[token] = id;
         }
-        if (Text(model["unk_token"]) is { } unkToken && !tokenToId.ContainsKey(unkToken))
-            throw new ConfigException(source, "model.unk_token", $"'{unkToken}' is not in model.vocab (every unknown word would fail to encode)");
         var added = root["added_tokens"] as JsonArray ?? [];
         for (int i = 0; i < added.Count; i++)
         {
@@ -258,8 +290,6 @@ internal sealed class TokenizerJson
             int id = vocab.TryGetValue(token, out int known) ? known : next++;
             added[id] = new AddedTokenSpec(id, token, Special: true);
         }
-        if (!vocab.ContainsKey(settings.UnkToken))
-            throw settings.MissingToken(vocabPath, "unk_token", settings.UnkToken);
         return new JsonArray(added.Values.Select(a => (JsonNode)new JsonObject
         {
             ["id"] = a.Id,

@@ -1,0 +1,192 @@
+"""Writes Blip.Engine.Tests/Fixtures/tokenizer/cases/: tokenizer folders unlike BLIP's Hub files, and what
+transformers' tokenizer (and BlipProcessor) make of each.
+
+    tools/reference/py tools/reference/make_tokenizer_cases.py
+
+Every case starts from a tiny Hub-style folder: vocab.txt (the first 1038 lines of
+Fixtures/tiny/captioning/vocab.txt, so [DEC] and [ENC] are added tokens 1038 and 1039 as in BLIP), the Hub's
+tokenizer_config.json and special_tokens_map.json. Cases named tj_* are what save_pretrained writes from
+it (tokenizer.json + tokenizer_config.json), then edited; the others edit the Hub files. Each case folder holds
+the tokenizer files without the vocabulary (tokenizer.json's model.vocab is {}; vocab.txt is not copied:
+the tests fill both from the first 1038 lines of the tiny vocab.txt) and expected.json:
+  files        which files the case has, "vocab.txt" among them when it has one
+  info         pad/unk/cls/sep/mask/bos ids (null when transformers has none), len, model_max_length
+  encode       [{text, add_special_tokens, max_length, ids}] (max_length: truncation=True)
+  batch        [{texts, input_ids, attention_mask}] padding="longest"
+  decode       [{ids, skip_special_tokens, text}]
+  id_to_token  [{id, token}]
+Running it again gives identical files.
+"""
+
+import copy
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import tokenizers
+import transformers
+from transformers import AutoTokenizer
+
+transformers.logging.set_verbosity_error()
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "Blip.Engine.Tests", "Fixtures")
+TINY_VOCAB = os.path.join(FIXTURES, "tiny", "captioning", "vocab.txt")
+VOCAB_LINES = 1038
+OUT = os.path.join(FIXTURES, "tokenizer", "cases")
+
+HUB_TOKENIZER_CONFIG = {
+    "cls_token": "[CLS]", "do_basic_tokenize": True, "do_lower_case": True, "mask_token": "[MASK]",
+    "model_max_length": 512, "name_or_path": "bert-base-uncased", "never_split": None, "pad_token": "[PAD]",
+    "processor_class": "BlipProcessor", "sep_token": "[SEP]", "special_tokens_map_file": None,
+    "strip_accents": None, "tokenize_chinese_chars": True, "tokenizer_class": "BertTokenizer", "unk_token": "[UNK]",
+}
+HUB_SPECIAL_TOKENS_MAP = {
+    "additional_special_tokens": ["[ENC]"], "bos_token": "[DEC]", "cls_token": "[CLS]", "mask_token": "[MASK]",
+    "pad_token": "[PAD]", "sep_token": "[SEP]", "unk_token": "[UNK]",
+}
+
+TEXTS = [
+    "A Photography of a DOG", "Café de jà vu", "naïve résumé", "東京 dog", "dog,running.", "two  dark\tblue umbrella",
+    "x\u0000y dog\u200b", "photography", "[DEC] a dog [SEP] [ENC]", "[dec] dog", "de##ja", "how many dogs ?",
+    "a woman and a dog sitting together on the beach", "",
+]
+DECODES = [
+    [101, 1038, 1039, 102, 0, 100, 103], [1038, 1039, 1040, 1041, 1042], [101, 7, 1020, 1005, 102, 0, 0],
+]
+
+
+def write_json(path, obj):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2) + "\n")
+
+
+def write_expected(path, obj):
+    """One line per entry of each list, so that a change shows as the entries that changed."""
+    def one(v):
+        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    parts = []
+    for key in sorted(obj):
+        value = obj[key]
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            body = "[\n" + ",\n".join("    " + one(v) for v in value) + "\n  ]"
+        else:
+            body = one(value)
+        parts.append(f"  {one(key)}: {body}")
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write("{\n" + ",\n".join(parts) + "\n}\n")
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def hub_folder(path):
+    os.makedirs(path)
+    with open(TINY_VOCAB, encoding="utf-8") as f:
+        lines = f.read().split("\n")[:VOCAB_LINES]
+    with open(os.path.join(path, "vocab.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(lines) + "\n")
+    write_json(os.path.join(path, "tokenizer_config.json"), HUB_TOKENIZER_CONFIG)
+    write_json(os.path.join(path, "special_tokens_map.json"), HUB_SPECIAL_TOKENS_MAP)
+    return path
+
+
+def saved(tmp, name, tj=None, cfg=None):
+    """save_pretrained of the Hub folder, with tokenizer.json / tokenizer_config.json edited."""
+    path = os.path.join(tmp, name)
+    AutoTokenizer.from_pretrained(hub_folder(os.path.join(tmp, name + ".hub"))).save_pretrained(path)
+    for file, edit in (("tokenizer.json", tj), ("tokenizer_config.json", cfg)):
+        if edit:
+            doc = read_json(os.path.join(path, file))
+            edit(doc)
+            write_json(os.path.join(path, file), doc)
+    return path
+
+
+def normalizer(**changes):
+    return lambda tj: tj["normalizer"].update(changes)
+
+
+def post_processor_with_dec(tj):
+    tj["post_processor"]["single"].insert(1, {"SpecialToken": {"id": "[DEC]", "type_id": 0}})
+    tj["post_processor"]["special_tokens"]["[DEC]"] = {"id": "[DEC]", "ids": [1038], "tokens": ["[DEC]"]}
+
+
+# name -> (builder(tmp, name) -> folder, why)
+CASES = {
+    # 1: the tokenizer.json's normalizer, pre-tokenizer, model settings, decoder and post-processor are not used.
+    "tj_normalizer_uncased_off": lambda t, n: saved(t, n, tj=normalizer(lowercase=False)),
+    "tj_config_cased": lambda t, n: saved(t, n, cfg=lambda c: c.update(do_lower_case=False)),
+    "tj_normalizer_accents_kept": lambda t, n: saved(t, n, tj=normalizer(strip_accents=False)),
+    "tj_normalizer_no_cjk": lambda t, n: saved(t, n, tj=normalizer(handle_chinese_chars=False)),
+    "tj_normalizer_no_clean": lambda t, n: saved(t, n, tj=normalizer(clean_text=False)),
+    "tj_normalizer_null": lambda t, n: saved(t, n, tj=lambda tj: tj.update(normalizer=None)),
+    "tj_pre_tokenizer_whitespace": lambda t, n: saved(t, n, tj=lambda tj: tj.update(pre_tokenizer={"type": "WhitespaceSplit"})),
+    "tj_model_unk_mask": lambda t, n: saved(t, n, tj=lambda tj: tj["model"].update(unk_token="[MASK]")),
+    "tj_model_max_chars_10": lambda t, n: saved(t, n, tj=lambda tj: tj["model"].update(max_input_chars_per_word=10)),
+    "tj_decoder_no_cleanup": lambda t, n: saved(t, n, tj=lambda tj: tj["decoder"].update(cleanup=False)),
+    "tj_post_processor_dec": lambda t, n: saved(t, n, tj=post_processor_with_dec),
+    "tj_post_processor_null": lambda t, n: saved(t, n, tj=lambda tj: tj.update(post_processor=None)),
+}
+
+
+def expected(tok, files):
+    def tid(name):
+        return getattr(tok, name + "_token_id")
+    mml = tok.model_max_length
+    info = {k: tid(k) for k in ("pad", "unk", "cls", "sep", "mask", "bos")}
+    info.update(len=len(tok), model_max_length=mml if mml < 2**31 else 2**31 - 1)
+    encode = []
+    for text in TEXTS:
+        for special in (True, False):
+            for max_length in (None, 5):
+                kw = dict(add_special_tokens=special)
+                if max_length is not None:
+                    kw.update(truncation=True, max_length=max_length)
+                encode.append({"text": text, "add_special_tokens": special, "max_length": max_length, "ids": tok(text, **kw).input_ids})
+    batch = []
+    for texts in (TEXTS[:5], TEXTS[8:]):
+        e = tok(texts, padding="longest")
+        batch.append({"texts": texts, "input_ids": e.input_ids, "attention_mask": e.attention_mask})
+    decode = []
+    for ids in DECODES + [e["ids"] for e in encode if e["add_special_tokens"] and e["max_length"] is None]:
+        for skip in (True, False):
+            decode.append({"ids": ids, "skip_special_tokens": skip, "text": tok.decode(ids, skip_special_tokens=skip)})
+    ids = [0, 1, 100, 101, 102, 103, 1037, 1038, 1039, 1040, 1041, 1042]
+    return {"files": files, "info": info, "encode": encode, "batch": batch, "decode": decode,
+            "id_to_token": [{"id": i, "token": tok.convert_ids_to_tokens(i)} for i in ids]}
+
+
+def main():
+    print(f"transformers {transformers.__version__}, tokenizers {tokenizers.__version__}")
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, build in CASES.items():
+            folder = build(tmp, name)
+            tok = AutoTokenizer.from_pretrained(folder)
+            assert type(tok).__name__ == "BertTokenizer", (name, type(tok))
+            out = os.path.join(OUT, name)
+            os.makedirs(out)
+            files = sorted(f for f in os.listdir(folder)
+                           if f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"))
+            for f in files:
+                if f == "tokenizer.json":
+                    doc = read_json(os.path.join(folder, f))
+                    with open(TINY_VOCAB, encoding="utf-8") as v:
+                        lines = v.read().split("\n")[:VOCAB_LINES]
+                    assert doc["model"]["vocab"] == {t: i for i, t in enumerate(lines)}, f"{name}: vocab is not the tiny one"
+                    doc["model"]["vocab"] = {}
+                    write_json(os.path.join(out, f), doc)
+                elif f != "vocab.txt":
+                    shutil.copyfile(os.path.join(folder, f), os.path.join(out, f))
+            write_expected(os.path.join(out, "expected.json"), expected(tok, files))
+    print(f"wrote {len(CASES)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
