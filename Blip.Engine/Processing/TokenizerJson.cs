@@ -57,15 +57,16 @@ internal sealed class TokenizerJson
         if (file.Root["post_processor"] is JsonObject)
             file.SingleTemplate(checkIds: false);
         var vocab = ((JsonObject)file.Root["model"]!["vocab"]!).ToDictionary(kv => kv.Key, kv => (int)Integer(kv.Value)!, StringComparer.Ordinal);
-        var added = (JsonArray)(file.Root["added_tokens"]?.DeepClone() ?? new JsonArray());
-        return Build(vocab, added, settings, path, file.Root["truncation"]?.DeepClone(), file.Root["padding"]?.DeepClone());
+        // from_pretrained reads the file's added_tokens only when tokenizer_config.json has no added_tokens_decoder.
+        var listed = settings.HasAddedTokensDecoder ? settings.AddedTokensDecoder.OrderBy(a => a.Id) : file.FileAddedTokens();
+        return Build(vocab, AddedTokens(vocab, listed, settings), settings, path, file.Root["truncation"]?.DeepClone(), file.Root["padding"]?.DeepClone());
     }
 
     /// <summary>Builds the document transformers 5 makes for a BertTokenizer from vocab.txt and its configs.</summary>
     public static TokenizerJson FromVocabulary(string vocabPath, TokenizerSettings settings)
     {
         var vocab = ReadVocabulary(vocabPath);
-        return Build(vocab, AddedTokens(vocab, settings, vocabPath), settings, vocabPath, truncation: null, padding: null);
+        return Build(vocab, AddedTokens(vocab, settings.AddedTokensDecoder.OrderBy(a => a.Id), settings), settings, vocabPath, truncation: null, padding: null);
     }
 
     // BertTokenizer.__init__ (tokenization_bert.py): the tokenizer it builds from a vocabulary and its settings.
@@ -275,22 +276,22 @@ internal sealed class TokenizerJson
         return vocab;
     }
 
-    // Special tokens already in vocab.txt keep their ids; new ones come after the vocabulary in
-    // transformers' order (explicit added_tokens_decoder ids first, then bos, eos, ..., extras).
-    private static JsonArray AddedTokens(Dictionary<string, int> vocab, TokenizerSettings settings, string vocabPath)
+    // transformers' order of added tokens (TokenizersBackend.__init__): the listed ones first (tokenizer_config.json's
+    // added_tokens_decoder sorted by id, else the file's added_tokens), then the named special tokens and the extras
+    // that are not among them. Special tokens already in the vocabulary keep their ids; the tokenizers library numbers
+    // the others in this order from the vocabulary's size (WithAddedTokenIds reads its numbers back).
+    private static JsonArray AddedTokens(Dictionary<string, int> vocab, IEnumerable<AddedTokenSpec> listed, TokenizerSettings settings)
     {
-        var added = new SortedDictionary<int, AddedTokenSpec>();
-        foreach (var spec in settings.AddedTokensDecoder)
-            added[spec.Id] = spec;
-        int next = Math.Max(vocab.Count, added.Count == 0 ? 0 : added.Keys.Max() + 1);
+        var added = listed.ToList();
+        int next = Math.Max(vocab.Count, added.Count == 0 ? 0 : added.Max(a => a.Id) + 1);
         foreach (var token in settings.AllSpecialTokens())
         {
-            if (added.Values.Any(a => a.Content == token))
+            if (added.Any(a => a.Content == token))
                 continue;
             int id = vocab.TryGetValue(token, out int known) ? known : next++;
-            added[id] = new AddedTokenSpec(id, token, Special: true);
+            added.Add(new AddedTokenSpec(id, token, Special: true));
         }
-        return new JsonArray(added.Values.Select(a => (JsonNode)new JsonObject
+        return new JsonArray(added.Select(a => (JsonNode)new JsonObject
         {
             ["id"] = a.Id,
             ["content"] = a.Content,
@@ -301,6 +302,16 @@ internal sealed class TokenizerJson
             ["special"] = a.Special,
         }).ToArray());
     }
+
+    // The added_tokens of a tokenizer.json, in the file's order, with their flags.
+    private IEnumerable<AddedTokenSpec> FileAddedTokens() =>
+        (Root["added_tokens"] as JsonArray ?? []).Select(node =>
+        {
+            var a = (JsonObject)node!;
+            bool Flag(string key) => a[key] is JsonValue v && v.TryGetValue(out bool b) && b;
+            return new AddedTokenSpec((int)Integer(a["id"])!, Text(a["content"])!, Flag("special"), Flag("normalized"),
+                Flag("lstrip"), Flag("rstrip"), Flag("single_word"));
+        });
 
     private static JsonObject Template(TokenizerSettings settings, Dictionary<string, int> vocab, string vocabPath)
     {

@@ -43,6 +43,9 @@ internal sealed record TokenizerSettings
     /// <summary>Tokens with explicit ids (<c>added_tokens_decoder</c> of transformers ≥ 4.34 configs).</summary>
     public IReadOnlyList<AddedTokenSpec> AddedTokensDecoder { get; init; } = [];
 
+    /// <summary>Whether tokenizer_config.json has <c>added_tokens_decoder</c> (then transformers ignores tokenizer.json's <c>added_tokens</c>).</summary>
+    public bool HasAddedTokensDecoder { get; init; }
+
     /// <summary>The named special tokens in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order, then the extras.</summary>
     public IEnumerable<string> AllSpecialTokens()
     {
@@ -102,6 +105,7 @@ internal sealed record TokenizerSettings
             ModelMaxLength = MaxLength(json, path),
             CleanUpTokenizationSpaces = Bool(json, "clean_up_tokenization_spaces", path) ?? false,
             AddedTokensDecoder = AddedTokens(json, path),
+            HasAddedTokensDecoder = json["added_tokens_decoder"] is not null,
             PaddingSide = Side(json, "padding_side", path),
             TruncationSide = Side(json, "truncation_side", path),
         };

@@ -116,7 +116,37 @@ def post_processor_with_dec(tj):
     tj["post_processor"]["special_tokens"]["[DEC]"] = {"id": "[DEC]", "ids": [1038], "tokens": ["[DEC]"]}
 
 
-# name -> (builder(tmp, name) -> folder, why)
+def without_blip_tokens(tj):
+    tj["added_tokens"] = [t for t in tj["added_tokens"] if t["content"] not in ("[DEC]", "[ENC]")]
+
+
+def bert_with_hub_configs(tmp, name, **named):
+    """A bert-base-uncased style tokenizer.json (no [DEC]/[ENC]) beside BLIP's Hub tokenizer_config.json and map,
+    with the tokens in `named` (e.g. pad_token) renamed in both."""
+    path = saved(tmp, name, tj=without_blip_tokens)
+    os.remove(os.path.join(path, "tokenizer_config.json"))
+    for f in ("tokenizer_config.json", "special_tokens_map.json"):
+        doc = read_json(os.path.join(path + ".hub", f))
+        doc.update(named)
+        write_json(os.path.join(path, f), doc)
+    return path
+
+
+def added(content, token_id, **flags):
+    return dict(dict(id=token_id, content=content, single_word=False, lstrip=False, rstrip=False, normalized=False, special=False), **flags)
+
+
+def more_added_tokens(tj):
+    tj["added_tokens"] += [added("<extra>", 1040), added("<more>", 1041, special=True)]
+
+
+def config_added_tokens_decoder(c):
+    c["added_tokens_decoder"] = {str(t["id"]): {k: v for k, v in t.items() if k != "id"} for t in
+                                 [added(n, i, special=True) for n, i in
+                                  (("[PAD]", 0), ("[UNK]", 100), ("[CLS]", 101), ("[SEP]", 102), ("[MASK]", 103), ("[DEC]", 1038), ("[ENC]", 1039))]}
+
+
+# name -> builder(tmp, name) -> folder
 CASES = {
     # 1: the tokenizer.json's normalizer, pre-tokenizer, model settings, decoder and post-processor are not used.
     "tj_normalizer_uncased_off": lambda t, n: saved(t, n, tj=normalizer(lowercase=False)),
@@ -131,17 +161,29 @@ CASES = {
     "tj_decoder_no_cleanup": lambda t, n: saved(t, n, tj=lambda tj: tj["decoder"].update(cleanup=False)),
     "tj_post_processor_dec": lambda t, n: saved(t, n, tj=post_processor_with_dec),
     "tj_post_processor_null": lambda t, n: saved(t, n, tj=lambda tj: tj.update(post_processor=None)),
+    # 3: special tokens the configs name but tokenizer.json lacks are added, after the file's.
+    "tj_without_blip_tokens": lambda t, n: saved(t, n, tj=without_blip_tokens),
+    "tj_bert_with_hub_configs": bert_with_hub_configs,
+    "tj_bert_with_hub_configs_pad_new": lambda t, n: bert_with_hub_configs(t, n, pad_token="<pad>"),
+    "tj_config_extra_token": lambda t, n: saved(t, n, cfg=lambda c: c.update(extra_special_tokens=["[ENC]", "<extra>"])),
+    # 3: with added_tokens_decoder in tokenizer_config.json, the file's added_tokens are not read.
+    "tj_added_tokens_decoder_over_file": lambda t, n: saved(t, n, tj=more_added_tokens, cfg=config_added_tokens_decoder),
+    "tj_more_added_tokens": lambda t, n: saved(t, n, tj=more_added_tokens),
 }
+# Texts for some cases only (the others' expected.json stay as they were).
+EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
+               ("tj_config_extra_token", "tj_added_tokens_decoder_over_file", "tj_more_added_tokens",
+                "tj_bert_with_hub_configs_pad_new")}
 
 
-def expected(tok, files):
+def expected(tok, files, texts):
     def tid(name):
         return getattr(tok, name + "_token_id")
     mml = tok.model_max_length
     info = {k: tid(k) for k in ("pad", "unk", "cls", "sep", "mask", "bos")}
     info.update(len=len(tok), model_max_length=mml if mml < 2**31 else 2**31 - 1)
     encode = []
-    for text in TEXTS:
+    for text in texts:
         for special in (True, False):
             for max_length in (None, 5):
                 kw = dict(add_special_tokens=special)
@@ -184,7 +226,7 @@ def main():
                     write_json(os.path.join(out, f), doc)
                 elif f != "vocab.txt":
                     shutil.copyfile(os.path.join(folder, f), os.path.join(out, f))
-            write_expected(os.path.join(out, "expected.json"), expected(tok, files))
+            write_expected(os.path.join(out, "expected.json"), expected(tok, files, TEXTS + EXTRA_TEXTS.get(name, [])))
     print(f"wrote {len(CASES)} cases to {OUT}")
 
 
