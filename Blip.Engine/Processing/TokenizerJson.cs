@@ -58,7 +58,9 @@ internal sealed class TokenizerJson
             file.SingleTemplate(checkIds: false);
         var vocab = ((JsonObject)file.Root["model"]!["vocab"]!).ToDictionary(kv => kv.Key, kv => (int)Integer(kv.Value)!, StringComparer.Ordinal);
         // from_pretrained reads the file's added_tokens only when tokenizer_config.json has no added_tokens_decoder.
-        var listed = settings.HasAddedTokensDecoder ? settings.AddedTokensDecoder.OrderBy(a => a.Id) : file.FileAddedTokens();
+        // Either way they are a dict by id, added in id order whatever the file's order (the last of one id wins).
+        var listed = (settings.HasAddedTokensDecoder ? settings.AddedTokensDecoder : file.FileAddedTokens())
+            .GroupBy(a => a.Id).Select(g => g.Last()).OrderBy(a => a.Id);
         return Build(vocab, AddedTokens(vocab, listed, settings), settings, path, file.Root["truncation"]?.DeepClone(), file.Root["padding"]?.DeepClone());
     }
 

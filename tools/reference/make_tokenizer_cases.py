@@ -169,11 +169,13 @@ CASES = {
     # 3: with added_tokens_decoder in tokenizer_config.json, the file's added_tokens are not read.
     "tj_added_tokens_decoder_over_file": lambda t, n: saved(t, n, tj=more_added_tokens, cfg=config_added_tokens_decoder),
     "tj_more_added_tokens": lambda t, n: saved(t, n, tj=more_added_tokens),
+    # 8: tokenizer.json's added_tokens are added in id order, not the file's.
+    "tj_added_tokens_out_of_order": lambda t, n: saved(t, n, tj=lambda tj: (more_added_tokens(tj), tj["added_tokens"].reverse())),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
                ("tj_config_extra_token", "tj_added_tokens_decoder_over_file", "tj_more_added_tokens",
-                "tj_bert_with_hub_configs_pad_new")}
+                "tj_bert_with_hub_configs_pad_new", "tj_added_tokens_out_of_order")}
 
 
 def expected(tok, files, texts):
