@@ -282,9 +282,12 @@ internal sealed class TokenizerJson
     // added_tokens_decoder sorted by id, else the file's added_tokens), then the named special tokens and the extras
     // that are not among them. Special tokens already in the vocabulary keep their ids; the tokenizers library numbers
     // the others in this order from the vocabulary's size (WithAddedTokenIds reads its numbers back).
+    // A named special token is special whatever its entry says (TokenizersBackend.__init__ and _post_init set the flag),
+    // so decode skips it; an extra one keeps its entry's flag.
     private static JsonArray AddedTokens(Dictionary<string, int> vocab, IEnumerable<AddedTokenSpec> listed, TokenizerSettings settings)
     {
-        var added = listed.ToList();
+        var named = settings.NamedSpecialTokens().ToHashSet(StringComparer.Ordinal);
+        var added = listed.Select(a => named.Contains(a.Content) ? a with { Special = true } : a).ToList();
         int next = Math.Max(vocab.Count, added.Count == 0 ? 0 : added.Max(a => a.Id) + 1);
         foreach (var token in settings.AllSpecialTokens())
         {

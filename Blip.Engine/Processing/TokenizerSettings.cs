@@ -47,10 +47,13 @@ internal sealed record TokenizerSettings
     public bool HasAddedTokensDecoder { get; init; }
 
     /// <summary>The named special tokens in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order, then the extras.</summary>
-    public IEnumerable<string> AllSpecialTokens()
+    public IEnumerable<string> AllSpecialTokens() => NamedSpecialTokens().Concat(ExtraSpecialTokens).Distinct(StringComparer.Ordinal);
+
+    /// <summary>bos, eos, unk, sep, pad, cls and mask (those named), in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order.</summary>
+    public IEnumerable<string> NamedSpecialTokens()
     {
         string?[] named = [BosToken, EosToken, UnkToken, SepToken, PadToken, ClsToken, MaskToken];
-        return named.OfType<string>().Concat(ExtraSpecialTokens).Distinct(StringComparer.Ordinal);
+        return named.OfType<string>();
     }
 
     /// <summary>

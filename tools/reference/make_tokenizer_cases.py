@@ -107,6 +107,15 @@ def saved(tmp, name, tj=None, cfg=None):
     return path
 
 
+def hub_edit(tmp, name, cfg):
+    """The Hub folder (vocab.txt, no tokenizer.json) with tokenizer_config.json edited."""
+    path = hub_folder(os.path.join(tmp, name))
+    doc = read_json(os.path.join(path, "tokenizer_config.json"))
+    cfg(doc)
+    write_json(os.path.join(path, "tokenizer_config.json"), doc)
+    return path
+
+
 def normalizer(**changes):
     return lambda tj: tj["normalizer"].update(changes)
 
@@ -140,10 +149,15 @@ def more_added_tokens(tj):
     tj["added_tokens"] += [added("<extra>", 1040), added("<more>", 1041, special=True)]
 
 
-def config_added_tokens_decoder(c):
+def config_added_tokens_decoder(c, special=True):
     c["added_tokens_decoder"] = {str(t["id"]): {k: v for k, v in t.items() if k != "id"} for t in
-                                 [added(n, i, special=True) for n, i in
+                                 [added(n, i, special=special) for n, i in
                                   (("[PAD]", 0), ("[UNK]", 100), ("[CLS]", 101), ("[SEP]", 102), ("[MASK]", 103), ("[DEC]", 1038), ("[ENC]", 1039))]}
+
+
+def not_special(tj):
+    for t in tj["added_tokens"]:
+        t["special"] = False
 
 
 # name -> builder(tmp, name) -> folder
@@ -171,6 +185,11 @@ CASES = {
     "tj_more_added_tokens": lambda t, n: saved(t, n, tj=more_added_tokens),
     # 8: tokenizer.json's added_tokens are added in id order, not the file's.
     "tj_added_tokens_out_of_order": lambda t, n: saved(t, n, tj=lambda tj: (more_added_tokens(tj), tj["added_tokens"].reverse())),
+    # 5: named special tokens marked "special": false are special all the same (decode skips them); extras are not.
+    "tj_added_tokens_not_special": lambda t, n: saved(t, n, tj=not_special, cfg=lambda c: c.pop("added_tokens_decoder", None)),
+    "tj_config_added_tokens_not_special": lambda t, n: saved(t, n, cfg=lambda c: config_added_tokens_decoder(c, special=False)),
+    "hub_config_added_tokens_not_special": lambda t, n: hub_edit(t, n, lambda c: (
+        config_added_tokens_decoder(c, special=False), c.update(bos_token="[DEC]", additional_special_tokens=["[ENC]"]))),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
