@@ -51,10 +51,14 @@ internal sealed class ModelContext : IDisposable
         return cpu.to(DType, Device);
     }
 
-    /// <summary>Tokenizes texts into ids and mask [B,T] on the model's device.</summary>
+    /// <summary>Tokenizes texts into ids and mask [B,T] on the model's device, as BlipProcessor does: one text (or the
+    /// same text for every image) as an unpadded <c>processor(text=...)</c> call, which truncates to the tokenizer's
+    /// <see cref="BlipTokenizer.ProcessorMaxLength"/> when its files set one; different texts as a <c>padding=True</c>
+    /// call, which transformers does not truncate.</summary>
     public (Tensor Ids, Tensor Mask) Tokens(IReadOnlyList<string> texts)
     {
-        var (ids, mask) = Tokenizer.EncodeBatch(texts).ToTensors();
+        bool unpadded = texts.Count > 0 && texts.All(t => t == texts[0]);
+        var (ids, mask) = Tokenizer.EncodeBatch(texts, maxLength: unpadded ? Tokenizer.ProcessorMaxLength : null).ToTensors();
         return (ids.to(Device), mask.to(Device));
     }
 

@@ -35,6 +35,7 @@ public sealed class BlipTokenizer : IDisposable
             _json = json.WithAddedTokenIds(_session.Encode);
             (_prefix, _suffix) = _json.SingleTemplate();
             ModelMaxLength = settings.ModelMaxLength;
+            ProcessorMaxLength = settings.ProcessorMaxLength ?? _json.DefaultMaxLength;
             PaddingSide = settings.PaddingSide ?? _json.PaddingDirection ?? TextSide.Right;
             TruncationSide = settings.TruncationSide ?? _json.TruncationDirection ?? TextSide.Right;
             CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
@@ -80,6 +81,13 @@ public sealed class BlipTokenizer : IDisposable
 
     /// <summary><c>model_max_length</c> of tokenizer_config.json (512 for BLIP).</summary>
     public int ModelMaxLength { get; }
+
+    /// <summary>The <c>max_length</c> transformers' processor passes to every call of this tokenizer: tokenizer_config.json's
+    /// <c>max_length</c>, else tokenizer.json's truncation length, else its fixed padding length, else null (BLIP's Hub
+    /// files). <c>save_pretrained</c> writes those sections after a call such as
+    /// <c>processor(text, padding="max_length", truncation=True, max_length=35)</c>, so a checkpoint fine-tuned that way
+    /// truncates a text in every later unpadded processor call; a <c>padding=True</c> call ignores it.</summary>
+    public int? ProcessorMaxLength { get; }
 
     /// <summary>Where <see cref="EncodeBatch"/> pads: tokenizer_config.json's <c>padding_side</c>, else tokenizer.json's
     /// padding direction, else right, as transformers' tokenizer reads them (BLIP's Hub files name none: right).</summary>

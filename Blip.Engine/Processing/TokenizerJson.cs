@@ -36,6 +36,13 @@ internal sealed class TokenizerJson
     /// <summary>The <c>truncation</c> section's direction, or null when the file sets no truncation.</summary>
     public TextSide? TruncationDirection => Direction("truncation");
 
+    /// <summary>The length the file's <c>truncation</c> section truncates to, else its <c>padding</c> section's fixed
+    /// length, else null: what transformers' TokenizersBackend takes as the tokenizer's default <c>max_length</c>.</summary>
+    public int? DefaultMaxLength =>
+        (Root["truncation"] as JsonObject is { } t ? TokenizerSettings.OptionalLength(t, "max_length", Source + " (truncation)") : null)
+        ?? (Root["padding"] as JsonObject is { } p && p["strategy"] is JsonObject fixedLength
+            ? TokenizerSettings.OptionalLength(fixedLength, "Fixed", Source + " (padding.strategy)") : null);
+
     /// <summary>Reads a <c>tokenizer.json</c> file with a WordPiece model.</summary>
     public static TokenizerJson Read(string path) => Create(TokenizerSettings.ReadObject(path), path);
 

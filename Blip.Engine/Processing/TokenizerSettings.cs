@@ -20,6 +20,8 @@ internal sealed record TokenizerSettings
     public bool? StripAccents { get; init; }
     public bool TokenizeChineseChars { get; init; } = true;
     public int ModelMaxLength { get; init; } = 512;
+    /// <summary>tokenizer_config.json's <c>max_length</c>: the length BlipProcessor truncates an unpadded call to.</summary>
+    public int? ProcessorMaxLength { get; init; }
     public bool CleanUpTokenizationSpaces { get; init; }
     public string UnkToken { get; init; } = "[UNK]";
     public string SepToken { get; init; } = "[SEP]";
@@ -106,6 +108,7 @@ internal sealed record TokenizerSettings
             StripAccents = Bool(json, "strip_accents", path),
             TokenizeChineseChars = Bool(json, "tokenize_chinese_chars", path) ?? TokenizeChineseChars,
             ModelMaxLength = MaxLength(json, path),
+            ProcessorMaxLength = OptionalLength(json, "max_length", path),
             CleanUpTokenizationSpaces = Bool(json, "clean_up_tokenization_spaces", path) ?? false,
             AddedTokensDecoder = AddedTokens(json, path),
             HasAddedTokensDecoder = json["added_tokens_decoder"] is not null,
@@ -175,6 +178,14 @@ internal sealed record TokenizerSettings
         // transformers writes int(1e30) when unbounded; that does not fit a long.
         JsonValue v when v.TryGetValue(out double d) && d >= int.MaxValue => UnboundedLength,
         var other => throw new ConfigException(path, "model_max_length", $"must be a positive integer, not {other.ToJsonString()}"),
+    };
+
+    /// <summary>A positive integer length, or null when the key is absent or null.</summary>
+    internal static int? OptionalLength(JsonObject json, string key, string path) => json[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out long n) && n is > 0 and <= int.MaxValue => (int)n,
+        var other => throw new ConfigException(path, key, $"must be a positive integer or null, not {other.ToJsonString()}"),
     };
 
     private static string? TokenText(JsonObject json, string key, string path) => TokenText(json[key], key, path);
