@@ -46,6 +46,19 @@ public class ProcessorTruncationTests
     }
 
     [Test]
+    public void The_tokenizer_configs_max_length_is_the_processors_length_too()
+    {
+        using var dir = TestPaths.NewTempDir();
+        TestPaths.CopyFiles(TinyFixtures.ModelFolder("captioning"), dir.Path);
+        string config = Path.Combine(dir.Path, "tokenizer_config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(config))!;
+        json["max_length"] = Expected.GetProperty("config_max_length").GetInt32();
+        File.WriteAllText(config, json.ToJsonString());
+        using var tokenizer = BlipTokenizer.Load(dir.Path);
+        Assert.That(tokenizer.Encode(Long, maxLength: tokenizer.ProcessorMaxLength), Is.EqualTo(Ids("config_max_length_processor_long")));
+    }
+
+    [Test]
     public void Caption_with_a_long_prompt_equals_transformers()
     {
         using var dir = Folder("captioning");

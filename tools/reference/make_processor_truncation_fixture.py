@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "Blip.Engine.Tests" / "Fixtures" / "tiny"
 OUT = REPO / "Blip.Engine.Tests" / "Fixtures" / "tokenizer" / "resaved_truncating"
 LENGTH = 8
+CONFIG_LENGTH = 5
 LONG = "a picture of a dog and a cat sitting on a bed"
 SHORT = "a dog"
 
@@ -67,6 +68,16 @@ def main() -> None:
         retrieval = BlipForImageTextRetrieval.from_pretrained(str(TINY / "retrieval")).eval()
         expected["itm_logits_rgb_long"] = retrieval(
             **processor(images=rgb, text=LONG, return_tensors="pt")).itm_score[0].tolist()
+    with tempfile.TemporaryDirectory() as tmp:
+        # tokenizer_config.json's own max_length is the same default (and wins over tokenizer.json's)
+        for name in ["tokenizer.json", "tokenizer_config.json", "vocab.txt"]:
+            shutil.copy(TINY / "captioning" / name, Path(tmp) / name)
+        config = json.loads((Path(tmp) / "tokenizer_config.json").read_text())
+        config["max_length"] = CONFIG_LENGTH
+        (Path(tmp) / "tokenizer_config.json").write_text(json.dumps(config))
+        own = BlipProcessor(image_processor=processor.image_processor, tokenizer=BertTokenizer.from_pretrained(tmp))
+        expected["config_max_length"] = CONFIG_LENGTH
+        expected["config_max_length_processor_long"] = own(text=LONG).input_ids
     expected["versions"] = dict(torch=torch.__version__, transformers=transformers.__version__)
     (OUT / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for key, value in expected.items():
