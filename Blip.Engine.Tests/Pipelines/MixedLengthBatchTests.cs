@@ -120,6 +120,34 @@ public class MixedLengthBatchTests(string policy) : KernelPolicyFixture(policy)
         }
     }
 
+    /// <summary>The caller's list changed after EmbedTexts (reused, reversed, grown) must not change what Rank scores: the
+    /// embeddings keep the texts they encoded. Before, Rank read the live list, so each feature was labelled with
+    /// another text and the top k were re-scored with ITM on the wrong texts.</summary>
+    [Test]
+    public void Rank_scores_the_texts_that_were_embedded_even_if_the_callers_list_changed()
+    {
+        using var scope = NewDisposeScope();
+        using var fixtures = new TinyFixtures("batch");
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        var texts = Strings("itm", "texts");
+        var list = texts.ToList();
+        using var embedded = matcher.EmbedTexts(list);
+        list.Reverse();
+        list.Add("a later text");
+        using var image = matcher.EmbedImage(Image(Meta.Value.GetProperty("itm").GetProperty("images")[0].GetString()!));
+        var ranked = matcher.Rank(image, embedded, topK: 3);
+        Assert.That(embedded.Texts, Is.EqualTo(texts));
+        Assert.That(ranked.Select(r => r.Index).Order(), Is.EqualTo(Enumerable.Range(0, texts.Length)));
+        var probability = fixtures.Get("itm.itm_logits")[0].softmax(-1);   // [N,2]
+        foreach (var r in ranked)
+        {
+            Assert.That(r.Text, Is.EqualTo(texts[r.Index]), $"text {r.Index}");
+            Assert.That(r.Cosine, Is.EqualTo(fixtures.Get("itm.itc")[0, r.Index].item<float>()).Within(Atol), $"text {r.Index} cosine");
+            if (r.ItmProbability is { } p)
+                Assert.That(p, Is.EqualTo(probability[r.Index, 1].item<float>()).Within(Atol), $"text {r.Index} ITM");
+        }
+    }
+
     /// <summary>More texts than one text-encoder call takes (64): sorted by length, cut per call and put back in order.
     /// Each text's expected feature is transformers' for it (batch-invariant, as the fixture records).</summary>
     [Test]

@@ -62,19 +62,22 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     }
 
     /// <summary>Encodes texts once (without an image) for scoring against many images.</summary>
+    /// <remarks>The embeddings keep a copy of <paramref name="texts"/>: the caller's list may change afterwards.</remarks>
     public TextEmbeddings EmbedTexts(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        // Rank labels and re-scores feature i with Texts[i]: a live view of a list the caller reuses would pair them wrongly.
+        var copy = texts.ToArray().AsReadOnly();
         return Locked(() =>
         {
             // Tokenized a group at a time (one long text pads only its group), sorted by length within it.
-            var groups = texts.Chunk(TokenizeGroup).Select(group =>
+            var groups = copy.Chunk(TokenizeGroup).Select(group =>
             {
                 var (ids, mask) = Context.Tokens(group);
                 return Model.TextFeatures(ids, mask, TextChunk);                                       // [n,E]
             }).ToList();
             var features = groups.Count == 0 ? empty(0, Model.Config.ImageTextHiddenSize) : cat(groups, dim: 0);
-            return new TextEmbeddings(texts, features.DetachFromDisposeScope());
+            return new TextEmbeddings(copy, features.DetachFromDisposeScope());
         });
     }
 
