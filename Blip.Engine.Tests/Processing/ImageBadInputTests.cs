@@ -61,6 +61,16 @@ public sealed class ImageBadInputTests
         Assert.Throws<ImageDecodeException>(() => processor.Preprocess([path]).Dispose());
     }
 
+    /// <summary>A folder given as an image (<c>blip match DIR</c>, <c>BlipMatcher.Match(folder, ...)</c>) is named as a
+    /// folder, as PIL's <c>Image.open(folder)</c> raises IsADirectoryError "Is a directory": .NET's own message, "Access
+    /// to the path is denied", sent users looking for a permissions problem.</summary>
+    [Test]
+    public void A_folder_is_named_as_a_folder_not_as_access_denied()
+    {
+        var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(ImageFixtures.Folder));
+        Assert.That(e!.Message, Does.Contain(ImageFixtures.Folder).And.Contain("is a folder").And.Not.Contain("denied"));
+    }
+
     [Test]
     public void Header_claiming_too_many_pixels_is_refused_before_decoding()
     {

@@ -31,6 +31,9 @@ public static class ImageDecoder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
+            // .NET reports opening a folder as "Access to the path is denied" (PIL: IsADirectoryError).
+            if (Directory.Exists(path))
+                throw new ImageDecodeException($"Image '{path}' is a folder, not an image file", e);
             throw new ImageDecodeException($"Image '{path}' cannot be read: {e.Message}", e);
         }
 
