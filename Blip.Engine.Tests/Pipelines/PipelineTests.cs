@@ -166,6 +166,19 @@ public class PipelineTests
         Assert.Throws<ObjectDisposedException>(() => matcher.Rank(kept, texts));
     }
 
+    /// <summary>A null or empty image path or text names the matcher's own parameter: they were reported as the image
+    /// decoder's "path" and the tokenizer's "texts[0]" (RankImages has no parameter called texts).</summary>
+    [Test]
+    public void Null_image_paths_and_texts_are_named_as_the_matchers_parameters()
+    {
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => matcher.Match(null!, ["a dog"]))!.ParamName, Is.EqualTo("imagePath"));
+        Assert.That(Assert.Throws<ArgumentException>(() => matcher.Match("", ["a dog"]))!.ParamName, Is.EqualTo("imagePath"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => matcher.EmbedImage(null!))!.ParamName, Is.EqualTo("imagePath"));
+        using var image = matcher.EmbedImage(Image("rgb.png"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => matcher.RankImages([image], null!))!.ParamName, Is.EqualTo("text"));
+    }
+
     [Test]
     public void Enc_token_option_changes_the_first_itm_token()
     {

@@ -36,6 +36,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     /// <summary>ITM and ITC of every text against one image (no texts: an empty list, the image still read).</summary>
     public IReadOnlyList<MatchResult> Match(string imagePath, IReadOnlyList<string> texts)
     {
+        ArgumentException.ThrowIfNullOrEmpty(imagePath);
         ArgumentNullException.ThrowIfNull(texts);
         using var image = EmbedImage(imagePath);
         if (texts.Count == 0) return [];
@@ -53,6 +54,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     /// <summary>Encodes an image once for scoring against many texts.</summary>
     public ImageEmbedding EmbedImage(string imagePath)
     {
+        ArgumentException.ThrowIfNullOrEmpty(imagePath);
         return Locked(() =>
         {
             var vision = Model.VisionModel.forward(Context.Pixels([imagePath]));   // its tensors are in this scope
@@ -111,6 +113,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     public IReadOnlyList<RankedImage> RankImages(IReadOnlyList<ImageEmbedding> images, string text, int topK = 16)
     {
         ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(text);
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
         for (int i = 0; i < images.Count; i++)
             (images[i] ?? throw new ArgumentException($"images[{i}] is null.", nameof(images))).ThrowIfDisposed();
