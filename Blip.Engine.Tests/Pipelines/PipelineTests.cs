@@ -149,6 +149,22 @@ public class PipelineTests
         Assert.That(e!.ParamName, Is.EqualTo("topK"));
     }
 
+    /// <summary>No texts embed to a [0,E] tensor of the model's dtype (and device), as any other list does: it was float32
+    /// on the CPU whatever the model, so Rank of a model on CUDA would have multiplied a CPU tensor by a CUDA one.</summary>
+    [TestCase("float32")]
+    [TestCase("bfloat16")]
+    [TestCase("float16")]
+    public void No_texts_embed_in_the_models_dtype_and_rank_to_nothing(string dtype)
+    {
+        using var matcher = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"), new BlipLoadOptions { DType = dtype });
+        using var some = matcher.EmbedTexts(["a dog"]);
+        using var none = matcher.EmbedTexts([]);
+        Assert.That((none.Features.dtype, none.Features.device_type, none.Features.shape),
+            Is.EqualTo((some.Features.dtype, some.Features.device_type, new[] { 0L, some.Features.shape[1] })));
+        using var image = matcher.EmbedImage(Image("rgb.png"));
+        Assert.That(matcher.Rank(image, none), Is.Empty);
+    }
+
     [Test]
     public void Null_and_disposed_embeddings_are_named()
     {

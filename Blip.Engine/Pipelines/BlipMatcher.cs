@@ -78,7 +78,9 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
                 var (ids, mask) = Context.Tokens(group);
                 return Model.TextFeatures(ids, mask, TextChunk);                                       // [n,E]
             }).ToList();
-            var features = groups.Count == 0 ? empty(0, Model.Config.ImageTextHiddenSize) : cat(groups, dim: 0);
+            var features = groups.Count == 0
+                ? empty(0, Model.Config.ImageTextHiddenSize, dtype: Context.DType, device: Context.Device)        // [0,E]
+                : cat(groups, dim: 0);
             return new TextEmbeddings(copy, features.DetachFromDisposeScope());
         });
     }
