@@ -165,6 +165,28 @@ public class PipelineTests
         Assert.That(matcher.Rank(image, none), Is.Empty);
     }
 
+    /// <summary>Embeddings made by a matcher of another dtype (one instance per thread, opened differently) are refused
+    /// naming the argument and both dtypes. Rank multiplied them as they were: libtorch's matmul of float32 texts by a
+    /// bfloat16 image feature threw through TorchSharp and ended the process ("terminate called after throwing an instance
+    /// of 'c10::Error'"), where torch raises a RuntimeError for the same product.</summary>
+    [Test]
+    public void Embeddings_of_another_dtype_are_refused_naming_the_argument()
+    {
+        using var fp32 = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        using var bf16 = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"), new BlipLoadOptions { DType = "bfloat16" });
+        using var image32 = fp32.EmbedImage(Image("rgb.png"));
+        using var image16 = bf16.EmbedImage(Image("rgb.png"));
+        using var texts32 = fp32.EmbedTexts(["a dog", "two cats"]);
+        var image = Assert.Throws<ArgumentException>(() => fp32.Rank(image16, texts32));
+        Assert.That(image!.ParamName, Is.EqualTo("image"));
+        Assert.That(image.Message, Does.Contain("BFloat16").And.Contain("Float32"));
+        var texts = Assert.Throws<ArgumentException>(() => bf16.Rank(image16, texts32));
+        Assert.That(texts!.ParamName, Is.EqualTo("texts"));
+        var images = Assert.Throws<ArgumentException>(() => fp32.RankImages([image32, image16], "a dog"));
+        Assert.That((images!.ParamName, images.Message.Contains("images[1]", StringComparison.Ordinal)), Is.EqualTo(("images", true)), images.Message);
+        Assert.That(fp32.Rank(image32, texts32), Has.Count.EqualTo(2), "this matcher's own embeddings still rank");
+    }
+
     [Test]
     public void Null_and_disposed_embeddings_are_named()
     {

@@ -94,6 +94,8 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
         image.ThrowIfDisposed();
         texts.ThrowIfDisposed();
+        ThrowIfForeign(image, nameof(image), nameof(image));
+        ThrowIfForeign(texts.Features, $"the embeddings of {texts.Texts.Count} texts", nameof(texts));
         return Locked(() =>
         {
             var cosine = texts.Features.matmul(image.Feature).to(ScalarType.Float32).cpu().data<float>().ToArray();
@@ -118,7 +120,10 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
         ArgumentNullException.ThrowIfNull(text);
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
         for (int i = 0; i < images.Count; i++)
+        {
             (images[i] ?? throw new ArgumentException($"images[{i}] is null.", nameof(images))).ThrowIfDisposed();
+            ThrowIfForeign(images[i], $"images[{i}]", nameof(images));
+        }
         using var textFeature = EmbedTexts([text]);
         return Locked(() =>
         {
@@ -135,6 +140,26 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
     /// <see cref="Match"/> takes it: a bfloat16 softmax rounded a pair's probability differently in Rank than in Match.</summary>
     private Tensor ItmProbabilities(Tensor states, IReadOnlyList<string> texts) =>
         ItmLogits(states, texts).to(ScalarType.Float32).cpu().softmax(-1)[.., 1];
+
+    // An embedding made by a matcher of another dtype, device or model: libtorch's matmul of a float32 by a bfloat16
+    // tensor ends the process (its c10::Error is thrown through TorchSharp's matmul), so the mismatch is named here.
+    private void ThrowIfForeign(ImageEmbedding image, string what, string paramName)
+    {
+        ThrowIfForeign(image.Feature, $"{what} ('{image.Image}')", paramName);
+        long width = Model.Config.VisionConfig.HiddenSize;
+        if (image.States.dim() != 3 || image.States.shape[2] != width || image.States.dtype != image.Feature.dtype)
+            throw new ArgumentException($"{what} ('{image.Image}') has vision states {image.States.dtype} [{string.Join(",", image.States.shape)}]; " +
+                $"this matcher's are {Context.DType} [1,S,{width}]: embed the image with this matcher", paramName);
+    }
+
+    private void ThrowIfForeign(Tensor features, string what, string paramName)
+    {
+        long width = Model.Config.ImageTextHiddenSize;
+        bool sameDevice = features.device_type == Context.Device.type && (Context.Device.index < 0 || features.device_index == Context.Device.index);
+        if (features.dtype != Context.DType || !sameDevice || features.shape.Length == 0 || features.shape[^1] != width)
+            throw new ArgumentException($"{what} is {features.dtype} [{string.Join(",", features.shape)}] on {features.device}; this matcher's " +
+                $"embeddings are {Context.DType} [..,{width}] on {Context.Device}: embed with this matcher (or one opened with the same model, dtype and device)", paramName);
+    }
 
     private Tensor ItmLogits(Tensor states, IReadOnlyList<string> texts)
     {
