@@ -85,4 +85,26 @@ public class ProcessorTruncationTests
         var expected = Expected.GetProperty("itm_logits_rgb_long").EnumerateArray().Select(e => e.GetSingle()).ToArray();
         Assert.That(logits, Is.EqualTo(expected).Within(1e-4), $"ITM logits, worst |diff| {logits.Zip(expected, (a, b) => Math.Abs(a - b)).Max():G3}");
     }
+
+    [Test]
+    public void Rank_reads_its_texts_as_one_padded_call_whatever_its_chunks_and_top_k()
+    {
+        // EmbedTexts of two texts is one padding=True call (not truncated), even for its ITM re-scoring of the top 1;
+        // the same texts in the folder without a saved truncation give the same numbers.
+        string[] texts = [Long, "two cats sitting on a bed near a window"];  // both over the saved length of 8
+        using var dir = Folder("retrieval");
+        using var resaved = BlipMatcher.Open(dir.Path);
+        using var plain = BlipMatcher.Open(TinyFixtures.ModelFolder("retrieval"));
+        using var image = resaved.EmbedImage(Image("rgb.png"));
+        using var embeddings = resaved.EmbedTexts(texts);
+        var top = resaved.Rank(image, embeddings, topK: 1)[0];
+        var expected = plain.Match(Image("rgb.png"), texts)[top.Index];
+        using (var tokenizer = BlipTokenizer.Load(dir.Path))
+            Assert.That(tokenizer.Encode(texts[top.Index]), Has.Length.GreaterThan(tokenizer.ProcessorMaxLength!.Value), "the top text is one a truncation would cut");
+        Assert.That(top.Cosine, Is.EqualTo(expected.Cosine).Within(1e-5), "ITC of the padded call");
+        Assert.That(top.ItmProbability, Is.EqualTo(expected.ItmProbability).Within(1e-5), "ITM of the top text, as in the padded call");
+        var alone = resaved.Match(Image("rgb.png"), [Long])[0];
+        Assert.That(alone.ItmProbability, Is.Not.EqualTo(plain.Match(Image("rgb.png"), [Long])[0].ItmProbability).Within(1e-4),
+            "one long text alone is truncated (so the numbers above show the padded call's reading)");
+    }
 }

@@ -43,7 +43,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
         using var textFeatures = EmbedTexts(texts);
         return Locked(() =>
         {
-            var logits = ItmLogits(image.States, texts).to(ScalarType.Float32).cpu();                 // [N,2]
+            var logits = ItmLogits(image.States, texts, texts).to(ScalarType.Float32).cpu();          // [N,2]
             var probability = logits.softmax(-1)[.., 1];                                               // [N], as ItmProbabilities
             var cosine = textFeatures.Features.matmul(image.Feature).to(ScalarType.Float32).cpu();   // [N]
             return texts.Select((text, i) => new MatchResult(imagePath, text,
@@ -75,7 +75,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
             // Tokenized a group at a time (one long text pads only its group), sorted by length within it.
             var groups = copy.Chunk(TokenizeGroup).Select(group =>
             {
-                var (ids, mask) = Context.Tokens(group);
+                var (ids, mask) = Context.Tokens(group, call: copy);
                 return Model.TextFeatures(ids, mask, TextChunk);                                       // [n,E]
             }).ToList();
             var features = groups.Count == 0
@@ -104,7 +104,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
             var probability = new Dictionary<int, float>();
             if (top.Count > 0)
             {
-                var itm = ItmProbabilities(image.States, top.Select(i => texts.Texts[i]).ToList());
+                var itm = ItmProbabilities(image.States, top.Select(i => texts.Texts[i]).ToList(), texts.Texts);
                 for (int j = 0; j < top.Count; j++) probability[top[j]] = itm[j].item<float>();
             }
             var rescored = top.OrderByDescending(i => probability[i]);
@@ -130,16 +130,17 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
             var cosine = images.Select(img => textFeature.Features[0].dot(img.Feature).to(ScalarType.Float32).item<float>()).ToArray();
             var order = Enumerable.Range(0, images.Count).OrderByDescending(i => cosine[i]).ToList();
             var top = order.Take(topK).ToList();
-            var probability = top.ToDictionary(i => i, i => ItmProbabilities(images[i].States, [text])[0].item<float>());
+            var probability = top.ToDictionary(i => i, i => ItmProbabilities(images[i].States, [text], [text])[0].item<float>());
             return top.OrderByDescending(i => probability[i]).Concat(order.Skip(top.Count))
                 .Select(i => new RankedImage(i, images[i].Image, cosine[i], probability.TryGetValue(i, out var p) ? p : null)).ToList();
         });
     }
 
     /// <summary>softmax(ITM logits)[:, 1] [N] on the CPU, taken in float32 whatever the model's dtype, as
-    /// <see cref="Match"/> takes it: a bfloat16 softmax rounded a pair's probability differently in Rank than in Match.</summary>
-    private Tensor ItmProbabilities(Tensor states, IReadOnlyList<string> texts) =>
-        ItmLogits(states, texts).to(ScalarType.Float32).cpu().softmax(-1)[.., 1];
+    /// <see cref="Match"/> takes it: a bfloat16 softmax rounded a pair's probability differently in Rank than in Match.
+    /// The texts of the public call (<c>call</c>) decide how <c>texts</c> are tokenized (ModelContext.Tokens).</summary>
+    private Tensor ItmProbabilities(Tensor states, IReadOnlyList<string> texts, IReadOnlyList<string> call) =>
+        ItmLogits(states, texts, call).to(ScalarType.Float32).cpu().softmax(-1)[.., 1];
 
     // An embedding made by a matcher of another dtype, device or model: libtorch's matmul of a float32 by a bfloat16
     // tensor ends the process (its c10::Error is thrown through TorchSharp's matmul), so the mismatch is named here.
@@ -161,9 +162,9 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
                 $"embeddings are {Context.DType} [..,{width}] on {Context.Device}: embed with this matcher (or one opened with the same model, dtype and device)", paramName);
     }
 
-    private Tensor ItmLogits(Tensor states, IReadOnlyList<string> texts)
+    private Tensor ItmLogits(Tensor states, IReadOnlyList<string> texts, IReadOnlyList<string> call)
     {
-        var (ids, mask) = Context.Tokens(texts);
+        var (ids, mask) = Context.Tokens(texts, call);
         if (UseEncToken)
         {
             // Each row's [CLS], wherever its tokens start (column 0 unless the tokenizer pads on the left).

@@ -51,13 +51,17 @@ internal sealed class ModelContext : IDisposable
         return cpu.to(DType, Device);
     }
 
-    /// <summary>Tokenizes texts into ids and mask [B,T] on the model's device, as BlipProcessor does: one text (or the
-    /// same text for every image) as an unpadded <c>processor(text=...)</c> call, which truncates to the tokenizer's
-    /// <see cref="BlipTokenizer.ProcessorMaxLength"/> when its files set one; different texts as a <c>padding=True</c>
-    /// call, which transformers does not truncate.</summary>
-    public (Tensor Ids, Tensor Mask) Tokens(IReadOnlyList<string> texts)
+    /// <summary>Tokenizes texts into ids and mask [B,T] on the model's device, as one BlipProcessor call over
+    /// <paramref name="call"/>'s texts: a call of one text (or of the same text for every image) is an unpadded
+    /// <c>processor(text=...)</c> call, which truncates to the tokenizer's <see cref="BlipTokenizer.ProcessorMaxLength"/>
+    /// when its files set one; a call of different texts is a <c>padding=True</c> call, which transformers does not
+    /// truncate.</summary>
+    /// <param name="texts">The texts to encode: all of the call's, or a chunk of them.</param>
+    /// <param name="call">The public call's texts, which decide how it is read (default: <paramref name="texts"/>).</param>
+    public (Tensor Ids, Tensor Mask) Tokens(IReadOnlyList<string> texts, IReadOnlyList<string>? call = null)
     {
-        bool unpadded = texts.Count > 0 && texts.All(t => t == texts[0]);
+        call ??= texts;
+        bool unpadded = call.Count > 0 && call.All(t => t == call[0]);
         var (ids, mask) = Tokenizer.EncodeBatch(texts, maxLength: unpadded ? Tokenizer.ProcessorMaxLength : null).ToTensors();
         return (ids.to(Device), mask.to(Device));
     }
