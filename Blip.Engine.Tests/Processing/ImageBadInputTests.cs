@@ -122,24 +122,10 @@ public sealed class ImageBadInputTests
         s.Write(len);
         var typed = System.Text.Encoding.ASCII.GetBytes(tag).Concat(data).ToArray();
         s.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(len, Crc32(typed));
+        BinaryPrimitives.WriteUInt32BigEndian(len, System.IO.Hashing.Crc32.HashToUInt32(typed));
         s.Write(len);
     }
 
-    private static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
 
     [Test]
     public void An_endless_file_is_refused_at_the_byte_limit_instead_of_read_until_memory_runs_out()

@@ -3,6 +3,7 @@
 // entry. Padding PLTE with black up to the bit depth's 2^n entries (PNG specification, section 11.2.3)
 // before Skia reads it gives PIL's colours.
 using System.Buffers.Binary;
+using System.IO.Hashing;
 
 namespace Blip.Engine.Processing;
 
@@ -55,23 +56,7 @@ internal static class ImagePngPalette
         var chunk = new byte[12 + padded];
         BinaryPrimitives.WriteInt32BigEndian(chunk, padded);
         png.Slice(pos + 4, 4 + length).CopyTo(chunk.AsSpan(4));                       // "PLTE" + entries
-        BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + padded), Crc32(chunk.AsSpan(4, 4 + padded)));
+        BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + padded), Crc32.HashToUInt32(chunk.AsSpan(4, 4 + padded)));
         return [.. png[..pos], .. chunk, .. png[(pos + 12 + length)..]];
-    }
-
-    // CRC-32 of ISO 3309 / ITU-T V.42 as the PNG specification (annex D) computes it over type and data.
-    private static uint Crc32(ReadOnlySpan<byte> bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
     }
 }
