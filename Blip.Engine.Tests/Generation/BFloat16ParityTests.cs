@@ -18,6 +18,7 @@ namespace Blip.Engine.Tests.Generation;
 [TestFixture("Auto")]
 [TestFixture("Always")]
 [TestFixture("Packed")]
+[TestFixture("Widened")]
 [NonParallelizable]
 public class BFloat16ParityTests(string policy) : KernelPolicyFixture(policy)
 {

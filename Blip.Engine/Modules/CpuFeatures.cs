@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Blip.Engine.Modules;
 
-/// <summary>CPU vendor, family and the AVX512-BF16 flag, which .NET's intrinsics classes do not report.</summary>
+/// <summary>CPU vendor, family and the AVX512-BF16 and AMX-BF16 flags, which .NET's intrinsics classes do not report.</summary>
 internal static class CpuFeatures
 {
     /// <summary>True on an Intel CPU (CPUID vendor "GenuineIntel").</summary>
@@ -23,6 +23,12 @@ internal static class CpuFeatures
     /// <summary>True when the CPU has AVX512-BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5) and the OS enables AVX-512.</summary>
     public static bool HasAvx512BFloat16 { get; } = Avx512F.IsSupported && X86Base.IsSupported && MaxLeaf() >= 7
         && (X86Base.CpuId(7, 1).Eax & (1 << 5)) != 0;
+
+    /// <summary>True when CPUID reports AMX-BF16 (leaf 7, sub-leaf 0, EDX bit 22): Intel's tile unit, which libtorch's
+    /// bfloat16 matrix products use where it exists. A hypervisor may hide it (the same Xeon model then reports
+    /// AVX512-BF16 alone, as machine 5 of docs/BENCHMARKS.md did).</summary>
+    public static bool HasAmxBFloat16 { get; } = X86Base.IsSupported && MaxLeaf() >= 7
+        && (X86Base.CpuId(7, 0).Edx & (1 << 22)) != 0;
 
     private static int MaxLeaf() => X86Base.IsSupported ? X86Base.CpuId(0, 0).Eax : 0;
 

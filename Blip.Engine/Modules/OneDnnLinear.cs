@@ -50,12 +50,20 @@ internal static class OneDnnLinear
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
+        if (Widens(input, weight, bias))
+        {
+            // Exact widening: a product of two bfloat16 values is exact in float32, and oneDNN's bfloat16 matmul also
+            // sums in float32 and rounds once at the end, so only the order of the sums differs.
+            using var wideScope = NewDisposeScope();
+            var wide = Forward(input.to(ScalarType.Float32), weight.to(ScalarType.Float32), bias?.to(ScalarType.Float32));
+            return wide.to(ScalarType.BFloat16).MoveToOuterDisposeScope();
+        }
         if (!Applies(input, weight, bias))
-            return nn.functional.linear(input, weight, bias);
+            return Libtorch(input, weight, bias);
         if (OneDnnPackedLinear.TryForward(input, weight, bias) is { } packed)
             return packed;                                                             // weight packed once
         if (weight.dtype == ScalarType.BFloat16)
-            return nn.functional.linear(input, weight, bias);                          // oneDNN's matmul already
+            return Libtorch(input, weight, bias);                                      // oneDNN's matmul already
         using var scope = NewDisposeScope();
         long outFeatures = weight.size(0), inFeatures = weight.size(1);
         long[] shape = TensorMemory.Shape(input);
@@ -75,6 +83,57 @@ internal static class OneDnnLinear
         SkinnyLinearPolicy.Never => false,
         _ => CpuFeatures.IsAmd && Avx512F.IsSupported && rows >= MinRows,
     };
+
+    /// <summary>libtorch's <c>linear</c>, with a contiguous bfloat16 or float16 input of more than two dimensions folded
+    /// to <c>[R, I]</c> when there is a bias. libtorch 2.10's linear of such an input is a matmul rounded to the dtype
+    /// and then the bias added and rounded again, where its 2-D linear (addmm) and the torch that transformers runs
+    /// round once (measured on machine 5 of docs/BENCHMARKS.md: [2,10,768] inputs, 4,656 of 15,360 outputs one
+    /// bfloat16 step off the once-rounded sum, against none of the folded ones). float32, where the second rounding
+    /// is below the tests' tolerances, keeps libtorch's own form.</summary>
+    private static Tensor Libtorch(Tensor input, Tensor weight, Tensor? bias)
+    {
+        if (bias is null || input.dim() <= 2 || input.dtype is not (ScalarType.BFloat16 or ScalarType.Float16) || !input.is_contiguous())
+            return nn.functional.linear(input, weight, bias);
+        using var scope = NewDisposeScope();
+        long[] shape = TensorMemory.Shape(input);
+        long inFeatures = shape[^1];
+        if (inFeatures == 0 || weight.dim() != 2) return nn.functional.linear(input, weight, bias).MoveToOuterDisposeScope();
+        var output = nn.functional.linear(input.view(-1, inFeatures), weight, bias);   // [R,O]
+        shape[^1] = weight.size(0);
+        return output.view(shape).MoveToOuterDisposeScope();                           // [..., O]
+    }
+
+    /// <summary>Fewest rows a bfloat16 linear is widened for: below it converting the weight costs more than the
+    /// product saves.</summary>
+    internal static long WidenMinRows { get; set; } = 64;
+
+    /// <summary>When a bfloat16 linear of many rows runs as a float32 product of widened copies instead of libtorch's
+    /// bfloat16 matmul: by default (Auto) on CPUs where that matmul is slower than float32's, Intel CPUs without
+    /// AMX-BF16 and CPUs without AVX512-BF16. On the Intel Xeon of machine 5 (docs/BENCHMARKS.md; AVX512-BF16, AMX
+    /// hidden by the hypervisor) ViT-L's fc1 shape ran at ~145 GFLOP/s in bfloat16 against ~310 in float32, and a bfloat16
+    /// greedy caption took 1.7× as long as a float32 one. BLIP_BF16_WIDEN=0 (never) or =1 (always) sets it for a
+    /// process.</summary>
+    internal static SkinnyLinearPolicy WidenPolicy { get; set; } =
+        SkinnyLinearPolicies.Parse(Environment.GetEnvironmentVariable("BLIP_BF16_WIDEN"), "BLIP_BF16_WIDEN");
+
+    /// <summary>Whether bfloat16 linears are widened on this CPU under <see cref="WidenPolicy"/>.</summary>
+    internal static bool WidensBFloat16 => WidenPolicy switch
+    {
+        SkinnyLinearPolicy.Always => true,
+        SkinnyLinearPolicy.Never => false,
+        _ => !CpuFeatures.HasAvx512BFloat16 || (CpuFeatures.IsIntel && !CpuFeatures.HasAmxBFloat16),
+    };
+
+    private static bool Widens(Tensor input, Tensor weight, Tensor? bias)
+    {
+        if (!WidensBFloat16 || input.dtype != ScalarType.BFloat16 || weight.dtype != ScalarType.BFloat16) return false;
+        if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU || weight.dim() != 2) return false;
+        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != ScalarType.BFloat16)) return false;
+        long inFeatures = weight.size(1);
+        if (input.dim() < 1 || inFeatures == 0 || TensorMemory.LastSize(input) != inFeatures) return false;
+        if (input.numel() / inFeatures < WidenMinRows) return false;
+        return !(is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));
+    }
 
     /// <summary>Whether oneDNN takes linears of <paramref name="type"/> here (and so packs their weights): float32, and
     /// bfloat16 on CPUs with AVX512-BF16.</summary>

@@ -6,7 +6,7 @@
 // per chunk on libtorch's own OpenMP threads (OpenMpTeam), ran at 125–160 GFLOP/s there right after the qkv linear,
 // against SDPA's 90–115 measured the same way. It runs only where nothing needs autograd and the layout is plain:
 // CPU, float32, contiguous [B,S,3,H,D], libgomp found, and AVX-512 (Vector512 accelerated); bfloat16 is widened to
-// float32 for it off Intel (WidensBFloat16); everything else keeps SDPA. Its sums run in another order than
+// float32 for it except on Intel CPUs with AMX (WidensBFloat16); everything else keeps SDPA. Its sums run in another order than
 // libtorch's and its softmax is exact over the whole row (no online rescaling), so results differ from SDPA's by float
 // rounding (≤ 1e-6 for unit-variance inputs).
 using System.Runtime.CompilerServices;
@@ -59,8 +59,10 @@ internal static unsafe class SelfAttentionKernel
     /// bfloat16 SDPA: on non-Intel CPUs, where that SDPA's matrix products go to MKL's bfloat16 gemm, which converts to
     /// float32 and runs its own float32 kernel off Intel (17.7% of a bf16 vision forward's samples on the AMD EPYC Zen 4
     /// machine of docs/BENCHMARKS.md; widened, the forward took 1,848 against 1,992 ms, medians of 12 interleaved
-    /// rounds). Not measured on Intel, where oneDNN and MKL take Intel's own bfloat16 paths. Tests set it.</summary>
-    internal static bool WidensBFloat16 { get; set; } = !CpuFeatures.IsIntel;
+    /// rounds), and on Intel CPUs without AMX-BF16, whose bfloat16 products run at half the float32 rate (machine 5:
+    /// a vision forward with its linears widened took 1.46–1.53 s against SDPA's 1.58–1.95 s, 4 rounds alternating). With AMX (machine 2) libtorch's own bfloat16 SDPA
+    /// is kept. Tests set it.</summary>
+    internal static bool WidensBFloat16 { get; set; } = !CpuFeatures.IsIntel || !CpuFeatures.HasAmxBFloat16;
 
     /// <summary>The kernel itself, wherever the layout allows (also without AVX-512, where .NET emulates the vector
     /// operations slowly; tests use that): on libtorch's OpenMP team when there is one, else on the calling thread.</summary>
