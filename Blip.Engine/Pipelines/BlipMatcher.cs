@@ -17,6 +17,9 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
 
     // Texts tokenized together in EmbedTexts (and sorted by length among themselves).
     private const int TokenizeGroup = 4096;
+
+    private bool _useEncToken;
+
     private BlipMatcher(ModelContext context, BlipForImageTextRetrieval model) : base(context, model)
     {
     }
@@ -31,7 +34,13 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
 
     /// <summary>Use <c>[ENC]</c> instead of <c>[CLS]</c> as the first ITM token, as the original BLIP does
     /// (transformers keeps <c>[CLS]</c>; default false).</summary>
-    public bool UseEncToken { get; set; }
+    /// <exception cref="InvalidOperationException">Set to true when the tokenizer has no <c>[ENC]</c> token.</exception>
+    public bool UseEncToken
+    {
+        get => _useEncToken;
+        set => _useEncToken = !value || Context.Tokenizer.EncTokenId is not null ? value
+            : throw new InvalidOperationException("UseEncToken needs an [ENC] token, and this model's tokenizer has none.");
+    }
 
     /// <summary>ITM and ITC of every text against one image (no texts: an empty list, the image still read).</summary>
     public IReadOnlyList<MatchResult> Match(string imagePath, IReadOnlyList<string> texts)
@@ -169,7 +178,7 @@ public sealed class BlipMatcher : BlipPipeline<BlipForImageTextRetrieval>
         {
             // Each row's [CLS], wherever its tokens start (column 0 unless the tokenizer pads on the left).
             var first = TokenBatch.FirstTokenColumn(mask);                                             // [N,1]
-            ids.scatter_(1, first, full(first.shape, (long)Context.Tokenizer.EncTokenId, dtype: ScalarType.Int64, device: ids.device));
+            ids.scatter_(1, first, full(first.shape, (long)Context.Tokenizer.EncTokenId!.Value, dtype: ScalarType.Int64, device: ids.device));
         }
         return Model.ItmLogits(states, ids, mask);                                                     // [N,2]
     }

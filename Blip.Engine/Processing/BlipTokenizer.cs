@@ -45,7 +45,7 @@ public sealed class BlipTokenizer : IDisposable
             SepTokenId = RequireId(settings.SepToken, "sep_token", settings);
             MaskTokenId = RequireId(settings.MaskToken, "mask_token", settings);
             BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token", settings);
-            EncTokenId = RequireId("[ENC]", "BLIP's encoder token", settings);
+            EncTokenId = _json.TokenToId.TryGetValue("[ENC]", out int enc) ? enc : null;
         }
         catch
         {
@@ -73,8 +73,9 @@ public sealed class BlipTokenizer : IDisposable
     /// <summary>Id of the bos token <c>[DEC]</c> (30522) that starts captions.</summary>
     public int BosTokenId { get; }
 
-    /// <summary>Id of <c>[ENC]</c> (30523), the original BLIP's first token for image-text matching.</summary>
-    public int EncTokenId { get; }
+    /// <summary>Id of <c>[ENC]</c> (30523), the original BLIP's first token for image-text matching; null when the
+    /// tokenizer has no such token (transformers never uses it).</summary>
+    public int? EncTokenId { get; }
 
     /// <summary>Number of ids, vocabulary and added tokens (30524 for BLIP).</summary>
     public int VocabularySize => _json.IdToToken.Count;
@@ -117,6 +118,9 @@ public sealed class BlipTokenizer : IDisposable
     /// Loads the tokenizer of a model folder: <c>tokenizer.json</c> when present, otherwise
     /// <c>vocab.txt</c>; <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c> when present.
     /// </summary>
+    /// <remarks>As transformers 5, special_tokens_map.json is not read when tokenizer_config.json has
+    /// <c>added_tokens_decoder</c>, and tokenizer_config.json's extra special tokens win over the map's
+    /// <c>additional_special_tokens</c>.</remarks>
     /// <param name="modelDir">A Hub model folder such as a snapshot of Salesforce/blip-image-captioning-large.</param>
     public static BlipTokenizer Load(string modelDir)
     {

@@ -28,8 +28,10 @@ internal sealed record TokenizerSettings
     public string PadToken { get; init; } = "[PAD]";
     public string ClsToken { get; init; } = "[CLS]";
     public string MaskToken { get; init; } = "[MASK]";
+    /// <summary>bos_token; null when the files name none (the engine then looks for <c>[DEC]</c>, which transformers does not add).</summary>
     public string? BosToken { get; init; } = "[DEC]";
     public string? EosToken { get; init; }
+    /// <summary>The extra special tokens (transformers 5's <c>extra_special_tokens</c>, formerly <c>additional_special_tokens</c>).</summary>
     public IReadOnlyList<string> ExtraSpecialTokens { get; init; } = ["[ENC]"];
 
     /// <summary><c>padding_side</c> of tokenizer_config.json, or null when absent (tokenizer.json's padding direction,
@@ -68,20 +70,55 @@ internal sealed record TokenizerSettings
             ? new ConfigException(named, key, $"'{token}' is not a token of {tokensFile}")
             : new ConfigException(tokensFile, "", $"{key} '{token}' is not one of its tokens");
 
-    /// <summary>Reads whichever of the two files exist (null or missing: BLIP's Hub values).</summary>
+    /// <summary>
+    /// Reads whichever of the two files exist, as transformers' <c>from_pretrained</c> merges them; neither (or null
+    /// paths): BLIP's Hub values.
+    /// </summary>
+    /// <remarks>
+    /// With either file, the defaults are BertTokenizer's: no bos and no extra special tokens. special_tokens_map.json is
+    /// read only when tokenizer_config.json has no <c>added_tokens_decoder</c> (transformers 5 reads it as a legacy file
+    /// then, and not at all otherwise); its named tokens replace the config's. The extra special tokens are the config's
+    /// <c>extra_special_tokens</c>, else its <c>additional_special_tokens</c>, with the map's <c>extra_special_tokens</c>
+    /// appended; the map's <c>additional_special_tokens</c> count only when the config names neither.
+    /// </remarks>
     public static TokenizerSettings Read(string? tokenizerConfigPath, string? specialTokensMapPath)
     {
-        var settings = new TokenizerSettings();
-        if (tokenizerConfigPath is not null && File.Exists(tokenizerConfigPath))
-            settings = settings.With(ReadObject(tokenizerConfigPath), tokenizerConfigPath, isConfig: true);
-        if (specialTokensMapPath is not null && File.Exists(specialTokensMapPath))
-            settings = settings.With(ReadObject(specialTokensMapPath), specialTokensMapPath, isConfig: false);
-        return settings;
+        bool hasConfig = tokenizerConfigPath is not null && File.Exists(tokenizerConfigPath);
+        bool hasMap = specialTokensMapPath is not null && File.Exists(specialTokensMapPath);
+        if (!hasConfig && !hasMap)
+            return new TokenizerSettings();
+        var settings = new TokenizerSettings { BosToken = null, ExtraSpecialTokens = [] };
+        IReadOnlyList<string>? extras = null;
+        if (hasConfig)
+        {
+            var config = ReadObject(tokenizerConfigPath!);
+            settings = settings.WithNamedTokens(config, tokenizerConfigPath!).WithConfig(config, tokenizerConfigPath!);
+            extras = TokenList(config, "extra_special_tokens", tokenizerConfigPath!) ?? TokenList(config, "additional_special_tokens", tokenizerConfigPath!);
+        }
+        IReadOnlyList<string>? mapAdditional = null;
+        if (hasMap && !settings.HasAddedTokensDecoder)
+        {
+            var map = ReadObject(specialTokensMapPath!);
+            settings = settings.WithNamedTokens(map, specialTokensMapPath!);
+            if (TokenList(map, "extra_special_tokens", specialTokensMapPath!) is { } appended)
+            {
+                var first = extras ?? [];
+                extras = [.. first, .. appended.Except(first, StringComparer.Ordinal)];
+            }
+            mapAdditional = TokenList(map, "additional_special_tokens", specialTokensMapPath!);
+        }
+        return settings with { ExtraSpecialTokens = extras ?? mapAdditional ?? [] };
     }
 
-    private TokenizerSettings With(JsonObject json, string path, bool isConfig)
+    private TokenizerSettings WithNamedTokens(JsonObject json, string path)
     {
-        var s = this with
+        var sources = new Dictionary<string, string>(TokenSources);
+        foreach (var key in (string[])["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"])
+        {
+            if (json[key] is not null)
+                sources[key] = path;
+        }
+        return this with
         {
             UnkToken = TokenText(json, "unk_token", path) ?? UnkToken,
             SepToken = TokenText(json, "sep_token", path) ?? SepToken,
@@ -90,32 +127,23 @@ internal sealed record TokenizerSettings
             MaskToken = TokenText(json, "mask_token", path) ?? MaskToken,
             BosToken = TokenText(json, "bos_token", path) ?? BosToken,
             EosToken = TokenText(json, "eos_token", path) ?? EosToken,
-            ExtraSpecialTokens = TokenList(json, "extra_special_tokens", path)
-                ?? TokenList(json, "additional_special_tokens", path) ?? ExtraSpecialTokens,
-        };
-        var sources = new Dictionary<string, string>(TokenSources);
-        foreach (var key in (string[])["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"])
-        {
-            if (json[key] is not null)
-                sources[key] = path;
-        }
-        s = s with { TokenSources = sources };
-        if (!isConfig)
-            return s;
-        return s with
-        {
-            DoLowerCase = Bool(json, "do_lower_case", path) ?? DoLowerCase,
-            StripAccents = Bool(json, "strip_accents", path),
-            TokenizeChineseChars = Bool(json, "tokenize_chinese_chars", path) ?? TokenizeChineseChars,
-            ModelMaxLength = MaxLength(json, path),
-            ProcessorMaxLength = OptionalLength(json, "max_length", path),
-            CleanUpTokenizationSpaces = Bool(json, "clean_up_tokenization_spaces", path) ?? false,
-            AddedTokensDecoder = AddedTokens(json, path),
-            HasAddedTokensDecoder = json["added_tokens_decoder"] is not null,
-            PaddingSide = Side(json, "padding_side", path),
-            TruncationSide = Side(json, "truncation_side", path),
+            TokenSources = sources,
         };
     }
+
+    private TokenizerSettings WithConfig(JsonObject json, string path) => this with
+    {
+        DoLowerCase = Bool(json, "do_lower_case", path) ?? DoLowerCase,
+        StripAccents = Bool(json, "strip_accents", path),
+        TokenizeChineseChars = Bool(json, "tokenize_chinese_chars", path) ?? TokenizeChineseChars,
+        ModelMaxLength = MaxLength(json, path),
+        ProcessorMaxLength = OptionalLength(json, "max_length", path),
+        CleanUpTokenizationSpaces = Bool(json, "clean_up_tokenization_spaces", path) ?? false,
+        AddedTokensDecoder = AddedTokens(json, path),
+        HasAddedTokensDecoder = json["added_tokens_decoder"] is not null,
+        PaddingSide = Side(json, "padding_side", path),
+        TruncationSide = Side(json, "truncation_side", path),
+    };
 
     // transformers raises ValueError for any other value ("Padding side should be selected between 'right' and 'left'").
     private static TextSide? Side(JsonObject json, string key, string path) => json[key] switch

@@ -107,12 +107,22 @@ def saved(tmp, name, tj=None, cfg=None):
     return path
 
 
-def hub_edit(tmp, name, cfg):
-    """The Hub folder (vocab.txt, no tokenizer.json) with tokenizer_config.json edited."""
+def hub_edit(tmp, name, cfg=None, stm=None):
+    """The Hub folder (vocab.txt, no tokenizer.json) with tokenizer_config.json and special_tokens_map.json edited."""
     path = hub_folder(os.path.join(tmp, name))
-    doc = read_json(os.path.join(path, "tokenizer_config.json"))
-    cfg(doc)
-    write_json(os.path.join(path, "tokenizer_config.json"), doc)
+    for file, edit in (("tokenizer_config.json", cfg), ("special_tokens_map.json", stm)):
+        if edit:
+            doc = read_json(os.path.join(path, file))
+            edit(doc)
+            write_json(os.path.join(path, file), doc)
+    return path
+
+
+def with_map(path, stm):
+    """A special_tokens_map.json (the Hub's, edited) beside a saved folder."""
+    doc = copy.deepcopy(HUB_SPECIAL_TOKENS_MAP)
+    stm(doc)
+    write_json(os.path.join(path, "special_tokens_map.json"), doc)
     return path
 
 
@@ -155,6 +165,10 @@ def config_added_tokens_decoder(c, special=True):
                                   (("[PAD]", 0), ("[UNK]", 100), ("[CLS]", 101), ("[SEP]", 102), ("[MASK]", 103), ("[DEC]", 1038), ("[ENC]", 1039))]}
 
 
+def map_renames(m):
+    m.update(mask_token="<mask>", pad_token="[#S]", additional_special_tokens=["[ENC]", "<extra>"])
+
+
 def not_special(tj):
     for t in tj["added_tokens"]:
         t["special"] = False
@@ -190,11 +204,24 @@ CASES = {
     "tj_config_added_tokens_not_special": lambda t, n: saved(t, n, cfg=lambda c: config_added_tokens_decoder(c, special=False)),
     "hub_config_added_tokens_not_special": lambda t, n: hub_edit(t, n, lambda c: (
         config_added_tokens_decoder(c, special=False), c.update(bos_token="[DEC]", additional_special_tokens=["[ENC]"]))),
+    # 3: with added_tokens_decoder in tokenizer_config.json, special_tokens_map.json is not read at all: the tokens it
+    # renames stay as the config names them (or BertTokenizer's defaults), bos_token is None and there are no extras,
+    # so [DEC] and [ENC] (listed, not special) are not special.
+    "hub_config_added_tokens_decoder_ignores_map": lambda t, n: hub_edit(t, n, cfg=lambda c: config_added_tokens_decoder(c, special=False), stm=map_renames),
+    "tj_config_added_tokens_decoder_ignores_map": lambda t, n: with_map(saved(t, n, cfg=lambda c: (config_added_tokens_decoder(c, special=False), c.pop("bos_token"), c.pop("extra_special_tokens"))), map_renames),
+    # 3: tokenizer_config.json's extra_special_tokens (else its additional_special_tokens) win over the map's
+    # additional_special_tokens; the map's extra_special_tokens are appended to them.
+    "hub_config_extras_over_map": lambda t, n: hub_edit(t, n, cfg=lambda c: c.update(extra_special_tokens=["<extra>"], additional_special_tokens=["<more>"])),
+    "hub_config_additional_over_map": lambda t, n: hub_edit(t, n, cfg=lambda c: c.update(additional_special_tokens=["<extra>"])),
+    "hub_map_extras_appended": lambda t, n: hub_edit(t, n, cfg=lambda c: c.update(extra_special_tokens=["<extra>"]),
+                                                     stm=lambda m: m.update(extra_special_tokens=["<more>", "<extra>"])),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
                ("tj_config_extra_token", "tj_added_tokens_decoder_over_file", "tj_more_added_tokens",
-                "tj_bert_with_hub_configs_pad_new", "tj_added_tokens_out_of_order")}
+                "tj_bert_with_hub_configs_pad_new", "tj_added_tokens_out_of_order", "hub_config_added_tokens_decoder_ignores_map",
+                "tj_config_added_tokens_decoder_ignores_map", "hub_config_extras_over_map", "hub_config_additional_over_map",
+                "hub_map_extras_appended")}
 
 
 def expected(tok, files, texts):
