@@ -1,7 +1,7 @@
 // BLIP's tokenizer: BERT uncased WordPiece plus [DEC] (bos, 30522) and [ENC] (30523), equal to
-// transformers' BertTokenizer as BlipProcessor loads it. The WordPiece work is Hugging Face's own Rust
-// `tokenizers` (through Tokenizers.DotNet); special tokens, truncation, padding and the config files
-// are handled here, as transformers' Python layer does.
+// transformers' BertTokenizer as BlipProcessor loads it. Encoding is Hugging Face's own Rust `tokenizers`
+// (through Tokenizers.DotNet); special tokens, truncation, padding, decoding (the id table and the WordPiece
+// decoder) and the config files are handled here, as transformers' Python layer and tokenizers 0.23 do.
 using System.Diagnostics;
 using System.Globalization;
 
@@ -20,7 +20,6 @@ public sealed class BlipTokenizer : IDisposable
 {
     private readonly TokenizerJson _json;
     private readonly NativeTokenizerSession _session;
-    private readonly Lazy<NativeTokenizerSession> _keepSpecialSession;
     private readonly int[] _prefix;
     private readonly int[] _suffix;
     private volatile bool _disposed;
@@ -29,7 +28,7 @@ public sealed class BlipTokenizer : IDisposable
 
     private BlipTokenizer(TokenizerJson json, TokenizerSettings settings)
     {
-        _session = new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: false), json.Source);
+        _session = new NativeTokenizerSession(json.NativeDocument(), json.Source);
         try
         {
             _json = json.WithAddedTokenIds(_session.Encode);
@@ -52,7 +51,6 @@ public sealed class BlipTokenizer : IDisposable
             _session.Dispose();
             throw;
         }
-        _keepSpecialSession = new(() => new NativeTokenizerSession(json.NativeDocument(keepSpecialOnDecode: true), json.Source));
     }
 
     /// <summary>Id of <c>[PAD]</c> (0), used to pad batches.</summary>
@@ -239,21 +237,22 @@ public sealed class BlipTokenizer : IDisposable
     /// <remarks>
     /// "##" pieces join the previous token; the WordPiece decoder's own cleanup removes the space before
     /// <c>. ? ! ,</c>. transformers' <c>clean_up_tokenization</c> runs on top only when
-    /// <see cref="CleanUpTokenizationSpaces"/> is set.
+    /// <see cref="CleanUpTokenizationSpaces"/> is set. An added token marked "normalized" reads as its normalized text
+    /// ("[dec]" for "[DEC]" when uncased), as in tokenizers 0.23.
     /// </remarks>
     public string Decode(IReadOnlyList<long> ids, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var native = new uint[ids.Count];
-        for (int i = 0; i < native.Length; i++)
+        var tokens = new List<string>(ids.Count);
+        for (int i = 0; i < ids.Count; i++)
         {
             if (ids[i] is < 0 or > uint.MaxValue)
                 throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"ids[{i}] is not a token id.");
-            native[i] = (uint)ids[i];
+            if (IdToToken(ids[i]) is { } token && !(skipSpecialTokens && _json.SpecialTokens.Contains(token)))
+                tokens.Add(token);
         }
-        var session = skipSpecialTokens ? _session : _keepSpecialSession.Value;
-        string text = session.Decode(native);
+        string text = WordPieceDecoder.Decode(tokens);
         return CleanUpTokenizationSpaces ? CleanUpTokenization(text) : text;
     }
 
@@ -272,8 +271,6 @@ public sealed class BlipTokenizer : IDisposable
     {
         _disposed = true;
         _session.Dispose();
-        if (_keepSpecialSession.IsValueCreated)
-            _keepSpecialSession.Value.Dispose();
     }
 
     private int KeptContent(int count, bool addSpecialTokens, int? maxLength)

@@ -5,12 +5,12 @@ using Tokenizers.DotNet;
 
 namespace Blip.Engine.Processing;
 
-/// <summary>A native tokenizer session; <see cref="Encode"/> adds nothing, <see cref="Decode"/> skips special tokens.</summary>
+/// <summary>A native tokenizer session; <see cref="Encode"/> adds no special tokens.</summary>
 /// <remarks>
 /// Tokenizers.DotNet keeps every session in one process-wide native table, created and removed by
 /// constructors and <c>Dispose</c>; its source does not promise that lookups are safe while another
 /// thread adds or removes a session. So every native call here holds one process-wide
-/// reader/writer lock: encodes and decodes (readers) run in parallel, creating and disposing
+/// reader/writer lock: encodes (readers) run in parallel, creating and disposing
 /// sessions (writers) run alone.
 /// </remarks>
 internal sealed class NativeTokenizerSession : IDisposable
@@ -65,21 +65,6 @@ internal sealed class NativeTokenizerSession : IDisposable
         catch (TokenizerException e)
         {
             throw new ArgumentException($"The text cannot be tokenized: {e.Message}", nameof(text), e);
-        }
-        finally
-        {
-            Gate.ExitReadLock();
-        }
-    }
-
-    /// <summary>Text of <paramref name="ids"/>; ids that are special in this session's document are skipped.</summary>
-    public string Decode(uint[] ids)
-    {
-        Gate.EnterReadLock();
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _native.Decode(ids);
         }
         finally
         {

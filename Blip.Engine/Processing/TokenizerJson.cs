@@ -15,6 +15,8 @@ internal sealed class TokenizerJson
         Source = source;
         TokenToId = tokenToId;
         IdToToken = idToToken;
+        SpecialTokens = AddedTokenNodes().Where(a => a["special"] is JsonValue v && v.TryGetValue(out bool b) && b)
+            .Select(a => Text(a["content"])!).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>The whole document.</summary>
@@ -26,8 +28,11 @@ internal sealed class TokenizerJson
     /// <summary>Vocabulary and added tokens.</summary>
     public IReadOnlyDictionary<string, int> TokenToId { get; }
 
-    /// <summary>Token of each id (null for ids that name nothing).</summary>
+    /// <summary>Token of each id (null for ids that name nothing), as the tokenizers library's <c>id_to_token</c> gives it.</summary>
     public IReadOnlyList<string?> IdToToken { get; }
+
+    /// <summary>The contents of the added tokens marked special: decode skips a token whose text is one of them.</summary>
+    public IReadOnlySet<string> SpecialTokens { get; }
 
     /// <summary>The <c>padding</c> section's direction, or null when the file sets no padding (transformers takes it as
     /// the default <c>padding_side</c> when tokenizer_config.json names none).</summary>
@@ -113,22 +118,14 @@ internal sealed class TokenizerJson
         return Create(root, source);
     }
 
-    /// <summary>
-    /// The document the native library loads: no post-processor, truncation or padding (this class
-    /// applies those itself); with <paramref name="keepSpecialOnDecode"/>, added tokens are marked
-    /// non-special so that the library's decode (which always skips special tokens) keeps them.
-    /// </summary>
-    public string NativeDocument(bool keepSpecialOnDecode)
+    /// <summary>The document the native library loads to encode: no post-processor, truncation or padding (this class
+    /// applies those itself).</summary>
+    public string NativeDocument()
     {
         var copy = (JsonObject)Root.DeepClone();
         copy["post_processor"] = null;
         copy["truncation"] = null;
         copy["padding"] = null;
-        if (keepSpecialOnDecode && copy["added_tokens"] is JsonArray added)
-        {
-            foreach (var token in added.OfType<JsonObject>())
-                token["special"] = false;
-        }
         return copy.ToJsonString();
     }
 
@@ -214,6 +211,10 @@ internal sealed class TokenizerJson
     /// This document with each added token at the id the tokenizers library gives it: the library ignores the ids
     /// of <c>added_tokens</c> (numbering new tokens from the vocabulary's size), and transformers takes the library's.
     /// </summary>
+    /// <remarks>The text of an id of a "normalized" added token is its normalized content, as tokenizers 0.23 (which
+    /// transformers 5.12 runs on) stores it: <c>convert_ids_to_tokens</c> and decode give "[dec]" for a normalized
+    /// "[DEC]" of an uncased tokenizer, and decode skips it only when that text is the content of a special token.
+    /// The native library (0.22) keeps the content as written, so decoding is done from this table.</remarks>
     /// <param name="encode">Encodes a text with the native tokenizer of this document.</param>
     /// <exception cref="ConfigException">An added token is not one token, or gets the id of a vocabulary token.</exception>
     public TokenizerJson WithAddedTokenIds(Func<string, uint[]> encode)
@@ -233,7 +234,20 @@ internal sealed class TokenizerJson
             tokenToId[content] = id;
             tokenOf[id] = content;
         }
-        return new TokenizerJson(Root, Source, tokenToId, IdTable(tokenToId));
+        var idToToken = IdTable(tokenToId);
+        foreach (var a in AddedTokenNodes().Where(a => a["normalized"] is JsonValue v && v.TryGetValue(out bool b) && b))
+            idToToken[tokenToId[Text(a["content"])!]] = NormalizedText(Text(a["content"])!);
+        return new TokenizerJson(Root, Source, tokenToId, idToToken);
+    }
+
+    private IEnumerable<JsonObject> AddedTokenNodes() => (Root["added_tokens"] as JsonArray ?? []).OfType<JsonObject>();
+
+    // The document's BertNormalizer (Build always writes one) applied to an added token's content.
+    private string NormalizedText(string content)
+    {
+        var n = (JsonObject)Root["normalizer"]!;
+        bool? Flag(string key) => n[key] is JsonValue v && v.TryGetValue(out bool b) ? b : null;
+        return BertNormalizer.Normalize(content, Flag("handle_chinese_chars") ?? true, Flag("strip_accents"), Flag("lowercase") ?? true);
     }
 
     private static string?[] IdTable(Dictionary<string, int> tokenToId)

@@ -169,6 +169,27 @@ def map_renames(m):
     m.update(mask_token="<mask>", pad_token="[#S]", additional_special_tokens=["[ENC]", "<extra>"])
 
 
+def token_flags(tokens):
+    """AddedToken flags on some tokens (a list of added-token dicts): lstrip/rstrip (no effect on ids: BERT's
+    pre-tokenizer drops the spaces anyway), single_word, normalized (matched after lowercasing)."""
+    flags = {"[MASK]": dict(lstrip=True), "[ENC]": dict(rstrip=True), "[DEC]": dict(normalized=True),
+             "<extra>": dict(single_word=True, special=True)}
+    for t in tokens:
+        t.update(flags.get(t["content"], {}))
+
+
+def tj_flags(tj):
+    more_added_tokens(tj)
+    token_flags(tj["added_tokens"])
+    tj["added_tokens"].append(added("Naïve東", 1042, normalized=True))  # id_to_token and decode give "naive 東 "
+
+
+def config_flags(c):
+    config_added_tokens_decoder(c)
+    c["added_tokens_decoder"]["1040"] = {k: v for k, v in added("<extra>", 1040).items() if k != "id"}
+    token_flags(c["added_tokens_decoder"].values())
+
+
 def not_special(tj):
     for t in tj["added_tokens"]:
         t["special"] = False
@@ -215,6 +236,11 @@ CASES = {
     "hub_config_additional_over_map": lambda t, n: hub_edit(t, n, cfg=lambda c: c.update(additional_special_tokens=["<extra>"])),
     "hub_map_extras_appended": lambda t, n: hub_edit(t, n, cfg=lambda c: c.update(extra_special_tokens=["<extra>"]),
                                                      stm=lambda m: m.update(extra_special_tokens=["<more>", "<extra>"])),
+    # AddedToken flags of tokenizer.json's added_tokens and of added_tokens_decoder: single_word and normalized change what
+    # matches; tokenizers 0.23 gives a normalized token's id its normalized content as text ("[dec]"), which decode skips
+    # only when that is the content of a special token.
+    "tj_added_tokens_flags": lambda t, n: saved(t, n, tj=tj_flags),
+    "hub_config_added_tokens_decoder_flags": lambda t, n: hub_edit(t, n, cfg=config_flags),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
@@ -222,6 +248,9 @@ EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
                 "tj_bert_with_hub_configs_pad_new", "tj_added_tokens_out_of_order", "hub_config_added_tokens_decoder_ignores_map",
                 "tj_config_added_tokens_decoder_ignores_map", "hub_config_extras_over_map", "hub_config_additional_over_map",
                 "hub_map_extras_appended")}
+FLAG_TEXTS = ["a  [MASK]  dog", "a[MASK]dog", "[mask] [Mask]", "x<extra>y", "x <extra> y", "a[DEC]dog", "[Dec] dog",
+              "a [ENC] b", "a[ENC]b", "[PAD] [pad]", "a naïve東 b"]
+EXTRA_TEXTS.update({n: FLAG_TEXTS for n in ("tj_added_tokens_flags", "hub_config_added_tokens_decoder_flags")})
 
 
 def expected(tok, files, texts):
