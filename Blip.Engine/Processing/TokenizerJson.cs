@@ -304,7 +304,8 @@ internal sealed class TokenizerJson
     // that are not among them. Special tokens already in the vocabulary keep their ids; the tokenizers library numbers
     // the others in this order from the vocabulary's size (WithAddedTokenIds reads its numbers back).
     // A named special token is special whatever its entry says (TokenizersBackend.__init__ and _post_init set the flag),
-    // so decode skips it; an extra one keeps its entry's flag.
+    // so decode skips it; an extra one keeps its entry's flag. A named token added here keeps the flags of the AddedToken
+    // object a config file gave it (a listed entry's flags win over those, as transformers maps the names to the entries).
     private static JsonArray AddedTokens(Dictionary<string, int> vocab, IEnumerable<AddedTokenSpec> listed, TokenizerSettings settings)
     {
         var named = settings.NamedSpecialTokens().ToHashSet(StringComparer.Ordinal);
@@ -314,8 +315,7 @@ internal sealed class TokenizerJson
         {
             if (added.Any(a => a.Content == token))
                 continue;
-            int id = vocab.TryGetValue(token, out int known) ? known : next++;
-            added.Add(new AddedTokenSpec(id, token, Special: true));
+            added.Add(settings.SpecialToken(vocab.TryGetValue(token, out int known) ? known : next++, token));
         }
         return new JsonArray(added.Select(a => (JsonNode)new JsonObject
         {

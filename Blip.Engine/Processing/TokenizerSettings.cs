@@ -41,6 +41,10 @@ internal sealed record TokenizerSettings
     /// <summary><c>truncation_side</c> of tokenizer_config.json, or null when absent.</summary>
     public TextSide? TruncationSide { get; init; }
 
+    /// <summary>The named special tokens given as AddedToken objects (by key, e.g. <c>mask_token</c>), with their flags;
+    /// their ids are unused.</summary>
+    public IReadOnlyDictionary<string, AddedTokenSpec> TokenObjects { get; init; } = new Dictionary<string, AddedTokenSpec>();
+
     /// <summary>The file that named each special token (by key, e.g. <c>pad_token</c>), for error messages.</summary>
     public IReadOnlyDictionary<string, string> TokenSources { get; init; } = new Dictionary<string, string>();
 
@@ -54,10 +58,23 @@ internal sealed record TokenizerSettings
     public IEnumerable<string> AllSpecialTokens() => NamedSpecialTokens().Concat(ExtraSpecialTokens).Distinct(StringComparer.Ordinal);
 
     /// <summary>bos, eos, unk, sep, pad, cls and mask (those named), in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order.</summary>
-    public IEnumerable<string> NamedSpecialTokens()
+    public IEnumerable<string> NamedSpecialTokens() => NamedByKey().Select(kv => kv.Value);
+
+    /// <summary>
+    /// The special token <paramref name="token"/> as transformers adds it when no added_tokens list holds it: special,
+    /// with the flags of the first named token given as an object with that content (transformers' <c>AddedToken(**value,
+    /// special=True)</c>), else none (<c>AddedToken(token, special=True)</c>).
+    /// </summary>
+    public AddedTokenSpec SpecialToken(int id, string token) =>
+        NamedByKey().Where(kv => kv.Value == token).Select(kv => TokenObjects.GetValueOrDefault(kv.Key)).FirstOrDefault(o => o is not null) is { } o
+            ? o with { Id = id, Special = true }
+            : new AddedTokenSpec(id, token, Special: true);
+
+    private IEnumerable<KeyValuePair<string, string>> NamedByKey()
     {
-        string?[] named = [BosToken, EosToken, UnkToken, SepToken, PadToken, ClsToken, MaskToken];
-        return named.OfType<string>();
+        (string Key, string? Token)[] named = [("bos_token", BosToken), ("eos_token", EosToken), ("unk_token", UnkToken),
+            ("sep_token", SepToken), ("pad_token", PadToken), ("cls_token", ClsToken), ("mask_token", MaskToken)];
+        return named.Where(n => n.Token is not null).Select(n => KeyValuePair.Create(n.Key, n.Token!));
     }
 
     /// <summary>
@@ -113,10 +130,16 @@ internal sealed record TokenizerSettings
     private TokenizerSettings WithNamedTokens(JsonObject json, string path)
     {
         var sources = new Dictionary<string, string>(TokenSources);
+        var objects = new Dictionary<string, AddedTokenSpec>(TokenObjects);
         foreach (var key in (string[])["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"])
         {
-            if (json[key] is not null)
-                sources[key] = path;
+            if (json[key] is null)
+                continue;
+            sources[key] = path;
+            if (json[key] is JsonObject o && TokenText(json, key, path) is { } content)
+                objects[key] = new AddedTokenSpec(0, content, true, Flag(o, "normalized"), Flag(o, "lstrip"), Flag(o, "rstrip"), Flag(o, "single_word"));
+            else
+                objects.Remove(key);
         }
         return this with
         {
@@ -128,6 +151,7 @@ internal sealed record TokenizerSettings
             BosToken = TokenText(json, "bos_token", path) ?? BosToken,
             EosToken = TokenText(json, "eos_token", path) ?? EosToken,
             TokenSources = sources,
+            TokenObjects = objects,
         };
     }
 

@@ -190,6 +190,11 @@ def config_flags(c):
     token_flags(c["added_tokens_decoder"].values())
 
 
+def map_token_flags(m):
+    m.update(mask_token={"content": "[MASK]", "lstrip": True, "rstrip": False, "normalized": True, "single_word": False},
+             pad_token={"content": "[PAD]", "lstrip": True, "rstrip": True, "normalized": False, "single_word": False, "special": False})
+
+
 def not_special(tj):
     for t in tj["added_tokens"]:
         t["special"] = False
@@ -241,6 +246,9 @@ CASES = {
     # only when that is the content of a special token.
     "tj_added_tokens_flags": lambda t, n: saved(t, n, tj=tj_flags),
     "hub_config_added_tokens_decoder_flags": lambda t, n: hub_edit(t, n, cfg=config_flags),
+    # A named token given as an object in special_tokens_map.json keeps its flags (special whatever it says) when no
+    # added_tokens list holds it.
+    "hub_map_token_flags": lambda t, n: hub_edit(t, n, stm=map_token_flags),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
@@ -250,7 +258,7 @@ EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
                 "hub_map_extras_appended")}
 FLAG_TEXTS = ["a  [MASK]  dog", "a[MASK]dog", "[mask] [Mask]", "x<extra>y", "x <extra> y", "a[DEC]dog", "[Dec] dog",
               "a [ENC] b", "a[ENC]b", "[PAD] [pad]", "a naïve東 b"]
-EXTRA_TEXTS.update({n: FLAG_TEXTS for n in ("tj_added_tokens_flags", "hub_config_added_tokens_decoder_flags")})
+EXTRA_TEXTS.update({n: FLAG_TEXTS for n in ("tj_added_tokens_flags", "hub_config_added_tokens_decoder_flags", "hub_map_token_flags")})
 
 
 def expected(tok, files, texts):
