@@ -219,6 +219,22 @@ public sealed class TokenizerFileTests
     }
 
     [Test]
+    public void Config_without_bos_or_extras_adds_neither_dec_nor_enc()
+    {
+        // transformers 5 starts from BertTokenizer's defaults once a config file exists: bos_token None, no extras, so a
+        // BERT vocabulary gets no [DEC]/[ENC]. Loading used to add both (BLIP's defaults), or refuse a folder without [ENC].
+        string vocab = WriteFile("vocab.txt", TinyVocab);
+        string config = WriteFile("tokenizer_config.json", """{"model_max_length": 512}""");
+        using var tokenizer = BlipTokenizer.FromVocabulary(vocab, config);
+        Assert.Multiple(() =>
+        {
+            Assert.That(tokenizer.VocabularySize, Is.EqualTo(8));
+            Assert.That((tokenizer.BosTokenId, tokenizer.EncTokenId), Is.EqualTo(((int?)null, (int?)null)));
+            Assert.That(tokenizer.Encode("hello [DEC]"), Is.EqualTo(new long[] { 2, 5, 1, 1, 1, 3 }));
+        });
+    }
+
+    [Test]
     public void Extra_special_token_that_is_not_text_is_named_by_its_place_in_the_list()
     {
         // The list's items were read through a one-key wrapper, and the error named that key ('t'), not the item.

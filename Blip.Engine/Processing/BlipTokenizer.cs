@@ -43,7 +43,7 @@ public sealed class BlipTokenizer : IDisposable
             ClsTokenId = RequireId(settings.ClsToken, "cls_token", settings);
             SepTokenId = RequireId(settings.SepToken, "sep_token", settings);
             MaskTokenId = RequireId(settings.MaskToken, "mask_token", settings);
-            BosTokenId = RequireId(settings.BosToken ?? "[DEC]", "bos_token", settings);
+            BosTokenId = settings.BosToken is { } bos ? RequireId(bos, "bos_token", settings) : _json.TokenToId.TryGetValue("[DEC]", out int dec) ? dec : null;
             EncTokenId = _json.TokenToId.TryGetValue("[ENC]", out int enc) ? enc : null;
         }
         catch
@@ -68,8 +68,10 @@ public sealed class BlipTokenizer : IDisposable
     /// <summary>Id of <c>[MASK]</c> (103).</summary>
     public int MaskTokenId { get; }
 
-    /// <summary>Id of the bos token <c>[DEC]</c> (30522) that starts captions.</summary>
-    public int BosTokenId { get; }
+    /// <summary>Id of the bos token <c>[DEC]</c> (30522) that starts captions: the files' <c>bos_token</c>, else
+    /// <c>[DEC]</c> when it is a token, else null (transformers' <c>bos_token_id</c> is None without a named bos; its
+    /// captioning takes the bos from the model's config instead).</summary>
+    public int? BosTokenId { get; }
 
     /// <summary>Id of <c>[ENC]</c> (30523), the original BLIP's first token for image-text matching; null when the
     /// tokenizer has no such token (transformers never uses it).</summary>

@@ -29,7 +29,9 @@ public sealed record CaptionTargets(Tensor InputIds, Tensor AttentionMask, Tenso
         using var first = TokenBatch.FirstTokenColumn(mask);                                  // [B,1]
         if (settings.ReplaceClsWithBos)
         {
-            using var bos = full(first.shape, (long)tokenizer.BosTokenId, dtype: ScalarType.Int64);   // [B,1]
+            long bosId = tokenizer.BosTokenId ?? throw new ArgumentException(
+                "ReplaceClsWithBos needs a bos token, and this tokenizer has none (its files name no bos_token and it has no [DEC]).", nameof(tokenizer));
+            using var bos = full(first.shape, bosId, dtype: ScalarType.Int64);                          // [B,1]
             ids.scatter_(1, first, bos);
         }
         var labels = ids.clone();
