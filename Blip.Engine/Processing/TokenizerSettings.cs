@@ -13,6 +13,8 @@ internal sealed record AddedTokenSpec(int Id, string Content, bool Special, bool
 /// <summary>Settings read from <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c>.</summary>
 internal sealed record TokenizerSettings
 {
+    private static readonly string[] NamedKeys = ["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"];
+
     /// <summary>transformers' <c>VERY_LARGE_INTEGER</c> stand-in when no <c>model_max_length</c> is given.</summary>
     public const int UnboundedLength = int.MaxValue;
 
@@ -41,6 +43,10 @@ internal sealed record TokenizerSettings
     /// <summary><c>truncation_side</c> of tokenizer_config.json, or null when absent.</summary>
     public TextSide? TruncationSide { get; init; }
 
+    /// <summary>transformers' model-specific special tokens (e.g. <c>image_token</c>) by key, in its order: named special
+    /// tokens after the seven standard ones.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ModelSpecificTokens { get; init; } = [];
+
     /// <summary>The named special tokens given as AddedToken objects (by key, e.g. <c>mask_token</c>), with their flags;
     /// their ids are unused.</summary>
     public IReadOnlyDictionary<string, AddedTokenSpec> TokenObjects { get; init; } = new Dictionary<string, AddedTokenSpec>();
@@ -57,7 +63,8 @@ internal sealed record TokenizerSettings
     /// <summary>The named special tokens in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order, then the extras.</summary>
     public IEnumerable<string> AllSpecialTokens() => NamedSpecialTokens().Concat(ExtraSpecialTokens).Distinct(StringComparer.Ordinal);
 
-    /// <summary>bos, eos, unk, sep, pad, cls and mask (those named), in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order.</summary>
+    /// <summary>bos, eos, unk, sep, pad, cls and mask (those named), in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order,
+    /// then the model-specific ones.</summary>
     public IEnumerable<string> NamedSpecialTokens() => NamedByKey().Select(kv => kv.Value);
 
     /// <summary>
@@ -74,7 +81,7 @@ internal sealed record TokenizerSettings
     {
         (string Key, string? Token)[] named = [("bos_token", BosToken), ("eos_token", EosToken), ("unk_token", UnkToken),
             ("sep_token", SepToken), ("pad_token", PadToken), ("cls_token", ClsToken), ("mask_token", MaskToken)];
-        return named.Where(n => n.Token is not null).Select(n => KeyValuePair.Create(n.Key, n.Token!));
+        return named.Where(n => n.Token is not null).Select(n => KeyValuePair.Create(n.Key, n.Token!)).Concat(ModelSpecificTokens);
     }
 
     /// <summary>
@@ -106,16 +113,17 @@ internal sealed record TokenizerSettings
             return new TokenizerSettings();
         var settings = new TokenizerSettings { BosToken = null, ExtraSpecialTokens = [] };
         IReadOnlyList<string>? extras = null;
+        JsonObject? config = null, map = null;
         if (hasConfig)
         {
-            var config = ReadObject(tokenizerConfigPath!);
+            config = ReadObject(tokenizerConfigPath!);
             settings = settings.WithNamedTokens(config, tokenizerConfigPath!).WithConfig(config, tokenizerConfigPath!);
             extras = TokenList(config, "extra_special_tokens", tokenizerConfigPath!) ?? TokenList(config, "additional_special_tokens", tokenizerConfigPath!);
         }
         IReadOnlyList<string>? mapAdditional = null;
         if (hasMap && !settings.HasAddedTokensDecoder)
         {
-            var map = ReadObject(specialTokensMapPath!);
+            map = ReadObject(specialTokensMapPath!);
             settings = settings.WithNamedTokens(map, specialTokensMapPath!);
             if (TokenList(map, "extra_special_tokens", specialTokensMapPath!) is { } appended)
             {
@@ -124,20 +132,74 @@ internal sealed record TokenizerSettings
             }
             mapAdditional = TokenList(map, "additional_special_tokens", specialTokensMapPath!);
         }
-        return settings with { ExtraSpecialTokens = extras ?? mapAdditional ?? [] };
+        return settings.WithModelTokens(ModelTokenNodes(config, tokenizerConfigPath, map, specialTokensMapPath))
+            with { ExtraSpecialTokens = extras ?? mapAdditional ?? [] };
     }
+
+    // transformers' model-specific special tokens: the other keys ending in "_token" whose value is a token (a string,
+    // or an AddedToken object). Their order is PreTrainedTokenizerBase.__init__'s {**auto, **explicit}: the config's
+    // object-valued ones and the map's (in place when the config has the key, else after), then the config's
+    // string-valued ones not among them; for a key in both files the config's string wins.
+    private static List<(string Key, JsonNode Node, string Path)> ModelTokenNodes(JsonObject? config, string? configPath, JsonObject? map, string? mapPath)
+    {
+        var auto = new List<(string Key, JsonNode Node, string Path)>();
+        var explicitTokens = new List<(string Key, JsonNode Node, string Path)>();
+        foreach (var (key, node) in ModelTokenEntries(config))
+            (node is JsonObject ? auto : explicitTokens).Add((key, node, configPath!));
+        foreach (var (key, node) in ModelTokenEntries(map))
+        {
+            int i = auto.FindIndex(t => t.Key == key);
+            if (i >= 0)
+                auto[i] = (key, node, mapPath!);
+            else
+                auto.Add((key, node, mapPath!));
+        }
+        foreach (var token in explicitTokens)
+        {
+            int i = auto.FindIndex(t => t.Key == token.Key);
+            if (i >= 0)
+                auto[i] = token;
+            else
+                auto.Add(token);
+        }
+        return auto;
+    }
+
+    private static IEnumerable<(string Key, JsonNode Node)> ModelTokenEntries(JsonObject? json) =>
+        (json ?? []).Where(kv => kv.Key.EndsWith("_token", StringComparison.Ordinal) && !NamedKeys.Contains(kv.Key)
+            && (kv.Value is JsonObject || (kv.Value is JsonValue v && v.TryGetValue(out string? _))))
+            .Select(kv => (kv.Key, kv.Value!));
+
+    private TokenizerSettings WithModelTokens(List<(string Key, JsonNode Node, string Path)> tokens)
+    {
+        var objects = new Dictionary<string, AddedTokenSpec>(TokenObjects);
+        var sources = new Dictionary<string, string>(TokenSources);
+        var named = new List<KeyValuePair<string, string>>();
+        foreach (var (key, node, path) in tokens)
+        {
+            string content = TokenText(node, key, path)!;
+            named.Add(KeyValuePair.Create(key, content));
+            sources[key] = path;
+            if (node is JsonObject o)
+                objects[key] = TokenObject(o, content);
+        }
+        return this with { ModelSpecificTokens = named, TokenObjects = objects, TokenSources = sources };
+    }
+
+    private static AddedTokenSpec TokenObject(JsonObject o, string content) =>
+        new(0, content, true, Flag(o, "normalized"), Flag(o, "lstrip"), Flag(o, "rstrip"), Flag(o, "single_word"));
 
     private TokenizerSettings WithNamedTokens(JsonObject json, string path)
     {
         var sources = new Dictionary<string, string>(TokenSources);
         var objects = new Dictionary<string, AddedTokenSpec>(TokenObjects);
-        foreach (var key in (string[])["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"])
+        foreach (var key in NamedKeys)
         {
             if (json[key] is null)
                 continue;
             sources[key] = path;
             if (json[key] is JsonObject o && TokenText(json, key, path) is { } content)
-                objects[key] = new AddedTokenSpec(0, content, true, Flag(o, "normalized"), Flag(o, "lstrip"), Flag(o, "rstrip"), Flag(o, "single_word"));
+                objects[key] = TokenObject(o, content);
             else
                 objects.Remove(key);
         }

@@ -249,6 +249,12 @@ CASES = {
     # A named token given as an object in special_tokens_map.json keeps its flags (special whatever it says) when no
     # added_tokens list holds it.
     "hub_map_token_flags": lambda t, n: hub_edit(t, n, stm=map_token_flags),
+    # Other keys ending in "_token" are model-specific special tokens, named after the standard ones: the config's
+    # AddedToken objects and the map's first, then the config's strings (which win for a key in both).
+    "hub_model_specific_tokens": lambda t, n: hub_edit(t, n, cfg=lambda c: c.update(
+        enc_token="<foo>", img_token={"__type": "AddedToken", "content": "<img>", "lstrip": False, "normalized": True,
+                                      "rstrip": False, "single_word": False, "special": False}),
+        stm=lambda m: m.update(vid_token="<vid>", enc_token="<bar>")),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
@@ -258,6 +264,7 @@ EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
                 "hub_map_extras_appended")}
 FLAG_TEXTS = ["a  [MASK]  dog", "a[MASK]dog", "[mask] [Mask]", "x<extra>y", "x <extra> y", "a[DEC]dog", "[Dec] dog",
               "a [ENC] b", "a[ENC]b", "[PAD] [pad]", "a naïve東 b"]
+EXTRA_TEXTS["hub_model_specific_tokens"] = ["a <foo> <img> <vid> <bar> b", "<IMG>", "x<vid>y"]
 EXTRA_TEXTS.update({n: FLAG_TEXTS for n in ("tj_added_tokens_flags", "hub_config_added_tokens_decoder_flags", "hub_map_token_flags")})
 
 
