@@ -235,6 +235,19 @@ public sealed class TokenizerFileTests
     }
 
     [Test]
+    public void Split_special_tokens_true_is_refused_not_ignored()
+    {
+        // transformers then WordPieces "[SEP]" in a text ([UNK] [UNK] [UNK]); the native library cannot be told to.
+        string path = WriteTokenizerJson(_ => { });
+        string config = WriteFile("tokenizer_config.json", """{"split_special_tokens": true}""");
+        var e = Assert.Throws<ConfigException>(() => BlipTokenizer.FromTokenizerJson(path, config).Dispose())!;
+        Assert.That((e.File, e.Field), Is.EqualTo((config, "split_special_tokens")), e.Message);
+        config = WriteFile("tokenizer_config.json", """{"split_special_tokens": false}""");
+        using var tokenizer = BlipTokenizer.FromTokenizerJson(path, config);
+        Assert.That(tokenizer.Encode("[SEP]", addSpecialTokens: false), Is.EqualTo(new long[] { 3 }));
+    }
+
+    [Test]
     public void Extra_special_token_that_is_not_text_is_named_by_its_place_in_the_list()
     {
         // The list's items were read through a one-key wrapper, and the error named that key ('t'), not the item.

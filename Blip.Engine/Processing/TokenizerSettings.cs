@@ -217,7 +217,7 @@ internal sealed record TokenizerSettings
         };
     }
 
-    private TokenizerSettings WithConfig(JsonObject json, string path) => this with
+    private TokenizerSettings WithConfig(JsonObject json, string path) => RefuseSplitSpecialTokens(json, path) with
     {
         DoLowerCase = Bool(json, "do_lower_case", path) ?? DoLowerCase,
         StripAccents = Bool(json, "strip_accents", path),
@@ -230,6 +230,12 @@ internal sealed record TokenizerSettings
         PaddingSide = Side(json, "padding_side", path),
         TruncationSide = Side(json, "truncation_side", path),
     };
+
+    // transformers sets the tokenizers library's encode_special_tokens from it, so that "[SEP]" in a text is WordPiece'd;
+    // Tokenizers.DotNet cannot set that flag, and encoding as if it were false would give other ids without a word.
+    private TokenizerSettings RefuseSplitSpecialTokens(JsonObject json, string path) => Bool(json, "split_special_tokens", path) == true
+        ? throw new ConfigException(path, "split_special_tokens", "true (special tokens in a text split as words) is not supported")
+        : this;
 
     // transformers raises ValueError for any other value ("Padding side should be selected between 'right' and 'left'").
     private static TextSide? Side(JsonObject json, string key, string path) => json[key] switch
