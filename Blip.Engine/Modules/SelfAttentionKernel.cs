@@ -6,7 +6,7 @@
 // per chunk on libtorch's own OpenMP threads (OpenMpTeam), ran at 125–160 GFLOP/s there right after the qkv linear,
 // against SDPA's 90–115 measured the same way. It runs only where nothing needs autograd and the layout is plain:
 // CPU, float32, contiguous [B,S,3,H,D], libgomp found, and AVX-512 (Vector512 accelerated); bfloat16 is widened to
-// float32 for it except on Intel CPUs with AMX (WidensBFloat16); everything else keeps SDPA. Its sums run in another order than
+// float32 for it off Intel (WidensBFloat16); everything else keeps SDPA. Its sums run in another order than
 // libtorch's and its softmax is exact over the whole row (no online rescaling), so results differ from SDPA's by float
 // rounding (≤ 1e-6 for unit-variance inputs).
 using System.Runtime.CompilerServices;
@@ -59,10 +59,11 @@ internal static unsafe class SelfAttentionKernel
     /// bfloat16 SDPA: on non-Intel CPUs, where that SDPA's matrix products go to MKL's bfloat16 gemm, which converts to
     /// float32 and runs its own float32 kernel off Intel (17.7% of a bf16 vision forward's samples on the AMD EPYC Zen 4
     /// machine of docs/BENCHMARKS.md; widened, the forward took 1,848 against 1,992 ms, medians of 12 interleaved
-    /// rounds), and on Intel CPUs without AMX-BF16, whose bfloat16 products run at half the float32 rate (machine 5:
-    /// a vision forward with its linears widened took 1.46–1.53 s against SDPA's 1.58–1.95 s, 4 rounds alternating). With AMX (machine 2) libtorch's own bfloat16 SDPA
-    /// is kept. Tests set it.</summary>
-    internal static bool WidensBFloat16 { get; set; } = !CpuFeatures.IsIntel || !CpuFeatures.HasAmxBFloat16;
+    /// rounds). Kept off on Intel CPUs: with AMX (machine 2) libtorch's own bfloat16 SDPA is fast; without it (machine 5)
+    /// widening saved ~0.1 s of a 1.5–1.6 s vision forward, but there the full-size bfloat16 captions then left
+    /// float32's tokens at steps 13 and 14 where transformers' bfloat16 and the SDPA route keep them (a near tie on
+    /// random weights, FullSizeParityTests), so the accuracy check decided it. Tests set it.</summary>
+    internal static bool WidensBFloat16 { get; set; } = !CpuFeatures.IsIntel;
 
     /// <summary>The kernel itself, wherever the layout allows (also without AVX-512, where .NET emulates the vector
     /// operations slowly; tests use that): on libtorch's OpenMP team when there is one, else on the calling thread.</summary>
