@@ -108,8 +108,8 @@ internal static class OneDnnLinear
     internal static long WidenMinRows { get; set; } = 64;
 
     /// <summary>When a bfloat16 linear of many rows runs as a float32 product of widened copies instead of libtorch's
-    /// bfloat16 matmul: by default (Auto) on CPUs where that matmul is slower than float32's, Intel CPUs without
-    /// AMX-BF16 and CPUs without AVX512-BF16. On the Intel Xeon of machine 5 (docs/BENCHMARKS.md; AVX512-BF16, AMX
+    /// bfloat16 matmul: by default (Auto) on x86 CPUs where that matmul is slower than float32's, Intel CPUs without
+    /// AMX-BF16 and CPUs without AVX512-BF16 (not on other architectures, unmeasured). On the Intel Xeon of machine 5 (docs/BENCHMARKS.md; AVX512-BF16, AMX
     /// hidden by the hypervisor) ViT-L's fc1 shape ran at ~145 GFLOP/s in bfloat16 against ~310 in float32, and a bfloat16
     /// greedy caption took 1.7× as long as a float32 one. BLIP_BF16_WIDEN=0 (never) or =1 (always) sets it for a
     /// process.</summary>
@@ -121,7 +121,7 @@ internal static class OneDnnLinear
     {
         SkinnyLinearPolicy.Always => true,
         SkinnyLinearPolicy.Never => false,
-        _ => !CpuFeatures.HasAvx512BFloat16 || (CpuFeatures.IsIntel && !CpuFeatures.HasAmxBFloat16),
+        _ => X86Base.IsSupported && (!CpuFeatures.HasAvx512BFloat16 || (CpuFeatures.IsIntel && !CpuFeatures.HasAmxBFloat16)),
     };
 
     private static bool Widens(Tensor input, Tensor weight, Tensor? bias)
