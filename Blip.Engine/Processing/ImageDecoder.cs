@@ -1,6 +1,6 @@
 // Image bytes → RgbImage, equal to PIL's Image.open(...).convert("RGB"): SkiaSharp decodes
 // (libpng / libjpeg-turbo / libwebp, as Pillow uses), then the few places where PIL's mode
-// conversion differs from Skia's are done here (16-bit PNGs).
+// conversion differs from Skia's are done here (16-bit PNGs, 16-bit BMPs).
 using System.Runtime.CompilerServices;
 using SkiaSharp;
 
@@ -12,7 +12,9 @@ namespace Blip.Engine.Processing;
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
 /// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
 /// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, as do the pixels an RLE BMP leaves unwritten, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
-/// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot). EXIF orientation is ignored unless
+/// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot), and 16-bit BMP
+/// channels widen as Pillow's <c>v * 255 / 31</c> (or 63), with only the 5-6-5 and 5-5-5 bit fields Pillow reads
+/// (<see cref="ImageBmp16"/>). EXIF orientation is ignored unless
 /// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set.
 /// </remarks>
 public static class ImageDecoder
@@ -113,10 +115,25 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated JPEG (no end-of-image marker after its last scan).");
         }
 
-        var image = ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray
-            ? DecodeGray16Png(codec, data, sourceName)
-            : DecodeRgba8(codec, sourceName, FillColour(codec, data));
+        var image = DecodePixels(codec, data, sourceName);
         return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
+    }
+
+    // Skia's pixels, except for the files whose PIL pixels it cannot give: 16-bit gray PNGs and 16-bit BMPs.
+    private static RgbImage DecodePixels(SKCodec codec, ReadOnlySpan<byte> data, string sourceName)
+    {
+        if (ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray)
+        {
+            return DecodeGray16Png(codec, data, sourceName);
+        }
+
+        if (codec.EncodedFormat == SKEncodedImageFormat.Bmp && ImageBmpHeader.TryRead(data, out var bmp)
+            && (bmp.Width, bmp.Height) == (codec.Info.Width, codec.Info.Height) && ImageBmp16.Handles(bmp))
+        {
+            return ImageBmp16.Decode(data, bmp, sourceName);
+        }
+
+        return DecodeRgba8(codec, sourceName, FillColour(codec, data));
     }
 
     // The colour PIL shows where Skia leaves a paletted image transparent: null where Skia's black is PIL's too.

@@ -1,0 +1,80 @@
+// The BMP header fields that Pillow's BmpImagePlugin reads, read as it reads them, for the BMPs decoded here
+// rather than by Skia (16-bit ones: ImageBmp16).
+using System.Buffers.Binary;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>The file header and BITMAPINFOHEADER (or V2–V5) fields of a BMP, as Pillow reads them.</summary>
+/// <param name="Width">Pixels per row.</param>
+/// <param name="Height">Rows (positive; <paramref name="TopDown"/> says which way they are stored).</param>
+/// <param name="TopDown">The first stored row is the top one (a negative height in the file).</param>
+/// <param name="Bits">Bits per pixel.</param>
+/// <param name="Compression">0 BI_RGB, 1 BI_RLE8, 2 BI_RLE4, 3 BI_BITFIELDS.</param>
+/// <param name="Colors">Palette entries: biClrUsed, or 2^Bits where it is 0.</param>
+/// <param name="PaletteOffset">Where the palette starts: right after the info header.</param>
+/// <param name="PixelOffset">Where the pixel data starts.</param>
+/// <param name="Masks">The red, green and blue masks of a BI_BITFIELDS file (else zeros).</param>
+internal readonly record struct ImageBmpHeader(
+    int Width, int Height, bool TopDown, int Bits, int Compression, long Colors, int PaletteOffset, long PixelOffset,
+    (uint R, uint G, uint B) Masks)
+{
+    public const int Rgb = 0;
+    public const int Rle8 = 1;
+    public const int Rle4 = 2;
+    public const int Bitfields = 3;
+
+    private const int FileHeaderSize = 14;
+
+    /// <summary>Reads a "BM" file with an info header of 40, 52, 56, 64, 108 or 124 bytes (not OS/2 1.x's 12).</summary>
+    public static bool TryRead(ReadOnlySpan<byte> data, out ImageBmpHeader header)
+    {
+        header = default;
+        if (data.Length < FileHeaderSize + 40 || data[0] != (byte)'B' || data[1] != (byte)'M')
+        {
+            return false;
+        }
+
+        var info = data[FileHeaderSize..];
+        int headerSize = BinaryPrimitives.ReadInt32LittleEndian(info);
+        if (headerSize is not (40 or 52 or 56 or 64 or 108 or 124))
+        {
+            return false;
+        }
+
+        // Pillow takes the height as top-down when its top byte is FF, the rest as unsigned.
+        uint rawHeight = BinaryPrimitives.ReadUInt32LittleEndian(info[8..]);
+        bool topDown = info[11] == 0xFF;
+        long height = topDown ? (1L << 32) - rawHeight : rawHeight;
+        uint width = BinaryPrimitives.ReadUInt32LittleEndian(info[4..]);
+        int bits = BinaryPrimitives.ReadUInt16LittleEndian(info[14..]);
+        int compression = BinaryPrimitives.ReadInt32LittleEndian(info[16..]);
+        uint colors = BinaryPrimitives.ReadUInt32LittleEndian(info[32..]);
+        if (width > int.MaxValue || height > int.MaxValue || bits > 32)
+        {
+            return false;
+        }
+
+        // The masks follow a 40-byte header and sit at the same place inside a longer one.
+        var masks = data.Length < 66 ? default : (BinaryPrimitives.ReadUInt32LittleEndian(data[54..]), BinaryPrimitives.ReadUInt32LittleEndian(data[58..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(data[62..]));
+        long paletteColors = colors == 0 ? 1L << bits : colors;
+        int paletteOffset = FileHeaderSize + headerSize;
+        header = new ImageBmpHeader((int)width, (int)height, topDown, bits, compression, paletteColors, paletteOffset,
+            DataOffset(data, paletteOffset, bits, compression, paletteColors), compression == Bitfields ? masks : default);
+        return true;
+    }
+
+    // bfOffBits, except that Pillow skips the palette when it points right after the info header, and reads on
+    // from where the header (and palette, or the masks after a 40-byte header) ended when it is 0.
+    private static long DataOffset(ReadOnlySpan<byte> data, int paletteOffset, int bits, int compression, long colors)
+    {
+        uint offset = BinaryPrimitives.ReadUInt32LittleEndian(data[10..]);
+        long palette = bits <= 8 ? 4 * colors : 0;
+        if (offset == paletteOffset && bits <= 8)
+        {
+            return offset + palette;
+        }
+
+        return offset != 0 ? offset : paletteOffset + palette + (paletteOffset == 54 && compression == Bitfields ? 12 : 0);
+    }
+}
