@@ -4,7 +4,7 @@ using Blip.Engine.Processing;
 
 namespace Blip.Engine.Tests.Processing;
 
-/// <summary>16-bit BMPs against Fixtures/images/bmp_cases.json (tools/reference/make_bmp_cases.py).</summary>
+/// <summary>16-bit and cut RLE BMPs against Fixtures/images/bmp_cases.json (tools/reference/make_bmp_cases.py).</summary>
 public sealed class ImageBmpTests
 {
     private static readonly Lazy<JsonDocument> Cases = new(() =>
@@ -16,6 +16,8 @@ public sealed class ImageBmpTests
         Cases.Value.RootElement.GetProperty("bmp16_cut").EnumerateArray()
             .Select(c => new TestCaseData(c.GetProperty("length").GetInt32()).SetArgDisplayNames($"length {c.GetProperty("length")}"))
             .ToList();
+
+    private static List<TestCaseData> RleCases() => Named("rle");
 
     private static List<TestCaseData> Named(string list) =>
         Cases.Value.RootElement.GetProperty(list).EnumerateArray()
@@ -42,6 +44,16 @@ public sealed class ImageBmpTests
         var c = Cases.Value.RootElement.GetProperty("bmp16_cut").EnumerateArray().Single(e => e.GetProperty("length").GetInt32() == length);
         var bmp = Bmp16(3, 2, [.. Enumerable.Range(0, 6).Select(i => (ushort)(i * 4111))], 40, 0, null, topDown: false);
         Expect(c, bmp[..length], $"bmp16_3x2_{length}.bmp");
+    }
+
+    [TestCaseSource(nameof(RleCases))]
+    public void Rle_bmp_is_refused_where_PIL_refuses_it(string name)
+    {
+        var c = Cases.Value.RootElement.GetProperty("rle").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
+        var bmp = c.TryGetProperty("base64", out var b64)
+            ? Convert.FromBase64String(b64.GetString()!)
+            : File.ReadAllBytes(ImageFixtures.Source(c.GetProperty("source").GetString()!))[..c.GetProperty("length").GetInt32()];
+        Expect(c, bmp, $"{name}.bmp");
     }
 
     // PIL's result for the case: the SHA-256 of its RGB bytes, or an exception (ours must name the file).

@@ -1,5 +1,5 @@
 // The BMP header fields that Pillow's BmpImagePlugin reads, read as it reads them, for the BMPs decoded here
-// rather than by Skia (16-bit ones: ImageBmp16).
+// rather than by Skia (16-bit and RLE ones: ImageBmp16, ImageBmpRle).
 using System.Buffers.Binary;
 
 namespace Blip.Engine.Processing;

@@ -1,6 +1,6 @@
 // Image bytes → RgbImage, equal to PIL's Image.open(...).convert("RGB"): SkiaSharp decodes
 // (libpng / libjpeg-turbo / libwebp, as Pillow uses), then the few places where PIL's mode
-// conversion differs from Skia's are done here (16-bit PNGs, 16-bit BMPs).
+// conversion differs from Skia's are done here (16-bit PNGs, 16-bit and RLE BMPs).
 using System.Runtime.CompilerServices;
 using SkiaSharp;
 
@@ -11,7 +11,7 @@ namespace Blip.Engine.Processing;
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
 /// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
-/// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, as do the pixels an RLE BMP leaves unwritten, 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
+/// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, as do the pixels an RLE BMP leaves unwritten (RLE BMPs are decoded as Pillow's BmpRleDecoder does, refused where it refuses them: <see cref="ImageBmpRle"/>), 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
 /// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot), and 16-bit BMP
 /// channels widen as Pillow's <c>v * 255 / 31</c> (or 63), with only the 5-6-5 and 5-5-5 bit fields Pillow reads
 /// (<see cref="ImageBmp16"/>). EXIF orientation is ignored unless
@@ -119,7 +119,7 @@ public static class ImageDecoder
         return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
     }
 
-    // Skia's pixels, except for the files whose PIL pixels it cannot give: 16-bit gray PNGs and 16-bit BMPs.
+    // Skia's pixels, except for the files whose PIL pixels it cannot give: 16-bit gray PNGs, 16-bit and RLE BMPs.
     private static RgbImage DecodePixels(SKCodec codec, ReadOnlySpan<byte> data, string sourceName)
     {
         if (ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray)
@@ -128,9 +128,10 @@ public static class ImageDecoder
         }
 
         if (codec.EncodedFormat == SKEncodedImageFormat.Bmp && ImageBmpHeader.TryRead(data, out var bmp)
-            && (bmp.Width, bmp.Height) == (codec.Info.Width, codec.Info.Height) && ImageBmp16.Handles(bmp))
+            && (bmp.Width, bmp.Height) == (codec.Info.Width, codec.Info.Height))
         {
-            return ImageBmp16.Decode(data, bmp, sourceName);
+            if (ImageBmp16.Handles(bmp)) return ImageBmp16.Decode(data, bmp, sourceName);
+            if (ImageBmpRle.Handles(bmp)) return ImageBmpRle.Decode(data, bmp, sourceName);
         }
 
         return DecodeRgba8(codec, sourceName, FillColour(codec, data));
@@ -140,13 +141,12 @@ public static class ImageDecoder
     private static (byte R, byte G, byte B)? FillColour(SKCodec codec, ReadOnlySpan<byte> data) => codec.EncodedFormat switch
     {
         SKEncodedImageFormat.Gif => ImageGifTransparency.FillColour(data),
-        SKEncodedImageFormat.Bmp => ImageBmpRle.FillColour(data),
         _ => null,
     };
 
     // RGBA → RGB dropping alpha. In a GIF only the transparent index and the screen outside the first
-    // frame have alpha 0, in an RLE BMP only the pixels it leaves unwritten, and Skia writes them as
-    // (0, 0, 0, 0); PIL shows a palette colour there (ImageGifTransparency, ImageBmpRle), so it is put back.
+    // frame have alpha 0, and Skia writes them as (0, 0, 0, 0); PIL shows a palette colour there
+    // (ImageGifTransparency), so it is put back.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-pixel loop run once per image: skip the unoptimised JIT tier
     private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? fill = null)
     {
