@@ -29,8 +29,8 @@ internal static class OneDnnLinear
     /// AVX2 and oneDNN was measured faster: on Zen 5 (full-width 512-bit FMAs) see the header; on the Zen 4 of machine 3
     /// (512-bit work split in two halves, so AVX2's FMA rate) a 2048³ product ran at 175–218 GFLOP/s against MKL's
     /// 142–188, and with packed weights a vision forward took 2.05 against 2.45 s and a bfloat16 greedy caption 1.51
-    /// against 1.98 s (medians of 8 rounds; docs/BENCHMARKS.md, optimisation 33). Not on Intel CPUs, where MKL takes its AVX-512 path (not
-    /// measured against oneDNN), nor on CPUs without AVX-512. The environment variable BLIP_ONEDNN_LINEAR=0 (never) or
+    /// against 1.98 s (medians of 8 rounds; docs/BENCHMARKS.md, optimisation 33). Not on Intel CPUs, where MKL takes its AVX-512 path (the
+    /// Xeon of machine 5: a 2048³ product 287–330 GFLOP/s against oneDNN's 261–304), nor on CPUs without AVX-512. The environment variable BLIP_ONEDNN_LINEAR=0 (never) or
     /// =1 (always, any row count, where the layout allows) sets it for a process.</summary>
     internal static SkinnyLinearPolicy Policy { get; set; } =
         SkinnyLinearPolicies.Parse(Environment.GetEnvironmentVariable("BLIP_ONEDNN_LINEAR"), "BLIP_ONEDNN_LINEAR");
