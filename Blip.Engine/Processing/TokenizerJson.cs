@@ -304,18 +304,20 @@ internal sealed class TokenizerJson
     // that are not among them. Special tokens already in the vocabulary keep their ids; the tokenizers library numbers
     // the others in this order from the vocabulary's size (WithAddedTokenIds reads its numbers back).
     // A named special token is special whatever its entry says (TokenizersBackend.__init__ and _post_init set the flag),
-    // so decode skips it; an extra one keeps its entry's flag. A named token added here keeps the flags of the AddedToken
-    // object a config file gave it (a listed entry's flags win over those, as transformers maps the names to the entries).
+    // so decode skips it; an extra one keeps its entry's flag. A special token no list holds is added as the AddedTokens
+    // of TokenizerSettings.SpecialTokenSpecs (a listed entry wins, as transformers maps the names to the entries). When
+    // several share a content, the tokenizers library keeps the first one's id and the last one's flags (for matching and
+    // id_to_token), and decode skips the token when any of them was special.
     private static JsonArray AddedTokens(Dictionary<string, int> vocab, IEnumerable<AddedTokenSpec> listed, TokenizerSettings settings)
     {
         var named = settings.NamedSpecialTokens().ToHashSet(StringComparer.Ordinal);
         var added = listed.Select(a => named.Contains(a.Content) ? a with { Special = true } : a).ToList();
         int next = Math.Max(vocab.Count, added.Count == 0 ? 0 : added.Max(a => a.Id) + 1);
-        foreach (var token in settings.AllSpecialTokens())
+        var listedContents = added.Select(a => a.Content).ToHashSet(StringComparer.Ordinal);
+        foreach (var same in settings.SpecialTokenSpecs().Where(t => !listedContents.Contains(t.Content)).GroupBy(t => t.Content, StringComparer.Ordinal))
         {
-            if (added.Any(a => a.Content == token))
-                continue;
-            added.Add(settings.SpecialToken(vocab.TryGetValue(token, out int known) ? known : next++, token));
+            int id = vocab.TryGetValue(same.Key, out int known) ? known : next++;
+            added.Add(same.Last() with { Id = id, Special = same.Any(t => t.Special) });
         }
         return new JsonArray(added.Select(a => (JsonNode)new JsonObject
         {

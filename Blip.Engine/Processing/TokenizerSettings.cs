@@ -33,8 +33,10 @@ internal sealed record TokenizerSettings
     /// <summary>bos_token; null when the files name none (the engine then looks for <c>[DEC]</c>, which transformers does not add).</summary>
     public string? BosToken { get; init; } = "[DEC]";
     public string? EosToken { get; init; }
-    /// <summary>The extra special tokens (transformers 5's <c>extra_special_tokens</c>, formerly <c>additional_special_tokens</c>).</summary>
-    public IReadOnlyList<string> ExtraSpecialTokens { get; init; } = ["[ENC]"];
+    /// <summary>The extra special tokens (transformers 5's <c>extra_special_tokens</c>, formerly <c>additional_special_tokens</c>),
+    /// in order, as the AddedTokens transformers adds: a string is special with no flags, an object keeps its flags (its ids are
+    /// unused).</summary>
+    public IReadOnlyList<AddedTokenSpec> ExtraSpecialTokens { get; init; } = [new(0, "[ENC]", Special: true)];
 
     /// <summary><c>padding_side</c> of tokenizer_config.json, or null when absent (tokenizer.json's padding direction,
     /// else right, decides).</summary>
@@ -60,22 +62,23 @@ internal sealed record TokenizerSettings
     /// <summary>Whether tokenizer_config.json has <c>added_tokens_decoder</c> (then transformers ignores tokenizer.json's <c>added_tokens</c>).</summary>
     public bool HasAddedTokensDecoder { get; init; }
 
-    /// <summary>The named special tokens in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order, then the extras.</summary>
-    public IEnumerable<string> AllSpecialTokens() => NamedSpecialTokens().Concat(ExtraSpecialTokens).Distinct(StringComparer.Ordinal);
+    /// <summary>
+    /// The AddedTokens TokenizersBackend.__init__ adds for the special tokens no added_tokens list holds: the named ones in
+    /// transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order, then the extras; several may share a content.
+    /// </summary>
+    /// <remarks>A named token is a plain special <c>AddedToken(token, special=True)</c>, or the object a config file gave it
+    /// (special whatever it says); an extra keeps its own <c>special</c>, made true when its content is a named token's.</remarks>
+    public IEnumerable<AddedTokenSpec> SpecialTokenSpecs()
+    {
+        var named = NamedByKey().ToList();
+        var namedContents = named.Select(kv => kv.Value).ToHashSet(StringComparer.Ordinal);
+        return named.Select(kv => TokenObjects.GetValueOrDefault(kv.Key) is { } o ? o with { Special = true } : new AddedTokenSpec(0, kv.Value, Special: true))
+            .Concat(ExtraSpecialTokens.Select(e => namedContents.Contains(e.Content) ? e with { Special = true } : e));
+    }
 
     /// <summary>bos, eos, unk, sep, pad, cls and mask (those named), in transformers' <c>SPECIAL_TOKENS_ATTRIBUTES</c> order,
     /// then the model-specific ones.</summary>
     public IEnumerable<string> NamedSpecialTokens() => NamedByKey().Select(kv => kv.Value);
-
-    /// <summary>
-    /// The special token <paramref name="token"/> as transformers adds it when no added_tokens list holds it: special,
-    /// with the flags of the first named token given as an object with that content (transformers' <c>AddedToken(**value,
-    /// special=True)</c>), else none (<c>AddedToken(token, special=True)</c>).
-    /// </summary>
-    public AddedTokenSpec SpecialToken(int id, string token) =>
-        NamedByKey().Where(kv => kv.Value == token).Select(kv => TokenObjects.GetValueOrDefault(kv.Key)).FirstOrDefault(o => o is not null) is { } o
-            ? o with { Id = id, Special = true }
-            : new AddedTokenSpec(id, token, Special: true);
 
     private IEnumerable<KeyValuePair<string, string>> NamedByKey()
     {
@@ -112,25 +115,25 @@ internal sealed record TokenizerSettings
         if (!hasConfig && !hasMap)
             return new TokenizerSettings();
         var settings = new TokenizerSettings { BosToken = null, ExtraSpecialTokens = [] };
-        IReadOnlyList<string>? extras = null;
+        IReadOnlyList<AddedTokenSpec>? extras = null;
         JsonObject? config = null, map = null;
         if (hasConfig)
         {
             config = ReadObject(tokenizerConfigPath!);
             settings = settings.WithNamedTokens(config, tokenizerConfigPath!).WithConfig(config, tokenizerConfigPath!);
-            extras = TokenList(config, "extra_special_tokens", tokenizerConfigPath!) ?? TokenList(config, "additional_special_tokens", tokenizerConfigPath!);
+            extras = TokenList(config, "extra_special_tokens", tokenizerConfigPath!, mapDict: false)
+                ?? TokenList(config, "additional_special_tokens", tokenizerConfigPath!, mapDict: false);
         }
-        IReadOnlyList<string>? mapAdditional = null;
+        IReadOnlyList<AddedTokenSpec>? mapAdditional = null;
         if (hasMap && !settings.HasAddedTokensDecoder)
         {
             map = ReadObject(specialTokensMapPath!);
             settings = settings.WithNamedTokens(map, specialTokensMapPath!);
-            if (TokenList(map, "extra_special_tokens", specialTokensMapPath!) is { } appended)
-            {
-                var first = extras ?? [];
-                extras = [.. first, .. appended.Except(first, StringComparer.Ordinal)];
-            }
-            mapAdditional = TokenList(map, "additional_special_tokens", specialTokensMapPath!);
+            // from_pretrained appends each of the map's extras not equal to one already there (an AddedToken equals one
+            // with the same content and flags).
+            if (TokenList(map, "extra_special_tokens", specialTokensMapPath!, mapDict: true) is { } appended)
+                extras = appended.Aggregate((extras ?? []).ToList(), (list, t) => { if (!list.Contains(t)) list.Add(t); return list; });
+            mapAdditional = TokenList(map, "additional_special_tokens", specialTokensMapPath!, mapDict: true);
         }
         return settings.WithModelTokens(ModelTokenNodes(config, tokenizerConfigPath, map, specialTokensMapPath))
             with { ExtraSpecialTokens = extras ?? mapAdditional ?? [] };
@@ -319,14 +322,21 @@ internal sealed record TokenizerSettings
         var other => throw new ConfigException(path, field, $"must be a string or an AddedToken object, not {other.ToJsonString()}"),
     };
 
-    private static string[]? TokenList(JsonObject json, string key, string path)
+    // A list of extra special tokens. A string is AddedToken(s, special=True); an object keeps its flags, and its "special"
+    // as given in tokenizer_config.json, while from_pretrained makes one of special_tokens_map.json (mapDict) special.
+    private static AddedTokenSpec[]? TokenList(JsonObject json, string key, string path, bool mapDict)
     {
         if (json[key] is null)
             return null;
         if (json[key] is not JsonArray array)
             throw new ConfigException(path, key, $"must be a list of tokens, not {json[key]!.ToJsonString()}");
-        return array.Select((item, i) => TokenText(item, $"{key}[{i}]", path)
-            ?? throw new ConfigException(path, $"{key}[{i}]", "is null, not a token")).ToArray();
+        return array.Select((item, i) =>
+        {
+            string content = TokenText(item, $"{key}[{i}]", path) ?? throw new ConfigException(path, $"{key}[{i}]", "is null, not a token");
+            return item is JsonObject o
+                ? new AddedTokenSpec(0, content, mapDict || Flag(o, "special"), Flag(o, "normalized"), Flag(o, "lstrip"), Flag(o, "rstrip"), Flag(o, "single_word"))
+                : new AddedTokenSpec(0, content, Special: true);
+        }).ToArray();
     }
 
     private static AddedTokenSpec[] AddedTokens(JsonObject json, string path)

@@ -195,6 +195,22 @@ def map_token_flags(m):
              pad_token={"content": "[PAD]", "lstrip": True, "rstrip": True, "normalized": False, "single_word": False, "special": False})
 
 
+def token_object(content, typed=True, **flags):
+    """An AddedToken as a config file writes it: with "__type" in tokenizer_config.json, without in special_tokens_map.json."""
+    obj = dict(dict(content=content, single_word=False, lstrip=False, rstrip=False, normalized=False), **flags)
+    return dict(obj, __type="AddedToken") if typed else obj
+
+
+def config_extra_objects(c):
+    c["extra_special_tokens"] = [token_object("<extra>", single_word=True, special=False),
+                                 token_object("<More>", normalized=True, special=True),
+                                 token_object("[DEC]", single_word=True, special=False)]
+
+
+def map_extra_objects(m):
+    m["extra_special_tokens"] = [token_object("<x>", typed=False, rstrip=True, single_word=True)]
+
+
 def not_special(tj):
     for t in tj["added_tokens"]:
         t["special"] = False
@@ -255,6 +271,10 @@ CASES = {
         enc_token="<foo>", img_token={"__type": "AddedToken", "content": "<img>", "lstrip": False, "normalized": True,
                                       "rstrip": False, "single_word": False, "special": False}),
         stm=lambda m: m.update(vid_token="<vid>", enc_token="<bar>")),
+    # Extra special tokens given as AddedToken objects keep their flags: single_word <extra> is not matched inside a word
+    # and, "special": false in tokenizer_config.json, is kept by decode; normalized <More> matches "<more>"; the [DEC] object
+    # (the bos's content) gives [DEC] its single_word and stays special; the map's object is special whatever it says.
+    "hub_extra_token_objects": lambda t, n: hub_edit(t, n, cfg=config_extra_objects, stm=map_extra_objects),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
@@ -264,6 +284,7 @@ EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
                 "hub_map_extras_appended")}
 FLAG_TEXTS = ["a  [MASK]  dog", "a[MASK]dog", "[mask] [Mask]", "x<extra>y", "x <extra> y", "a[DEC]dog", "[Dec] dog",
               "a [ENC] b", "a[ENC]b", "[PAD] [pad]", "a naïve東 b"]
+EXTRA_TEXTS["hub_extra_token_objects"] = EXTRA_TEXTS["tj_more_added_tokens"] + FLAG_TEXTS + ["a<x>b c <x> d", "<X>"]
 EXTRA_TEXTS["hub_model_specific_tokens"] = ["a <foo> <img> <vid> <bar> b", "<IMG>", "x<vid>y"]
 EXTRA_TEXTS.update({n: FLAG_TEXTS for n in ("tj_added_tokens_flags", "hub_config_added_tokens_decoder_flags", "hub_map_token_flags")})
 
