@@ -31,7 +31,7 @@ public sealed class BlipTokenizer : IDisposable
         _session = new NativeTokenizerSession(json.NativeDocument(), json.Source);
         try
         {
-            _json = json.WithAddedTokenIds(_session.Encode);
+            _json = AddedTokenIds(json, _session);
             (_prefix, _suffix) = _json.SingleTemplate();
             ModelMaxLength = settings.ModelMaxLength;
             ProcessorMaxLength = settings.ProcessorMaxLength ?? _json.DefaultMaxLength;
@@ -310,6 +310,16 @@ public sealed class BlipTokenizer : IDisposable
         .Replace(" ' ", "'", StringComparison.Ordinal).Replace(" n't", "n't", StringComparison.Ordinal)
         .Replace(" 'm", "'m", StringComparison.Ordinal).Replace(" 's", "'s", StringComparison.Ordinal)
         .Replace(" 've", "'ve", StringComparison.Ordinal).Replace(" 're", "'re", StringComparison.Ordinal);
+
+    // A normalized added token matches the normalized text, where another one may share its text ("<Extra>" and "<extra>"
+    // uncased), so its id is read from a session in which no added token is normalized: the ids do not depend on the flag.
+    private static TokenizerJson AddedTokenIds(TokenizerJson json, NativeTokenizerSession session)
+    {
+        if (json.UnnormalizedAddedTokensDocument() is not { } document)
+            return json.WithAddedTokenIds(session.Encode, session.Encode);
+        using var probe = new NativeTokenizerSession(document, json.Source);
+        return json.WithAddedTokenIds(session.Encode, probe.Encode);
+    }
 
     private int RequireId(string token, string key, TokenizerSettings settings) => _json.TokenToId.TryGetValue(token, out int id) ? id
         : throw settings.MissingToken(_json.Source, key, token);

@@ -129,6 +129,18 @@ internal sealed class TokenizerJson
         return copy.ToJsonString();
     }
 
+    /// <summary><see cref="NativeDocument"/> with no added token normalized, or null when none is: each added token's content
+    /// then encodes as that token alone.</summary>
+    public string? UnnormalizedAddedTokensDocument()
+    {
+        if (!AddedTokenNodes().Any(IsNormalized))
+            return null;
+        var copy = (JsonObject)JsonNode.Parse(NativeDocument())!;
+        foreach (var a in ((JsonArray)copy["added_tokens"]!).OfType<JsonObject>())
+            a["normalized"] = false;
+        return copy.ToJsonString();
+    }
+
     /// <summary>
     /// The ids the post-processor puts before and after a single sequence: [CLS] and [SEP] for BERT
     /// (TemplateProcessing as transformers 5 writes it, or the older BertProcessing).
@@ -216,14 +228,24 @@ internal sealed class TokenizerJson
     /// "[DEC]" of an uncased tokenizer, and decode skips it only when that text is the content of a special token.
     /// The native library (0.22) keeps the content as written, so decoding is done from this table.</remarks>
     /// <param name="encode">Encodes a text with the native tokenizer of this document.</param>
-    /// <exception cref="ConfigException">An added token is not one token, or gets the id of a vocabulary token.</exception>
-    public TokenizerJson WithAddedTokenIds(Func<string, uint[]> encode)
+    /// <param name="encodeUnnormalized">Encodes a text with the native tokenizer of <see cref="UnnormalizedAddedTokensDocument"/>
+    /// (<paramref name="encode"/> when there is none), in which each added token's content is that token alone: in this
+    /// document a normalized one may encode as another that shares its normalized text ("&lt;Extra&gt;", "&lt;extra&gt;").</param>
+    /// <exception cref="ConfigException">An added token is not one token, gets the id of a vocabulary token, or is normalized
+    /// to nothing.</exception>
+    public TokenizerJson WithAddedTokenIds(Func<string, uint[]> encode, Func<string, uint[]> encodeUnnormalized)
     {
         var tokenToId = ((JsonObject)Root["model"]!["vocab"]!).ToDictionary(kv => kv.Key, kv => (int)Integer(kv.Value)!, StringComparer.Ordinal);
         var tokenOf = tokenToId.ToDictionary(kv => kv.Value, kv => kv.Key);
-        foreach (var content in (Root["added_tokens"] as JsonArray ?? []).Select(a => Text(a!["content"])!))
+        foreach (var a in AddedTokenNodes())
         {
-            uint[] ids = encode(content);
+            string content = Text(a["content"])!;
+            // Its empty pattern matches between every two characters: the bundled tokenizers 0.22 then splits every word into
+            // characters, tokenizers 0.23 (transformers') panics on every encode ("AddedVocabulary bad split").
+            if (IsNormalized(a) && encode(content).Length == 0)
+                throw new ConfigException(Source, "added_tokens",
+                    $"the normalized added token '{content}' normalizes to nothing, which transformers' tokenizers library fails on at every encode");
+            uint[] ids = encodeUnnormalized(content);
             if (ids.Length != 1)
                 throw new ConfigException(Source, "added_tokens", $"the added token '{content}' does not encode as one token ({ids.Length} ids)");
             int id = (int)ids[0];
@@ -235,10 +257,12 @@ internal sealed class TokenizerJson
             tokenOf[id] = content;
         }
         var idToToken = IdTable(tokenToId);
-        foreach (var a in AddedTokenNodes().Where(a => a["normalized"] is JsonValue v && v.TryGetValue(out bool b) && b))
+        foreach (var a in AddedTokenNodes().Where(IsNormalized))
             idToToken[tokenToId[Text(a["content"])!]] = NormalizedText(Text(a["content"])!);
         return new TokenizerJson(Root, Source, tokenToId, idToToken);
     }
+
+    private static bool IsNormalized(JsonObject addedToken) => addedToken["normalized"] is JsonValue v && v.TryGetValue(out bool b) && b;
 
     private IEnumerable<JsonObject> AddedTokenNodes() => (Root["added_tokens"] as JsonArray ?? []).OfType<JsonObject>();
 
