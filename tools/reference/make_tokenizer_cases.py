@@ -219,6 +219,11 @@ def normalized_same_text(tj):
                            added("<More>", 1042, normalized=True, special=True)]
 
 
+def normalized_unassigned(tj):
+    """A normalized added token holding an unassigned code point (U+0378), which BERT's normalizer keeps."""
+    tj["added_tokens"].append(added("<\u00c9\u0378\u0301x>", 1040, normalized=True))
+
+
 def not_special(tj):
     for t in tj["added_tokens"]:
         t["special"] = False
@@ -286,6 +291,8 @@ CASES = {
     # Each added token has its own id even when normalized tokens share their normalized text; id_to_token gives the
     # normalized text. (Which of them such a text encodes as is not the same from one run to the next.)
     "tj_normalized_tokens_same_text": lambda t, n: saved(t, n, tj=normalized_same_text),
+    # tokenizers 0.23 gives that token's id the text "<e\u0378x>": accents stripped, the unassigned code point kept.
+    "tj_normalized_token_unassigned": lambda t, n: saved(t, n, tj=normalized_unassigned),
 }
 # Texts for some cases only (the others' expected.json stay as they were).
 EXTRA_TEXTS = {n: ["hello <extra> dog", "x<more>y", "<Extra> <MORE>"] for n in
@@ -298,6 +305,7 @@ FLAG_TEXTS = ["a  [MASK]  dog", "a[MASK]dog", "[mask] [Mask]", "x<extra>y", "x <
 EXTRA_TEXTS["hub_extra_token_objects"] = EXTRA_TEXTS["tj_more_added_tokens"] + FLAG_TEXTS + ["a<x>b c <x> d", "<X>"]
 # Not "<extra>": which of the two tokens it encodes as changes from run to run in tokenizers 0.23.
 EXTRA_TEXTS["tj_normalized_tokens_same_text"] = ["<more><More>", "x<more>y"]
+EXTRA_TEXTS["tj_normalized_token_unassigned"] = ["a <\u00c9\u0378\u0301x> b", "<e\u0378x>"]
 EXTRA_TEXTS["hub_model_specific_tokens"] = ["a <foo> <img> <vid> <bar> b", "<IMG>", "x<vid>y"]
 EXTRA_TEXTS.update({n: FLAG_TEXTS for n in ("tj_added_tokens_flags", "hub_config_added_tokens_decoder_flags", "hub_map_token_flags")})
 
