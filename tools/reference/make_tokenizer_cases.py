@@ -99,18 +99,18 @@ def saved(tmp, name, tj=None, cfg=None):
     """save_pretrained of the Hub folder, with tokenizer.json / tokenizer_config.json edited."""
     path = os.path.join(tmp, name)
     AutoTokenizer.from_pretrained(hub_folder(os.path.join(tmp, name + ".hub"))).save_pretrained(path)
-    for file, edit in (("tokenizer.json", tj), ("tokenizer_config.json", cfg)):
-        if edit:
-            doc = read_json(os.path.join(path, file))
-            edit(doc)
-            write_json(os.path.join(path, file), doc)
-    return path
+    return edit_files(path, (("tokenizer.json", tj), ("tokenizer_config.json", cfg)))
 
 
 def hub_edit(tmp, name, cfg=None, stm=None):
     """The Hub folder (vocab.txt, no tokenizer.json) with tokenizer_config.json and special_tokens_map.json edited."""
     path = hub_folder(os.path.join(tmp, name))
-    for file, edit in (("tokenizer_config.json", cfg), ("special_tokens_map.json", stm)):
+    return edit_files(path, (("tokenizer_config.json", cfg), ("special_tokens_map.json", stm)))
+
+
+def edit_files(path, edits):
+    """Applies each (file, edit) whose edit is set to that JSON file of the folder; returns the folder."""
+    for file, edit in edits:
         if edit:
             doc = read_json(os.path.join(path, file))
             edit(doc)
