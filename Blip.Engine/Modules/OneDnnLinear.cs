@@ -124,16 +124,8 @@ internal static class OneDnnLinear
         _ => X86Base.IsSupported && (!CpuFeatures.HasAvx512BFloat16 || (CpuFeatures.IsIntel && !CpuFeatures.HasAmxBFloat16)),
     };
 
-    private static bool Widens(Tensor input, Tensor weight, Tensor? bias)
-    {
-        if (!WidensBFloat16 || input.dtype != ScalarType.BFloat16 || weight.dtype != ScalarType.BFloat16) return false;
-        if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU || weight.dim() != 2) return false;
-        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != ScalarType.BFloat16)) return false;
-        long inFeatures = weight.size(1);
-        if (input.dim() < 1 || inFeatures == 0 || TensorMemory.LastSize(input) != inFeatures) return false;
-        if (input.numel() / inFeatures < WidenMinRows) return false;
-        return !(is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));
-    }
+    private static bool Widens(Tensor input, Tensor weight, Tensor? bias) =>
+        WidensBFloat16 && weight.dtype == ScalarType.BFloat16 && InferenceRows(input, weight, bias) >= WidenMinRows;
 
     /// <summary>Whether oneDNN takes linears of <paramref name="type"/> here (and so packs their weights): float32, and
     /// bfloat16 on CPUs with AVX512-BF16.</summary>
@@ -145,15 +137,23 @@ internal static class OneDnnLinear
     /// route) on the CPU, a contiguous 2-D weight, and nothing for autograd to record.</summary>
     internal static bool Applies(Tensor input, Tensor weight, Tensor? bias)
     {
-        if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
+        if (!TakesDType(weight.dtype)) return false;
+        long rows = InferenceRows(input, weight, bias);
+        return rows >= 1 && PreferredFor(rows);
+    }
+
+    /// <summary>The input's rows (product of all dims but the last) where the linear is a plain CPU inference one:
+    /// input, weight and bias of one dtype on the CPU, a contiguous 2-D weight, a matching bias, and nothing for
+    /// autograd to record; else 0.</summary>
+    private static long InferenceRows(Tensor input, Tensor weight, Tensor? bias)
+    {
+        if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return 0;
         var dtype = weight.dtype;
-        if (!TakesDType(dtype)) return false;
-        if (input.dtype != dtype || weight.dim() != 2 || !weight.is_contiguous()) return false;
+        if (input.dtype != dtype || weight.dim() != 2 || !weight.is_contiguous()) return 0;
         long outFeatures = weight.size(0), inFeatures = weight.size(1);   // size(d), not shape: see TensorMemory.Shape
-        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != dtype || bias.dim() != 1 || bias.size(0) != outFeatures)) return false;
-        if (input.dim() < 1 || inFeatures == 0 || outFeatures == 0 || TensorMemory.LastSize(input) != inFeatures) return false;
-        long rows = input.numel() / inFeatures;
-        if (rows < 1 || !PreferredFor(rows)) return false;
-        return !(is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));
+        if (bias is not null && (bias.device_type != DeviceType.CPU || bias.dtype != dtype || bias.dim() != 1 || bias.size(0) != outFeatures)) return 0;
+        if (input.dim() < 1 || inFeatures == 0 || outFeatures == 0 || TensorMemory.LastSize(input) != inFeatures) return 0;
+        if (is_grad_enabled() && (input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false))) return 0;
+        return input.numel() / inFeatures;
     }
 }
