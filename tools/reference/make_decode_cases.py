@@ -20,9 +20,7 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
   ico_*         an ICO whose largest image is cut off: Pillow refuses it, Skia decoded the smaller one.
 """
 import base64
-import hashlib
 import io
-import json
 import os
 import re
 import struct
@@ -30,12 +28,13 @@ import sys
 import zlib
 
 import numpy as np
-import PIL
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from make_bmp_cases import pillow  # noqa: E402  (Pillow's decode SHA-256 or its exception)
 from make_image_fixtures import png_raw  # noqa: E402  (the hand-written PNG writer the image fixtures use)
+from make_resample_cases import write_cases  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "..", "Blip.Engine.Tests", "Fixtures", "images", "decode_cases.json")
 
@@ -134,12 +133,10 @@ def wbmp_cases():
 
 
 def outcome(data):
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            rgb = np.asarray(img.convert("RGB"))
-        return {"decoded_sha256": hashlib.sha256(rgb.tobytes()).hexdigest(), "width": rgb.shape[1], "height": rgb.shape[0]}
-    except Exception as e:  # noqa: BLE001  (the reference's refusal, whatever its kind, is the expected value)
-        return {"error": re.sub(r" at 0x[0-9a-f]+", "", f"{type(e).__name__}: {e}")}  # no object address: reruns are identical
+    result = pillow(data)
+    if "error" in result:  # no object address in the message: reruns are byte-identical
+        result["error"] = re.sub(r" at 0x[0-9a-f]+", "", result["error"])
+    return result
 
 
 def main():
@@ -147,10 +144,7 @@ def main():
     for make in (wbmp_cases, bmp_cases, webp_cases, png_cases, ico_cases):
         for name, data in make():
             cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    with open(OUT, "w", encoding="utf-8") as f:
-        json.dump({"generated_by": {"pillow": PIL.__version__}, "cases": cases}, f, indent=1)
-        f.write("\n")
-    print(f"wrote {len(cases)} cases to {os.path.normpath(OUT)} (Pillow {PIL.__version__})")
+    write_cases(OUT, cases)
 
 
 if __name__ == "__main__":

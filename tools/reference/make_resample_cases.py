@@ -33,10 +33,15 @@ def main():
         resized = image.resize((out_w, out_h), Image.BICUBIC).tobytes()
         cases.append({"width": w, "height": h, "out_width": out_w, "out_height": out_h,
                       "sha256": hashlib.sha256(resized).hexdigest()})
-    with open(OUT, "w", encoding="utf-8") as f:
+    write_cases(OUT, cases)
+
+
+def write_cases(out, cases):
+    """Writes {"generated_by": {"pillow": version}, "cases": cases} as make_decode_cases.py does too."""
+    with open(out, "w", encoding="utf-8") as f:
         json.dump({"generated_by": {"pillow": PIL.__version__}, "cases": cases}, f, indent=1)
         f.write("\n")
-    print(f"wrote {len(cases)} cases to {os.path.normpath(OUT)} (Pillow {PIL.__version__})")
+    print(f"wrote {len(cases)} cases to {os.path.normpath(out)} (Pillow {PIL.__version__})")
 
 
 if __name__ == "__main__":
