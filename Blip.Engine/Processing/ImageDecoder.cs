@@ -6,7 +6,7 @@ using SkiaSharp;
 
 namespace Blip.Engine.Processing;
 
-/// <summary>Decodes PNG, JPEG, WebP (and the other formats Skia reads) into <see cref="RgbImage"/>.</summary>
+/// <summary>Decodes PNG, JPEG, WebP, GIF, BMP and ICO (the formats both Skia and Pillow read) into <see cref="RgbImage"/>.</summary>
 /// <remarks>
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
