@@ -51,6 +51,25 @@ internal static class ImageFixtures
         }
     }
 
+    /// <summary>
+    /// Decodes <paramref name="data"/> and checks it against PIL's result in <paramref name="c"/>: the SHA-256 of its RGB
+    /// bytes (<c>decoded_sha256</c>), or its exception (<c>error</c>), where ours must be an ImageDecodeException naming the source.
+    /// </summary>
+    public static void ExpectPil(JsonElement c, byte[] data, string sourceName)
+    {
+        if (c.TryGetProperty("error", out var error))
+        {
+            var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(data, sourceName), $"PIL raises {error}");
+            Assert.That(e!.Message, Does.Contain(sourceName));
+            return;
+        }
+
+        var image = ImageDecoder.Decode(data, sourceName);
+        Dump(sourceName, image);
+        Assert.That(Sha256(image.Pixels.Span), Is.EqualTo(c.GetProperty("decoded_sha256").GetString()),
+            "decoded RGB bytes differ from PIL's; set BLIP_IMAGE_DUMP to compare");
+    }
+
     public static float[] ReadFloats(string file)
     {
         var bytes = File.ReadAllBytes(Path.Combine(Folder, "full", file));

@@ -14,9 +14,10 @@ namespace Blip.Engine.Processing;
 /// <param name="PaletteOffset">Where the palette starts: right after the info header.</param>
 /// <param name="PixelOffset">Where the pixel data starts.</param>
 /// <param name="Masks">The red, green and blue masks of a BI_BITFIELDS file (else zeros).</param>
+/// <param name="AlphaMask">The alpha mask of a BI_BITFIELDS file with an info header of 56 bytes or more (else 0, as Pillow reads it).</param>
 internal readonly record struct ImageBmpHeader(
     int Width, int Height, bool TopDown, int Bits, int Compression, long Colors, int PaletteOffset, long PixelOffset,
-    (uint R, uint G, uint B) Masks)
+    (uint R, uint G, uint B) Masks, uint AlphaMask = 0)
 {
     public const int Rgb = 0;
     public const int Rle8 = 1;
@@ -57,10 +58,11 @@ internal readonly record struct ImageBmpHeader(
         // The masks follow a 40-byte header and sit at the same place inside a longer one.
         var masks = data.Length < 66 ? default : (BinaryPrimitives.ReadUInt32LittleEndian(data[54..]), BinaryPrimitives.ReadUInt32LittleEndian(data[58..]),
             BinaryPrimitives.ReadUInt32LittleEndian(data[62..]));
+        uint alpha = compression == Bitfields && headerSize >= 56 && data.Length >= 70 ? BinaryPrimitives.ReadUInt32LittleEndian(data[66..]) : 0;
         long paletteColors = colors == 0 ? 1L << bits : colors;
         int paletteOffset = FileHeaderSize + headerSize;
         header = new ImageBmpHeader((int)width, (int)height, topDown, bits, compression, paletteColors, paletteOffset,
-            DataOffset(data, paletteOffset, bits, compression, paletteColors), compression == Bitfields ? masks : default);
+            DataOffset(data, paletteOffset, bits, compression, paletteColors), compression == Bitfields ? masks : default, alpha);
         return true;
     }
 

@@ -54,7 +54,9 @@ public sealed record ImageDecodeOptions
 
     /// <summary>
     /// When true, rotate/flip the image as its EXIF orientation says (PIL's
-    /// <c>ImageOps.exif_transpose</c>). Default false: transformers' processor does not.
+    /// <c>ImageOps.exif_transpose</c>). Default false, as transformers given a PIL image (<c>Image.open(f).convert("RGB")</c>, the
+    /// model cards' way); transformers' <c>load_image</c>, which its processors and pipelines use for a path or URL, does apply it.
+    /// Skia gives the orientation of JPEG and WebP EXIF, not of a PNG's eXIf chunk or of XMP, both of which Pillow also reads.
     /// </summary>
     public bool ApplyExifOrientation { get; init; }
 }

@@ -6,7 +6,7 @@ using SkiaSharp;
 
 namespace Blip.Engine.Processing;
 
-/// <summary>Decodes PNG, JPEG, WebP (and the other formats Skia reads) into <see cref="RgbImage"/>.</summary>
+/// <summary>Decodes PNG, JPEG, WebP, GIF, BMP and ICO (the formats both Skia and Pillow read) into <see cref="RgbImage"/>.</summary>
 /// <remarks>
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
@@ -91,15 +91,19 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is empty (0 bytes).");
         }
 
-        if (ImagePngPalette.PadShortPalette(data) is { } padded)
-        {
-            data = padded; // indices past the file's palette are black in PIL; Skia would repeat its last colour
-        }
-
+        data = Prepare(data, sourceName);
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new ImageDecodeException(
-                $"Image '{sourceName}' ({data.Length} bytes) is not in a format that can be decoded (PNG, JPEG, WebP, GIF, BMP).");
+                $"Image '{sourceName}' ({data.Length} bytes) is not in a format that can be decoded (PNG, JPEG, WebP, GIF, BMP, ICO).");
+        if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Webp
+            or SKEncodedImageFormat.Gif or SKEncodedImageFormat.Bmp or SKEncodedImageFormat.Ico))
+        {
+            // Skia also reads WBMP, which Pillow cannot open: transformers would fail on such a file.
+            throw new ImageDecodeException(
+                $"Image '{sourceName}' is {codec.EncodedFormat}, which Pillow cannot open; the formats read are PNG, JPEG, WebP, GIF, BMP and ICO.");
+        }
+
         var info = codec.Info;
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0 || pixels > options.MaxPixels)
@@ -119,6 +123,43 @@ public static class ImageDecoder
         return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
     }
 
+    // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG header chunks, a
+    // cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a short PNG palette, a BMP without its last row's padding).
+    private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName)
+    {
+        if (ImagePngChunks.BrokenHeader(data) is { } broken)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a broken PNG file: {broken} (Pillow refuses it too).");
+        }
+
+        if (ImagePngPalette.PadShortPalette(data) is { } padded)
+        {
+            return padded; // indices past the file's palette are black in PIL; Skia would repeat its last colour
+        }
+
+        if (ImageWebpContainer.Incomplete(data) is { } cut)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a truncated WebP file: {cut} (Pillow refuses it too).");
+        }
+
+        if (ImageIcoEntry.Incomplete(data) is { } cutIco)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a truncated ICO file: {cutIco}.");
+        }
+
+        if (!ImageBmpHeader.TryRead(data, out var bmp))
+        {
+            return data;
+        }
+
+        if (ImageBmpLayout.Refusal(bmp) is { } refusal)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a BMP that Pillow refuses: {refusal}.");
+        }
+
+        return ImageBmpLayout.Mend(data, bmp) ?? data;
+    }
+
     // Skia's pixels, except for the files whose PIL pixels it cannot give: 16-bit gray PNGs, 16-bit and RLE BMPs.
     private static RgbImage DecodePixels(SKCodec codec, ReadOnlySpan<byte> data, string sourceName)
     {
@@ -132,6 +173,7 @@ public static class ImageDecoder
         {
             if (ImageBmp16.Handles(bmp)) return ImageBmp16.Decode(data, bmp, sourceName);
             if (ImageBmpRle.Handles(bmp)) return ImageBmpRle.Decode(data, bmp, sourceName);
+            if (ImageBmpGray.Handles(data, bmp)) return ImageBmpGray.Decode(data, bmp, sourceName);
         }
 
         return DecodeRgba8(codec, sourceName, FillColour(codec, data));

@@ -17,15 +17,26 @@ internal static class ImagePngGray16
     {
         int width = 0, height = 0, interlace = 0;
         using var idat = new MemoryStream();
-        for (int pos = 8; pos + 12 <= png.Length;)
+        for (int pos = 8; pos + 8 <= png.Length;)
         {
             int length = BinaryPrimitives.ReadInt32BigEndian(png[pos..]);
+            var type = png.Slice(pos + 4, 4);
             if (length < 0 || pos + 12L + length > png.Length)
             {
-                throw Truncated(sourceName);
+                // Pillow reads an IDAT cut short (or missing its CRC) as far as it goes and needs nothing after the
+                // image data: the rows decide.
+                if (type.SequenceEqual("IDAT"u8) && length >= 0)
+                {
+                    idat.Write(png[(pos + 8)..(int)Math.Min(png.Length, pos + 8L + length)]);
+                }
+                else if (idat.Length == 0)
+                {
+                    throw Truncated(sourceName);
+                }
+
+                break;
             }
 
-            var type = png.Slice(pos + 4, 4);
             var body = png.Slice(pos + 8, length);
             if (type.SequenceEqual("IHDR"u8))
             {

@@ -4,9 +4,9 @@
 // bit, so the details are Pillow's: double-precision filter weights normalised per output pixel,
 // support widened by the scale when downsampling, weights rounded to 22-bit fixed point, integer
 // accumulation starting at one half, the result shifted and clipped to 0..255 after EACH pass, the
-// horizontal pass first (over only the rows the vertical pass reads) except when the image gets wider
-// and shorter (Pillow 13 then runs the vertical pass first), and a pass skipped when its size does
-// not change.
+// horizontal pass first (over only the rows the vertical pass reads) except when the height shrinks by
+// more than twice what the width does (Pillow 13 then runs the vertical pass first), and a pass skipped
+// when its size does not change.
 // Speed: the per-row loops are marked AggressiveOptimization. A CLI run preprocesses one image, and
 // .NET's tiered JIT would run these loops as unoptimised tier-0 code for the whole call (measured:
 // 18 ms for a 200x150 -> 384x384 resize, 1.5 ms optimised); small images skip the thread pool.
@@ -38,11 +38,11 @@ internal static class PillowResample
         }
 
         var vertical = Coefficients.Compute(image.Height, height);
-        if (width > image.Width && height < image.Height)
+        if (height < image.Height && image.Height - height > 2L * (image.Width - width))
         {
-            // Pillow 13 makes the reducing pass first when one side grows and the other shrinks; measured on
-            // Pillow 13.0.0, where only this case (wider and shorter) runs vertically first. Clipping after each
-            // pass makes the order visible in the bytes.
+            // Pillow 13 (PR 9549) resizes vertically first when the height is reduced by more than twice as many
+            // pixels as the width: measured on Pillow 13.0.0 over 1,451 random size pairs (a tie stays horizontal
+            // first). Clipping after each pass makes the order visible in the bytes.
             var rows = Vertical(image.Pixels, image.Width, 0, height, vertical);
             return new RgbImage(width, height, Horizontal(rows, image.Width, 0, height, width, Coefficients.Compute(image.Width, width)));
         }
