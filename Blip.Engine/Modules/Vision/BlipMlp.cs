@@ -25,10 +25,7 @@ public sealed class BlipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();
-        // Row-wise throughout, so a group of rows runs fc1, GELU and fc2 alone (PackedRowGroups): only fc2's narrower
-        // outputs are joined.
-        return PackedRowGroups.Run(fc1, hiddenStates,
-                rows => PackedRowGroups.GroupLinear(fc2, nn.functional.gelu(PackedRowGroups.GroupLinear(fc1, rows))))
-            .MoveToOuterDisposeScope();
+        var hidden = nn.functional.gelu(OneDnnLinear.Forward(fc1, hiddenStates));
+        return OneDnnLinear.Forward(fc2, hidden).MoveToOuterDisposeScope();
     }
 }
