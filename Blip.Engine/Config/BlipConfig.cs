@@ -7,7 +7,9 @@ namespace Blip.Engine.Config;
 /// <summary>The whole of a BLIP <c>config.json</c>, immutable, validated once when read.</summary>
 /// <remarks>
 /// As transformers' <c>BlipConfig.__post_init__</c>, <see cref="BlipTextConfig.EncoderHiddenSize"/> is set to the vision
-/// width whatever the file says, and a missing <c>text_config</c>/<c>vision_config</c> takes the defaults.
+/// width whatever the file says, and a missing <c>text_config</c>/<c>vision_config</c> takes the defaults. Every field
+/// transformers declares must have the JSON kind its declaration allows (its configs are strict dataclasses: an int
+/// field refuses 12.0, a float field refuses 0, a bool field refuses 1), also the fields Blip.Engine does not use.
 /// </remarks>
 public sealed record BlipConfig
 {
@@ -49,6 +51,8 @@ public sealed record BlipConfig
         WriteIndented = true,
     };
 
+    private static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
     /// <summary>Reads and validates a <c>config.json</c> (or a model folder that holds one).</summary>
     /// <exception cref="ConfigException">The file is missing, is not JSON, or a field is invalid; the message names it.</exception>
     public static BlipConfig Load(string path)
@@ -72,6 +76,7 @@ public sealed record BlipConfig
         BlipConfig? config;
         try
         {
+            using (var document = JsonDocument.Parse(json, DocumentOptions)) ConfigFieldTypes.Check(document.RootElement, source);
             config = JsonSerializer.Deserialize<BlipConfig>(json, JsonOptions);
         }
         catch (JsonException e)

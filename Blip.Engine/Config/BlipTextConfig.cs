@@ -32,7 +32,7 @@ public sealed record BlipTextConfig
     /// <summary>Longest sequence the position embeddings cover.</summary>
     public int MaxPositionEmbeddings { get; init; } = 512;
 
-    /// <summary>Feed-forward activation; only <c>gelu</c> (exact) is used by BLIP checkpoints.</summary>
+    /// <summary>Feed-forward activation; every BLIP checkpoint says <c>gelu</c> (exact); <see cref="HiddenActivation.Supported"/> lists the others.</summary>
     public string HiddenAct { get; init; } = "gelu";
 
     /// <summary>LayerNorm epsilon.</summary>
@@ -63,7 +63,8 @@ public sealed record BlipTextConfig
     /// <summary>transformers' flag; true creates the cross-attention layers.</summary>
     public bool IsDecoder { get; init; } = true;
 
-    /// <summary>Label smoothing of the LM loss.</summary>
+    /// <summary>Label smoothing of the LM loss (as torch's cross_entropy: at most 1, checked by the loss; 0 or less
+    /// smooths nothing).</summary>
     public double LabelSmoothing { get; init; }
 
     /// <summary>Whether the LM head's decoder weight is the word embedding matrix.</summary>
@@ -93,17 +94,22 @@ public sealed record BlipTextConfig
         if (HiddenSize % NumAttentionHeads != 0)
             throw new ConfigException(source, "text_config.num_attention_heads",
                 $"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
-        ConfigException.RequireActivation(source, "text_config.hidden_act", HiddenAct);
-        RequireTokenId(source, "text_config.bos_token_id", BosTokenId);
-        RequireTokenId(source, "text_config.pad_token_id", PadTokenId);
-        RequireTokenId(source, "text_config.sep_token_id", SepTokenId);
-        if (LabelSmoothing is < 0 or > 1)
-            throw new ConfigException(source, "text_config.label_smoothing", $"{LabelSmoothing} is outside [0, 1]");
+        HiddenActivation.Require(source, "text_config.hidden_act", HiddenAct);
+        // transformers only warns about bos/sep ids outside the vocabulary (generate() then fails on bos, never stops at
+        // sep); the pad id is every text embedding's padding_idx, which nn.Embedding requires in [-V, V).
+        if (PadTokenId is { } pad && (pad < -VocabSize || pad >= VocabSize))
+            throw new ConfigException(source, "text_config.pad_token_id",
+                $"{pad} is outside [-{VocabSize}, {VocabSize}): the word embeddings' padding_idx must be within vocab_size (as nn.Embedding requires)");
     }
 
-    private void RequireTokenId(string source, string field, int? id)
+    /// <summary>The id that starts a caption or an answer: <see cref="BosTokenId"/>, which must name a row of the
+    /// vocabulary (transformers loads other ids with a warning and then fails in generate()).</summary>
+    /// <exception cref="InvalidOperationException">It is unset or outside [0, V).</exception>
+    public long RequireBosTokenId()
     {
-        if (id is { } value && (value < 0 || value >= VocabSize))
-            throw new ConfigException(source, field, $"{value} is outside the vocabulary [0, {VocabSize})");
+        var bos = BosTokenId ?? throw new InvalidOperationException("text_config.bos_token_id is not set; captions and answers start with it");
+        if (bos < 0 || bos >= VocabSize)
+            throw new InvalidOperationException($"text_config.bos_token_id {bos} is outside the vocabulary [0, {VocabSize}); captions and answers start with it");
+        return bos;
     }
 }

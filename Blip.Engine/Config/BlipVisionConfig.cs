@@ -20,14 +20,12 @@ public sealed record BlipVisionConfig
     public int NumAttentionHeads { get; init; } = 12;
 
     /// <summary>Side of the square input image the position embeddings were trained for.</summary>
-    [JsonConverter(typeof(SquareSizeConverter))]
     public int ImageSize { get; init; } = 384;
 
     /// <summary>Side of a square patch.</summary>
-    [JsonConverter(typeof(SquareSizeConverter))]
     public int PatchSize { get; init; } = 16;
 
-    /// <summary>MLP activation; only <c>gelu</c> (exact, erf-based) is used by BLIP checkpoints.</summary>
+    /// <summary>MLP activation; every BLIP checkpoint says <c>gelu</c> (exact, erf-based); <see cref="HiddenActivation.Supported"/> lists the others.</summary>
     public string HiddenAct { get; init; } = "gelu";
 
     /// <summary>LayerNorm epsilon (1e-5 in Hub configs; the original BLIP code used 1e-6).</summary>
@@ -76,6 +74,6 @@ public sealed record BlipVisionConfig
         if (side * side > ConfigLimits.MaxImagePatches)
             throw new ConfigException(source, "vision_config.image_size",
                 $"image_size {ImageSize} in patches of patch_size {PatchSize} makes {side}² = {side * side} patches; Blip.Engine accepts at most {ConfigLimits.MaxImagePatches} (ConfigLimits)");
-        ConfigException.RequireActivation(source, "vision_config.hidden_act", HiddenAct);
+        HiddenActivation.Require(source, "vision_config.hidden_act", HiddenAct);
     }
 }

@@ -35,10 +35,4 @@ public sealed class ConfigException : Exception
         if (value > max)
             throw new ConfigException(file, field, $"{value} is beyond any real checkpoint; Blip.Engine accepts at most {max} (ConfigLimits)");
     }
-
-    internal static void RequireActivation(string file, string field, string value)
-    {
-        if (value != "gelu")
-            throw new ConfigException(file, field, $"activation '{value}' is not supported (BLIP uses 'gelu')");
-    }
 }

@@ -20,17 +20,3 @@ internal sealed class IntOrIntListConverter : JsonConverter<IReadOnlyList<int>>
         else JsonSerializer.Serialize(writer, value.ToArray(), options);
     }
 }
-
-/// <summary>Reads a size given as a number or as a square <c>[n, n]</c> pair (transformers allows both).</summary>
-internal sealed class SquareSizeConverter : JsonConverter<int>
-{
-    public override int Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-    {
-        if (reader.TokenType == JsonTokenType.Number) return reader.GetInt32();
-        var pair = JsonSerializer.Deserialize<int[]>(ref reader, options);
-        if (pair is { Length: 2 } && pair[0] == pair[1]) return pair[0];
-        throw new JsonException("expected a number or a square [n, n] pair; non-square sizes are not supported");
-    }
-
-    public override void Write(Utf8JsonWriter writer, int value, JsonSerializerOptions options) => writer.WriteNumberValue(value);
-}

@@ -9,7 +9,10 @@ internal sealed class MinLengthProcessor(int minLength, long eos) : ILogitsProce
     public Tensor Process(Tensor ids, Tensor scores)
     {
         var processed = scores.clone();
-        if (ids.shape[1] < minLength) processed.index_fill_(1, tensor(new[] { eos }, device: scores.device), double.NegativeInfinity);
+        // transformers compares the vocabulary's ids with eos: an end id outside it (a config's sep_token_id may be
+        // anything) masks nothing.
+        if (ids.shape[1] < minLength && eos >= 0 && eos < scores.shape[1])
+            processed.index_fill_(1, tensor(new[] { eos }, device: scores.device), double.NegativeInfinity);
         return processed;
     }
 }

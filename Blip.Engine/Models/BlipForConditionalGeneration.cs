@@ -74,7 +74,12 @@ public sealed class BlipForConditionalGeneration : nn.Module
         options.Validate();
         var text = Config.TextConfig;
         var stop = GenerationStops(text);
-        long bos = text.BosTokenId ?? throw new InvalidOperationException("text_config.bos_token_id is not set; captioning needs it");
+        long bos = text.RequireBosTokenId();
+        // transformers starts an unconditional caption from LongTensor([[bos, eos_token_id]]), which fails unless the
+        // text config's eos_token_id is one int (the column is then dropped).
+        if (promptIds is null && text.EosTokenId.Count != 1)
+            throw new InvalidOperationException(
+                $"text_config.eos_token_id is [{string.Join(", ", text.EosTokenId)}], not one id: transformers' generate() fails on it for an unconditional caption (it builds [[bos, eos_token_id]])");
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
         using var vision = vision_model.forward(pixelValues, interpolatePosEncoding);
@@ -87,7 +92,8 @@ public sealed class BlipForConditionalGeneration : nn.Module
     /// <summary>BLIP's generate() ends at <c>sep_token_id</c> and pads with <c>pad_token_id</c> (the end id when unset).</summary>
     internal static StopTokens GenerationStops(BlipTextConfig text)
     {
-        long eos = text.SepTokenId ?? throw new InvalidOperationException("text_config.sep_token_id is not set; generation stops there");
+        long eos = text.SepTokenId ?? throw new InvalidOperationException(
+            "text_config.sep_token_id is not set: transformers then generates to the length limit without an end token, which Blip.Engine does not implement");
         return new StopTokens(eos, text.PadTokenId ?? eos);
     }
 }

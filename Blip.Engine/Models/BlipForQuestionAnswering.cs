@@ -92,7 +92,7 @@ public sealed class BlipForQuestionAnswering : nn.Module
         options ??= GenerationOptions.Default;
         options.Validate();
         var stop = BlipForConditionalGeneration.GenerationStops(Config.TextConfig);
-        long bos = Config.TextConfig.BosTokenId ?? throw new InvalidOperationException("text_config.bos_token_id is not set; answers start with it");
+        long bos = Config.TextConfig.RequireBosTokenId();
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
         using var vision = vision_model.forward(pixelValues, interpolatePosEncoding);

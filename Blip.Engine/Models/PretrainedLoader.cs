@@ -38,6 +38,7 @@ internal static class PretrainedLoader
         var config = BlipConfig.Load(configPath);
         using var reader = CheckpointReader.OpenFolder(folder);
         CheckLayerCounts(config, configPath, reader);
+        CheckCrossAttention(config, configPath, reader);
         var type = dtype ?? AutoDtype(config, configPath, reader);
         // Built on the meta device, then given the file's tensors: no random init, no copy (see WeightMaterializer).
         var model = WeightMaterializer.CreateOnMeta(() => create(config));
@@ -122,6 +123,20 @@ internal static class PretrainedLoader
             throw new ConfigException(configPath, vision ? "vision_config.num_hidden_layers" : "text_config.num_hidden_layers",
                 $"{configured} layers, but the checkpoint {reader.Path} holds {count} ({prefix}0 to {prefix}{count - 1})");
         }
+    }
+
+    /// <summary>With <c>is_decoder</c> false the text layers have no cross-attention; a checkpoint that holds its
+    /// weights was saved from a model with it. transformers drops them (with a warning) and then fails at the first
+    /// forward that passes the image (only ITC runs); Blip.Engine refuses the folder.</summary>
+    /// <exception cref="ConfigException">The config says no cross-attention and the checkpoint holds some.</exception>
+    internal static void CheckCrossAttention(BlipConfig config, string configPath, CheckpointReader reader)
+    {
+        if (config.TextConfig.HasCrossAttention) return;
+        var cross = reader.Names.Where(n => n.Contains(".crossattention.", StringComparison.Ordinal)).ToList();
+        if (cross.Count > 0)
+            throw new ConfigException(configPath, "text_config.is_decoder",
+                $"is false, so the text layers have no cross-attention, but {reader.Path} holds {cross.Count} cross-attention weights ({cross[0]}, ...); " +
+                "transformers would drop them and fail at every forward that reads the image");
     }
 
     // An untied LM head (tie_word_embeddings false at both levels) has a weight and bias of its own, which the file

@@ -57,6 +57,15 @@ internal static class SkinnyLinear
         return Packed(input, weight, bias) ?? Launch(input, [weight], [bias], Epilogue.None)[0];
     }
 
+    /// <summary><c>act(layer(input))</c> for a config's <c>hidden_act</c>: <see cref="ForwardGelu"/> for the exact GELU,
+    /// else the linear then <see cref="Activation.Apply"/>.</summary>
+    public static Tensor ForwardActivated(Linear layer, Tensor input, string act)
+    {
+        if (Activation.IsExactGelu(act)) return ForwardGelu(layer, input);
+        using var linear = Forward(layer, input);
+        return Activation.Apply(act, linear);
+    }
+
     /// <summary><c>gelu(layer(input))</c> with the exact (erf) GELU of <c>nn.functional.gelu</c>; where the kernel
     /// applies, each output goes through the GELU as soon as its chunk is summed (no second pass, no libtorch call).</summary>
     public static Tensor ForwardGelu(Linear layer, Tensor input)

@@ -22,7 +22,8 @@ public sealed class BlipTextEmbeddings : nn.Module
         ArgumentNullException.ThrowIfNull(config);
         maxPositions = config.MaxPositionEmbeddings;
         vocabSize = config.VocabSize;
-        word_embeddings = new EmbeddingLookup(config.VocabSize, config.HiddenSize);
+        // transformers' nn.Embedding(vocab_size, hidden_size, padding_idx=pad_token_id): the pad row gets no gradient.
+        word_embeddings = new EmbeddingLookup(config.VocabSize, config.HiddenSize, config.PadTokenId);
         position_embeddings = new EmbeddingLookup(config.MaxPositionEmbeddings, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropoutProb);

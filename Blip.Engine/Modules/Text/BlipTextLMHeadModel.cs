@@ -84,10 +84,15 @@ public sealed class BlipTextLMHeadModel : nn.Module
 
     /// <summary>transformers' LM loss: logits[:, :-1] against labels[:, 1:], mean cross-entropy ignoring -100,
     /// with <paramref name="labelSmoothing"/> (the config's <c>label_smoothing</c> by default).</summary>
+    /// <remarks>As torch's cross_entropy: a smoothing of 0 or less smooths nothing, one above 1 is refused.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="labelSmoothing"/> is above 1 or NaN.</exception>
     public static Tensor Loss(Tensor logits, Tensor labels, double labelSmoothing)
     {
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(labels);
+        if (!(labelSmoothing <= 1))
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing,
+                "label_smoothing (text_config.label_smoothing) must be at most 1.0, as torch's cross_entropy requires");
         using var scope = NewDisposeScope();
         long vocab = logits.size(-1);
         var shifted = logits[.., ..^1, ..].reshape(-1, vocab);        // [B*(T-1),V]

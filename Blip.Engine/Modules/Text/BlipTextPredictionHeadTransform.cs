@@ -7,11 +7,12 @@ using static TorchSharp.torch;
 
 namespace Blip.Engine.Modules.Text;
 
-/// <summary>transformers' BlipTextPredictionHeadTransform: LayerNorm(gelu(dense(x))).</summary>
+/// <summary>transformers' BlipTextPredictionHeadTransform: LayerNorm(act(dense(x))), act the config's hidden_act.</summary>
 public sealed class BlipTextPredictionHeadTransform : nn.Module<Tensor, Tensor>
 {
     private readonly Linear dense;
     private readonly LayerNorm LayerNorm;
+    private readonly string act;
 
     /// <summary>Creates the transform for <paramref name="config"/>.</summary>
     public BlipTextPredictionHeadTransform(BlipTextConfig config) : base(nameof(BlipTextPredictionHeadTransform))
@@ -19,6 +20,7 @@ public sealed class BlipTextPredictionHeadTransform : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(config);
         dense = nn.Linear(config.HiddenSize, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        act = config.HiddenAct;
         RegisterComponents();
     }
 
@@ -26,6 +28,6 @@ public sealed class BlipTextPredictionHeadTransform : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(SkinnyLinear.ForwardGelu(dense, hidden)).MoveToOuterDisposeScope();
+        return LayerNorm.forward(SkinnyLinear.ForwardActivated(dense, hidden, act)).MoveToOuterDisposeScope();
     }
 }

@@ -1,4 +1,4 @@
-// transformers' BlipMLP: fc1, exact GELU, fc2.
+// transformers' BlipMLP: fc1, the config's activation (exact GELU in BLIP), fc2.
 using Blip.Engine.Config;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,6 +11,7 @@ public sealed class BlipMlp : nn.Module<Tensor, Tensor>
 {
     private readonly Linear fc1;  // [I,C]
     private readonly Linear fc2;  // [C,I]
+    private readonly string act;
 
     /// <summary>Creates the block for <paramref name="config"/>'s sizes.</summary>
     public BlipMlp(BlipVisionConfig config) : base(nameof(BlipMlp))
@@ -18,6 +19,7 @@ public sealed class BlipMlp : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(config);
         fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize);
         fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize);
+        act = config.HiddenAct;
         RegisterComponents();
     }
 
@@ -25,7 +27,7 @@ public sealed class BlipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();
-        var hidden = nn.functional.gelu(OneDnnLinear.Forward(fc1, hiddenStates));
+        var hidden = Activation.Apply(act, OneDnnLinear.Forward(fc1, hiddenStates));
         return OneDnnLinear.Forward(fc2, hidden).MoveToOuterDisposeScope();
     }
 }
