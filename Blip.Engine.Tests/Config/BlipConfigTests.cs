@@ -48,8 +48,8 @@ public class BlipConfigTests
     [TestCase("""{"vision_config": {"image_size": 380, "patch_size": 16}}""", "vision_config.patch_size")]
     [TestCase("""{"vision_config": {"hidden_size": 0}}""", "vision_config.hidden_size")]
     [TestCase("""{"text_config": {"hidden_size": 770, "num_attention_heads": 12}}""", "text_config.num_attention_heads")]
-    [TestCase("""{"text_config": {"hidden_act": "relu"}}""", "text_config.hidden_act")]
-    [TestCase("""{"text_config": {"vocab_size": 100}}""", "text_config.bos_token_id")]
+    [TestCase("""{"text_config": {"hidden_act": "swishy"}}""", "text_config.hidden_act")]     // not an ACT2FN name
+    [TestCase("""{"text_config": {"vocab_size": 100, "pad_token_id": 100}}""", "text_config.pad_token_id")]   // outside [-V, V), as nn.Embedding's padding_idx
     [TestCase("""{"text_config": {"num_hidden_layers": -1}}""", "text_config.num_hidden_layers")]
     [TestCase("""{"image_text_hidden_size": 0}""", "image_text_hidden_size")]
     [TestCase("""{"vision_config": {"image_size": [384, 200]}}""", "image_size")]
