@@ -145,7 +145,7 @@ internal static class OneDnnLinear
     /// <summary>The input's rows (product of all dims but the last) where the linear is a plain CPU inference one:
     /// input, weight and bias of one dtype on the CPU, a contiguous 2-D weight, a matching bias, and nothing for
     /// autograd to record; else 0.</summary>
-    private static long InferenceRows(Tensor input, Tensor weight, Tensor? bias)
+    internal static long InferenceRows(Tensor input, Tensor weight, Tensor? bias)
     {
         if (input.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return 0;
         var dtype = weight.dtype;

@@ -24,7 +24,7 @@ internal sealed record HarnessOptions
     ];
 
     public const string Usage =
-        "usage: SpeedHarness --model DIR [--family caption|itm|dtype-pairs|batch-pairs|floor-rounds] [--threads N] " +
+        "usage: SpeedHarness --model DIR [--family caption|itm|dtype-pairs|batch-pairs|rowgroup-pairs|floor-rounds] [--threads N] " +
         "[--repeat N] [--only WORKLOAD...] [--dtype float32|bfloat16] [--device cpu|cuda] [--texts FILE] [--itc-batch N]";
 
     public bool Wants(string workload) => Only.Count == 0 || Only.Contains(workload);
@@ -69,8 +69,8 @@ internal sealed record HarnessOptions
             }
         }
         if (o.Model.Length == 0) throw new ArgumentException("--model DIR is required");
-        if (o.Family is not ("caption" or "itm" or "dtype-pairs" or "batch-pairs" or "floor-rounds"))
-            throw new ArgumentException($"--family must be caption, itm, dtype-pairs, batch-pairs or floor-rounds, got {o.Family}");
+        if (o.Family is not ("caption" or "itm" or "dtype-pairs" or "batch-pairs" or "rowgroup-pairs" or "floor-rounds"))
+            throw new ArgumentException($"--family must be caption, itm, dtype-pairs, batch-pairs, rowgroup-pairs or floor-rounds, got {o.Family}");
         return o with { Only = only };
     }
 

@@ -1,7 +1,8 @@
 // Two workloads timed alternately in one process, the order swapped every round, so that both see the same moments
 // of a shared machine; the report is the ratio per round. Two harness processes can catch the hosts of
 // docs/BENCHMARKS.md in different phases (run N: a bf16 linear at 386 GFLOP/s in one process, 1,109 in the next).
-// Engine only: the families that use this (--family dtype-pairs, batch-pairs) compare the engine with itself, and
+// Engine only: the families that use this (--family dtype-pairs, batch-pairs, rowgroup-pairs) compare the engine with
+// itself, and
 // --family floor-rounds times a caption between two measurements of the machine's limits.
 using System.Diagnostics;
 using Blip.Engine.Generation;
@@ -13,7 +14,8 @@ using static TorchSharp.torch;
 
 namespace Blip.SpeedHarness;
 
-/// <summary>The <c>--family dtype-pairs</c>, <c>batch-pairs</c> and <c>floor-rounds</c> workloads.</summary>
+/// <summary>The <c>--family dtype-pairs</c>, <c>batch-pairs</c>, <c>rowgroup-pairs</c> and <c>floor-rounds</c>
+/// workloads.</summary>
 internal static class PairedRounds
 {
     private static readonly GenerationOptions Greedy = new() { MaxLength = 20, MinLength = 20 };
@@ -47,6 +49,36 @@ internal static class PairedRounds
             for (int uses = 0; uses < SkinnyLinear.StepPackOnUse; uses += steps) Caption(model, eight, device);
         Run("greedy20_b1_paired", () => Enumerable.Range(0, 8).Sum(_ => Caption(model, one, device)) / 8, "greedy20_b8_paired",
             () => Caption(model, eight, device) / 8, "batch8_speedup", options.Repeat, 1);
+    }
+
+    /// <summary>Optimisation 42 before and after in one process: vision b1 and greedy20 with PackedRowGroups.Policy Never
+    /// against Always (the policy restored after), on packed weights (warm-ups past PackOnUse). Its Auto applies on
+    /// Zen 5 only; Always here measures any CPU whose linears run on packed weights.</summary>
+    public static void RowGroups(HarnessOptions options, Device device)
+    {
+        using var model = BlipForConditionalGeneration.FromPretrained(options.Model, device, options.DType, memoryMap: true);
+        using var inference = inference_mode();
+        using var pixels = Pixels(options, device, 1);
+        using var input = pixels.to(options.DType);
+        var saved = PackedRowGroups.Policy;
+        try
+        {
+            double With(SkinnyLinearPolicy policy, Func<double> work)
+            {
+                PackedRowGroups.Policy = policy;
+                return work();
+            }
+
+            double Vision() => Seconds(() => model.VisionModel.forward(input).Dispose(), device);
+            Run("vision_b1_ungrouped_paired", () => With(SkinnyLinearPolicy.Never, Vision), "vision_b1_grouped_paired",
+                () => With(SkinnyLinearPolicy.Always, Vision), "rowgroups_vision_speedup", options.Repeat, OneDnnPackedLinear.PackOnUse);
+            Run("greedy20_ungrouped_paired", () => With(SkinnyLinearPolicy.Never, () => Caption(model, input, device)), "greedy20_grouped_paired",
+                () => With(SkinnyLinearPolicy.Always, () => Caption(model, input, device)), "rowgroups_greedy_speedup", options.Repeat, 1);
+        }
+        finally
+        {
+            PackedRowGroups.Policy = saved;
+        }
     }
 
     /// <summary>issue 4's floors, judged round by round: the compute limit (fp32 matmul; bf16: the bf16 linear) and

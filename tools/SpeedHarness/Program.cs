@@ -39,6 +39,12 @@ if (options.Family == "batch-pairs")
     return 0;
 }
 
+if (options.Family == "rowgroup-pairs")
+{
+    PairedRounds.RowGroups(options, device);
+    return 0;
+}
+
 if (options.Family == "floor-rounds")
 {
     PairedRounds.Floors(options, device);

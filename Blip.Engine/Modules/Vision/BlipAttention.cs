@@ -30,7 +30,7 @@ public sealed class BlipAttention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long batch = hiddenStates.shape[0], tokens = hiddenStates.shape[1];
-        var mixed = OneDnnLinear.Forward(qkv, hiddenStates)
+        var mixed = PackedRowGroups.Run(qkv, hiddenStates, rows => PackedRowGroups.GroupLinear(qkv, rows))
             .reshape(batch, tokens, 3, heads, headDim);                 // [B,S,3,H,D]
         // The hand-written kernel where it applies (CPU float32 inference with AVX-512; bfloat16 widened off Intel),
         // else SDPA. Not in training mode: gradient checkpointing runs the forward without autograd and recomputes it
@@ -44,6 +44,7 @@ public sealed class BlipAttention : nn.Module<Tensor, Tensor>
                 .transpose(1, 2).reshape(batch, tokens, heads * headDim);                       // [B,S,C]
         }
 
-        return OneDnnLinear.Forward(projection, context).MoveToOuterDisposeScope();
+        return PackedRowGroups.Run(projection, context, rows => PackedRowGroups.GroupLinear(projection, rows))
+            .MoveToOuterDisposeScope();
     }
 }

@@ -27,7 +27,9 @@ public sealed class BlipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();
-        var hidden = Activation.Apply(act, OneDnnLinear.Forward(fc1, hiddenStates));
-        return OneDnnLinear.Forward(fc2, hidden).MoveToOuterDisposeScope();
-    }
+        // Row-wise throughout, so a group of rows runs fc1, the activation and fc2 alone (PackedRowGroups): only fc2's
+        // narrower outputs are joined.
+        return PackedRowGroups.Run(fc1, hiddenStates,
+                rows => PackedRowGroups.GroupLinear(fc2, Activation.Apply(act, PackedRowGroups.GroupLinear(fc1, rows))))
+            .MoveToOuterDisposeScope();    }
 }
