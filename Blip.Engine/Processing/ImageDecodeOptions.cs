@@ -56,7 +56,10 @@ public sealed record ImageDecodeOptions
     /// When true, rotate/flip the image as its EXIF orientation says (PIL's
     /// <c>ImageOps.exif_transpose</c>). Default false, as transformers given a PIL image (<c>Image.open(f).convert("RGB")</c>, the
     /// model cards' way); transformers' <c>load_image</c>, which its processors and pipelines use for a path or URL, does apply it.
-    /// Skia gives the orientation of JPEG and WebP EXIF, not of a PNG's eXIf chunk or of XMP, both of which Pillow also reads.
+    /// The orientation is read where Pillow 13's exif_transpose reads it: the EXIF block's IFD0 Orientation (JPEG APP1,
+    /// WebP EXIF chunk, PNG eXIf chunk or "Raw profile type exif" text), else the XMP packet's <c>tiff:Orientation</c>
+    /// (JPEG APP1, WebP XMP chunk, PNG "XML:com.adobe.xmp" text); GIF, BMP and ICO have none. Where exif_transpose
+    /// raises (e.g. an EXIF block that is not TIFF), the decode throws <see cref="ImageDecodeException"/>.
     /// </summary>
     public bool ApplyExifOrientation { get; init; }
 }

@@ -15,7 +15,7 @@ namespace Blip.Engine.Processing;
 /// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot), and 16-bit BMP
 /// channels widen as Pillow's <c>v * 255 / 31</c> (or 63), with only the 5-6-5 and 5-5-5 bit fields Pillow reads
 /// (<see cref="ImageBmp16"/>). EXIF orientation is ignored unless
-/// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set.
+/// <see cref="ImageDecodeOptions.ApplyExifOrientation"/> is set, and then found as Pillow finds it (<see cref="ImageExifOrientation"/>).
 /// </remarks>
 public static class ImageDecoder
 {
@@ -120,7 +120,9 @@ public static class ImageDecoder
         }
 
         var image = DecodePixels(codec, data, sourceName);
-        return options.ApplyExifOrientation ? ImageOrientation.Apply(image, (int)codec.EncodedOrigin) : image;
+        return options.ApplyExifOrientation
+            ? ImageOrientation.Apply(image, ImageExifOrientation.Read(data, codec.EncodedFormat, sourceName))
+            : image;
     }
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG header chunks, a

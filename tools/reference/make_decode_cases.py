@@ -18,17 +18,25 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 (neither cares), a chunk type that is not four word characters, and a 16-bit gray PNG missing its IEND or
                 part of its last CRC (Pillow reads the rows it needs).
   ico_*         an ICO whose largest image is cut off: Pillow refuses it, Skia decoded the smaller one.
+  orient_*      EXIF and XMP orientations in every place Pillow 13's ImageOps.exif_transpose looks (PNG eXIf before or
+                after the image data, "Raw profile type exif" and "exif" text chunks, XMP in iTXt/tEXt/zTXt; JPEG APP1
+                Exif segments, joined, and XMP, the last one; WebP EXIF/XMP chunks, announced by VP8X or not), in the
+                places it does not (GIF XMP, an ICO's PNG, APP2), each IFD entry type and the directory damage Pillow
+                skips or raises on, and EXIF against XMP. These also carry transposed_sha256 and transposed_size, or
+                transposed_error: what ImageOps.exif_transpose(Image.open(f)).convert("RGB") (transformers' load_image) gives.
 """
 import base64
+import hashlib
 import io
 import os
 import re
 import struct
 import sys
+import warnings
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -132,6 +140,229 @@ def wbmp_cases():
     yield "wbmp_8x2", b"\0\0\x08\x02\xa5\x5a"
 
 
+# ---- EXIF / XMP orientation (ImageOps.exif_transpose, which transformers' load_image applies) ----
+
+XMP_ATTR = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' \
+           '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="{}"/></rdf:RDF></x:xmpmeta>'
+XMP_ELEM = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' \
+           '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/"><tiff:Orientation>{}</tiff:Orientation>' \
+           '</rdf:Description></rdf:RDF></x:xmpmeta>'
+
+
+def tiff(entries, endian="<", magic=None, ifd_offset=8, tail=b""):
+    """A TIFF header and IFD0 (as EXIF holds them): entries are (tag, type, count, value bytes); values over four
+    bytes go after the IFD. magic replaces the four header bytes; tail is appended."""
+    e = endian
+    head = magic if magic is not None else (b"II*\0" if e == "<" else b"MM\0*")
+    body = struct.pack(e + "H", len(entries))
+    extra = b""
+    data_at = ifd_offset + 2 + 12 * len(entries) + 4
+    for tag, typ, count, value in entries:
+        if len(value) <= 4:
+            field = value.ljust(4, b"\0")
+        else:
+            field = struct.pack(e + "I", data_at + len(extra))
+            extra += value
+        body += struct.pack(e + "HHI", tag, typ, count) + field
+    body += struct.pack(e + "I", 0)
+    return head + struct.pack(e + "I", ifd_offset) + bytes(ifd_offset - 8) + body + extra + tail
+
+
+def short(v, e="<"):
+    return (274, 3, 1, struct.pack(e + "H", v))
+
+
+def exif_tiff(v, e="<"):
+    return tiff([short(v, e)], e)
+
+
+def png_chunk(tag, data):
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png_with(before=(), after=(), seed=60):
+    """A 4x3 RGB PNG with the given (tag, data) chunks before IDAT and after it (before IEND)."""
+    path = os.path.join(os.path.dirname(OUT), "_decode_case.png")
+    png_raw(path, pixels(4, 3, 3, seed), 8, 2)
+    with open(path, "rb") as f:
+        png = f.read()
+    os.remove(path)
+    ihdr_end, iend = 8 + 25, len(png) - 12
+    return (png[:ihdr_end] + b"".join(png_chunk(t, d) for t, d in before) + png[ihdr_end:iend]
+            + b"".join(png_chunk(t, d) for t, d in after) + png[iend:])
+
+
+def itxt(key, text, compressed=False):
+    v = zlib.compress(text) if compressed else text
+    return b"iTXt", key + b"\0" + bytes([int(compressed), 0]) + b"\0\0" + v
+
+
+def raw_profile(exif):
+    return f"\nexif\n{len(exif):8}\n{exif.hex()}\n".encode()
+
+
+def jpeg_with(segments, jfif_dpi=False, seed=61):
+    """A 5x3 baseline JPEG (quality 95) with the given (marker, payload) segments right after SOI (and its JFIF APP0,
+    whose density unit is 1, dots per inch, with jfif_dpi)."""
+    b = io.BytesIO()
+    Image.fromarray(pixels(5, 3, 3, seed)).save(b, "JPEG", quality=95, **({"dpi": (72, 72)} if jfif_dpi else {}))
+    j = b.getvalue()
+    at = 2 + 2 + struct.unpack(">H", j[4:6])[0] if j[2:4] == b"\xff\xe0" else 2
+    return j[:at] + b"".join(bytes([0xFF, m]) + struct.pack(">H", len(p) + 2) + p for m, p in segments) + j[at:]
+
+
+def app1_exif(t):
+    return 0xE1, b"Exif\0\0" + t
+
+
+def app1_xmp(text):
+    return 0xE1, b"http://ns.adobe.com/xap/1.0/\0" + text.encode()
+
+
+def webp_with(exif=None, xmp=None, seed=62):
+    b = io.BytesIO()
+    args = {k: v for k, v in (("exif", exif), ("xmp", xmp)) if v is not None}
+    Image.fromarray(pixels(4, 3, 3, seed)).save(b, "WEBP", lossless=True, **args)
+    return b.getvalue()
+
+
+def orientation_cases():
+    le = lambda *entries, **kw: tiff(list(entries), **kw)  # noqa: E731
+    for v in (2, 3, 4, 5, 6, 7, 8):
+        yield f"orient_png_exif_{v}", png_with([(b"eXIf", exif_tiff(v))])
+    yield "orient_png_exif_0", png_with([(b"eXIf", exif_tiff(0))])
+    yield "orient_png_exif_9", png_with([(b"eXIf", exif_tiff(9))])
+    yield "orient_png_exif_big_endian", png_with([(b"eXIf", exif_tiff(6, ">"))])
+    yield "orient_png_exif_after_idat", png_with(after=[(b"eXIf", exif_tiff(6))])
+    yield "orient_png_exif_two_chunks_last_wins", png_with([(b"eXIf", exif_tiff(3))], [(b"eXIf", exif_tiff(6))])
+    yield "orient_png_exif_with_exif_prefix", png_with([(b"eXIf", b"Exif\0\0" + exif_tiff(6))])
+    yield "orient_png_exif_two_exif_prefixes", png_with([(b"eXIf", b"Exif\0\0Exif\0\0" + exif_tiff(6))])
+    yield "orient_png_exif_bad_header", png_with([(b"eXIf", b"XX*\0\x08\0\0\0" + exif_tiff(6)[8:])])
+    yield "orient_png_exif_short_header", png_with([(b"eXIf", b"II*\0\x08")])
+    yield "orient_png_exif_bigtiff_header", png_with([(b"eXIf", b"II+\0\x08\0\0\0" + exif_tiff(6)[8:])])
+    yield "orient_png_exif_empty_then_xmp", png_with([(b"eXIf", b""), itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+    yield "orient_png_exif_swapped_magic", png_with([(b"eXIf", b"II\0*" + exif_tiff(6)[4:])])
+    yield "orient_png_exif_ifd_past_end", png_with([(b"eXIf", b"II*\0\xff\0\0\0")])
+    yield "orient_png_exif_long", png_with([(b"eXIf", le((274, 4, 1, struct.pack("<I", 6))))])
+    yield "orient_png_exif_long_high_bits", png_with([(b"eXIf", le((274, 4, 1, struct.pack("<I", 0x10006))))])
+    yield "orient_png_exif_sshort", png_with([(b"eXIf", le((274, 8, 1, struct.pack("<h", 8))))])
+    yield "orient_png_exif_sbyte", png_with([(b"eXIf", le((274, 6, 1, b"\x05")))])
+    yield "orient_png_exif_byte", png_with([(b"eXIf", le((274, 1, 1, b"\x06")))])
+    yield "orient_png_exif_ascii", png_with([(b"eXIf", le((274, 2, 2, b"6\0")))])
+    yield "orient_png_exif_undefined", png_with([(b"eXIf", le((274, 7, 1, b"\x06")))])
+    yield "orient_png_exif_rational_12_2", png_with([(b"eXIf", le((274, 5, 1, struct.pack("<II", 12, 2))))])
+    yield "orient_png_exif_rational_13_2", png_with([(b"eXIf", le((274, 5, 1, struct.pack("<II", 13, 2))))])
+    yield "orient_png_exif_rational_zero_den", png_with([(b"eXIf", le((274, 5, 1, struct.pack("<II", 6, 0))))])
+    yield "orient_png_exif_srational_neg", png_with([(b"eXIf", le((274, 10, 1, struct.pack("<ii", -14, -2))))])
+    yield "orient_png_exif_float", png_with([(b"eXIf", le((274, 11, 1, struct.pack("<f", 3.0))))])
+    yield "orient_png_exif_double", png_with([(b"eXIf", le((274, 12, 1, struct.pack("<d", 8.0))))])
+    yield "orient_png_exif_ifd_type", png_with([(b"eXIf", le((274, 13, 1, struct.pack("<I", 2))))])
+    yield "orient_png_exif_long8", png_with([(b"eXIf", le((274, 16, 1, struct.pack("<Q", 4))))])
+    yield "orient_png_exif_count2_first", png_with([(b"eXIf", le((274, 3, 2, struct.pack("<HH", 6, 3))))])
+    yield "orient_png_exif_count3_out_of_line", png_with([(b"eXIf", le((274, 3, 3, struct.pack("<HHH", 7, 3, 3))))])
+    yield "orient_png_exif_zero_count_then_dup", png_with([(b"eXIf", le((274, 3, 0, b""), short(5)))])
+    yield "orient_png_exif_duplicate_first_wins", png_with([(b"eXIf", le(short(3), short(6)))])
+    yield "orient_png_exif_unknown_type_then_dup", png_with([(b"eXIf", le((274, 99, 1, b"\x06"), short(8)))])
+    cut = tiff([(270, 2, 20, b"abcdefghijklmnopqrs\0"), short(6)])  # 58 bytes, the description's 20 at 38
+    yield "orient_png_exif_out_of_line_past_end", png_with([(b"eXIf", cut[:48])])  # Pillow's IFD load stops there
+    yield "orient_png_exif_entries_cut", png_with([(b"eXIf", tiff([short(6), (270, 2, 2, b"a\0")])[:8 + 2 + 12 + 5])])
+    yield "orient_png_exif_in_ifd1_only", png_with([(b"eXIf", b"II*\0\x08\0\0\0" + struct.pack("<H", 0) + struct.pack("<I", 14)
+                                                     + struct.pack("<H", 1) + struct.pack("<HHI", 274, 3, 1) + b"\x06\0\0\0" + b"\0" * 4)])
+    yield "orient_png_raw_profile", png_with([(b"tEXt", b"Raw profile type exif\0" + raw_profile(b"Exif\0\0" + exif_tiff(6)))])
+    yield "orient_png_raw_profile_ztxt", png_with([(b"zTXt", b"Raw profile type exif\0\0" + zlib.compress(raw_profile(exif_tiff(5))))])
+    yield "orient_png_raw_profile_bad_hex", png_with([(b"tEXt", b"Raw profile type exif\0\nexif\n 8\nzz49492a00\n")])
+    yield "orient_png_raw_profile_and_exif", png_with([(b"eXIf", exif_tiff(3)),
+                                                        (b"tEXt", b"Raw profile type exif\0" + raw_profile(exif_tiff(6)))])
+    yield "orient_png_text_exif_key", png_with([(b"tEXt", b"exif\0" + exif_tiff(6))])
+    yield "orient_png_ztxt_exif_key", png_with([(b"zTXt", b"exif\0\0" + zlib.compress(exif_tiff(6)))])
+    yield "orient_png_xmp_itxt_attr", png_with([itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+    yield "orient_png_xmp_itxt_element", png_with([itxt(b"XML:com.adobe.xmp", XMP_ELEM.format(8).encode())])
+    yield "orient_png_xmp_itxt_compressed", png_with([itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(3).encode(), compressed=True)])
+    yield "orient_png_xmp_itxt_after_idat", png_with(after=[itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+    yield "orient_png_xmp_text", png_with([(b"tEXt", b"XML:com.adobe.xmp\0" + XMP_ATTR.format(7).encode())])
+    yield "orient_png_xmp_ztxt", png_with([(b"zTXt", b"XML:com.adobe.xmp\0\0" + zlib.compress(XMP_ATTR.format(2).encode()))])
+    yield "orient_png_xmp_text_over_itxt", png_with([itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode()),
+                                                     (b"tEXt", b"XML:com.adobe.xmp\0" + XMP_ATTR.format(3).encode())])
+    yield "orient_png_xmp_itxt_bad_utf8", png_with([itxt(b"XML:com.adobe.xmp", b"\xff" + XMP_ATTR.format(5).encode())])
+    yield "orient_png_xmp_ztxt_bad_zlib_then_itxt", png_with([itxt(b"XML:com.adobe.xmp", b"\xff" + XMP_ATTR.format(4).encode()),
+                                                             (b"zTXt", b"XML:com.adobe.xmp\0\0not zlib")])
+    yield "orient_png_xmp_two_digits", png_with([itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(63).encode())])
+    yield "orient_png_xmp_single_quotes", png_with([itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).replace('"6"', "'6'").encode())])
+    yield "orient_png_xmp_first_match", png_with([itxt(b"XML:com.adobe.xmp", (XMP_ELEM.format(2) + XMP_ATTR.format(6)).encode())])
+    yield "orient_png_xmp_other_key", png_with([itxt(b"XML:com.adobe.xmpX", XMP_ATTR.format(6).encode())])
+    yield "orient_png_exif_and_xmp_disagree", png_with([(b"eXIf", exif_tiff(3)), itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+    yield "orient_png_exif_1_and_xmp", png_with([(b"eXIf", exif_tiff(1)), itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+    yield "orient_png_exif_no_tag_and_xmp", png_with([(b"eXIf", le((270, 2, 2, b"a\0"))),
+                                                      itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+    yield "orient_png_exif_bad_header_and_xmp", png_with([(b"eXIf", b"XX*\0\x08\0\0\0"), itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+
+    yield "orient_jpeg_exif_6", jpeg_with([app1_exif(exif_tiff(6))])
+    yield "orient_jpeg_exif_long_3", jpeg_with([app1_exif(le((274, 4, 1, struct.pack("<I", 3))))])
+    yield "orient_jpeg_exif_rational_8", jpeg_with([app1_exif(le((274, 5, 1, struct.pack("<II", 16, 2))))])
+    yield "orient_jpeg_exif_count2_first", jpeg_with([app1_exif(le((274, 3, 2, struct.pack("<HH", 5, 3))))])
+    yield "orient_jpeg_exif_duplicate_first_wins", jpeg_with([app1_exif(le(short(3), short(6)))])
+    two = tiff([short(8)], ifd_offset=8)
+    yield "orient_jpeg_exif_two_segments_joined", jpeg_with([app1_exif(b"II*\0" + struct.pack("<I", 8 + 4)), app1_exif(b"\0" * 4 + two[8:])])
+    yield "orient_jpeg_exif_two_segments_first_wins", jpeg_with([app1_exif(exif_tiff(3)), app1_exif(exif_tiff(6))])
+    yield "orient_jpeg_exif_second_only_valid", jpeg_with([app1_exif(b"II*\0\xff\0\0\0"), app1_exif(exif_tiff(6))])
+    yield "orient_jpeg_xmp_6", jpeg_with([app1_xmp(XMP_ATTR.format(6))])
+    yield "orient_jpeg_xmp_two_last_wins", jpeg_with([app1_xmp(XMP_ATTR.format(6)), app1_xmp(XMP_ELEM.format(3))])
+    yield "orient_jpeg_exif_and_xmp_disagree", jpeg_with([app1_xmp(XMP_ATTR.format(6)), app1_exif(exif_tiff(8))])
+    yield "orient_jpeg_exif_no_tag_and_xmp", jpeg_with([app1_exif(le((270, 2, 2, b"a\0"))), app1_xmp(XMP_ATTR.format(5))])
+    yield "orient_jpeg_exif_bad_header_and_xmp", jpeg_with([app1_exif(b"XX*\0\x08\0\0\0"), app1_xmp(XMP_ATTR.format(6))])
+    yield "orient_jpeg_exif_bad_header_jfif_dpi", jpeg_with([app1_exif(b"XX*\0\x08\0\0\0"), app1_xmp(XMP_ATTR.format(6))], jfif_dpi=True)
+    yield "orient_jpeg_exif_prefix_only", jpeg_with([(0xE1, b"Exif\0\0"), app1_xmp(XMP_ATTR.format(7))])
+    yield "orient_jpeg_xmp_prefix_wrong", jpeg_with([(0xE1, b"http://ns.adobe.com/xap/1.0/ " + XMP_ATTR.format(6).encode())])
+    yield "orient_jpeg_exif_in_app2", jpeg_with([(0xE2, b"Exif\0\0" + exif_tiff(6))])
+    yield "orient_jpeg_exif_big_endian_sshort", jpeg_with([app1_exif(tiff([(274, 8, 1, struct.pack(">h", 2))], ">"))])
+
+    yield "orient_webp_exif_6", webp_with(exif=b"Exif\0\0" + exif_tiff(6))
+    yield "orient_webp_exif_no_prefix_long", webp_with(exif=le((274, 4, 1, struct.pack("<I", 5))))
+    yield "orient_webp_xmp_8", webp_with(xmp=XMP_ELEM.format(8).encode())
+    yield "orient_webp_exif_and_xmp_disagree", webp_with(exif=exif_tiff(3), xmp=XMP_ATTR.format(6).encode())
+    yield "orient_webp_exif_bad_header", webp_with(exif=b"XX*\0\x08\0\0\0")
+    yield "orient_webp_exif_no_tag_and_xmp", webp_with(exif=le((270, 2, 2, b"a\0")), xmp=XMP_ATTR.format(7).encode())
+    w = webp_with(exif=exif_tiff(6))
+    yield "orient_webp_exif_flag_cleared", w[:20] + bytes([w[20] & ~0x08]) + w[21:]  # libwebp's demuxer drops the chunk
+    w = webp_with(xmp=XMP_ATTR.format(6).encode())
+    yield "orient_webp_xmp_flag_cleared", w[:20] + bytes([w[20] & ~0x04]) + w[21:]
+
+    b = io.BytesIO()
+    Image.fromarray(pixels(4, 3, 3, 64)).save(b, "GIF")
+    g = b.getvalue()
+    xmp_ext = b"\x21\xff\x0bXMP DataXMP" + bytes([len(XMP_ATTR.format(6))]) + XMP_ATTR.format(6).encode()[:255] + b"\0"
+    yield "orient_gif_xmp_ignored", g[:-1] + xmp_ext + g[-1:]
+    inner = png_with([(b"eXIf", exif_tiff(6))], seed=65)  # an ICO of one 4x3 PNG image that has an orientation
+    yield "orient_ico_png_exif_ignored", struct.pack("<HHHBBBBHHII", 0, 1, 1, 4, 3, 0, 0, 1, 32, len(inner), 22) + inner
+    w = webp_with(exif=exif_tiff(6))
+    extra = b"EXIF" + struct.pack("<I", len(exif_tiff(3))) + exif_tiff(3)
+    yield "orient_webp_two_exif_chunks_first_wins", b"RIFF" + struct.pack("<I", len(w) - 8 + len(extra)) + w[8:] + extra
+    yield "orient_png_text_xmp_key", png_with([(b"tEXt", b"xmp\0" + XMP_ATTR.format(6).encode())])
+    yield "orient_png_itxt_exif_key", png_with([itxt(b"exif", exif_tiff(6))])
+    hexed = raw_profile(exif_tiff(8)).decode()
+    yield "orient_png_raw_profile_wrapped", png_with([(b"tEXt", b"Raw profile type exif\0" + (hexed[:25] + "\n" + hexed[25:41] + "\n  " + hexed[41:]).encode())])
+    yield "orient_png_raw_profile_two_lines_then_xmp", png_with([(b"tEXt", b"Raw profile type exif\0\nexif"),
+                                                                 itxt(b"XML:com.adobe.xmp", XMP_ATTR.format(6).encode())])
+    b = io.BytesIO()
+    Image.fromarray(pixels(4, 3, 3, 66)).save(b, "BMP")
+    yield "orient_bmp_none", b.getvalue()
+    b = io.BytesIO()
+    Image.fromarray(pixels(4, 3, 3, 67)).save(b, "PNG", exif=exif_tiff(6))
+    yield "orient_png_pillow_saved_exif", b.getvalue()
+
+
+def transposed(data):
+    """What transformers' load_image gives: ImageOps.exif_transpose(Image.open(...)).convert("RGB") (SHA-256 or error)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                rgb = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+        return {"transposed_sha256": hashlib.sha256(rgb.tobytes()).hexdigest(), "transposed_size": [rgb.shape[1], rgb.shape[0]]}
+    except Exception as e:  # noqa: BLE001 - the exception is the expected result
+        return {"transposed_error": re.sub(r" at 0x[0-9a-f]+", "", f"{type(e).__name__}: {e}")}
+
+
 def outcome(data):
     result = pillow(data)
     if "error" in result:  # no object address in the message: reruns are byte-identical
@@ -144,6 +375,8 @@ def main():
     for make in (wbmp_cases, bmp_cases, webp_cases, png_cases, ico_cases):
         for name, data in make():
             cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
+    for name, data in orientation_cases():
+        cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     write_cases(OUT, cases)
 
 
