@@ -125,13 +125,24 @@ public static class ImageDecoder
             : image;
     }
 
-    // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG header chunks, a
-    // cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a short PNG palette, a BMP without its last row's padding).
+    // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks, a
+    // cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT CRC, a GIF
+    // without its last block terminator, a short PNG palette, a BMP without its last row's padding).
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName)
     {
-        if (ImagePngChunks.BrokenHeader(data) is { } broken)
+        if ((ImagePngChunks.BrokenHeader(data) ?? ImagePngChunks.BrokenTail(data)) is { } broken)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a broken PNG file: {broken} (Pillow refuses it too).");
+        }
+
+        if (ImagePngChunks.MendImageDataCrcs(data) is { } crcs)
+        {
+            data = crcs; // Pillow never checks an IDAT's CRC
+        }
+
+        if (ImageGifBlocks.MendMissingTerminator(data) is { } terminated)
+        {
+            return terminated; // Pillow decodes a GIF that stops after a whole sub-block; Skia wants its terminator
         }
 
         if (ImagePngPalette.PadShortPalette(data) is { } padded)

@@ -1,7 +1,9 @@
 // The chunks before a PNG's image data, checked as Pillow's PngImageFile._open reads them: every one must have a
 // chunk type of four word characters, its whole body and a CRC that matches ("broken PNG file"). libpng, under
 // Skia, only warns about a bad CRC in an ancillary chunk (gAMA, tEXt, eXIf...) and drops the chunk, so such files
-// decoded here while Pillow cannot open them. Chunks from the first IDAT (or fdAT) on are not checked, by either.
+// decoded here while Pillow cannot open them; nor does it know that Pillow refuses a zTXt of an unknown compression.
+// After the image data Pillow reads on without checking CRCs (an IDAT's, which libpng refuses, is mended here) but
+// refuses a chunk cut by the end of the file, which libpng, having its pixels, never reads.
 using System.Buffers.Binary;
 using System.IO.Hashing;
 
@@ -44,10 +46,104 @@ internal static class ImagePngChunks
                 return $"its {name} chunk at byte {pos} has a bad CRC";
             }
 
+            if (UnknownTextCompression(type, png.Slice((int)pos + 8, (int)length)))
+            {
+                return $"its zTXt chunk at byte {pos} names a compression method other than 0 (Pillow: SyntaxError)";
+            }
+
             pos += 12 + length;
         }
 
         return null; // the data ends before any image data: Skia reports that
+    }
+
+    /// <summary>
+    /// Pillow's complaint about the chunks after the image data, which PngImageFile.load_end reads once the pixels are
+    /// decoded (up to IEND, the end of the data or 8 bytes that are not a chunk header): a chunk whose body runs past
+    /// the end of the data ("Truncated File Read") or a zTXt of an unknown compression method. Null when there is none.
+    /// The run of IDAT chunks counts as the image data whole (a cut IDAT is the pixel decoder's to judge).
+    /// </summary>
+    public static string? BrokenTail(ReadOnlySpan<byte> png)
+    {
+        if (!ImagePngHeader.TryRead(png, out _) || ImageData(png) is not { } pos)
+        {
+            return null;
+        }
+
+        while (pos + 12 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
+        {
+            pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+        }
+
+        for (; pos + 8 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
+        {
+            var type = png.Slice((int)pos + 4, 4);
+            if (!IsChunkType(type) || type.SequenceEqual("IEND"u8))
+            {
+                return null;
+            }
+
+            long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            if (pos + 8 + length > png.Length)
+            {
+                return $"its {System.Text.Encoding.ASCII.GetString(type)} chunk at byte {pos}, after the image data, runs past the end of the data (Pillow: Truncated File Read)";
+            }
+
+            if (UnknownTextCompression(type, png.Slice((int)pos + 8, (int)length)))
+            {
+                return $"its zTXt chunk at byte {pos} names a compression method other than 0 (Pillow: SyntaxError)";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The data with every IDAT chunk's CRC made right, or null when all are (or it is not a PNG): Pillow never checks
+    /// an IDAT's CRC, libpng refuses a wrong one.
+    /// </summary>
+    public static byte[]? MendImageDataCrcs(ReadOnlySpan<byte> png)
+    {
+        if (!ImagePngHeader.TryRead(png, out _))
+        {
+            return null;
+        }
+
+        byte[]? mended = null;
+        for (long pos = 8; pos + 8 <= png.Length;)
+        {
+            long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            if (pos + 12 + length > png.Length) break;
+            var type = png.Slice((int)pos + 4, 4);
+            uint crc = Crc32.HashToUInt32(png.Slice((int)pos + 4, 4 + (int)length));
+            if (type.SequenceEqual("IDAT"u8) && crc != BinaryPrimitives.ReadUInt32BigEndian(png[(int)(pos + 8 + length)..]))
+            {
+                mended ??= png.ToArray();
+                BinaryPrimitives.WriteUInt32BigEndian(mended.AsSpan((int)(pos + 8 + length)), crc);
+            }
+
+            pos += 12 + length;
+        }
+
+        return mended;
+    }
+
+    // Where the first IDAT chunk starts; null when the chunks before it are not whole.
+    private static long? ImageData(ReadOnlySpan<byte> png)
+    {
+        for (long pos = 8; pos + 8 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
+        {
+            if (png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8)) return pos;
+        }
+
+        return null;
+    }
+
+    // chunk_zTXt: the byte after the keyword's NUL is the compression method (0 when absent); Pillow knows only 0.
+    private static bool UnknownTextCompression(ReadOnlySpan<byte> type, ReadOnlySpan<byte> body)
+    {
+        int nul = body.IndexOf((byte)0);
+        return type.SequenceEqual("zTXt"u8) && nul >= 0 && nul + 1 < body.Length && body[nul + 1] != 0;
     }
 
     // Pillow's is_cid: re.compile(rb"\w\w\w\w").match on bytes (ASCII letters, digits, underscore).

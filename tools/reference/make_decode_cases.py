@@ -18,6 +18,13 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 (neither cares), a chunk type that is not four word characters, and a 16-bit gray PNG missing its IEND or
                 part of its last CRC (Pillow reads the rows it needs).
   ico_*         an ICO whose largest image is cut off: Pillow refuses it, Skia decoded the smaller one.
+  near_*        files whose end is missing, damaged or followed by bytes: PNG without IEND or its CRC, with a wrong or cut
+                IDAT CRC (Pillow checks none), trailing bytes, or a chunk after the image data cut by the end (Pillow
+                refuses); a zTXt of an unknown compression method (refused before or after the image data); JPEG without
+                (half) its EOI or cut inside its scan (refused: libjpeg suspends for the missing bytes), or with bytes or a
+                second image after EOI; GIF without its trailer or its last block terminator (read) or cut inside its
+                LZW data (refused); WebP whose RIFF size is off by one or two (refused by libwebp's demuxer); BMP with
+                extra bytes or a wrong file size field (read) or cut inside its pixels (refused).
   orient_*      EXIF and XMP orientations in every place Pillow 13's ImageOps.exif_transpose looks (PNG eXIf before or
                 after the image data, "Raw profile type exif" and "exif" text chunks, XMP in iTXt/tEXt/zTXt; JPEG APP1
                 Exif segments, joined, and XMP, the last one; WebP EXIF/XMP chunks, announced by VP8X or not), in the
@@ -202,10 +209,10 @@ def raw_profile(exif):
 
 
 def jpeg_with(segments, jfif_dpi=False, seed=61):
-    """A 5x3 baseline JPEG (quality 95) with the given (marker, payload) segments right after SOI (and its JFIF APP0,
+    """A 5x3 gray baseline JPEG (quality 95) with the given (marker, payload) segments right after SOI (and its JFIF APP0,
     whose density unit is 1, dots per inch, with jfif_dpi)."""
     b = io.BytesIO()
-    Image.fromarray(pixels(5, 3, 3, seed)).save(b, "JPEG", quality=95, **({"dpi": (72, 72)} if jfif_dpi else {}))
+    Image.fromarray(pixels(5, 3, 1, seed)[:, :, 0]).save(b, "JPEG", quality=95, **({"dpi": (72, 72)} if jfif_dpi else {}))
     j = b.getvalue()
     at = 2 + 2 + struct.unpack(">H", j[4:6])[0] if j[2:4] == b"\xff\xe0" else 2
     return j[:at] + b"".join(bytes([0xFF, m]) + struct.pack(">H", len(p) + 2) + p for m, p in segments) + j[at:]
@@ -351,6 +358,67 @@ def orientation_cases():
     yield "orient_png_pillow_saved_exif", b.getvalue()
 
 
+# ---- near-complete files: the end of a file missing, damaged or followed by bytes ----
+
+def near_complete_cases():
+    png = png_with(seed=70)
+    iend = len(png) - 12
+    idat_end = iend  # the IDAT's CRC ends where IEND begins
+    idat_len = struct.unpack(">I", png[33:37])[0]
+    yield "near_png_no_iend", png[:iend]
+    yield "near_png_iend_crc_cut", png[:-4]
+    yield "near_png_iend_crc_wrong", png[:-4] + b"\0\0\0\0"
+    yield "near_png_idat_crc_cut", png[:idat_end - 4]
+    yield "near_png_idat_crc_wrong", png[:idat_end - 4] + b"\0\0\0\0" + png[iend:]
+    yield "near_png_idat_cut_by_one", png[:idat_end - 5]
+    yield "near_png_idat_adler_cut", png[:33 + 8 + idat_len - 4]
+    yield "near_png_trailing_bytes", png + b"\0garbage after IEND"
+    yield "near_png_garbage_instead_of_iend", png[:iend] + b"\x00\x01\x02\x03\x04\x05\x06\x07\x08"
+    yield "near_png_chunk_header_past_end", png[:iend] + struct.pack(">I", 100) + b"abCD" + b"xyz"
+    yield "near_png_text_after_idat_cut", png[:iend] + png_chunk(b"tEXt", b"Comment\0hello")[:-6]
+    yield "near_png_ztxt_unknown_method", png_with([(b"zTXt", b"Comment\0\x01" + zlib.compress(b"hi"))], seed=70)
+    yield "near_png_ztxt_unknown_method_after_idat", png_with(after=[(b"zTXt", b"Comment\0\x01" + zlib.compress(b"hi"))], seed=70)
+
+    b = io.BytesIO()
+    Image.fromarray(pixels(16, 16, 3, 71)).save(b, "JPEG", quality=90)
+    jpg = b.getvalue()
+    yield "near_jpeg_no_eoi", jpg[:-2]
+    yield "near_jpeg_half_eoi", jpg[:-1]
+    yield "near_jpeg_cut_by_8", jpg[:-8]
+    yield "near_jpeg_trailing_bytes", jpg + b"\0\1\2 trailing"
+    yield "near_jpeg_trailing_ff", jpg + b"\xff"
+    yield "near_jpeg_second_image_after_eoi", jpg + jpg
+    b = io.BytesIO()
+    Image.fromarray(pixels(16, 16, 3, 72)).save(b, "JPEG", quality=90, progressive=True)
+    prog = b.getvalue()
+    yield "near_jpeg_progressive_no_eoi", prog[:-2]
+    yield "near_jpeg_progressive_trailing_bytes", prog + b"\0\0\0\0"
+
+    b = io.BytesIO()
+    Image.fromarray(pixels(8, 6, 3, 73)).convert("P").save(b, "GIF")
+    gif = b.getvalue()
+    yield "near_gif_no_trailer", gif[:-1]
+    yield "near_gif_no_block_terminator", gif[:-2]
+    yield "near_gif_trailing_bytes", gif + b"\0\1\2\3"
+    yield "near_gif_lzw_cut", gif[:-6]
+
+    w = webp_with(seed=74)
+    riff = struct.unpack("<I", w[4:8])[0]
+    for d in (-2, -1, 1, 2):
+        yield f"near_webp_riff_size_{'minus' if d < 0 else 'plus'}_{abs(d)}", w[:4] + struct.pack("<I", riff + d) + w[8:]
+    yield "near_webp_riff_size_plus_2_padded", w[:4] + struct.pack("<I", riff + 2) + w[8:] + b"\0\0"
+    yield "near_webp_trailing_bytes_odd", w + b"\0"
+
+    b = io.BytesIO()
+    Image.fromarray(pixels(5, 3, 3, 75)).save(b, "BMP")
+    bm = b.getvalue()
+    yield "near_bmp_trailing_bytes", bm + b"\0\1\2\3\4\5"
+    yield "near_bmp_file_size_too_big", bm[:2] + struct.pack("<I", len(bm) + 100) + bm[6:]
+    yield "near_bmp_file_size_too_small", bm[:2] + struct.pack("<I", 14) + bm[6:]
+    yield "near_bmp_last_row_cut", bm[:-16]
+    yield "near_bmp_one_byte_short", bm[:-2]
+
+
 def transposed(data):
     """What transformers' load_image gives: ImageOps.exif_transpose(Image.open(...)).convert("RGB") (SHA-256 or error)."""
     try:
@@ -375,6 +443,8 @@ def main():
     for make in (wbmp_cases, bmp_cases, webp_cases, png_cases, ico_cases):
         for name, data in make():
             cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
+    for name, data in near_complete_cases():
+        cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     write_cases(OUT, cases)
