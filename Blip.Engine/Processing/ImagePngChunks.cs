@@ -114,12 +114,14 @@ internal static class ImagePngChunks
         {
             long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
             if (pos + 12 + length > png.Length) break;
-            var type = png.Slice((int)pos + 4, 4);
-            uint crc = Crc32.HashToUInt32(png.Slice((int)pos + 4, 4 + (int)length));
-            if (type.SequenceEqual("IDAT"u8) && crc != BinaryPrimitives.ReadUInt32BigEndian(png[(int)(pos + 8 + length)..]))
+            if (png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
             {
-                mended ??= png.ToArray();
-                BinaryPrimitives.WriteUInt32BigEndian(mended.AsSpan((int)(pos + 8 + length)), crc);
+                uint crc = Crc32.HashToUInt32(png.Slice((int)pos + 4, 4 + (int)length));
+                if (crc != BinaryPrimitives.ReadUInt32BigEndian(png[(int)(pos + 8 + length)..]))
+                {
+                    mended ??= png.ToArray();
+                    BinaryPrimitives.WriteUInt32BigEndian(mended.AsSpan((int)(pos + 8 + length)), crc);
+                }
             }
 
             pos += 12 + length;
