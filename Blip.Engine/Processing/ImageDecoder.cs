@@ -160,6 +160,11 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated ICO file: {cutIco}.");
         }
 
+        if (ImageBmpPalette.Complete(data) is { } completed)
+        {
+            data = completed; // Pillow reads a palette that runs into the pixels or past the end; Skia refuses it
+        }
+
         if (!ImageBmpHeader.TryRead(data, out var bmp))
         {
             return data;

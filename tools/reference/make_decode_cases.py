@@ -12,6 +12,9 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 (an 8- or 4-bit bitmap with a black-and-white palette is read as 1-bit rows, a 4-bit one with a gray
                 palette as 8-bit rows or refused, an index past an "L" palette is its own gray level), and files that
                 stop inside the last row's padding (Pillow's raw decoder does without it).
+  os2_*         OS/2 1.x BMPs (12-byte header, 3-byte palette entries) of 1, 4, 8 and 24 bits, also cut; with the
+                bmp*_short_palette* and bmp8_palette_past_end_of_file cases, palettes that run into the pixel data or past
+                the end of the file (Pillow reads what is there: pixel bytes as entries, entries past the bytes black).
   webp_*        a WebP cut by one byte, or whose RIFF size says more than the file has: libwebp's demuxer, which Pillow
                 uses, refuses both; and one with bytes after its RIFF payload, which it ignores.
   png_*         a bad CRC in an ancillary chunk before the image data (Pillow refuses; libpng only warns) and after it
@@ -72,6 +75,33 @@ def bmp(w, h, bits, rows, palette=(), compression=0, masks=None, header=40, top_
         info += struct.pack("<IIII", *(masks or (0, 0, 0, 0))) + bytes(124 - 56)
     offset = 14 + len(info) + len(pal)
     return b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset) + info + pal + data
+
+
+def os2_bmp(w, h, bits, rows, palette=()):
+    """An OS/2 1.x BMP (BITMAPCOREHEADER: 12 bytes, 16-bit width and height, 3-byte palette entries), bottom-up."""
+    stride = (w * bits + 31) // 32 * 4
+    data = b"".join(r.ljust(stride, b"\0") for r in rows[::-1])
+    info = struct.pack("<IHHHH", 12, w, h, 1, bits)
+    pal = b"".join(bytes([b, g, r]) for r, g, b in palette)
+    offset = 14 + len(info) + len(pal)
+    return b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset) + info + pal + data
+
+
+def os2_cases():
+    pal8 = [tuple(int(v) for v in pixels(1, 1, 3, 30 + i)[0, 0]) for i in range(256)]
+    yield "os2_bmp24", os2_bmp(5, 3, 24, [pixels(5, 1, 3, 31 + y).tobytes() for y in range(3)])
+    yield "os2_bmp8", os2_bmp(7, 3, 8, [pixels(7, 1, 1, 34 + y).tobytes() for y in range(3)], pal8)
+    yield "os2_bmp8_short_palette", os2_bmp(4, 2, 8, [bytes([0, 1, 2, 3]), bytes([3, 2, 1, 0])], pal8[:4])
+    yield "os2_bmp4", os2_bmp(5, 2, 4, [packed([0, 5, 10, 15, 3], 4), packed([15, 3, 2, 1, 7], 4)], pal8[:16])
+    yield "os2_bmp1", os2_bmp(9, 2, 1, [packed([0, 1, 1, 0, 1, 0, 1, 1, 0], 1), packed([1, 0, 0, 1, 1, 1, 0, 0, 1], 1)],
+                              [(200, 10, 30), (5, 250, 90)])
+    yield "os2_bmp8_short_palette_high_indices", os2_bmp(4, 2, 8, [bytes([0, 1, 4, 200]), bytes([5, 6, 7, 255])], pal8[:4])
+    yield "bmp8_short_palette_colors0", bmp(4, 2, 8, [bytes([0, 1, 2, 3]), bytes([3, 2, 1, 0])], pal8[:4], colors=0)
+    # 16 palette bytes, 8 pixel bytes and 3 more: the 7th entry (index 6) has its B, G, R but not its X byte
+    yield "bmp8_short_palette_entry_without_x", bmp(4, 2, 8, [bytes([0, 4, 5, 6]), bytes([7, 3, 2, 9])], pal8[:4], colors=0) + b"\x11\x22\x33"
+    yield "bmp4_short_palette_colors0", bmp(5, 2, 4, [packed([0, 1, 5, 15, 2], 4), packed([3, 2, 1, 0, 9], 4)], pal8[:3], colors=0)
+    yield "bmp8_palette_past_end_of_file", bmp(4, 2, 8, [bytes([0, 1, 2, 3]), bytes([3, 2, 1, 0])], pal8[:200])[:600]
+    yield "os2_bmp24_cut", os2_bmp(5, 3, 24, [pixels(5, 1, 3, 31 + y).tobytes() for y in range(3)])[:-20]
 
 
 def packed(indices, bits):
@@ -440,7 +470,7 @@ def outcome(data):
 
 def main():
     cases = []
-    for make in (wbmp_cases, bmp_cases, webp_cases, png_cases, ico_cases):
+    for make in (wbmp_cases, bmp_cases, os2_cases, webp_cases, png_cases, ico_cases):
         for name, data in make():
             cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in near_complete_cases():
