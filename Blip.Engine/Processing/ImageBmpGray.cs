@@ -10,8 +10,6 @@ namespace Blip.Engine.Processing;
 /// <summary>Decodes BI_RGB BMPs of 1, 4 or 8 bits whose palette Pillow reads as gray.</summary>
 internal static class ImageBmpGray
 {
-    private const int EntryBytes = 4; // B, G, R, reserved
-
     /// <summary>Whether the file is an uncompressed palette BMP whose palette Pillow takes for gray.</summary>
     public static bool Handles(ReadOnlySpan<byte> bmp, in ImageBmpHeader header) =>
         header.Compression == ImageBmpHeader.Rgb && header.Bits is 1 or 4 or 8 && IsGray(bmp, header);
@@ -59,7 +57,7 @@ internal static class ImageBmpGray
         long colors = header.Colors;
         for (long i = 0; i < colors; i++)
         {
-            long at = header.PaletteOffset + (i * EntryBytes);
+            long at = header.PaletteOffset + (i * header.PaletteEntryBytes);
             if (at + 3 > bmp.Length)
             {
                 return false;

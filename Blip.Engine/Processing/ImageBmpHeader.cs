@@ -15,9 +15,10 @@ namespace Blip.Engine.Processing;
 /// <param name="PixelOffset">Where the pixel data starts.</param>
 /// <param name="Masks">The red, green and blue masks of a BI_BITFIELDS file (else zeros).</param>
 /// <param name="AlphaMask">The alpha mask of a BI_BITFIELDS file with an info header of 56 bytes or more (else 0, as Pillow reads it).</param>
+/// <param name="PaletteEntryBytes">Bytes per palette entry: 4 (B, G, R, reserved), 3 in an OS/2 1.x file.</param>
 internal readonly record struct ImageBmpHeader(
     int Width, int Height, bool TopDown, int Bits, int Compression, long Colors, int PaletteOffset, long PixelOffset,
-    (uint R, uint G, uint B) Masks, uint AlphaMask = 0)
+    (uint R, uint G, uint B) Masks, uint AlphaMask = 0, int PaletteEntryBytes = 4)
 {
     public const int Rgb = 0;
     public const int Rle8 = 1;
@@ -26,18 +27,23 @@ internal readonly record struct ImageBmpHeader(
 
     private const int FileHeaderSize = 14;
 
-    /// <summary>Reads a "BM" file with an info header of 40, 52, 56, 64, 108 or 124 bytes (not OS/2 1.x's 12).</summary>
+    /// <summary>Reads a "BM" file with an info header of 40, 52, 56, 64, 108 or 124 bytes, or OS/2 1.x's 12.</summary>
     public static bool TryRead(ReadOnlySpan<byte> data, out ImageBmpHeader header)
     {
         header = default;
-        if (data.Length < FileHeaderSize + 40 || data[0] != (byte)'B' || data[1] != (byte)'M')
+        if (data.Length < FileHeaderSize + 12 || data[0] != (byte)'B' || data[1] != (byte)'M')
         {
             return false;
         }
 
         var info = data[FileHeaderSize..];
         int headerSize = BinaryPrimitives.ReadInt32LittleEndian(info);
-        if (headerSize is not (40 or 52 or 56 or 64 or 108 or 124))
+        if (headerSize == 12)
+        {
+            return TryReadCore(data, out header);
+        }
+
+        if (headerSize is not (40 or 52 or 56 or 64 or 108 or 124) || data.Length < FileHeaderSize + 40)
         {
             return false;
         }
@@ -62,16 +68,37 @@ internal readonly record struct ImageBmpHeader(
         long paletteColors = colors == 0 ? 1L << bits : colors;
         int paletteOffset = FileHeaderSize + headerSize;
         header = new ImageBmpHeader((int)width, (int)height, topDown, bits, compression, paletteColors, paletteOffset,
-            DataOffset(data, paletteOffset, bits, compression, paletteColors), compression == Bitfields ? masks : default, alpha);
+            DataOffset(data, paletteOffset, bits, compression, paletteColors, 4), compression == Bitfields ? masks : default, alpha);
+        return true;
+    }
+
+    // OS/2 1.x (BITMAPCOREHEADER): 16-bit width and height (bottom-up), no compression field (BI_RGB), 2^bits palette
+    // entries of 3 bytes.
+    private static bool TryReadCore(ReadOnlySpan<byte> data, out ImageBmpHeader header)
+    {
+        var info = data[FileHeaderSize..];
+        int width = BinaryPrimitives.ReadUInt16LittleEndian(info[4..]);
+        int height = BinaryPrimitives.ReadUInt16LittleEndian(info[6..]);
+        int bits = BinaryPrimitives.ReadUInt16LittleEndian(info[10..]);
+        if (bits > 32)
+        {
+            header = default;
+            return false;
+        }
+
+        long colors = 1L << bits;
+        const int paletteOffset = FileHeaderSize + 12;
+        header = new ImageBmpHeader(width, height, false, bits, Rgb, colors, paletteOffset,
+            DataOffset(data, paletteOffset, bits, Rgb, colors, 3), default, 0, 3);
         return true;
     }
 
     // bfOffBits, except that Pillow skips the palette when it points right after the info header, and reads on
     // from where the header (and palette, or the masks after a 40-byte header) ended when it is 0.
-    private static long DataOffset(ReadOnlySpan<byte> data, int paletteOffset, int bits, int compression, long colors)
+    private static long DataOffset(ReadOnlySpan<byte> data, int paletteOffset, int bits, int compression, long colors, int entryBytes)
     {
         uint offset = BinaryPrimitives.ReadUInt32LittleEndian(data[10..]);
-        long palette = bits <= 8 ? 4 * colors : 0;
+        long palette = bits <= 8 ? entryBytes * colors : 0;
         if (offset == paletteOffset && bits <= 8)
         {
             return offset + palette;

@@ -101,6 +101,12 @@ def os2_cases():
     yield "bmp8_short_palette_entry_without_x", bmp(4, 2, 8, [bytes([0, 4, 5, 6]), bytes([7, 3, 2, 9])], pal8[:4], colors=0) + b"\x11\x22\x33"
     yield "bmp4_short_palette_colors0", bmp(5, 2, 4, [packed([0, 1, 5, 15, 2], 4), packed([3, 2, 1, 0, 9], 4)], pal8[:3], colors=0)
     yield "bmp8_palette_past_end_of_file", bmp(4, 2, 8, [bytes([0, 1, 2, 3]), bytes([3, 2, 1, 0])], pal8[:200])[:600]
+    yield "os2_bmp4_gray_palette_4wide", os2_bmp(4, 2, 4, [packed([0, 5, 10, 15], 4), packed([15, 3, 2, 1], 4)], [(i, i, i) for i in range(16)])
+    yield "os2_bmp8_black_white_palette", os2_bmp(13, 3, 8, [pixels(13, 1, 1, 10 + y).tobytes() for y in range(3)], [(0, 0, 0), (255, 255, 255)] + [(9, 9, 9)] * 254)
+    yield "os2_bmp1_black_white", os2_bmp(9, 2, 1, [packed([0, 1, 1, 0, 1, 0, 1, 1, 0], 1), packed([1, 0, 0, 1, 1, 1, 0, 0, 1], 1)], [(0, 0, 0), (255, 255, 255)])
+    yield "os2_bmp4_gray_palette_9wide_refused", os2_bmp(9, 2, 4, [packed(list(range(9)), 4)] * 2, [(i, i, i) for i in range(16)])
+    yield "os2_bmp8_gray_palette", os2_bmp(6, 2, 8, [bytes(range(40, 46)), bytes(range(200, 206))], [(i, i, i) for i in range(256)])
+    yield "os2_bmp2", os2_bmp(5, 2, 2, [packed([0, 1, 2, 3, 1], 2)] * 2, [(9, 9, 9), (80, 0, 0), (0, 90, 0), (0, 0, 99)])
     yield "os2_bmp24_cut", os2_bmp(5, 3, 24, [pixels(5, 1, 3, 31 + y).tobytes() for y in range(3)])[:-20]
 
 
