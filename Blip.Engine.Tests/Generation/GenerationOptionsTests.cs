@@ -37,14 +37,14 @@ public class GenerationOptionsTests
         Assert.That(GenerationOptions.Parse("""{"min_new_tokens": 2}""").MinNewTokens, Is.EqualTo(2));
     }
 
-    [TestCase("""{"do_sample": true, "top_p": 1.5}""", "top_p")]
+    [TestCase("""{"do_sample": true, "top_p": -0.5}""", "top_p")]
     [TestCase("""{"early_stopping": "sometimes"}""", "early_stopping")]
     [TestCase("""{"num_beams": 2, "num_return_sequences": 3}""", "num_return_sequences")]
     [TestCase("""{"num_beams": "3"}""", "num_beams")]
     [TestCase("""{"max_length": 1e12}""", "max_length")]
     [TestCase("""{"do_sample": 1}""", "do_sample")]
     [TestCase("""{"temperature": [1]}""", "temperature")]
-    [TestCase("""{"typical_p": 0.9}""", "typical_p")]
+    [TestCase("""{"do_sample": true, "typical_p": 0.9}""", "typical_p")]
     [TestCase("""{"suppress_tokens": [229]}""", "suppress_tokens")]
     [TestCase("""{"renormalize_logits": true}""", "renormalize_logits")]
     [TestCase("""[1, 2]""", "")]
@@ -77,7 +77,6 @@ public class GenerationOptionsTests
     {
         yield return new TestCaseData(new GenerationOptions { DoSample = true, TopP = -0.1 }, "TopP");
         yield return new TestCaseData(new GenerationOptions { DoSample = true, TopP = double.NaN }, "TopP");
-        yield return new TestCaseData(new GenerationOptions { DoSample = true, TopP = 1.01 }, "TopP");
         yield return new TestCaseData(new GenerationOptions { DoSample = true, Temperature = 0 }, "Temperature");
         yield return new TestCaseData(new GenerationOptions { NumBeams = 0 }, "NumBeams");
         yield return new TestCaseData(new GenerationOptions { NumBeams = 2, NumReturnSequences = 3 }, "NumReturnSequences");

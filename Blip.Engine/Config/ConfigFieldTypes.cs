@@ -105,6 +105,10 @@ internal static class ConfigFieldTypes
                 CheckObject(sub, name + ".", cls, fields, source);
     }
 
+    /// <summary>Whether Python's json reads <paramref name="v"/> as an int (a number without '.', 'e' or 'E'):
+    /// transformers' generation processors that take a float (temperature, repetition_penalty) refuse one.</summary>
+    internal static bool IsInt(JsonElement v) => KindOf(v) == Kind.Int;
+
     private static void CheckObject(JsonElement node, string prefix, string cls, Dictionary<string, Kind> fields, string source)
     {
         foreach (var p in node.EnumerateObject())
@@ -141,7 +145,8 @@ internal static class ConfigFieldTypes
         return Kind.Object | (values.All(k => (k & Kind.Str) != 0) ? Kind.StrValues : 0) | (values.All(k => k == Kind.Int) ? Kind.IntValues : 0);
     }
 
-    private static string Describe(JsonElement v)
+    /// <summary>The value as written (cut at 40 characters) and the kind transformers sees, e.g. <c>2 (an int)</c>.</summary>
+    internal static string Describe(JsonElement v)
     {
         string text = v.GetRawText();
         if (text.Length > 40) text = text[..40] + "…";

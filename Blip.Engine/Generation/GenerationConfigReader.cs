@@ -8,21 +8,48 @@ namespace Blip.Engine.Generation;
 
 /// <summary>Maps <c>generation_config.json</c> keys to <see cref="GenerationOptions"/>; null values keep the default.
 /// Keys of transformers' GenerationConfig that change the ids but that Blip.Engine does not implement are refused
-/// unless they hold their "off" value, so that no option is dropped silently.</summary>
+/// unless they hold their "off" value or transformers does not read them for the file's search (a sampling warper
+/// without do_sample), so that no option is dropped silently. A JSON int in temperature or repetition_penalty is refused
+/// where transformers' processor would take it, as transformers refuses it there (its GenerationConfig itself loads any
+/// value; it is generate() that refuses).</summary>
 internal static class GenerationConfigReader
 {
-    /// <summary>transformers 5 GenerationConfig fields that change the ids, each with the JSON value besides null that
-    /// leaves them off (null: only null is off, or an empty list).</summary>
-    private static readonly (string Key, string? Off)[] Unsupported =
+    /// <summary>When transformers 5.12 reads an unimplemented field: always, only with do_sample (its sampling warpers),
+    /// only with beams (num_beam_groups).</summary>
+    private enum When { Always, Sampling, Beams }
+
+    /// <summary>transformers 5 GenerationConfig fields that change the ids, each with when transformers reads it, the
+    /// JSON value besides null that leaves it off (null: only null is off, or an empty list), and for numbers the values
+    /// its own test leaves off (typical_p only acts below 1, epsilon_cutoff and eta_cutoff only inside (0, 1): 1.5 is as
+    /// good as 0 there). diversity_penalty is not here: transformers 5.12 never reads it (group beam search is a Hub
+    /// extension; num_beam_groups above 1 with beams is refused).</summary>
+    private static readonly (string Key, string? Off, When When, Func<double, bool>? OffNumber)[] Unsupported =
     [
-        ("typical_p", "1.0"), ("min_p", null), ("top_h", null), ("epsilon_cutoff", "0.0"), ("eta_cutoff", "0.0"),
-        ("encoder_repetition_penalty", "1.0"), ("encoder_no_repeat_ngram_size", "0"), ("bad_words_ids", null),
-        ("suppress_tokens", null), ("begin_suppress_tokens", null), ("sequence_bias", null), ("forced_bos_token_id", null),
-        ("forced_eos_token_id", null), ("exponential_decay_length_penalty", null), ("renormalize_logits", "false"),
-        ("remove_invalid_values", "false"), ("guidance_scale", "1.0"), ("watermarking_config", null), ("max_time", null),
-        ("stop_strings", null), ("num_beam_groups", "1"), ("diversity_penalty", "0.0"), ("penalty_alpha", null),
-        ("constraints", null), ("force_words_ids", null), ("dola_layers", null), ("prompt_lookup_num_tokens", null),
-        ("token_healing", "false"),
+        ("typical_p", "1.0", When.Sampling, x => !(x < 1)), ("min_p", null, When.Sampling, null),
+        ("top_h", null, When.Sampling, null), ("epsilon_cutoff", "0.0", When.Sampling, x => !(x > 0 && x < 1)),
+        ("eta_cutoff", "0.0", When.Sampling, x => !(x > 0 && x < 1)),
+        ("encoder_repetition_penalty", "1.0", When.Always, x => x == 1), ("encoder_no_repeat_ngram_size", "0", When.Always, null),
+        ("bad_words_ids", null, When.Always, null), ("suppress_tokens", null, When.Always, null),
+        ("begin_suppress_tokens", null, When.Always, null), ("sequence_bias", null, When.Always, null),
+        ("forced_bos_token_id", null, When.Always, null), ("forced_eos_token_id", null, When.Always, null),
+        ("exponential_decay_length_penalty", null, When.Always, null), ("renormalize_logits", "false", When.Always, null),
+        ("remove_invalid_values", "false", When.Always, null), ("guidance_scale", "1.0", When.Always, x => x == 1),
+        ("watermarking_config", null, When.Always, null), ("max_time", null, When.Always, null),
+        ("stop_strings", null, When.Always, null), ("num_beam_groups", "1", When.Beams, x => !(x > 1)),
+        ("penalty_alpha", null, When.Always, null), ("constraints", null, When.Always, null),
+        ("force_words_ids", null, When.Always, null), ("dola_layers", null, When.Always, null),
+        ("prompt_lookup_num_tokens", null, When.Always, null), ("token_healing", "false", When.Always, null),
+    ];
+
+    /// <summary>The float fields whose processor transformers builds only from a Python float, and when it builds it:
+    /// <c>TemperatureLogitsWarper</c> with do_sample and temperature != 1.0, <c>RepetitionPenaltyLogitsProcessor</c>
+    /// whenever repetition_penalty != 1.0. There a JSON int is refused ("`temperature` (=2) has to be a strictly
+    /// positive float", "`penalty` has to be a strictly positive float, but is 2"); top_p goes through float() and
+    /// length_penalty into a power, so ints pass.</summary>
+    private static readonly (string Key, string Processor, Func<GenerationOptions, bool> Used)[] FloatOnly =
+    [
+        ("temperature", "TemperatureLogitsWarper", o => o.DoSample && o.Temperature != 1),
+        ("repetition_penalty", "RepetitionPenaltyLogitsProcessor", o => o.RepetitionPenalty != 1),
     ];
 
     /// <summary>The implemented keys and the <see cref="GenerationOptions"/> property each sets, so that a value
@@ -41,7 +68,6 @@ internal static class GenerationConfigReader
 
     public static GenerationOptions Apply(GenerationOptions o, JsonObject root, string source)
     {
-        RefuseUnsupported(root, source);
         o = o with
         {
             MaxLength = Int(root, "max_length", source) ?? o.MaxLength,
@@ -59,6 +85,8 @@ internal static class GenerationConfigReader
             EarlyStopping = Read(root, "early_stopping", source, Stopping, "true, false or \"never\"") ?? o.EarlyStopping,
             NumReturnSequences = Int(root, "num_return_sequences", source) ?? o.NumReturnSequences,
         };
+        RefuseUnsupported(root, o, source);
+        RefuseInts(root, o, source);
         try { o.Validate(); }
         catch (ArgumentException e)
         {
@@ -68,24 +96,46 @@ internal static class GenerationConfigReader
         return o;
     }
 
-    private static void RefuseUnsupported(JsonObject root, string source)
+    private static void RefuseUnsupported(JsonObject root, GenerationOptions o, string source)
     {
-        foreach (var (key, off) in Unsupported)
+        foreach (var (key, off, when, offNumber) in Unsupported)
         {
-            if (root[key] is not { } value || IsOff(value, off)) continue;
+            if (root[key] is not { } value || !Read(when, o) || IsOff(value, off, offNumber)) continue;
             throw new ConfigException(source, key, $"{value.ToJsonString()} sets a transformers generation option that " +
                 $"Blip.Engine does not implement; remove it or set it to {off ?? "null"}");
         }
     }
 
-    private static bool IsOff(JsonNode value, string? off) => value.GetValueKind() switch
+    private static bool Read(When when, GenerationOptions o) => when switch
+    {
+        When.Sampling => o.DoSample,
+        When.Beams => o.NumBeams > 1,
+        _ => true,
+    };
+
+    // A bool is the int 0 or 1 to transformers' comparisons (typical_p true is not below 1.0).
+    private static bool IsOff(JsonNode value, string? off, Func<double, bool>? offNumber) => value.GetValueKind() switch
     {
         JsonValueKind.Null => true,
         JsonValueKind.Array => value.AsArray().Count == 0,
+        JsonValueKind.Number when offNumber is not null => offNumber(value.GetValue<double>()),
         JsonValueKind.Number => off is not null and not "false" && value.GetValue<double>() == double.Parse(off, CultureInfo.InvariantCulture),
+        JsonValueKind.True or JsonValueKind.False when offNumber is not null => offNumber(value.GetValueKind() == JsonValueKind.True ? 1 : 0),
         JsonValueKind.False => off == "false",
         _ => false,
     };
+
+    private static void RefuseInts(JsonObject root, GenerationOptions o, string source)
+    {
+        foreach (var (key, processor, used) in FloatOnly)
+        {
+            if (root[key] is not { } value || !used(o)) continue;
+            using var document = JsonDocument.Parse(value.ToJsonString());
+            if (!ConfigFieldTypes.IsInt(document.RootElement)) continue;
+            throw new ConfigException(source, key, $"{ConfigFieldTypes.Describe(document.RootElement)} is not a float (with a " +
+                $"decimal point or an exponent): transformers' {processor} takes only a float, and refuses it at generate()");
+        }
+    }
 
     private static int? Int(JsonObject root, string key, string source) =>
         Read<int>(root, key, source, v => v.GetValue<int>(), "an integer (32-bit)");

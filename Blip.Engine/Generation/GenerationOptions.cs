@@ -50,7 +50,7 @@ public sealed record GenerationOptions
     /// <summary>Keep the k best tokens; 0 disables. Default 50. Sampling only.</summary>
     public int TopK { get; init; } = 50;
 
-    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches this; 1 disables.</summary>
+    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches this; 1 (or more) disables.</summary>
     public double TopP { get; init; } = 1.0;
 
     /// <summary>CTRL repetition penalty (&gt; 0) on every token already in the sequence; 1 disables.</summary>
@@ -91,8 +91,9 @@ public sealed record GenerationOptions
             // The scores are float32: a temperature that rounds to 0 there would divide by zero.
             Require((float)Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), $"must be a positive number (at least {float.Epsilon:R}, the smallest float32) when sampling, got {Temperature:R}");
             Require(TopK >= 0, nameof(TopK), "must not be negative when sampling (0 disables)");
-            // transformers' TopPLogitsWarper takes 0 (then only the best token or two survive), whatever its message says.
-            Require(TopP >= 0 && TopP <= 1, nameof(TopP), "must be in [0, 1] when sampling");
+            // transformers' TopPLogitsWarper takes 0 (then only the best token or two survive), whatever its message says;
+            // it is not built for a top_p of 1 or more, so 1.5 samples as 1 does.
+            Require(TopP >= 0, nameof(TopP), "must not be negative when sampling (1 or more disables it)");
         }
         Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), nameof(RepetitionPenalty), "must be a positive number");
         Require(NoRepeatNgramSize >= 0, nameof(NoRepeatNgramSize), "must not be negative (0 disables)");

@@ -66,7 +66,7 @@ public sealed class GenerationCliOptions
         Require(MaxNewTokens, v => v >= 1, "must be at least 1");
         Require(MinLength, v => v >= 0, "must not be negative");
         Require(TopK, v => v >= 0, "must not be negative");
-        Require(TopP, v => v is >= 0 and <= 1, "must be in [0, 1]");
+        Require(TopP, v => v >= 0, "must not be negative (1 or more disables it)");
         Require(Temperature, v => v > 0, "must be positive");
         Require(RepetitionPenalty, v => v > 0, "must be positive");
     }

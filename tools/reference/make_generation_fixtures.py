@@ -7,17 +7,20 @@ Uses the tiny models of Blip.Engine.Tests/Fixtures/tiny/ (written by make_fixtur
 its expected.safetensors (pixel_values, captioning.input_ids/attention_mask, vqa.input_ids/attention_mask),
 plus two images derived from those for a batch of four. Output (default Blip.Engine.Tests/Fixtures/generation/):
 expected.safetensors (for each case NAME: NAME = the returned ids, NAME.scores = beam sequences_scores
-where beam search ran) and expected.json (each case's model, inputs and kwargs). Seeded and single-threaded:
-a second run writes byte-identical files.
+where beam search ran) and expected.json (each case's model, inputs and kwargs); config_cases.json: what
+generate(pixel_values, generation_config=GenerationConfig.from_pretrained(folder)) of the tiny captioning model makes
+of generation_config.json texts whose float fields hold ints, bools, strings or values out of range (CONFIG_CASES).
+Seeded and single-threaded: a second run writes byte-identical files.
 """
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import torch
 import transformers
 from safetensors.torch import load_file, save_file
-from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering
+from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, GenerationConfig
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "Blip.Engine.Tests" / "Fixtures" / "tiny"
@@ -51,6 +54,71 @@ CASES = {
     "vqa.greedy_rep13": ("vqa", "question", dict(max_length=10, repetition_penalty=1.3)),
     "vqa.beam3_return3": ("vqa", "question", dict(max_length=10, num_beams=3, num_return_sequences=3)),
 }
+
+# generation_config.json texts (each also gets "max_length": 8) on the two fixture images. transformers reads the file
+# as Python's json does (2 is an int, 2.0 and 2e0 floats) and checks nothing at load: generate() refuses a value only
+# where a logits processor takes it, and only there (sampling warpers only with do_sample; temperature and repetition
+# penalty only when != 1.0, as a float; top_p only below 1.0, through float()).
+# UNSUPPORTED marks a case where transformers applies an option Blip.Engine does not implement (it must refuse the file).
+SAMPLE, BEAMS, BEAM_SAMPLE = '"do_sample": true', '"num_beams": 2', '"num_beams": 2, "do_sample": true'
+UNSUPPORTED = "unsupported"
+CONFIG_CASES = [
+    ("temperature", "2", SAMPLE), ("temperature", "2", BEAM_SAMPLE), ("temperature", "2", ""), ("temperature", "2", BEAMS),
+    ("temperature", "1", SAMPLE), ("temperature", "0", SAMPLE), ("temperature", "-1", ""), ("temperature", "2.0", SAMPLE),
+    ("temperature", "2e0", SAMPLE), ("temperature", "true", SAMPLE), ("temperature", '"2.0"', ""),
+    ("repetition_penalty", "2", ""), ("repetition_penalty", "2", BEAMS), ("repetition_penalty", "2", SAMPLE),
+    ("repetition_penalty", "1", ""), ("repetition_penalty", "2.0", ""), ("repetition_penalty", "2E0", BEAMS),
+    ("top_p", "0", SAMPLE), ("top_p", "1", SAMPLE), ("top_p", "2", SAMPLE), ("top_p", "1.5", SAMPLE),
+    ("top_p", "1.5", BEAM_SAMPLE), ("top_p", "-0.5", SAMPLE), ("top_p", "-0.5", ""), ("top_p", "0.5", BEAM_SAMPLE),
+    ("length_penalty", "2", BEAMS), ("length_penalty", "-1", BEAMS), ("length_penalty", "0", BEAMS),
+    ("length_penalty", "2", SAMPLE), ("length_penalty", "false", BEAMS),
+    ("typical_p", "1", SAMPLE), ("typical_p", "1.5", SAMPLE), ("typical_p", "0.9", ""), ("typical_p", "0.9", SAMPLE, UNSUPPORTED),
+    ("epsilon_cutoff", "0", SAMPLE), ("epsilon_cutoff", "1.5", SAMPLE), ("epsilon_cutoff", "0.01", BEAMS),
+    ("epsilon_cutoff", "0.01", BEAM_SAMPLE, UNSUPPORTED), ("eta_cutoff", "2", SAMPLE), ("eta_cutoff", "0.01", ""),
+    ("min_p", "0.1", ""), ("min_p", "0.1", SAMPLE, UNSUPPORTED), ("top_h", "0.5", BEAMS), ("top_h", "0.5", SAMPLE, UNSUPPORTED),
+    ("encoder_repetition_penalty", "1", ""), ("encoder_repetition_penalty", "2", "", UNSUPPORTED),
+    ("encoder_repetition_penalty", "1.5", "", UNSUPPORTED), ("guidance_scale", "1", ""), ("guidance_scale", "2.0", SAMPLE, UNSUPPORTED),
+    ("diversity_penalty", "0.5", BEAMS), ("diversity_penalty", "1", ""), ("num_beam_groups", "2", ""),
+    ("num_beam_groups", "2", BEAMS, UNSUPPORTED),
+]
+
+
+def engine_refuses(value: str) -> str | None:
+    """Why Blip.Engine refuses a float field holding a value that is no JSON number, whatever transformers does with it
+    (ignores it unless its processor runs; then 0/1 for a bool, a TypeError or ValueError for a string): None for a
+    number."""
+    return None if value[0] in "-0123456789" else "a float field must hold a JSON number"
+
+
+def config_cases(models, inputs) -> list[str]:
+    """One JSON line per CONFIG_CASES entry: the file's text, and transformers' ids (and beam scores) or its refusal."""
+    model, lines = models["captioning"], []
+    for i, (key, value, mode, *unsupported) in enumerate(CONFIG_CASES):
+        text = "{" + ", ".join(x for x in ['"max_length": 8', mode, f'"{key}": {value}'] if x) + "}"
+        case = dict(config=text, field=key)
+        if unsupported:
+            case["unsupported"] = key
+        if (why := engine_refuses(value)) is not None:
+            case["engine_refuses"] = why
+        beams = '"num_beams": 2' in mode
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "generation_config.json").write_text(text, encoding="utf-8")
+            config = GenerationConfig.from_pretrained(folder)
+        if config.do_sample:
+            case["seed"] = SAMPLE_SEED
+            torch.manual_seed(SAMPLE_SEED)
+        try:
+            with torch.no_grad():
+                out = model.generate(inputs["pixel_values"], generation_config=config, return_dict_in_generate=True,
+                                     output_scores=beams)
+            case["ids"] = out.sequences.tolist()
+            if beams:
+                case["scores"] = [float(s) for s in out.sequences_scores.to(torch.float32)]
+        except (ValueError, TypeError) as e:
+            case["refused"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+        print(f"config.{i:02d}", text, case.get("refused") or case["ids"][0])
+        lines.append(f"    {json.dumps(f'config.{i:02d}')}: {json.dumps(case, sort_keys=True, allow_nan=False)}")
+    return lines
 
 
 def more_images(pixel_values: torch.Tensor) -> torch.Tensor:
@@ -115,6 +183,19 @@ def main() -> None:
                       "Beam cases also store NAME.scores (sequences_scores). Sampling cases call "
                       "torch.manual_seed(sample_seed) right before generate().")
     (args.out / "expected.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    head = json.dumps(dict(sample_seed=SAMPLE_SEED, torch_threads=1, versions=meta["versions"],
+                           notes="Each case's config is a generation_config.json text; transformers ran "
+                                 "generate(pixel_values, generation_config=GenerationConfig.from_pretrained(folder), "
+                                 "return_dict_in_generate=True) on the tiny captioning model's two images (after "
+                                 "torch.manual_seed(seed) where it samples): ids (and beam scores), or refused (the "
+                                 "first line of its ValueError or TypeError). engine_refuses: why Blip.Engine refuses "
+                                 "the file (a ConfigException naming field) whatever transformers does; "
+                                 "unsupported: transformers applies an option Blip.Engine does not implement, which "
+                                 "it must refuse the same way."),
+                      indent=2, sort_keys=True)[:-2]
+    text = head + ',\n  "cases": {\n' + ",\n".join(config_cases(models, inputs)) + "\n  }\n}\n"
+    json.loads(text)
+    (args.out / "config_cases.json").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
