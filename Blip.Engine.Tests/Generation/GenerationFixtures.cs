@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Blip.Engine.Checkpoints;
 using Blip.Engine.Generation;
 using Blip.Engine.Tests.Support;
@@ -46,17 +47,24 @@ public sealed record GenerationCase(string Name, string Model, string Inputs, Ge
 public sealed record SweepCase(string Name, string Model, string Inputs, JsonElement Kwargs, long? Seed,
     long[][]? Ids, float[]? Scores, string? Refused, string? Unsupported)
 {
-    /// <summary>Every case of sweep.json, in order.</summary>
-    public static IEnumerable<SweepCase> All()
+    // The script writes a NaN or infinite beam score as "NaN", "Infinity" or "-Infinity".
+    private static readonly JsonSerializerOptions ScoreNumbers = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>Every case of sweep.json, in order, then those of nonfinite/sweep.json (one case of a wider draw whose
+    /// beam scores are NaN), named <c>nonfinite/sweep.N</c>.</summary>
+    public static IEnumerable<SweepCase> All() =>
+        Read(TestPaths.Fixture("generation", "sweep.json"), "").Concat(Read(TestPaths.Fixture("generation", "nonfinite", "sweep.json"), "nonfinite/"));
+
+    private static IEnumerable<SweepCase> Read(string path, string prefix)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("generation", "sweep.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
         foreach (var c in doc.RootElement.GetProperty("cases").EnumerateObject())
         {
             var v = c.Value;
-            yield return new SweepCase(c.Name, v.GetProperty("model").GetString()!, v.GetProperty("inputs").GetString()!,
+            yield return new SweepCase(prefix + c.Name, v.GetProperty("model").GetString()!, v.GetProperty("inputs").GetString()!,
                 v.GetProperty("kwargs").Clone(), v.TryGetProperty("seed", out var seed) ? seed.GetInt64() : null,
                 v.TryGetProperty("ids", out var ids) ? ids.Deserialize<long[][]>() : null,
-                v.TryGetProperty("scores", out var scores) ? scores.Deserialize<float[]>() : null,
+                v.TryGetProperty("scores", out var scores) ? scores.Deserialize<float[]>(ScoreNumbers) : null,
                 v.TryGetProperty("refused", out var refused) ? refused.GetString() : null,
                 v.TryGetProperty("unsupported", out var unsupported) ? unsupported.GetString() : null);
         }

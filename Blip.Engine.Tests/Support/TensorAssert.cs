@@ -3,8 +3,9 @@ namespace Blip.Engine.Tests.Support;
 /// <summary>The one numeric assertion of the test suite: compares with the reference and reports the worst element.</summary>
 public static class TensorAssert
 {
-    /// <summary>Asserts |actual - expected| ≤ atol + rtol·|expected| everywhere; the failure (and the test log) names the
-    /// worst element, its index and both values.</summary>
+    /// <summary>Asserts |actual - expected| ≤ atol + rtol·|expected| where expected is finite, and the same value where it
+    /// is not (NaN for NaN, the same infinity); the failure (and the test log) names the worst element, its index and both
+    /// values.</summary>
     public static double AllClose(Tensor expected, Tensor actual, double atol, double rtol = 0, string what = "")
     {
         ArgumentNullException.ThrowIfNull(expected);
@@ -13,9 +14,17 @@ public static class TensorAssert
         using var scope = NewDisposeScope();
         var e = expected.to(ScalarType.Float64, CPU);
         var a = actual.detach().to(ScalarType.Float64, CPU);
-        Assert.That(a.isfinite().all().item<bool>(), Is.EqualTo(e.isfinite().all().item<bool>()), $"{what}: non-finite values differ");
-        var diff = (a - e).abs();
-        var excess = diff - (atol + rtol * e.abs());
+        var finite = e.isfinite();
+        var same = e.isnan().logical_and(a.isnan()).logical_or(e.isinf().logical_and(a.eq(e)));
+        var wrong = finite.logical_and(a.isfinite().logical_not()).logical_or(finite.logical_not().logical_and(same.logical_not())).flatten();
+        if (wrong.any().item<bool>())
+        {
+            long at = wrong.nonzero()[0, 0].item<long>();
+            Assert.Fail($"{what}: element [{string.Join(",", Unravel(at, expected.shape))}] expected {e.flatten()[at].item<double>():G9}, " +
+                $"actual {a.flatten()[at].item<double>():G9}");
+        }
+        var diff = where(finite, (a - e).abs(), zeros_like(e));
+        var excess = where(finite, diff - (atol + rtol * e.abs()), full_like(e, double.NegativeInfinity));
         long flat = excess.flatten().argmax().item<long>();
         double worst = diff.max().item<double>();
         var index = Unravel(flat, expected.shape);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a randomized generate() sweep that Blip.Engine's GenerationSweepTests compare against.
 
-    tools/reference/py tools/reference/make_generation_sweep.py [--out DIR] [--count N] [--seed S]
+    tools/reference/py tools/reference/make_generation_sweep.py [--out DIR] [--count N] [--seed S] [--only I ...]
 
 Draws N (default 200) option combinations from a fixed seed (--seed S; the committed fixture keeps the default, 20260)
 over the tiny models of Blip.Engine.Tests/Fixtures/tiny/ and the inputs of make_generation_fixtures.py (images,
@@ -13,14 +13,22 @@ range, the edges (EDGES) taken in turn: mostly values or combinations transforme
 a transformers option that changes the ids but that Blip.Engine does not implement (UNSUPPORTED, in turn), recorded as
 the case's "unsupported": Blip.Engine must refuse it (an ArgumentException naming it), not ignore it. Each case runs
 transformers' generate(); a ValueError it raises (or an IndexError, past the decoder's positions) is recorded as the
-case's "refused" (Blip.Engine must then throw an ArgumentException), else its returned ids (and the beam
+case's "refused" (Blip.Engine must then throw an ArgumentException; a RuntimeError of torch.multinomial is
+recorded the same way), else its returned ids (and the beam
 sequences_scores). Sampling cases call torch.manual_seed(case seed) right before generate().
-Output (default Blip.Engine.Tests/Fixtures/generation/): sweep.json, one case per line. Seeded and single-threaded:
-a second run writes a byte-identical file.
+Output (default Blip.Engine.Tests/Fixtures/generation/): sweep.json, one case per line; a beam score that is NaN or
+infinite is written as the string "NaN", "Infinity" or "-Infinity" (bare NaN is not JSON). Seeded and single-threaded:
+a second run writes a byte-identical file. Fixtures/generation/nonfinite/sweep.json is `--seed 777 --count 954 --only
+953`: the one case of 3,000 drawn (1,500 each with seeds 777 and 4242) whose beam scores are not finite: all NaN, as
+exponential_decay_length_penalty adds an infinite penalty to the end token's -inf (min_length) score, and the NaN wins
+the top-k; Blip.Engine refuses that option. (The same sum makes seed 4242's sweep.953, a sampling case, fail in
+torch.multinomial.)
 """
 import argparse
 import json
+import math
 import random
+import sys
 from pathlib import Path
 
 import torch
@@ -164,12 +172,20 @@ def run_case(models, inputs, case) -> dict:
     """The case with its outcome: "ids" (and "scores" for beam search), or "refused" with transformers' message."""
     try:
         out = generate(models, inputs, case)
-    except (ValueError, IndexError) as e:  # IndexError: positions past max_position_embeddings
+    # IndexError: positions past max_position_embeddings; RuntimeError: torch.multinomial on a row of probabilities
+    # that is not finite (an unsupported option such as exponential_decay_length_penalty can make every score inf).
+    except (ValueError, IndexError, RuntimeError) as e:
         return dict(case, refused=f"{type(e).__name__}: {str(e).splitlines()[0]}")
     result = dict(case, ids=out.sequences.tolist())
     if case["kwargs"].get("num_beams", 1) > 1:
-        result["scores"] = [float(s) for s in out.sequences_scores.to(torch.float32)]
+        result["scores"] = [json_float(float(s)) for s in out.sequences_scores.to(torch.float32)]
     return result
+
+
+def json_float(x: float):
+    """x, or for NaN and the infinities the strings "NaN", "Infinity", "-Infinity" (System.Text.Json's named literals):
+    json.dumps would write them bare, which is not JSON."""
+    return x if math.isfinite(x) else "NaN" if math.isnan(x) else "Infinity" if x > 0 else "-Infinity"
 
 
 def main() -> None:
@@ -178,6 +194,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT)
     parser.add_argument("--seed", type=int, default=SWEEP_SEED,
                         help="the draw's seed; another one gives a wider search (the committed fixture keeps the default)")
+    parser.add_argument("--only", type=int, nargs="+", metavar="I",
+                        help="run and write only these draws (by index; the others are still drawn, so each keeps the "
+                             "case it has in the whole sweep): a small fixture of a few cases found in a wide one")
     args = parser.parse_args()
     torch.set_num_threads(1)  # bit-identical floats across runs and core counts (not across CPUs: see README.md)
     transformers.logging.set_verbosity_error()
@@ -188,9 +207,12 @@ def main() -> None:
         name = f"sweep.{i:03d}"
         edge = EDGES[i // 12 % len(EDGES)] if i % 12 == 11 else None
         unsupported = UNSUPPORTED[i // 12 % len(UNSUPPORTED)] if i % 12 == 5 else None
-        result = run_case(models, inputs, draw_case(rng, inputs, edge, unsupported))
+        case = draw_case(rng, inputs, edge, unsupported)
+        if args.only is not None and i not in args.only:
+            continue
+        result = run_case(models, inputs, case)
         print(name, json.dumps(result["kwargs"], sort_keys=True), result.get("refused") or result["ids"][0])
-        lines.append(f"    {json.dumps(name)}: {json.dumps(result, sort_keys=True)}")
+        lines.append(f"    {json.dumps(name)}: {json.dumps(result, sort_keys=True, allow_nan=False)}")
     meta = dict(sweep_seed=args.seed, count=args.count, torch_threads=1,
                 versions=dict(torch=torch.__version__, transformers=transformers.__version__),
                 notes="Inputs as make_generation_fixtures.py (pixel_values4 = cat(pv, pv[:1].flip(3), -0.5 * pv[1:2])). "
@@ -198,9 +220,11 @@ def main() -> None:
                       "or refused (the first line of transformers' ValueError or IndexError). A case with unsupported names an option "
                       "Blip.Engine must refuse (transformers' own outcome is kept beside it). Sampling cases call "
                       "torch.manual_seed(seed) right before generate().")
+    if args.only is not None:
+        meta["only"] = sorted(args.only)
     head = json.dumps(meta, indent=2, sort_keys=True)[:-2]  # reopen the object to append "cases"
     text = head + ',\n  "cases": {\n' + ",\n".join(lines) + "\n  }\n}\n"
-    json.loads(text)  # the file must stay valid JSON
+    json.loads(text, parse_constant=lambda c: sys.exit(f"sweep.json: {c} is not JSON"))  # the file must stay valid JSON
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.json").write_text(text, encoding="utf-8")
 
