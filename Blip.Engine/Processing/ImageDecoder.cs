@@ -135,9 +135,19 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a broken PNG file: {broken} (Pillow refuses it too).");
         }
 
+        if (ImagePngChunkRules.Refusal(data) is { } rule)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a PNG that Pillow refuses: {rule}.");
+        }
+
         if (ImagePngChunks.MendImageDataCrcs(data) is { } crcs)
         {
             data = crcs; // Pillow never checks an IDAT's CRC
+        }
+
+        if (ImagePngChunks.DropHeaderAfterImageData(data) is { } ended)
+        {
+            data = ended; // libpng refuses an IHDR after the pixels; Pillow reads it as any chunk
         }
 
         if (ImageGifBlocks.MendMissingTerminator(data) is { } terminated)

@@ -130,6 +130,35 @@ internal static class ImagePngChunks
         return mended;
     }
 
+    /// <summary>
+    /// The data cut after its run of IDAT chunks and ended with an IEND, or null: only where a later chunk is an IHDR,
+    /// which libpng, reading on past the pixels, refuses ("ErrorInInput") while Pillow's load_end reads it as any chunk
+    /// (ImagePngChunkRules judges its body). Hand-written: Skia cannot be told to stop at the image data.
+    /// </summary>
+    public static byte[]? DropHeaderAfterImageData(ReadOnlySpan<byte> png)
+    {
+        if (!ImagePngHeader.TryRead(png, out _) || ImageData(png) is not { } pos)
+        {
+            return null;
+        }
+
+        while (pos + 12 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
+        {
+            pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+        }
+
+        for (long at = pos; at + 8 <= png.Length && !png.Slice((int)at + 4, 4).SequenceEqual("IEND"u8);
+             at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
+        {
+            if (png.Slice((int)at + 4, 4).SequenceEqual("IHDR"u8) && pos <= png.Length)
+            {
+                return [.. png[..(int)pos], 0, 0, 0, 0, .. "IEND"u8, 0xAE, 0x42, 0x60, 0x82];
+            }
+        }
+
+        return null;
+    }
+
     // Where the first IDAT chunk starts; null when the chunks before it are not whole.
     private static long? ImageData(ReadOnlySpan<byte> png)
     {

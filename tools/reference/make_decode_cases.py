@@ -34,6 +34,17 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 places it does not (GIF XMP, an ICO's PNG, APP2), each IFD entry type and the directory damage Pillow
                 skips or raises on, and EXIF against XMP. These also carry transposed_sha256 and transposed_size, or
                 transposed_error: what ImageOps.exif_transpose(Image.open(f)).convert("RGB") (transformers' load_image) gives.
+                Also a zTXt/iTXt XMP cut inside its zlib stream (Pillow keeps what inflates) and an animated PNG's eXIf
+                after its second frame's fcTL (unread: load_end stops there).
+  apng_*        animated PNGs: convert("RGB") gives the IDAT image (also when it is not a frame); chunks after it are
+                read up to the next fcTL in an animated file, to IEND otherwise (one frame, acTL of 0 frames, no acTL),
+                where an fcTL/fdAT out of sequence or outside the image raises; a short acTL raises; a first frame smaller
+                than the image is decoded into that region (here: refused).
+  png_short_*, png_iccp_*, png_*_over_max_text_chunk
+                chunk bodies PngStream's handlers raise on before or after the image data (short pHYs, gAMA, cHRM, sRGB,
+                tRNS, fcTL, fdAT; an iCCP without or with an unknown compression method; a zTXt/iTXt inflating past
+                MAX_TEXT_CHUNK, 1 MiB), a short tIME (no handler: read) and a second IHDR after the image data (libpng
+                refuses it, Pillow reads it).
 """
 import base64
 import hashlib
@@ -455,6 +466,63 @@ def near_complete_cases():
     yield "near_bmp_one_byte_short", bm[:-2]
 
 
+def apng_frame_control(seq, w=4, h=3, x=0, y=0):
+    """An fcTL body: sequence number, frame size and offset, a 1/10 s delay, no disposal, source blending."""
+    return struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, 0, 0)
+
+
+def apng_parts(seed=80):
+    """A 4x3 PNG split as (signature + IHDR, its IDAT chunk, IEND), and an fdAT maker from a second image's IDAT."""
+    png, second = png_with(seed=seed), png_with(seed=seed + 1)
+    n = struct.unpack(">I", second[33:37])[0]
+    return png[:33], png[33:-12], png[-12:], lambda seq: png_chunk(b"fdAT", struct.pack(">I", seq) + second[41:41 + n])
+
+
+def apng_cases():
+    head, idat, iend, fdat = apng_parts()
+    actl = lambda n: png_chunk(b"acTL", struct.pack(">II", n, 0))  # noqa: E731
+    fctl = lambda seq, **k: png_chunk(b"fcTL", apng_frame_control(seq, **k))  # noqa: E731
+    yield "apng_two_frames", head + actl(2) + fctl(0) + idat + fctl(1) + fdat(2) + iend
+    yield "apng_default_image_not_a_frame", head + actl(1) + idat + fctl(0) + fdat(1) + iend
+    yield "apng_second_fctl_out_of_sequence", head + actl(2) + fctl(0) + idat + fctl(5) + fdat(6) + iend
+    yield "apng_one_frame_fctl_out_of_sequence_after_idat", head + actl(1) + fctl(0) + idat + fctl(5) + fdat(6) + iend
+    yield "apng_one_frame_fdat_out_of_sequence_after_idat", head + actl(1) + fctl(0) + idat + fdat(3) + iend
+    yield "apng_zero_frames_out_of_sequence", head + actl(0) + fctl(0) + idat + fctl(3) + fdat(4) + iend
+    yield "apng_first_frame_smaller_than_image", head + actl(2) + fctl(0, w=2, h=2) + idat + fctl(1) + fdat(2) + iend
+    yield "apng_actl_short", head + png_chunk(b"acTL", b"\0\0\0\2\0\0") + fctl(0) + idat + iend
+    yield "png_fdat_after_idat", head + idat + fdat(0) + iend
+    yield "png_fctl_outside_image_after_idat", head + idat + fctl(0, w=9) + iend
+
+
+def png_chunk_handler_cases():
+    """Chunk bodies Pillow's PngStream handlers raise on (before or after the image data) and a few they read."""
+    head, idat, iend, _ = apng_parts()
+    after = lambda tag, body: head + idat + png_chunk(tag, body) + iend  # noqa: E731
+    for tag, n in ((b"pHYs", 8), (b"gAMA", 3), (b"cHRM", 31), (b"sRGB", 0), (b"tRNS", 5), (b"fcTL", 25), (b"fdAT", 3)):
+        yield f"png_short_{tag.decode()}_after_idat", after(tag, bytes(n))
+    yield "png_short_pHYs_before_idat", head + png_chunk(b"pHYs", bytes(8)) + idat + iend
+    yield "png_short_tIME_after_idat", after(b"tIME", bytes(2))  # no handler: read
+    yield "png_iccp_no_method_after_idat", after(b"iCCP", b"abc\0")
+    yield "png_iccp_method_1_after_idat", after(b"iCCP", b"p\0\x01" + zlib.compress(b"x"))
+    yield "png_second_ihdr_after_idat", head + idat + head[8:] + iend  # libpng refuses it, Pillow reads it
+    too_big = zlib.compress(bytes(1024 * 1024 + 1), 9)  # MAX_TEXT_CHUNK is 1 MiB
+    yield "png_ztxt_over_max_text_chunk", head + png_chunk(b"zTXt", b"k\0\0" + too_big) + idat + iend
+    yield "png_itxt_over_max_text_chunk_after_idat", after(b"iTXt", b"k\0\x01\0\0\0" + too_big)
+
+
+def late_chunk_orientation_cases():
+    """A zTXt/iTXt XMP whose zlib stream is cut: Pillow keeps what inflates (the orientation is in it); an animated
+    PNG's eXIf after its second frame's fcTL, where load_end stops (not read)."""
+    head, idat, iend, fdat = apng_parts()
+    yield "orient_apng_exif_after_second_fctl", (head + png_chunk(b"acTL", struct.pack(">II", 2, 0))
+                                                 + png_chunk(b"fcTL", apng_frame_control(0)) + idat
+                                                 + png_chunk(b"fcTL", apng_frame_control(1)) + fdat(2)
+                                                 + png_chunk(b"eXIf", exif_tiff(6)) + iend)
+    z = zlib.compress(XMP_ATTR.format(6).encode() + b" " * 200)
+    yield "orient_png_xmp_ztxt_cut_after_idat", png_with(after=[(b"zTXt", b"XML:com.adobe.xmp\0\0" + z[:-12])])
+    yield "orient_png_xmp_itxt_cut", png_with([(b"iTXt", b"XML:com.adobe.xmp\0\x01\0\0\0" + z[:-12])])
+
+
 def transposed(data):
     """What transformers' load_image gives: ImageOps.exif_transpose(Image.open(...)).convert("RGB") (SHA-256 or error)."""
     try:
@@ -482,6 +550,10 @@ def main():
     for name, data in near_complete_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in orientation_cases():
+        cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
+    for name, data in (*apng_cases(), *png_chunk_handler_cases()):
+        cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
+    for name, data in late_chunk_orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     write_cases(OUT, cases)
 
