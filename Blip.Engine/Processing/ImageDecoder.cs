@@ -126,7 +126,8 @@ public static class ImageDecoder
     }
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks, a
-    // cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT CRC, a GIF
+    // cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT CRC, APNG frame data as the only image data, an IHDR
+    // after the image data, a GIF
     // without its last block terminator, a short PNG palette, a BMP without its last row's padding).
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName)
     {
@@ -138,6 +139,11 @@ public static class ImageDecoder
         if (ImagePngChunkRules.Refusal(data) is { } rule)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a PNG that Pillow refuses: {rule}.");
+        }
+
+        if (ImagePngChunks.FrameDataAsImageData(data) is { } frames)
+        {
+            data = frames; // Pillow decodes an APNG whose image data is fdAT chunks only; libpng finds no IDAT
         }
 
         if (ImagePngChunks.MendImageDataCrcs(data) is { } crcs)

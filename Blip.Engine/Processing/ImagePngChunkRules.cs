@@ -214,20 +214,20 @@ internal static class ImagePngChunkRules
     // _safe_zlib_decompress: false when the stream inflates past MAX_TEXT_CHUNK; text is null where zlib raises.
     private static bool Inflate(ReadOnlySpan<byte> z, out byte[]? text)
     {
-        var buffer = new byte[MaxTextChunk + 1];
-        int total = 0;
+        using var output = new MemoryStream();
+        var piece = new byte[16384];
         try
         {
             using var zlib = new ZLibStream(new MemoryStream(z.ToArray()), CompressionMode.Decompress);
-            for (int n; total < buffer.Length && (n = zlib.Read(buffer, total, buffer.Length - total)) > 0;) total += n;
+            for (int n; output.Length <= MaxTextChunk && (n = zlib.Read(piece)) > 0;) output.Write(piece, 0, n);
         }
         catch (InvalidDataException)
         {
             text = null;
-            return total <= MaxTextChunk;
+            return output.Length <= MaxTextChunk;
         }
 
-        text = buffer[..Math.Min(total, MaxTextChunk)];
-        return total <= MaxTextChunk;
+        text = output.Length <= MaxTextChunk ? output.ToArray() : null;
+        return output.Length <= MaxTextChunk;
     }
 }

@@ -159,6 +159,37 @@ internal static class ImagePngChunks
         return null;
     }
 
+    /// <summary>
+    /// The data with its first run of fdAT chunks rewritten as IDAT chunks (sequence number dropped, CRC made right), or
+    /// null: only where an fdAT comes before any IDAT. Pillow's _open stops at the first IDAT or fdAT and decodes that
+    /// run as the image; libpng, knowing no APNG chunks, finds no image data. Hand-written.
+    /// </summary>
+    public static byte[]? FrameDataAsImageData(ReadOnlySpan<byte> png)
+    {
+        if (!ImagePngHeader.TryRead(png, out _)) return null;
+        long pos = 8;
+        while (pos + 12 <= png.Length && !png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8) && !png.Slice((int)pos + 4, 4).SequenceEqual("fdAT"u8))
+        {
+            pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+        }
+
+        var output = new List<byte>(png.Length);
+        output.AddRange(png[..(int)Math.Min(pos, png.Length)]);
+        for (long length; pos + 12 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("fdAT"u8); pos += 12 + length)
+        {
+            length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            if (length < 4 || pos + 12 + length > png.Length) return null; // ImagePngChunkRules / BrokenTail judge it
+            byte[] chunk = [0, 0, 0, 0, .. "IDAT"u8, .. png.Slice((int)pos + 12, (int)length - 4), 0, 0, 0, 0];
+            BinaryPrimitives.WriteUInt32BigEndian(chunk, (uint)(length - 4));
+            BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(chunk.Length - 4), Crc32.HashToUInt32(chunk.AsSpan(4, chunk.Length - 8)));
+            output.AddRange(chunk);
+        }
+
+        if (output.Count == Math.Min(pos, png.Length)) return null; // no fdAT first
+        output.AddRange(png[(int)Math.Min(pos, png.Length)..]);
+        return [.. output];
+    }
+
     // Where the first IDAT chunk starts; null when the chunks before it are not whole.
     private static long? ImageData(ReadOnlySpan<byte> png)
     {

@@ -39,7 +39,7 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
   apng_*        animated PNGs: convert("RGB") gives the IDAT image (also when it is not a frame); chunks after it are
                 read up to the next fcTL in an animated file, to IEND otherwise (one frame, acTL of 0 frames, no acTL),
                 where an fcTL/fdAT out of sequence or outside the image raises; a short acTL raises; a first frame smaller
-                than the image is decoded into that region (here: refused).
+                than the image is decoded into that region (here: refused); fdAT chunks without an IDAT are the image.
   png_short_*, png_iccp_*, png_*_over_max_text_chunk
                 chunk bodies PngStream's handlers raise on before or after the image data (short pHYs, gAMA, cHRM, sRGB,
                 tRNS, fcTL, fdAT; an iCCP without or with an unknown compression method; a zTXt/iTXt inflating past
@@ -491,6 +491,7 @@ def apng_cases():
     yield "apng_first_frame_smaller_than_image", head + actl(2) + fctl(0, w=2, h=2) + idat + fctl(1) + fdat(2) + iend
     yield "apng_actl_short", head + png_chunk(b"acTL", b"\0\0\0\2\0\0") + fctl(0) + idat + iend
     yield "png_fdat_after_idat", head + idat + fdat(0) + iend
+    yield "apng_image_data_in_fdat_only", head + actl(1) + fctl(0) + fdat(1) + iend  # no IDAT: Pillow decodes the fdAT
     yield "png_fctl_outside_image_after_idat", head + idat + fctl(0, w=9) + iend
 
 
