@@ -125,10 +125,10 @@ public static class ImageDecoder
             : image;
     }
 
-    // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks, a
-    // cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT CRC, APNG frame data as the only image data, an IHDR
-    // after the image data, a GIF
-    // without its last block terminator, a short PNG palette, a BMP without its last row's padding).
+    // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks or chunk
+    // bodies, a cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT
+    // CRC, APNG frame data as the only image data, an IHDR after the image data, a GIF without its last block
+    // terminator, a short PNG palette, a BMP without its last row's padding).
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName)
     {
         if ((ImagePngChunks.BrokenHeader(data) ?? ImagePngChunks.BrokenTail(data)) is { } broken)
