@@ -80,42 +80,59 @@ CONFIG_CASES = [
     ("encoder_repetition_penalty", "1.5", "", UNSUPPORTED), ("guidance_scale", "1", ""), ("guidance_scale", "2.0", SAMPLE, UNSUPPORTED),
     ("diversity_penalty", "0.5", BEAMS), ("diversity_penalty", "1", ""), ("num_beam_groups", "2", ""),
     ("num_beam_groups", "2", BEAMS, UNSUPPORTED),
+    # Bools and strings in float fields: a bool is 0 or 1 to Python, a string passes until a processor takes it.
+    ("temperature", "false", SAMPLE), ("temperature", '"2.0"', SAMPLE), ("repetition_penalty", "true", ""),
+    ("repetition_penalty", "false", ""), ("repetition_penalty", '"2.0"', ""), ("top_p", '"0.9"', SAMPLE), ("top_p", '"0.9"', ""),
+    ("top_p", "true", SAMPLE), ("top_p", "false", SAMPLE), ("length_penalty", "true", BEAMS), ("length_penalty", '"2.0"', BEAMS),
+    ("length_penalty", '"2.0"', ""),
 ]
 
 
-def engine_refuses(value: str) -> str | None:
-    """Why Blip.Engine refuses a float field holding a value that is no JSON number, whatever transformers does with it
-    (ignores it unless its processor runs; then 0/1 for a bool, a TypeError or ValueError for a string): None for a
-    number."""
-    return None if value[0] in "-0123456789" else "a float field must hold a JSON number"
+# The float fields Blip.Engine implements; a bool or a string in one is refused whatever transformers does with it.
+FLOAT_FIELDS = {"temperature", "top_p", "repetition_penalty", "length_penalty"}
+# Files transformers accepts that Blip.Engine refuses on purpose: (key, value, mode) -> why.
+ENGINE_REFUSES: dict[tuple[str, str, str], str] = {}
+
+
+def engine_refuses(key: str, value: str, mode: str, accepted: bool) -> str | None:
+    """Why Blip.Engine refuses a file transformers accepted: a bool or a string in a float field (transformers reads a
+    bool as 0 or 1 and ignores a string unless a processor takes it), or an ENGINE_REFUSES case; None otherwise (also
+    where transformers refuses the file itself)."""
+    if not accepted:
+        return None
+    if key in FLOAT_FIELDS and value[0] not in "-0123456789":
+        return ("transformers accepts it (a bool is 0 or 1 to it, a string is ignored where no processor takes it); "
+                "Blip.Engine refuses a float field that holds no JSON number")
+    return ENGINE_REFUSES.get((key, value, mode))
 
 
 def config_cases(models, inputs) -> list[str]:
     """One JSON line per CONFIG_CASES entry: the file's text, and transformers' ids (and beam scores) or its refusal."""
     model, lines = models["captioning"], []
     for i, (key, value, mode, *unsupported) in enumerate(CONFIG_CASES):
-        text = "{" + ", ".join(x for x in ['"max_length": 8', mode, f'"{key}": {value}'] if x) + "}"
+        length = '"max_length": 8' if key != "max_length" else ""
+        text = "{" + ", ".join(x for x in [length, mode, f'"{key}": {value}'] if x) + "}"
         case = dict(config=text, field=key)
         if unsupported:
             case["unsupported"] = key
-        if (why := engine_refuses(value)) is not None:
-            case["engine_refuses"] = why
         beams = '"num_beams": 2' in mode
-        with tempfile.TemporaryDirectory() as folder:
-            (Path(folder) / "generation_config.json").write_text(text, encoding="utf-8")
-            config = GenerationConfig.from_pretrained(folder)
-        if config.do_sample:
-            case["seed"] = SAMPLE_SEED
-            torch.manual_seed(SAMPLE_SEED)
         try:
+            with tempfile.TemporaryDirectory() as folder:
+                (Path(folder) / "generation_config.json").write_text(text, encoding="utf-8")
+                config = GenerationConfig.from_pretrained(folder)
+            if config.do_sample:
+                case["seed"] = SAMPLE_SEED
+                torch.manual_seed(SAMPLE_SEED)
             with torch.no_grad():
                 out = model.generate(inputs["pixel_values"], generation_config=config, return_dict_in_generate=True,
                                      output_scores=beams)
             case["ids"] = out.sequences.tolist()
             if beams:
                 case["scores"] = [float(s) for s in out.sequences_scores.to(torch.float32)]
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError) as e:
             case["refused"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+        if (why := engine_refuses(key, value, mode, "ids" in case)) is not None:
+            case["engine_refuses"] = why
         print(f"config.{i:02d}", text, case.get("refused") or case["ids"][0])
         lines.append(f"    {json.dumps(f'config.{i:02d}')}: {json.dumps(case, sort_keys=True, allow_nan=False)}")
     return lines
@@ -188,8 +205,9 @@ def main() -> None:
                                  "generate(pixel_values, generation_config=GenerationConfig.from_pretrained(folder), "
                                  "return_dict_in_generate=True) on the tiny captioning model's two images (after "
                                  "torch.manual_seed(seed) where it samples): ids (and beam scores), or refused (the "
-                                 "first line of its ValueError or TypeError). engine_refuses: why Blip.Engine refuses "
-                                 "the file (a ConfigException naming field) whatever transformers does; "
+                                 "first line of its ValueError, TypeError, IndexError, ZeroDivisionError or AttributeError). "
+                                 "engine_refuses: why Blip.Engine refuses the file (a ConfigException naming field) "
+                                 "although transformers accepted it; "
                                  "unsupported: transformers applies an option Blip.Engine does not implement, which "
                                  "it must refuse the same way."),
                       indent=2, sort_keys=True)[:-2]
