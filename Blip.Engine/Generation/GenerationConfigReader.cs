@@ -11,7 +11,8 @@ namespace Blip.Engine.Generation;
 /// unless they hold their "off" value or transformers does not read them for the file's search (a sampling warper
 /// without do_sample), so that no option is dropped silently. A JSON int in temperature or repetition_penalty is refused
 /// where transformers' processor would take it, as transformers refuses it there (its GenerationConfig itself loads any
-/// value; it is generate() that refuses).</summary>
+/// value; it is generate() that refuses). A float or a bool in an int field is read as transformers uses it
+/// (<see cref="GenerationIntFields"/>).</summary>
 internal static class GenerationConfigReader
 {
     /// <summary>When transformers 5.12 reads an unimplemented field: always, only with do_sample (its sampling warpers),
@@ -70,21 +71,14 @@ internal static class GenerationConfigReader
     {
         o = o with
         {
-            MaxLength = Int(root, "max_length", source) ?? o.MaxLength,
-            MaxNewTokens = Int(root, "max_new_tokens", source) ?? o.MaxNewTokens,
-            MinLength = Int(root, "min_length", source) ?? o.MinLength,
-            MinNewTokens = Int(root, "min_new_tokens", source) ?? o.MinNewTokens,
-            NumBeams = Int(root, "num_beams", source) ?? o.NumBeams,
             DoSample = Read<bool>(root, "do_sample", source, v => v.GetValue<bool>(), "true or false") ?? o.DoSample,
             Temperature = Real(root, "temperature", source) ?? o.Temperature,
-            TopK = Int(root, "top_k", source) ?? o.TopK,
             TopP = Real(root, "top_p", source) ?? o.TopP,
             RepetitionPenalty = Real(root, "repetition_penalty", source) ?? o.RepetitionPenalty,
-            NoRepeatNgramSize = Int(root, "no_repeat_ngram_size", source) ?? o.NoRepeatNgramSize,
             LengthPenalty = Real(root, "length_penalty", source) ?? o.LengthPenalty,
             EarlyStopping = Read(root, "early_stopping", source, Stopping, "true, false or \"never\"") ?? o.EarlyStopping,
-            NumReturnSequences = Int(root, "num_return_sequences", source) ?? o.NumReturnSequences,
         };
+        o = GenerationIntFields.Apply(o, root, source);
         RefuseUnsupported(root, o, source);
         RefuseInts(root, o, source);
         try { o.Validate(); }
@@ -136,9 +130,6 @@ internal static class GenerationConfigReader
                 $"decimal point or an exponent): transformers' {processor} takes only a float, and refuses it at generate()");
         }
     }
-
-    private static int? Int(JsonObject root, string key, string source) =>
-        Read<int>(root, key, source, v => v.GetValue<int>(), "an integer (32-bit)");
 
     private static double? Real(JsonObject root, string key, string source) =>
         Read<double>(root, key, source, v => v.GetValue<double>(), "a number");

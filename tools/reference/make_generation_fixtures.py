@@ -9,7 +9,8 @@ plus two images derived from those for a batch of four. Output (default Blip.Eng
 expected.safetensors (for each case NAME: NAME = the returned ids, NAME.scores = beam sequences_scores
 where beam search ran) and expected.json (each case's model, inputs and kwargs); config_cases.json: what
 generate(pixel_values, generation_config=GenerationConfig.from_pretrained(folder)) of the tiny captioning model makes
-of generation_config.json texts whose float fields hold ints, bools, strings or values out of range (CONFIG_CASES).
+of generation_config.json texts whose float fields hold ints, bools, strings or values out of range, whose int fields
+hold floats or bools, and whose token ids are no ints (CONFIG_CASES).
 Seeded and single-threaded: a second run writes byte-identical files.
 """
 import argparse
@@ -85,13 +86,51 @@ CONFIG_CASES = [
     ("repetition_penalty", "false", ""), ("repetition_penalty", '"2.0"', ""), ("top_p", '"0.9"', SAMPLE), ("top_p", '"0.9"', ""),
     ("top_p", "true", SAMPLE), ("top_p", "false", SAMPLE), ("length_penalty", "true", BEAMS), ("length_penalty", '"2.0"', BEAMS),
     ("length_penalty", '"2.0"', ""),
+    # Floats and bools in int fields: loaded as they are; generate() fails where a processor checks for an int or a float
+    # reaches a tensor size, and compares them elsewhere (a float max_length stops at its ceiling).
+    ("top_k", "5.0", SAMPLE), ("top_k", "5.0", ""), ("top_k", "5.0", BEAM_SAMPLE), ("top_k", "5.0", BEAMS), ("top_k", "5e0", SAMPLE),
+    ("top_k", "5.5", SAMPLE), ("top_k", "0.0", SAMPLE), ("top_k", "true", SAMPLE), ("top_k", "false", SAMPLE), ("top_k", "true", ""),
+    ("num_beams", "2.0", ""), ("num_beams", "2.0", SAMPLE), ("num_beams", "1.5", ""), ("num_beams", "1.0", ""),
+    ("num_beams", "1.0", SAMPLE), ("num_beams", "1.0", SAMPLE + ', "num_return_sequences": 2'), ("num_beams", "true", ""),
+    ("num_beams", "false", ""), ("num_beams", "0.0", ""),
+    ("max_length", "6.0", ""), ("max_length", "6e0", ""), ("max_length", "6.5", ""), ("max_length", "6.5", SAMPLE),
+    ("max_length", "6.0", BEAMS), ("max_length", "6.5", BEAMS), ("max_length", "6.5", BEAMS + ', "max_new_tokens": 3'),
+    ("max_length", "true", ""), ("max_length", "false", ""),
+    ("max_new_tokens", "6.0", ""), ("max_new_tokens", "5.5", ""), ("max_new_tokens", "0.5", ""), ("max_new_tokens", "6.0", BEAMS),
+    ("max_new_tokens", "true", ""), ("max_new_tokens", "false", ""), ("max_new_tokens", "0.0", ""),
+    ("min_length", "6.0", ""), ("min_length", "6.0", BEAMS), ("min_length", "0.0", ""), ("min_length", "true", ""),
+    ("min_length", "false", ""), ("min_length", "6.0", '"min_new_tokens": 2'),
+    ("min_new_tokens", "5.0", ""), ("min_new_tokens", "0.0", ""), ("min_new_tokens", "-1.0", ""), ("min_new_tokens", "true", ""),
+    ("min_new_tokens", "false", ""),
+    ("no_repeat_ngram_size", "2.0", ""), ("no_repeat_ngram_size", "2.0", BEAMS), ("no_repeat_ngram_size", "0.0", ""),
+    ("no_repeat_ngram_size", "true", ""), ("no_repeat_ngram_size", "false", ""),
+    ("num_return_sequences", "1.0", ""), ("num_return_sequences", "1.0", SAMPLE), ("num_return_sequences", "1.0", BEAMS),
+    ("num_return_sequences", "2.0", SAMPLE), ("num_return_sequences", "2.0", BEAMS), ("num_return_sequences", "true", ""),
+    ("num_return_sequences", "false", ""), ("num_return_sequences", "false", SAMPLE), ("num_return_sequences", "0.0", ""),
+    # Token ids: BLIP passes its own eos and pad to generate(), over the file's; GenerationConfig compares pad_token_id with 0
+    # at load, and generate() makes tensors of bos and decoder_start.
+    ("pad_token_id", "5.0", ""), ("pad_token_id", "true", ""), ("pad_token_id", '"x"', ""), ("pad_token_id", "[0]", ""),
+    ("bos_token_id", "5.5", ""), ("bos_token_id", "true", ""), ("bos_token_id", '"x"', ""), ("bos_token_id", "[[5]]", ""),
+    ("bos_token_id", "[[1], [1, 2]]", ""), ("bos_token_id", '{"a": 1}', ""), ("decoder_start_token_id", "5.0", ""),
+    ("decoder_start_token_id", "false", ""), ("decoder_start_token_id", '"x"', ""), ("decoder_start_token_id", "[]", ""),
+    ("eos_token_id", "5.0", ""), ("eos_token_id", "true", ""), ("eos_token_id", '"x"', ""),
 ]
 
 
 # The float fields Blip.Engine implements; a bool or a string in one is refused whatever transformers does with it.
 FLOAT_FIELDS = {"temperature", "top_p", "repetition_penalty", "length_penalty"}
 # Files transformers accepts that Blip.Engine refuses on purpose: (key, value, mode) -> why.
-ENGINE_REFUSES: dict[tuple[str, str, str], str] = {}
+ENGINE_REFUSES = {
+    ("num_return_sequences", "false", ""): "transformers returns one sequence per input for 0 (false) returned sequences; "
+                                           "Blip.Engine refuses 0 as it refuses the int 0",
+    ("num_return_sequences", "false", SAMPLE): "transformers returns one sequence per input for 0 (false) returned "
+                                               "sequences; Blip.Engine refuses 0 as it refuses the int 0",
+    ("num_return_sequences", "0.0", ""): "transformers returns one sequence per input for 0.0 returned sequences; "
+                                         "Blip.Engine refuses a float here other than 1.0 (and the int 0)",
+    ("min_new_tokens", "-1.0", ""): "transformers builds no processor from a min_length of -1.0 + 1 (BLIP's one-token "
+                                    "prompt); Blip.Engine refuses every float min_new_tokens (0.0 and above are refused "
+                                    "by transformers) and a negative one",
+}
 
 
 def engine_refuses(key: str, value: str, mode: str, accepted: bool) -> str | None:
