@@ -20,7 +20,9 @@ internal static class GenerationConfigReader
     private enum When { Always, Sampling, Beams }
 
     /// <summary>transformers 5 GenerationConfig fields that change the ids, each with when transformers reads it, the
-    /// JSON value besides null that leaves it off (null: only null is off, or an empty list), and for numbers the values
+    /// JSON value besides null that leaves it off (null: only null is off; "[]": the empty list, which transformers'
+    /// suppress processors take as nothing to suppress, while bad_words_ids, sequence_bias, exponential_decay_length_penalty
+    /// and the rest refuse it or fail on it), and for numbers the values
     /// its own test leaves off (typical_p only acts below 1, epsilon_cutoff and eta_cutoff only inside (0, 1): 1.5 is as
     /// good as 0 there). diversity_penalty is not here: transformers 5.12 never reads it (group beam search is a Hub
     /// extension; num_beam_groups above 1 with beams is refused).</summary>
@@ -30,8 +32,8 @@ internal static class GenerationConfigReader
         ("top_h", null, When.Sampling, null), ("epsilon_cutoff", "0.0", When.Sampling, x => !(x > 0 && x < 1)),
         ("eta_cutoff", "0.0", When.Sampling, x => !(x > 0 && x < 1)),
         ("encoder_repetition_penalty", "1.0", When.Always, x => x == 1), ("encoder_no_repeat_ngram_size", "0", When.Always, null),
-        ("bad_words_ids", null, When.Always, null), ("suppress_tokens", null, When.Always, null),
-        ("begin_suppress_tokens", null, When.Always, null), ("sequence_bias", null, When.Always, null),
+        ("bad_words_ids", null, When.Always, null), ("suppress_tokens", "[]", When.Always, null),
+        ("begin_suppress_tokens", "[]", When.Always, null), ("sequence_bias", null, When.Always, null),
         ("forced_bos_token_id", null, When.Always, null), ("forced_eos_token_id", null, When.Always, null),
         ("exponential_decay_length_penalty", null, When.Always, null), ("renormalize_logits", "false", When.Always, null),
         ("remove_invalid_values", "false", When.Always, null), ("guidance_scale", "1.0", When.Always, x => x == 1),
@@ -111,9 +113,9 @@ internal static class GenerationConfigReader
     private static bool IsOff(JsonNode value, string? off, Func<double, bool>? offNumber) => value.GetValueKind() switch
     {
         JsonValueKind.Null => true,
-        JsonValueKind.Array => value.AsArray().Count == 0,
+        JsonValueKind.Array => off == "[]" && value.AsArray().Count == 0,
         JsonValueKind.Number when offNumber is not null => offNumber(value.GetValue<double>()),
-        JsonValueKind.Number => off is not null and not "false" && value.GetValue<double>() == double.Parse(off, CultureInfo.InvariantCulture),
+        JsonValueKind.Number => off is not null and not "false" and not "[]" && value.GetValue<double>() == double.Parse(off, CultureInfo.InvariantCulture),
         JsonValueKind.True or JsonValueKind.False when offNumber is not null => offNumber(value.GetValueKind() == JsonValueKind.True ? 1 : 0),
         JsonValueKind.False => off == "false",
         _ => false,

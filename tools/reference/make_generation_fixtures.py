@@ -10,7 +10,7 @@ expected.safetensors (for each case NAME: NAME = the returned ids, NAME.scores =
 where beam search ran) and expected.json (each case's model, inputs and kwargs); config_cases.json: what
 generate(pixel_values, generation_config=GenerationConfig.from_pretrained(folder)) of the tiny captioning model makes
 of generation_config.json texts whose float fields hold ints, bools, strings or values out of range, whose int fields
-hold floats or bools, and whose token ids are no ints (CONFIG_CASES).
+hold floats or bools, whose token ids are no ints, and whose list fields are empty (CONFIG_CASES).
 Seeded and single-threaded: a second run writes byte-identical files.
 """
 import argparse
@@ -114,6 +114,13 @@ CONFIG_CASES = [
     ("bos_token_id", "[[1], [1, 2]]", ""), ("bos_token_id", '{"a": 1}', ""), ("decoder_start_token_id", "5.0", ""),
     ("decoder_start_token_id", "false", ""), ("decoder_start_token_id", '"x"', ""), ("decoder_start_token_id", "[]", ""),
     ("eos_token_id", "5.0", ""), ("eos_token_id", "true", ""), ("eos_token_id", '"x"', ""),
+    # Empty lists: only the suppress processors take one as "nothing to do".
+    ("bad_words_ids", "[]", ""), ("bad_words_ids", "[[]]", ""), ("bad_words_ids", "[]", BEAMS), ("suppress_tokens", "[]", ""),
+    ("suppress_tokens", "[]", BEAMS), ("begin_suppress_tokens", "[]", ""), ("sequence_bias", "[]", ""), ("sequence_bias", "{}", ""),
+    ("exponential_decay_length_penalty", "[]", ""), ("stop_strings", "[]", ""), ("force_words_ids", "[]", ""),
+    ("constraints", "[]", ""), ("dola_layers", "[]", ""), ("forced_bos_token_id", "[]", "", UNSUPPORTED),
+    ("forced_eos_token_id", "[]", ""), ("max_time", "[]", ""), ("penalty_alpha", "[]", ""), ("prompt_lookup_num_tokens", "[]", ""),
+    ("watermarking_config", "[]", ""), ("min_p", "[]", SAMPLE), ("top_h", "[]", SAMPLE),
 ]
 
 
