@@ -124,7 +124,8 @@ public sealed record GenerationOptions
         MinNewTokens is { } n ? (int)Math.Min(int.MaxValue, (long)promptLength + n) : MinLength;
 
     /// <summary><see cref="Default"/> with the generation fields of <c>folder/generation_config.json</c> applied, or
-    /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own).
+    /// <see cref="Default"/> when the folder has none (ids such as eos/pad/bos are ignored: BLIP passes its own; a
+    /// pad, bos or decoder_start id transformers fails on is refused).
     /// A file that cannot be used is a <see cref="ConfigException"/> naming its path and key, as a bad config.json is.</summary>
     public static GenerationOptions FromPretrained(string folder)
     {
