@@ -119,7 +119,7 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated JPEG (no end-of-image marker after its last scan).");
         }
 
-        var image = DecodePixels(codec, data, sourceName);
+        var image = DecodePixelsOrEndedStream(codec, data, sourceName);
         return options.ApplyExifOrientation
             ? ImageOrientation.Apply(image, ImageExifOrientation.Read(data, codec.EncodedFormat, sourceName))
             : image;
@@ -192,6 +192,24 @@ public static class ImageDecoder
         }
 
         return ImageBmpLayout.Mend(data, bmp) ?? data;
+    }
+
+    // Skia's pixels; where Skia refuses a PNG whose IDAT zlib stream stops after the last row's data (no final block
+    // or Adler-32), which Pillow reads, those of the same rows in a finished stream (ImagePngImageData). Skia's refusal
+    // is the check: a PNG it decodes is never inflated here.
+    private static RgbImage DecodePixelsOrEndedStream(SKCodec codec, ReadOnlySpan<byte> data, string sourceName)
+    {
+        try
+        {
+            return DecodePixels(codec, data, sourceName);
+        }
+        catch (ImageDecodeException) when (codec.EncodedFormat == SKEncodedImageFormat.Png && ImagePngImageData.EndStream(data) is { } ended)
+        {
+            using var endedData = SKData.CreateCopy(ended);
+            using var endedCodec = SKCodec.Create(endedData)
+                ?? throw new ImageDecodeException($"Image '{sourceName}' is a PNG whose image data cannot be decoded.");
+            return DecodePixels(endedCodec, ended, sourceName);
+        }
     }
 
     // Skia's pixels, except for the files whose PIL pixels it cannot give: 16-bit gray PNGs, 16-bit and RLE BMPs.

@@ -45,6 +45,11 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 tRNS, fcTL, fdAT; an iCCP without or with an unknown compression method; a zTXt/iTXt inflating past
                 MAX_TEXT_CHUNK, 1 MiB), a short tIME (no handler: read) and a second IHDR after the image data (libpng
                 refuses it, Pillow reads it).
+  zlib_*        an IDAT zlib stream damaged after the last row's data: cut before its Adler-32 (or half of it) or its
+                final block, or followed by bytes (all read by Pillow, which stops inflating once it has the rows; libpng
+                refused the cut ones), a wrong Adler-32 or a bad block header right after the rows (refused: zlib reads
+                them while it needs no output), the same in the next IDAT chunk or after a stored block's bytes (not
+                read); and cut or damaged before the last row (both refuse). Also interlaced and 16-bit gray.
 """
 import base64
 import hashlib
@@ -62,7 +67,7 @@ from PIL import Image, ImageOps
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from make_bmp_cases import pillow  # noqa: E402  (Pillow's decode SHA-256 or its exception)
-from make_image_fixtures import png_raw  # noqa: E402  (the hand-written PNG writer the image fixtures use)
+from make_image_fixtures import ADAM7, png_filter, png_raw  # noqa: E402  (the hand-written PNG writer the image fixtures use)
 from make_resample_cases import write_cases  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "..", "Blip.Engine.Tests", "Fixtures", "images", "decode_cases.json")
@@ -524,6 +529,51 @@ def late_chunk_orientation_cases():
     yield "orient_png_xmp_itxt_cut", png_with([(b"iTXt", b"XML:com.adobe.xmp\0\x01\0\0\0" + z[:-12])])
 
 
+def idat_stream_cases():
+    """A 3x3 RGB PNG (some also interlaced, one 16-bit gray) whose IDAT zlib stream is damaged after or before its last
+    row's data. Pillow's ZipDecoder inflates one IDAT chunk's bytes at a time into a row buffer and stops once it has
+    every row, but zlib reads on through what needs no output (an end-of-block code, block headers, the Adler-32), so a
+    stream cut there is read, while a wrong Adler-32 or a bad block header right after the rows is refused; one in the
+    next IDAT chunk, or after more inflated bytes, is never read."""
+    def rows(pix, interlace, bpp=3):
+        raw = b""
+        for x0, y0, dx, dy in (ADAM7 if interlace else [(0, 0, 1, 1)]):
+            sub = pix[y0::dy, x0::dx]
+            if sub.size:
+                raw += png_filter(np.ascontiguousarray(sub).reshape(sub.shape[0], -1).view(np.uint8), bpp)
+        return raw
+
+    def png(idats, interlace, depth=8, colour=2):
+        ihdr = struct.pack(">IIBBBBB", 3, 3, depth, colour, 0, 0, int(interlace))
+        return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + b"".join(png_chunk(b"IDAT", d) for d in idats) + png_chunk(b"IEND", b"")
+
+    def synced(raw):  # every row inflates from these bytes alone: no final block, no Adler-32
+        c = zlib.compressobj(9)
+        return c.compress(raw) + c.flush(zlib.Z_SYNC_FLUSH)
+
+    for interlace, tag in ((False, ""), (True, "_interlaced")):
+        raw = rows(pixels(3, 3, 3, 95), interlace)
+        z = zlib.compress(raw, 9)
+        wrong_adler = z[:-4] + bytes(b ^ 0xFF for b in z[-4:])
+        half = synced(raw[:len(raw) // 2])
+        yield f"zlib_adler_missing{tag}", png([z[:-4]], interlace)
+        yield f"zlib_cut_after_rows{tag}", png([synced(raw)], interlace)
+        yield f"zlib_cut_before_last_row{tag}", png([half], interlace)
+        if interlace:
+            continue
+        yield "zlib_adler_wrong", png([wrong_adler], interlace)
+        yield "zlib_bad_block_after_rows", png([synced(raw) + b"\xff\xff"], interlace)
+        stored = synced(raw) + b"\0\x03\0\xfc\xff" + b"abc"  # a stored block of 3 bytes past the rows
+        yield "zlib_adler_half", png([z[:-2]], interlace)
+        yield "zlib_trailing_bytes", png([z + b"junk"], interlace)
+        yield "zlib_adler_wrong_in_next_idat", png([wrong_adler[:-4], wrong_adler[-4:]], interlace)
+        yield "zlib_bad_block_in_next_idat", png([synced(raw), b"\xff\xff"], interlace)
+        yield "zlib_stored_bytes_then_bad_block", png([stored + b"\xff\xff"], interlace)
+        yield "zlib_stored_bytes_then_cut", png([stored], interlace)
+        yield "zlib_bad_block_before_last_row", png([half + b"\xff\xff" + bytes(20)], interlace)
+    gray16 = rows(np.random.default_rng(96).integers(0, 600, (3, 3)).astype(">u2"), False, bpp=2)
+    yield "zlib_cut_after_rows_gray16", png([synced(gray16)], False, depth=16, colour=0)
+
 def transposed(data):
     """What transformers' load_image gives: ImageOps.exif_transpose(Image.open(...)).convert("RGB") (SHA-256 or error)."""
     try:
@@ -556,6 +606,8 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in late_chunk_orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
+    for name, data in idat_stream_cases():
+        cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
 

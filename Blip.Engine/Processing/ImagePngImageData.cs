@@ -1,0 +1,92 @@
+// A PNG's IDAT zlib stream that stops after the last row's data (cut before its final block or its Adler-32): Pillow's
+// ZipDecoder stops inflating once it has every row and reads such a file; libpng, under Skia, meets the IEND with
+// the stream unfinished and refuses it ("ErrorInInput"). Hand-written: the rows are inflated with .NET's zlib,
+// exactly as many bytes as the image needs, and deflated again into one IDAT whole with its end and Adler-32.
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.IO.Hashing;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>Ends a PNG's image data stream that Pillow reads whole but libpng finds unfinished.</summary>
+internal static class ImagePngImageData
+{
+    private static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7 =
+        [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+
+    /// <summary>
+    /// The data with its first run of IDAT chunks replaced by one IDAT holding the image's rows in a finished zlib
+    /// stream, or null: only where every row inflates and what follows them inflates on, or ends, without a zlib
+    /// error (a wrong Adler-32 or a bad block right after the rows, which Pillow refuses too, gives null). Called only
+    /// once Skia has refused the file, so a whole PNG is never inflated twice.
+    /// </summary>
+    public static byte[]? EndStream(ReadOnlySpan<byte> png)
+    {
+        if (!ImagePngHeader.TryRead(png, out _) || RowBytes(png) is not { } size) return null;
+        int first = FirstImageData(png);
+        if (first < 0) return null;
+        var (stream, after) = Gather(png, first);
+        var rows = new byte[size];
+        try
+        {
+            using var zlib = new ZLibStream(new MemoryStream(stream), CompressionMode.Decompress);
+            if (zlib.ReadAtLeast(rows, rows.Length, throwOnEndOfStream: false) < rows.Length) return null; // a row is missing
+            _ = zlib.Read(new byte[1]); // past the rows: a zlib error here is Pillow's too (it reads on while no output is needed)
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+
+        using var deflated = new MemoryStream();
+        using (var zlib = new ZLibStream(deflated, CompressionLevel.Fastest, leaveOpen: true)) zlib.Write(rows);
+        byte[] idat = [0, 0, 0, 0, .. "IDAT"u8, .. deflated.ToArray(), 0, 0, 0, 0];
+        BinaryPrimitives.WriteUInt32BigEndian(idat, (uint)(idat.Length - 12));
+        BinaryPrimitives.WriteUInt32BigEndian(idat.AsSpan(idat.Length - 4), Crc32.HashToUInt32(idat.AsSpan(4, idat.Length - 8)));
+        byte[] tail = after < png.Length ? png[after..].ToArray() : [0, 0, 0, 0, .. "IEND"u8, 0xAE, 0x42, 0x60, 0x82];
+        return [.. png[..first], .. idat, .. tail];
+    }
+
+    // The bytes of filtered rows the IHDR asks for (a filter byte per row of each Adam7 pass), or null when the
+    // header is not one of the PNG specification's colour types and depths or the size passes an array's.
+    private static int? RowBytes(ReadOnlySpan<byte> png)
+    {
+        long width = BinaryPrimitives.ReadUInt32BigEndian(png[16..]), height = BinaryPrimitives.ReadUInt32BigEndian(png[20..]);
+        int depth = png[24], channels = png[25] switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
+        if (channels == 0 || depth is not (1 or 2 or 4 or 8 or 16) || png.Length < 29 || png[28] > 1) return null;
+        long total = 0;
+        foreach (var (x0, y0, dx, dy) in png[28] == 1 ? Adam7 : [(0, 0, 1, 1)])
+        {
+            long w = (width - x0 + dx - 1) / dx, h = (height - y0 + dy - 1) / dy;
+            if (w > 0 && h > 0) total += h * (1 + ((w * channels * depth) + 7) / 8);
+        }
+
+        return total > 0 && total <= Array.MaxLength ? (int)total : null;
+    }
+
+    private static int FirstImageData(ReadOnlySpan<byte> png)
+    {
+        for (long pos = 8; pos + 8 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
+        {
+            if (png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8)) return (int)pos;
+        }
+
+        return -1;
+    }
+
+    // The IDAT bodies of the run starting at first, joined (a body cut by the end of the data as far as it goes, as
+    // Pillow reads it), and where the chunk after the run starts.
+    private static (byte[] Stream, int After) Gather(ReadOnlySpan<byte> png, int first)
+    {
+        using var stream = new MemoryStream();
+        long pos = first;
+        while (pos + 8 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
+        {
+            long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            stream.Write(png[(int)(pos + 8)..(int)Math.Min(png.Length, pos + 8 + length)]);
+            pos += 12 + length;
+        }
+
+        return (stream.ToArray(), (int)Math.Min(pos, png.Length));
+    }
+}
