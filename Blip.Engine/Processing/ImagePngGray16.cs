@@ -10,7 +10,8 @@ namespace Blip.Engine.Processing;
 /// <summary>Decodes PNGs of colour type 0, bit depth 16 (PNG specification, sections 9 and 8.2).</summary>
 internal static class ImagePngGray16
 {
-    private static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7 =
+    /// <summary>The seven Adam7 passes: first column and row, column and row steps (PNG specification, 8.2).</summary>
+    internal static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7 =
         [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
 
     public static RgbImage Decode(ReadOnlySpan<byte> png, string sourceName)

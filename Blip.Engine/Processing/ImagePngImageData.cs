@@ -11,9 +11,6 @@ namespace Blip.Engine.Processing;
 /// <summary>Ends a PNG's image data stream that Pillow reads whole but libpng finds unfinished.</summary>
 internal static class ImagePngImageData
 {
-    private static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7 =
-        [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
-
     /// <summary>
     /// The data with its first run of IDAT chunks replaced by one IDAT holding the image's rows in a finished zlib
     /// stream, or null: only where every row inflates and what follows them inflates on, or ends, without a zlib
@@ -55,7 +52,7 @@ internal static class ImagePngImageData
         int depth = png[24], channels = png[25] switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
         if (channels == 0 || depth is not (1 or 2 or 4 or 8 or 16) || png.Length < 29 || png[28] > 1) return null;
         long total = 0;
-        foreach (var (x0, y0, dx, dy) in png[28] == 1 ? Adam7 : [(0, 0, 1, 1)])
+        foreach (var (x0, y0, dx, dy) in png[28] == 1 ? ImagePngGray16.Adam7 : [(0, 0, 1, 1)])
         {
             long w = (width - x0 + dx - 1) / dx, h = (height - y0 + dy - 1) / dy;
             if (w > 0 && h > 0) total += h * (1 + ((w * channels * depth) + 7) / 8);
