@@ -57,4 +57,37 @@ public class GenerationConfigCaseTests
         else
             TensorAssert.AllClose(tensor(c.Scores), tensor(result.SequenceScores!.ToArray()), 1e-4, 1e-6, $"{c.Name} scores");
     }
+
+    // transformers 5.12.1 on the tiny captioning prompts (input length 11): a float min_new_tokens m gives the float
+    // min_length m + 11, refused where above 0 ('`min_length` has to be a non-negative integer, but is 10.0', '... is 1.0');
+    // -11.0 builds no processor and gives the ids of {"max_new_tokens": 4}.
+    private static readonly long[][] PromptMaxNew4 =
+        [[1038, 1000, 1001, 1002, 102, 0, 0, 0, 0, 0, 0, 624, 102], [1038, 1003, 1004, 1005, 1006, 1007, 1000, 1008, 1009, 1010, 999, 102, 0]];
+
+    [TestCase("-1.0")]
+    [TestCase("-10.0")]
+    [TestCase("-10.5")]
+    public void Float_min_new_tokens_is_refused_where_it_plus_the_prompt_is_above_0(string minNew)
+    {
+        using var scope = NewDisposeScope();
+        var options = GenerationOptions.Parse($"{{\"max_new_tokens\": 4, \"min_new_tokens\": {minNew}}}");
+        using var tiny = new TinyFixtures();
+        var e = Assert.Throws<ArgumentException>(() =>
+            TransformersParityTests.Run(new GenerationCase("prompt", "captioning", "prompt", options), tiny).Dispose());
+        Assert.That(e!.ParamName, Is.EqualTo(nameof(GenerationOptions.MinNewTokens)), e.Message);
+    }
+
+    [TestCase("{\"max_new_tokens\": 4, \"min_new_tokens\": -11.0}", null)]
+    [TestCase("{\"max_new_tokens\": 4, \"min_new_tokens\": -1.0}", 0)]
+    [TestCase("{\"max_new_tokens\": 4, \"min_new_tokens\": -1}", null)]
+    public void Min_new_tokens_at_or_below_minus_the_prompt_gives_transformers_ids(string config, int? overridden)
+    {
+        using var scope = NewDisposeScope();
+        var options = GenerationOptions.Parse(config);
+        // Setting MinNewTokens replaces the file's float, and with it the refusal.
+        if (overridden is { } n) options = options with { MinNewTokens = n };
+        using var tiny = new TinyFixtures();
+        using var result = TransformersParityTests.Run(new GenerationCase("prompt", "captioning", "prompt", options), tiny);
+        TensorAssert.Equal(tensor(PromptMaxNew4.SelectMany(r => r).ToArray(), 2, 13), result.Sequences, config);
+    }
 }

@@ -36,6 +36,8 @@ internal static class GenerationIntFields
             // With max_new_tokens, transformers replaces max_length by an int (max_new_tokens + the prompt's length).
             MaxLength = Get("max_length") is { } ml ? MaxLength(ml, beamSearch && maxNew is null, source) : o.MaxLength,
             MinNewTokens = minNew is { } n ? MinNewTokens(n, source) : o.MinNewTokens,
+            // After MinNewTokens, whose init clears it: a float at or below -1, refused at generate() for a longer input.
+            FloatMinNewTokens = minNew is { IsFloat: true } f ? f.Value : o.FloatMinNewTokens,
             // With min_new_tokens, transformers replaces min_length by min_new_tokens + the prompt's length.
             MinLength = Get("min_length") is { } l && (minNew is null || !l.IsFloat)
                 ? OnAbove0(l, "min_length", "MinLengthLogitsProcessor", source) : o.MinLength,
@@ -52,7 +54,11 @@ internal static class GenerationIntFields
             "(a float fails inside generate(): repeat_interleave() refuses it)")
         : AsInt(n, "num_beams", source);
 
-    private static int Returned(Number n, bool beamSearch, string source) => n.IsFloat && (beamSearch || n.Value != 1)
+    // Without beams transformers expands the inputs by max(num_beams, num_return_sequences) and uses it nowhere else, so
+    // 0, false, 0.0 and below give one sequence per input, as 1 does. With beams it slices the beams by it: 0 keeps none
+    // and fails (max() of an empty tensor), which Validate refuses; a float fails (slice indices).
+    private static int Returned(Number n, bool beamSearch, string source) => !beamSearch && n.Value <= 0 ? 1
+        : n.IsFloat && (beamSearch || n.Value != 1)
         ? throw Refused(source, "num_return_sequences", n, "transformers expands the inputs or slices the beams by it, " +
             "which fails on a float other than 1.0 without beams (repeat_interleave(), slice indices)")
         : AsInt(n, "num_return_sequences", source);
@@ -67,12 +73,15 @@ internal static class GenerationIntFields
             "least one token long, and refuses it ('Input length of input_ids is 1, but `max_length` is set to True')")
         : Length(n, "max_length", beamSearch, source);
 
-    // transformers adds the prompt's length (at least BLIP's bos) and hands the float min_length to MinLengthLogitsProcessor,
-    // which refuses it from 0.0 up; a float below -1 would be off there, and is refused here as a negative int is.
-    private static int MinNewTokens(Number n, string source) => n.IsFloat
+    // transformers sets min_length to min_new_tokens plus the input's length (at least BLIP's bos) and builds its
+    // MinLengthLogitsProcessor only above 0, where it refuses a float ('`min_length` has to be a non-negative integer, but
+    // is 6.0'); a negative int gives a min_length below the input's length, which forbids nothing, as 0 does, and both still
+    // replace min_length. A float above -1 is refused for every input; one at or below -1 forbids nothing, and is refused
+    // by TextGenerator where the input is longer than minus it (FloatMinNewTokens).
+    private static int MinNewTokens(Number n, string source) => n.IsFloat && n.Value > -1
         ? throw Refused(source, "min_new_tokens", n, "transformers' MinLengthLogitsProcessor takes min_new_tokens plus the " +
             "prompt's length only as an int ('`min_length` has to be a non-negative integer, but is 6.0')")
-        : AsInt(n, "min_new_tokens", source);
+        : n.Value < 0 ? 0 : AsInt(n, "min_new_tokens", source);
 
     // The processor is built only above 0, and then takes only an int.
     private static int OnAbove0(Number n, string key, string processor, string source) => !n.IsFloat ? AsInt(n, key, source)

@@ -36,7 +36,18 @@ public sealed record GenerationOptions
 
     /// <summary>When set, the end token is forbidden until this many new tokens; it wins over <see cref="MinLength"/>
     /// (min_length = prompt + this, as transformers' <c>_prepare_generated_length</c>). Default null.</summary>
-    public int? MinNewTokens { get; init; }
+    public int? MinNewTokens
+    {
+        get => minNewTokens;
+        init { minNewTokens = value; FloatMinNewTokens = null; }
+    }
+
+    private readonly int? minNewTokens;
+
+    /// <summary>A float min_new_tokens of generation_config.json at or below -1, read as a <see cref="MinNewTokens"/> of 0:
+    /// transformers refuses it at generate() where it plus the input's length is above 0 (a float min_length). Setting
+    /// <see cref="MinNewTokens"/> clears it.</summary>
+    internal double? FloatMinNewTokens { get; init; }
 
     /// <summary>Beams; 1 is greedy search or sampling. Default 1.</summary>
     public int NumBeams { get; init; } = 1;

@@ -38,6 +38,10 @@ public static class TextGenerator
         if (maxLength <= input.Length)
             throw GenerationOptions.Invalid(nameof(GenerationOptions.MaxLength),
                 $"({maxLength}) must exceed the input length ({input.Length}, bos and prompt), as transformers requires; set MaxNewTokens to count new tokens only");
+        if (options.FloatMinNewTokens is { } floatMinNew && floatMinNew + input.Length > 0)
+            throw GenerationOptions.Invalid(nameof(GenerationOptions.MinNewTokens),
+                $"is the float {floatMinNew:R} of generation_config.json: transformers adds the input length ({input.Length}) and " +
+                $"its MinLengthLogitsProcessor refuses the float sum ('`min_length` has to be a non-negative integer, but is {floatMinNew + input.Length:R}')");
         var processors = LogitsProcessorList.Create(options, stop, input.Length);
         // On the ids' device: libtorch refuses a CPU generator for CUDA probabilities in multinomial.
         using var sampler = options.DoSample && options.Seed is { } seed ? new Generator((ulong)seed, inputIds.device) : null;

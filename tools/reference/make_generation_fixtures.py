@@ -121,6 +121,14 @@ CONFIG_CASES = [
     ("constraints", "[]", ""), ("dola_layers", "[]", ""), ("forced_bos_token_id", "[]", "", UNSUPPORTED),
     ("forced_eos_token_id", "[]", ""), ("max_time", "[]", ""), ("penalty_alpha", "[]", ""), ("prompt_lookup_num_tokens", "[]", ""),
     ("watermarking_config", "[]", ""), ("min_p", "[]", SAMPLE), ("top_h", "[]", SAMPLE),
+    # Ints at and below 0: num_return_sequences 0 or less is one sequence per input without beams (inputs are expanded by
+    # max(num_beams, it)); min_new_tokens below 0 gives a min_length below the input's length (nothing forbidden), still
+    # replacing min_length; a float one is refused where it plus the input's length (1 here) is above 0.
+    ("num_return_sequences", "0", ""), ("num_return_sequences", "0", SAMPLE), ("num_return_sequences", "0", BEAMS),
+    ("num_return_sequences", "-1", ""), ("num_return_sequences", "-1.0", SAMPLE), ("num_return_sequences", "-1", BEAMS),
+    ("num_return_sequences", "false", BEAMS),
+    ("min_new_tokens", "-1", ""), ("min_new_tokens", "-1", BEAMS), ("min_new_tokens", "-3", '"min_length": 6'),
+    ("min_new_tokens", "-1.0", '"min_length": 6'), ("min_new_tokens", "-2.5", BEAMS), ("min_new_tokens", "-0.5", ""),
 ]
 
 
@@ -128,17 +136,9 @@ CONFIG_CASES = [
 FLOAT_FIELDS = {"temperature", "top_p", "repetition_penalty", "length_penalty"}
 # Files transformers accepts that Blip.Engine refuses on purpose: (key, value, mode) -> why.
 ENGINE_REFUSES = {
-    ("num_return_sequences", "false", ""): "transformers returns one sequence per input for 0 (false) returned sequences; "
-                                           "Blip.Engine refuses 0 as it refuses the int 0",
-    ("num_return_sequences", "false", SAMPLE): "transformers returns one sequence per input for 0 (false) returned "
-                                               "sequences; Blip.Engine refuses 0 as it refuses the int 0",
-    ("num_return_sequences", "0.0", ""): "transformers returns one sequence per input for 0.0 returned sequences; "
-                                         "Blip.Engine refuses a float here other than 1.0 (and the int 0)",
-    ("min_new_tokens", "-1.0", ""): "transformers builds no processor from a min_length of -1.0 + 1 (BLIP's one-token "
-                                    "prompt); Blip.Engine refuses every float min_new_tokens (0.0 and above are refused "
-                                    "by transformers) and a negative one",
+    ("num_return_sequences", "-1", BEAMS): "transformers slices the beams by it and returns num_beams - 1 sequences per "
+                                           "input; Blip.Engine refuses a negative num_return_sequences with beams",
 }
-
 
 def engine_refuses(key: str, value: str, mode: str, accepted: bool) -> str | None:
     """Why Blip.Engine refuses a file transformers accepted: a bool or a string in a float field (transformers reads a
@@ -175,7 +175,7 @@ def config_cases(models, inputs) -> list[str]:
             case["ids"] = out.sequences.tolist()
             if beams:
                 case["scores"] = [float(s) for s in out.sequences_scores.to(torch.float32)]
-        except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError) as e:
+        except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
             case["refused"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
         if (why := engine_refuses(key, value, mode, "ids" in case)) is not None:
             case["engine_refuses"] = why
@@ -251,7 +251,8 @@ def main() -> None:
                                  "generate(pixel_values, generation_config=GenerationConfig.from_pretrained(folder), "
                                  "return_dict_in_generate=True) on the tiny captioning model's two images (after "
                                  "torch.manual_seed(seed) where it samples): ids (and beam scores), or refused (the "
-                                 "first line of its ValueError, TypeError, IndexError, ZeroDivisionError or AttributeError). "
+                                 "first line of its ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError or "
+                                 "RuntimeError). "
                                  "engine_refuses: why Blip.Engine refuses the file (a ConfigException naming field) "
                                  "although transformers accepted it; "
                                  "unsupported: transformers applies an option Blip.Engine does not implement, which "
