@@ -179,10 +179,7 @@ internal static class ImagePngChunks
         {
             length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
             if (length < 4 || pos + 12 + length > png.Length) return null; // ImagePngChunkRules / BrokenTail judge it
-            byte[] chunk = [0, 0, 0, 0, .. "IDAT"u8, .. png.Slice((int)pos + 12, (int)length - 4), 0, 0, 0, 0];
-            BinaryPrimitives.WriteUInt32BigEndian(chunk, (uint)(length - 4));
-            BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(chunk.Length - 4), Crc32.HashToUInt32(chunk.AsSpan(4, chunk.Length - 8)));
-            output.AddRange(chunk);
+            output.AddRange(Chunk("IDAT"u8, png.Slice((int)pos + 12, (int)length - 4)));
         }
 
         if (output.Count == Math.Min(pos, png.Length)) return null; // no fdAT first
@@ -190,8 +187,19 @@ internal static class ImagePngChunks
         return [.. output];
     }
 
-    // Where the first IDAT chunk starts; null when the chunks before it are not whole.
-    private static long? ImageData(ReadOnlySpan<byte> png)
+    /// <summary>A whole chunk of <paramref name="type"/> holding <paramref name="body"/>: length, type, body, CRC.</summary>
+    internal static byte[] Chunk(ReadOnlySpan<byte> type, ReadOnlySpan<byte> body)
+    {
+        var chunk = new byte[12 + body.Length];
+        BinaryPrimitives.WriteInt32BigEndian(chunk, body.Length);
+        type.CopyTo(chunk.AsSpan(4));
+        body.CopyTo(chunk.AsSpan(8));
+        BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + body.Length), Crc32.HashToUInt32(chunk.AsSpan(4, 4 + body.Length)));
+        return chunk;
+    }
+
+    /// <summary>Where the first IDAT chunk starts; null when there is none (or the chunks before it are not whole).</summary>
+    internal static long? ImageData(ReadOnlySpan<byte> png)
     {
         for (long pos = 8; pos + 8 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
         {

@@ -4,7 +4,6 @@
 // exactly as many bytes as the image needs, and deflated again into one IDAT whole with its end and Adler-32.
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.IO.Hashing;
 
 namespace Blip.Engine.Processing;
 
@@ -20,8 +19,8 @@ internal static class ImagePngImageData
     public static byte[]? EndStream(ReadOnlySpan<byte> png)
     {
         if (!ImagePngHeader.TryRead(png, out _) || RowBytes(png) is not { } size) return null;
-        int first = FirstImageData(png);
-        if (first < 0) return null;
+        if (ImagePngChunks.ImageData(png) is not { } start) return null;
+        int first = (int)start;
         var (stream, after) = Gather(png, first);
         var rows = new byte[size];
         try
@@ -37,9 +36,7 @@ internal static class ImagePngImageData
 
         using var deflated = new MemoryStream();
         using (var zlib = new ZLibStream(deflated, CompressionLevel.Fastest, leaveOpen: true)) zlib.Write(rows);
-        byte[] idat = [0, 0, 0, 0, .. "IDAT"u8, .. deflated.ToArray(), 0, 0, 0, 0];
-        BinaryPrimitives.WriteUInt32BigEndian(idat, (uint)(idat.Length - 12));
-        BinaryPrimitives.WriteUInt32BigEndian(idat.AsSpan(idat.Length - 4), Crc32.HashToUInt32(idat.AsSpan(4, idat.Length - 8)));
+        byte[] idat = ImagePngChunks.Chunk("IDAT"u8, deflated.ToArray());
         byte[] tail = after < png.Length ? png[after..].ToArray() : [0, 0, 0, 0, .. "IEND"u8, 0xAE, 0x42, 0x60, 0x82];
         return [.. png[..first], .. idat, .. tail];
     }
@@ -59,16 +56,6 @@ internal static class ImagePngImageData
         }
 
         return total > 0 && total <= Array.MaxLength ? (int)total : null;
-    }
-
-    private static int FirstImageData(ReadOnlySpan<byte> png)
-    {
-        for (long pos = 8; pos + 8 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
-        {
-            if (png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8)) return (int)pos;
-        }
-
-        return -1;
     }
 
     // The IDAT bodies of the run starting at first, joined (a body cut by the end of the data as far as it goes, as

@@ -3,7 +3,6 @@
 // entry. Padding PLTE with black up to the bit depth's 2^n entries (PNG specification, section 11.2.3)
 // before Skia reads it gives PIL's colours.
 using System.Buffers.Binary;
-using System.IO.Hashing;
 
 namespace Blip.Engine.Processing;
 
@@ -53,10 +52,8 @@ internal static class ImagePngPalette
     // The chunk at `pos` (a PLTE of `length` bytes) rewritten with `padded` bytes, zeros after the file's.
     private static byte[] WithPalette(ReadOnlySpan<byte> png, int pos, int length, int padded)
     {
-        var chunk = new byte[12 + padded];
-        BinaryPrimitives.WriteInt32BigEndian(chunk, padded);
-        png.Slice(pos + 4, 4 + length).CopyTo(chunk.AsSpan(4));                       // "PLTE" + entries
-        BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + padded), Crc32.HashToUInt32(chunk.AsSpan(4, 4 + padded)));
-        return [.. png[..pos], .. chunk, .. png[(pos + 12 + length)..]];
+        var entries = new byte[padded];
+        png.Slice(pos + 8, length).CopyTo(entries);
+        return [.. png[..pos], .. ImagePngChunks.Chunk("PLTE"u8, entries), .. png[(pos + 12 + length)..]];
     }
 }
