@@ -1,6 +1,7 @@
 // Image bytes → RgbImage, equal to PIL's Image.open(...).convert("RGB"): SkiaSharp decodes
 // (libpng / libjpeg-turbo / libwebp, as Pillow uses), then the few places where PIL's mode
 // conversion differs from Skia's are done here (16-bit PNGs, 16-bit and RLE BMPs).
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using SkiaSharp;
 
@@ -91,7 +92,33 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is empty (0 bytes).");
         }
 
-        data = Prepare(data, sourceName);
+        data = Prepare(data, sourceName, out var firstFrame);
+        var format = SKEncodedImageFormat.Png; // a first frame comes only from a PNG
+        var image = firstFrame is { } box
+            ? DecodeFirstFrame(data, box, sourceName, options)
+            : DecodeEncoded(data, sourceName, options, out format);
+        return options.ApplyExifOrientation
+            ? ImageOrientation.Apply(image, ImageExifOrientation.Read(data, format, sourceName))
+            : image;
+    }
+
+    // Pillow decodes the image data into the first frame's region of a zero canvas (ImagePngFirstFrame).
+    private static RgbImage DecodeFirstFrame(ReadOnlySpan<byte> data, ImagePngFrameBox box, string sourceName, ImageDecodeOptions options)
+    {
+        long width = BinaryPrimitives.ReadUInt32BigEndian(data[16..]), height = BinaryPrimitives.ReadUInt32BigEndian(data[20..]);
+        if (width * height > options.MaxPixels)
+        {
+            throw new ImageDecodeException(
+                $"Image '{sourceName}' claims {width}x{height} = {width * height} pixels; the limit is {options.MaxPixels} (ImageDecodeOptions.MaxPixels).");
+        }
+
+        var frame = DecodeEncoded(ImagePngFirstFrame.Extract(data, box), sourceName, options, out _);
+        return ImagePngFirstFrame.Place(frame, box, (int)width, (int)height, ImagePngFirstFrame.ZeroColour(data), data[28] == 1);
+    }
+
+    // Skia's decode of the prepared data, checked against the formats Pillow reads and the size limit.
+    private static RgbImage DecodeEncoded(ReadOnlySpan<byte> data, string sourceName, ImageDecodeOptions options, out SKEncodedImageFormat format)
+    {
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new ImageDecodeException(
@@ -119,24 +146,22 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated JPEG (no end-of-image marker after its last scan).");
         }
 
-        var image = DecodePixelsOrEndedStream(codec, data, sourceName);
-        return options.ApplyExifOrientation
-            ? ImageOrientation.Apply(image, ImageExifOrientation.Read(data, codec.EncodedFormat, sourceName))
-            : image;
+        format = codec.EncodedFormat;
+        return DecodePixelsOrEndedStream(codec, data, sourceName);
     }
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks or chunk
     // bodies, a cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT
     // CRC, APNG frame data as the only image data, an IHDR after the image data, a GIF without its last block
     // terminator, a short PNG palette, a BMP without its last row's padding).
-    private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName)
+    private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName, out ImagePngFrameBox? firstFrame)
     {
         if ((ImagePngChunks.BrokenHeader(data) ?? ImagePngChunks.BrokenTail(data)) is { } broken)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a broken PNG file: {broken} (Pillow refuses it too).");
         }
 
-        if (ImagePngChunkRules.Refusal(data) is { } rule)
+        if (ImagePngChunkRules.Refusal(data, out firstFrame) is { } rule)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a PNG that Pillow refuses: {rule}.");
         }

@@ -26,23 +26,27 @@ internal static class ImagePngChunkRules
         public long? Sequence;
         public long? Frames;
         public bool HasFrameBox, FrameBoxIsWhole = true;
+        public ImagePngFrameBox FrameBox;
         public long TextMemory;
     }
 
-    /// <summary>Pillow's complaint, or null (also for data that is not a PNG; cut chunks are ImagePngChunks' to judge).</summary>
-    public static string? Refusal(ReadOnlySpan<byte> png) => Walk(png, out _);
+    /// <summary>Pillow's complaint, or null (also for data that is not a PNG; cut chunks are ImagePngChunks' to judge).
+    /// <paramref name="firstFrame"/> is the last fcTL frame before the image data where it is not the whole image:
+    /// chunk_IDAT makes it the decoder's tile, so the image data fills only that region (ImagePngFirstFrame).</summary>
+    public static string? Refusal(ReadOnlySpan<byte> png, out ImagePngFrameBox? firstFrame) => Walk(png, out _, out firstFrame);
 
     /// <summary>Where Pillow stops reading chunks to give the first frame: the fcTL after the image data in an
     /// animated PNG, else the end of the data (ImagePngText reads no further).</summary>
     public static long FirstFrameEnd(ReadOnlySpan<byte> png)
     {
-        _ = Walk(png, out long end);
+        _ = Walk(png, out long end, out _);
         return end;
     }
 
-    private static string? Walk(ReadOnlySpan<byte> png, out long end)
+    private static string? Walk(ReadOnlySpan<byte> png, out long end, out ImagePngFrameBox? firstFrame)
     {
         end = png.Length;
+        firstFrame = null;
         if (!ImagePngHeader.TryRead(png, out _)) return null;
         var s = new PngState();
         bool afterImage = false, animated = false;
@@ -64,7 +68,11 @@ internal static class ImagePngChunkRules
             {
                 // chunk_IDAT: without a frame box the image data is the default image, outside the animation.
                 if (s.HasFrameBox && !s.FrameBoxIsWhole)
-                    return $"its first fcTL frame is not the whole image: Pillow decodes the image data into that region";
+                {
+                    if (s.FrameBox.Width == 0 || s.FrameBox.Height == 0)
+                        return $"its first fcTL frame is {s.FrameBox.Width}x{s.FrameBox.Height} (Pillow: ValueError: tile cannot extend outside image)";
+                    firstFrame = s.FrameBox;
+                }
                 animated = (s.Frames ?? 1) + (s.Frames is not null && !s.HasFrameBox ? 1 : 0) > 1;
                 afterImage = true;
             }
@@ -196,7 +204,9 @@ internal static class ImagePngChunkRules
         long w = BinaryPrimitives.ReadUInt32BigEndian(b[4..]), h = BinaryPrimitives.ReadUInt32BigEndian(b[8..]);
         long x = BinaryPrimitives.ReadUInt32BigEndian(b[12..]), y = BinaryPrimitives.ReadUInt32BigEndian(b[16..]);
         if (x + w > s.Width || y + h > s.Height) return "puts its frame outside the image (Pillow: SyntaxError: APNG contains invalid frames)";
+        if (s.Width > int.MaxValue || s.Height > int.MaxValue) return $"belongs to a {s.Width}x{s.Height} image, too large to decode";
         (s.HasFrameBox, s.FrameBoxIsWhole) = (true, (x, y, w, h) == (0, 0, s.Width, s.Height));
+        s.FrameBox = new ImagePngFrameBox((int)x, (int)y, (int)w, (int)h); // inside the IHDR size, which Skia bounds
         return null;
     }
 

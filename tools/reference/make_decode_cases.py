@@ -39,12 +39,15 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
   apng_*        animated PNGs: convert("RGB") gives the IDAT image (also when it is not a frame); chunks after it are
                 read up to the next fcTL in an animated file, to IEND otherwise (one frame, acTL of 0 frames, no acTL),
                 where an fcTL/fdAT out of sequence or outside the image raises; a short acTL raises; a first frame smaller
-                than the image is decoded into that region (here: refused); fdAT chunks without an IDAT are the image.
+                than the image is decoded into that region (apng_sub_frame_*: the rest black, or palette entry 0;
+                an interlaced one at the top left; a zero-sized one refused); fdAT chunks without an IDAT are the image.
   png_short_*, png_iccp_*, png_*_over_max_text_chunk
                 chunk bodies PngStream's handlers raise on before or after the image data (short pHYs, gAMA, cHRM, sRGB,
                 tRNS, fcTL, fdAT; an iCCP without or with an unknown compression method; a zTXt/iTXt inflating past
                 MAX_TEXT_CHUNK, 1 MiB), a short tIME (no handler: read) and a second IHDR after the image data (libpng
                 refuses it, Pillow reads it).
+  zlib_rows_then_*, zlib_ended_then_*, zlib_end_in_second_idat_*
+                rows complete in the first IDAT chunk(s), garbage, deflate data or a bad CRC in a later one (all read).
   zlib_*        an IDAT zlib stream damaged after the last row's data: cut before its Adler-32 (or half of it) or its
                 final block, or followed by bytes (all read by Pillow, which stops inflating once it has the rows; libpng
                 refused the cut ones), a wrong Adler-32 or a bad block header right after the rows (refused: zlib reads
@@ -574,6 +577,92 @@ def idat_stream_cases():
     gray16 = rows(np.random.default_rng(96).integers(0, 600, (3, 3)).astype(">u2"), False, bpp=2)
     yield "zlib_cut_after_rows_gray16", png([synced(gray16)], False, depth=16, colour=0)
 
+def filtered_rows(pix, interlace, bpp):
+    """The filtered rows of pix (HxWxC, uint8 or >u2), pass by pass when interlaced, as the PNG specification lays them out."""
+    raw = b""
+    for x0, y0, dx, dy in (ADAM7 if interlace else [(0, 0, 1, 1)]):
+        sub = pix[y0::dy, x0::dx]
+        if sub.size:
+            raw += png_filter(np.ascontiguousarray(sub).reshape(sub.shape[0], -1).view(np.uint8), bpp)
+    return raw
+
+
+def png_file(w, h, chunks, depth=8, colour=2, interlace=False):
+    """Signature, IHDR and the given whole chunks, then IEND."""
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, int(interlace))
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + b"".join(chunks) + png_chunk(b"IEND", b"")
+
+
+def sub_frame_cases():
+    """A 4x3 APNG (or plain PNG) whose first fcTL, before the image data, names a smaller frame, with image data of the
+    frame's size: Pillow's chunk_IDAT makes the frame box the decoder's tile, so the rows fill that region of a canvas
+    Image.core.new left zero (black; palette index 0 in mode P). Dispose and blend ops do not touch the first frame."""
+    actl = lambda n: png_chunk(b"acTL", struct.pack(">II", n, 0))  # noqa: E731
+    fctl = lambda seq, w, h, x=0, y=0, dispose=0, blend=0: png_chunk(  # noqa: E731
+        b"fcTL", struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, dispose, blend))
+    idat = lambda w, h, seed, c=3, interlace=False, depth=8: png_chunk(b"IDAT", zlib.compress(filtered_rows(  # noqa: E731
+        pixels(w, h, c, seed) if depth == 8 else np.random.default_rng(seed).integers(0, 700, (h, w, c)).astype(">u2"),
+        interlace, c * depth // 8), 9))
+    fdat = lambda seq, w, h, seed: png_chunk(b"fdAT", struct.pack(">I", seq) + zlib.compress(filtered_rows(pixels(w, h, 3, seed), False, 3), 9))  # noqa: E731
+    second = fctl(1, 4, 3) + fdat(2, 4, 3, 111)
+    yield "apng_sub_frame_2x2_at_origin", png_file(4, 3, [actl(2), fctl(0, 2, 2), idat(2, 2, 100), second])
+    yield "apng_sub_frame_2x2_at_1_1", png_file(4, 3, [actl(2), fctl(0, 2, 2, 1, 1), idat(2, 2, 101), second])
+    yield "apng_sub_frame_one_row", png_file(4, 3, [actl(2), fctl(0, 3, 1, 1, 2), idat(3, 1, 102), second])
+    yield "apng_sub_frame_past_right_edge", png_file(4, 3, [actl(2), fctl(0, 2, 2, 3, 0), idat(2, 2, 103), second])
+    yield "apng_sub_frame_past_bottom_edge", png_file(4, 3, [actl(2), fctl(0, 2, 2, 0, 2), idat(2, 2, 103), second])
+    yield "apng_sub_frame_zero_width", png_file(4, 3, [actl(2), fctl(0, 0, 2, 1, 1), idat(1, 2, 104), second])
+    yield "apng_sub_frame_dispose_background", png_file(4, 3, [actl(2), fctl(0, 2, 2, 1, 1, dispose=1), idat(2, 2, 101), second])
+    yield "apng_sub_frame_dispose_previous_blend_over", png_file(4, 3, [actl(2), fctl(0, 2, 2, 1, 1, dispose=2, blend=1), idat(2, 2, 101), second])
+    yield "apng_sub_frame_one_frame", png_file(4, 3, [actl(1), fctl(0, 2, 2, 1, 1), idat(2, 2, 101)])
+    yield "png_sub_frame_without_actl", png_file(4, 3, [fctl(0, 2, 2, 1, 1), idat(2, 2, 101)])
+    yield "apng_sub_frame_two_fctl_before_idat", png_file(4, 3, [actl(2), fctl(0, 4, 3), fctl(1, 2, 2, 2, 1), idat(2, 2, 101)])
+    yield "apng_sub_frame_interlaced", png_file(4, 3, [actl(1), fctl(0, 3, 2, 1, 1), idat(3, 2, 105, interlace=True)], interlace=True)
+    yield "apng_sub_frame_data_for_taller_frame", png_file(4, 3, [actl(1), fctl(0, 2, 2, 1, 1), idat(2, 3, 106)])
+    yield "apng_sub_frame_in_fdat_only", png_file(4, 3, [actl(1), fctl(0, 2, 2, 1, 1), fdat(1, 2, 2, 108)])
+    yield "apng_sub_frame_rgba", png_file(4, 3, [actl(1), fctl(0, 2, 2, 1, 1), idat(2, 2, 109, c=4)], colour=6)
+    yield "apng_sub_frame_gray", png_file(4, 3, [actl(1), fctl(0, 2, 2, 1, 1), idat(2, 2, 110, c=1)], colour=0)
+    yield "apng_sub_frame_gray16", png_file(4, 3, [actl(1), fctl(0, 2, 2, 1, 1), idat(2, 2, 112, c=1, depth=16)], depth=16, colour=0)
+    yield "apng_sub_frame_rgb_trns", png_file(4, 3, [png_chunk(b"tRNS", bytes(6)), actl(1), fctl(0, 2, 2, 1, 1), idat(2, 2, 113)])
+    palette = png_chunk(b"PLTE", pixels(4, 1, 3, 114).tobytes())  # entry 0 is not black
+    indices = lambda seed: png_chunk(b"IDAT", zlib.compress(filtered_rows(  # noqa: E731
+        np.random.default_rng(seed).integers(0, 4, (2, 2, 1)).astype(np.uint8), False, 1), 9))
+    yield "apng_sub_frame_palette", png_file(4, 3, [palette, actl(1), fctl(0, 2, 2, 1, 1), indices(115)], colour=3)
+    yield "apng_sub_frame_palette_trns", png_file(4, 3, [palette, png_chunk(b"tRNS", b"\0\x80"), actl(1), fctl(0, 2, 2, 1, 1), indices(116)], colour=3)
+
+
+def later_idat_cases():
+    """A 3x3 RGB PNG (some also interlaced) whose rows are all in its first IDAT chunk(s), followed by IDAT chunks
+    holding garbage, more deflate data, bytes after the zlib stream's end, a bad CRC, or a body cut by the end of the
+    file. Pillow's ZipDecoder inflates one IDAT chunk at a time and stops once it has every row; load_end then skips the
+    later IDAT chunks unread (unchecked: no CRC)."""
+    def chunk(tag, data, crc=None):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) if crc is None else crc)
+
+    def synced(raw):  # every row inflates from these bytes alone: no final block, no Adler-32
+        c = zlib.compressobj(9)
+        return c.compress(raw) + c.flush(zlib.Z_SYNC_FLUSH)
+
+    garbage = np.random.default_rng(97).integers(0, 256, 24).astype(np.uint8).tobytes()
+    for interlace, tag in ((False, ""), (True, "_interlaced")):
+        png = lambda *chunks: png_file(3, 3, chunks, interlace=interlace)  # noqa: E731
+        raw = filtered_rows(pixels(3, 3, 3, 98), interlace, 3)
+        z, cut = zlib.compress(raw, 9), synced(raw)
+        yield f"zlib_rows_then_garbage_idat{tag}", png(chunk(b"IDAT", cut), chunk(b"IDAT", garbage))
+        yield f"zlib_ended_then_garbage_idat{tag}", png(chunk(b"IDAT", z), chunk(b"IDAT", garbage))
+        if interlace:
+            continue
+        yield "zlib_rows_then_garbage_idat_bad_crc", png(chunk(b"IDAT", cut), chunk(b"IDAT", garbage, crc=1))
+        yield "zlib_ended_then_garbage_idat_bad_crc", png(chunk(b"IDAT", z), chunk(b"IDAT", garbage, crc=1))
+        yield "zlib_rows_then_stream_end_bad_crc", png(chunk(b"IDAT", cut), chunk(b"IDAT", b"\3\0" + z[-4:], crc=1))
+        yield "zlib_ended_then_more_deflate_idat", png(chunk(b"IDAT", z), chunk(b"IDAT", zlib.compress(b"more rows", 9)))
+        yield "zlib_ended_then_empty_idat", png(chunk(b"IDAT", z), chunk(b"IDAT", b""))
+        yield "zlib_end_in_second_idat_then_bytes", png(chunk(b"IDAT", z[:12]), chunk(b"IDAT", z[12:] + b"junk"))
+        yield "zlib_end_in_second_idat_then_garbage_idat", png(chunk(b"IDAT", z[:12]), chunk(b"IDAT", z[12:]), chunk(b"IDAT", garbage))
+        yield "zlib_rows_over_two_idats_then_garbage_idat", png(chunk(b"IDAT", cut[:12]), chunk(b"IDAT", cut[12:]), chunk(b"IDAT", garbage))
+        yield "zlib_rows_then_text_then_garbage_idat", png(chunk(b"IDAT", cut), chunk(b"tEXt", b"k\0v"), chunk(b"IDAT", garbage))
+        yield "zlib_rows_then_bad_block_in_garbage_idat_bad_crc", png(chunk(b"IDAT", cut), chunk(b"IDAT", b"\xff\xff", crc=1))
+
+
 def transposed(data):
     """What transformers' load_image gives: ImageOps.exif_transpose(Image.open(...)).convert("RGB") (SHA-256 or error)."""
     try:
@@ -606,7 +695,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in late_chunk_orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
-    for name, data in idat_stream_cases():
+    for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
