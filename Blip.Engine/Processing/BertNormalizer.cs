@@ -6,9 +6,10 @@ using System.Text;
 namespace Blip.Engine.Processing;
 
 /// <summary>BERT's text normalization: clean text, CJK split, accent strip, lowercase, in the Rust library's order.</summary>
-/// <remarks>Equal to tokenizers 0.23's for every single code point but about 530 whose Unicode data differ between its crates
-/// and .NET's: marks and format characters newer than its category tables (kept there, removed here), a few lowercase
-/// mappings newer than .NET's (U+1C89, U+A7CB, Garay), two marks it strips and one decomposition it lacks.</remarks>
+/// <remarks>Equal to tokenizers 0.23's for every code point: where its crates' Unicode data differ from .NET 10's (marks and
+/// format characters newer than its category tables, two marks it strips, decompositions and combining classes it lacks)
+/// <see cref="BertNormalizerTable"/> says what tokenizers does, and lowercasing reads Rust's mapping from it rather than the
+/// system's ICU. NFD still runs on ICU, only for code points tokenizers' NFD knows (stable since long before ICU 72).</remarks>
 internal static class BertNormalizer
 {
     /// <summary>Normalizes <paramref name="text"/> as a BertNormalizer with these settings does (clean_text on).</summary>
@@ -21,7 +22,7 @@ internal static class BertNormalizer
         var clean = new StringBuilder(text.Length);
         foreach (var rune in text.EnumerateRunes())
         {
-            if (rune.Value is 0 or 0xFFFD || IsControl(rune))
+            if (rune.Value is 0 or 0xFFFD || IsControl(rune) && !BertNormalizerTable.KeptByCleanText(rune.Value))
                 continue;
             if (Rune.IsWhiteSpace(rune))
                 clean.Append(' ');
@@ -36,24 +37,32 @@ internal static class BertNormalizer
             var kept = new StringBuilder(result.Length);
             foreach (var rune in Nfd(result).EnumerateRunes())
             {
-                if (Rune.GetUnicodeCategory(rune) != UnicodeCategory.NonSpacingMark)
+                if (!BertNormalizerTable.IsNonspacingMark(rune))
                     kept.Append(rune.ToString());
             }
             result = kept.ToString();
         }
-        // Rust's char::to_lowercase is the full mapping, .NET's the simple one: they differ only on U+0130 (İ).
-        return lowercase ? result.Replace("\u0130", "i\u0307", StringComparison.Ordinal).ToLowerInvariant() : result;
+        return lowercase ? Lowercase(result) : result;
     }
 
-    // NFD of text that may hold unassigned code points, which string.Normalize refuses: they decompose to themselves and,
-    // of combining class 0, end every sequence NFD reorders, so the runs between them are normalized on their own.
+    private static string Lowercase(string text)
+    {
+        var result = new StringBuilder(text.Length);
+        foreach (var rune in text.EnumerateRunes())
+            result.Append(BertNormalizerTable.Lowercase(rune));
+        return result.ToString();
+    }
+
+    // NFD of text that may hold unassigned code points, which string.Normalize refuses, and code points tokenizers' NFD
+    // does not know: they decompose to themselves and, of combining class 0, end every sequence NFD reorders, so the runs
+    // between them are normalized on their own.
     private static string Nfd(string text)
     {
         var result = new StringBuilder(text.Length);
         var run = new StringBuilder();
         foreach (var rune in text.EnumerateRunes())
         {
-            if (Rune.GetUnicodeCategory(rune) != UnicodeCategory.OtherNotAssigned)
+            if (Rune.GetUnicodeCategory(rune) != UnicodeCategory.OtherNotAssigned && !BertNormalizerTable.IsUnnormalized(rune.Value))
             {
                 run.Append(rune.ToString());
                 continue;
