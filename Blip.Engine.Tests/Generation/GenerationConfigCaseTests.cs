@@ -9,8 +9,26 @@ namespace Blip.Engine.Tests.Generation;
 /// generation_config.json text whose float field holds an int, a bool, a string or a value out of range, and what
 /// transformers' generate() on the tiny captioning model made of it: ids (and beam scores) or its refusal.</summary>
 public sealed record GenerationConfigCase(string Name, string Config, string Field, long? Seed, long[][]? Ids, float[]? Scores,
-    string? Refused, string? EngineRefuses, string? Unsupported)
+    string? Refused, string? EngineRefuses, string? Unsupported, JsonElement? Kwargs)
 {
+    /// <summary>The options read from <see cref="Config"/> with the case's generate() keyword arguments set in code over
+    /// them, as user code does after loading (do_sample, num_beams, temperature, top_k).</summary>
+    public GenerationOptions Options()
+    {
+        var o = GenerationOptions.Parse(Config, "generation_config.json") with { Seed = Seed };
+        if (Kwargs is not { } kwargs) return o;
+        foreach (var p in kwargs.EnumerateObject())
+            o = p.Name switch
+            {
+                "do_sample" => o with { DoSample = p.Value.GetBoolean() },
+                "num_beams" => o with { NumBeams = p.Value.GetInt32() },
+                "temperature" => o with { Temperature = p.Value.GetDouble() },
+                "top_k" => o with { TopK = p.Value.GetInt32() },
+                _ => throw new InvalidDataException($"{Name}: kwarg '{p.Name}' has no GenerationOptions property here"),
+            };
+        return o;
+    }
+
     /// <summary>Every case, in order.</summary>
     public static IEnumerable<GenerationConfigCase> All()
     {
@@ -23,7 +41,8 @@ public sealed record GenerationConfigCase(string Name, string Config, string Fie
                 v.TryGetProperty("seed", out var seed) ? seed.GetInt64() : null,
                 v.TryGetProperty("ids", out var ids) ? ids.Deserialize<long[][]>() : null,
                 v.TryGetProperty("scores", out var scores) ? scores.Deserialize<float[]>() : null,
-                Text("refused"), Text("engine_refuses"), Text("unsupported"));
+                Text("refused"), Text("engine_refuses"), Text("unsupported"),
+                v.TryGetProperty("kwargs", out var kwargs) ? kwargs.Clone() : null);
         }
     }
 
@@ -41,6 +60,17 @@ public class GenerationConfigCaseTests
     {
         ArgumentNullException.ThrowIfNull(c);
         using var scope = NewDisposeScope();
+        if (c.Kwargs is not null && c.EngineRefuses is null && (c.Unsupported ?? c.Refused) is { } late)
+        {
+            // The file reads fine; the options set in code make generate() read the value, and it refuses it first thing.
+            var options = c.Options();
+            using var tinyModels = new TinyFixtures();
+            var e = Assert.Throws<ConfigException>(() =>
+                TransformersParityTests.Run(new GenerationCase(c.Name, "captioning", "images", options), tinyModels).Dispose(),
+                $"{c.Name}: {late}");
+            Assert.That((e!.File, e.Field), Is.EqualTo(("generation_config.json", c.Field)), e.Message);
+            return;
+        }
         if ((c.EngineRefuses ?? c.Unsupported ?? c.Refused) is { } why)
         {
             var e = Assert.Throws<ConfigException>(() => GenerationOptions.Parse(c.Config, "generation_config.json"),
@@ -48,9 +78,8 @@ public class GenerationConfigCaseTests
             Assert.That(e!.Field, Is.EqualTo(c.Field), e.Message);
             return;
         }
-        var options = GenerationOptions.Parse(c.Config, "generation_config.json") with { Seed = c.Seed };
         using var tiny = new TinyFixtures();
-        using var result = TransformersParityTests.Run(new GenerationCase(c.Name, "captioning", "images", options), tiny);
+        using var result = TransformersParityTests.Run(new GenerationCase(c.Name, "captioning", "images", c.Options()), tiny);
         TensorAssert.Equal(tensor(c.Ids!.SelectMany(r => r).ToArray(), c.Ids!.Length, c.Ids![0].Length), result.Sequences, c.Name);
         if (c.Scores is null)
             Assert.That(result.SequenceScores, Is.Null, $"{c.Name}: scores without beam search");

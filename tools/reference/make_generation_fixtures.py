@@ -152,35 +152,81 @@ def engine_refuses(key: str, value: str, mode: str, accepted: bool) -> str | Non
     return ENGINE_REFUSES.get((key, value, mode))
 
 
+# generation_config.json texts (each also gets "max_length": 8) run with generate() keyword arguments over the file, as
+# user code switches sampling or beams on, or sets a value, after loading: (key, value, mode, kwargs[, UNSUPPORTED]).
+# generate() copies the file's config and updates it with the kwargs before it reads anything, so the file's value
+# is refused or applied by the final search (the int temperature 2 with do_sample=True, typical_p with do_sample=True,
+# num_beam_groups with num_beams=3), and a kwarg replaces the file's value (temperature=1.5 samples).
+KWARGS_CASES = [
+    ("temperature", "2", "", dict(do_sample=True)), ("temperature", "2", "", dict(do_sample=True, temperature=1.5)),
+    ("temperature", "2", BEAMS, dict(do_sample=True)), ("temperature", "2", "", dict(num_beams=3)),
+    ("temperature", "2", SAMPLE, dict(temperature=1.5)), ("temperature", "2", SAMPLE, dict(do_sample=False)),
+    ("typical_p", "0.5", "", dict(do_sample=True), UNSUPPORTED), ("typical_p", "0.5", "", dict(num_beams=3)),
+    ("min_p", "0.1", BEAMS, dict(do_sample=True), UNSUPPORTED), ("eta_cutoff", "0.01", "", dict(do_sample=True), UNSUPPORTED),
+    ("num_beam_groups", "2", "", dict(num_beams=3), UNSUPPORTED), ("num_beam_groups", "2", "", dict(do_sample=True)),
+    ("num_beam_groups", "2", BEAMS, dict(num_beams=1)),
+    ("top_k", "5.0", "", dict(do_sample=True)), ("top_k", "5.0", "", dict(do_sample=True, top_k=5)),
+    ("top_k", "0.0", "", dict(do_sample=True)), ("top_k", "true", "", dict(do_sample=True)),
+    ("top_k", "5.0", SAMPLE, dict(top_k=5)),
+]
+# Files with kwargs that transformers accepts and Blip.Engine refuses on purpose: the file's own search is judged when
+# the file is read, so a refusal there is not lifted by options set in code later.
+KWARGS_ENGINE_REFUSES = ("Blip.Engine judges the file against its own do_sample and num_beams when it reads it (as "
+                         "transformers would judge generate(generation_config=...) without kwargs), before code can "
+                         "change them")
+
+
+def run_config(model, inputs, text: str, kwargs: dict) -> dict:
+    """transformers' generate() of the tiny captioning model's two images with the generation_config.json text and the
+    kwargs over it: ids (and beam scores), or the first line of its refusal."""
+    case, beams = {}, kwargs["num_beams"] > 1 if "num_beams" in kwargs else '"num_beams": 2' in text
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "generation_config.json").write_text(text, encoding="utf-8")
+            config = GenerationConfig.from_pretrained(folder)
+        if kwargs.get("do_sample", config.do_sample):
+            case["seed"] = SAMPLE_SEED
+            torch.manual_seed(SAMPLE_SEED)
+        with torch.no_grad():
+            out = model.generate(inputs["pixel_values"], generation_config=config, return_dict_in_generate=True,
+                                 output_scores=beams, **kwargs)
+        case["ids"] = out.sequences.tolist()
+        if beams:
+            case["scores"] = [float(s) for s in out.sequences_scores.to(torch.float32)]
+    except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
+        case["refused"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+    return case
+
+
+def config_text(key: str, value: str, mode: str) -> str:
+    length = '"max_length": 8' if key != "max_length" else ""
+    return "{" + ", ".join(x for x in [length, mode, f'"{key}": {value}'] if x) + "}"
+
+
 def config_cases(models, inputs) -> list[str]:
-    """One JSON line per CONFIG_CASES entry: the file's text, and transformers' ids (and beam scores) or its refusal."""
+    """One JSON line per CONFIG_CASES entry, then per KWARGS_CASES entry: the file's text (and kwargs), and
+    transformers' ids (and beam scores) or its refusal."""
     model, lines = models["captioning"], []
     for i, (key, value, mode, *unsupported) in enumerate(CONFIG_CASES):
-        length = '"max_length": 8' if key != "max_length" else ""
-        text = "{" + ", ".join(x for x in [length, mode, f'"{key}": {value}'] if x) + "}"
+        text = config_text(key, value, mode)
         case = dict(config=text, field=key)
         if unsupported:
             case["unsupported"] = key
-        beams = '"num_beams": 2' in mode
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                (Path(folder) / "generation_config.json").write_text(text, encoding="utf-8")
-                config = GenerationConfig.from_pretrained(folder)
-            if config.do_sample:
-                case["seed"] = SAMPLE_SEED
-                torch.manual_seed(SAMPLE_SEED)
-            with torch.no_grad():
-                out = model.generate(inputs["pixel_values"], generation_config=config, return_dict_in_generate=True,
-                                     output_scores=beams)
-            case["ids"] = out.sequences.tolist()
-            if beams:
-                case["scores"] = [float(s) for s in out.sequences_scores.to(torch.float32)]
-        except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
-            case["refused"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+        case.update(run_config(model, inputs, text, {}))
         if (why := engine_refuses(key, value, mode, "ids" in case)) is not None:
             case["engine_refuses"] = why
         print(f"config.{i:02d}", text, case.get("refused") or case["ids"][0])
         lines.append(f"    {json.dumps(f'config.{i:02d}')}: {json.dumps(case, sort_keys=True, allow_nan=False)}")
+    for i, (key, value, mode, kwargs, *unsupported) in enumerate(KWARGS_CASES):
+        text = config_text(key, value, mode)
+        case = dict(config=text, field=key, kwargs=kwargs)
+        if unsupported:
+            case["unsupported"] = key
+        case.update(run_config(model, inputs, text, kwargs))
+        if "ids" in case and "refused" in run_config(model, inputs, text, {}):
+            case["engine_refuses"] = KWARGS_ENGINE_REFUSES
+        print(f"kwargs.{i:02d}", text, kwargs, case.get("refused") or case["ids"][0])
+        lines.append(f"    {json.dumps(f'kwargs.{i:02d}')}: {json.dumps(case, sort_keys=True, allow_nan=False)}")
     return lines
 
 
