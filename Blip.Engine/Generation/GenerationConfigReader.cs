@@ -49,10 +49,10 @@ internal static class GenerationConfigReader
     /// whenever repetition_penalty != 1.0. There a JSON int is refused ("`temperature` (=2) has to be a strictly
     /// positive float", "`penalty` has to be a strictly positive float, but is 2"); top_p goes through float() and
     /// length_penalty into a power, so ints pass.</summary>
-    private static readonly (string Key, string Processor, Func<GenerationOptions, bool> Used)[] FloatOnly =
+    private static readonly (string Key, string Processor, When When, Func<GenerationOptions, double> Value)[] FloatOnly =
     [
-        ("temperature", "TemperatureLogitsWarper", o => o.DoSample && o.Temperature != 1),
-        ("repetition_penalty", "RepetitionPenaltyLogitsProcessor", o => o.RepetitionPenalty != 1),
+        ("temperature", "TemperatureLogitsWarper", When.Sampling, o => o.Temperature),
+        ("repetition_penalty", "RepetitionPenaltyLogitsProcessor", When.Always, o => o.RepetitionPenalty),
     ];
 
     /// <summary>The implemented keys and the <see cref="GenerationOptions"/> property each sets, so that a value
@@ -81,8 +81,9 @@ internal static class GenerationConfigReader
             EarlyStopping = Read(root, "early_stopping", source, Stopping, "true, false or \"never\"") ?? o.EarlyStopping,
         };
         o = GenerationIntFields.Apply(o, root, source);
-        RefuseUnsupported(root, o, source);
-        RefuseInts(root, o, source);
+        // No option is set after this point: setting Temperature or TopK would drop the checks kept for them.
+        o = RefuseUnsupported(root, o, source);
+        o = RefuseInts(root, o, source);
         try { o.Validate(); }
         catch (ArgumentException e)
         {
@@ -92,21 +93,27 @@ internal static class GenerationConfigReader
         return o;
     }
 
-    private static void RefuseUnsupported(JsonObject root, GenerationOptions o, string source)
+    // A sampling-only or beams-only field that the file's search does not read is kept with the options, for the
+    // search that code may choose later (GenerationFileChecks).
+    private static GenerationOptions RefuseUnsupported(JsonObject root, GenerationOptions o, string source)
     {
         foreach (var (key, off, when, offNumber) in Unsupported)
         {
-            if (root[key] is not { } value || !Read(when, o) || IsOff(value, off, offNumber)) continue;
-            throw new ConfigException(source, key, $"{value.ToJsonString()} sets a transformers generation option that " +
-                $"Blip.Engine does not implement; remove it or set it to {off ?? "null"}");
+            if (root[key] is not { } value || IsOff(value, off, offNumber)) continue;
+            string problem = $"{value.ToJsonString()} sets a transformers generation option that Blip.Engine does not " +
+                $"implement; remove it or set it to {off ?? "null"}";
+            if (Search(when) is not { } search || GenerationFileChecks.Reads(search, o))
+                throw new ConfigException(source, key, problem);
+            o = o with { FileChecks = GenerationFileChecks.Add(o.FileChecks, source, key, search, problem) };
         }
+        return o;
     }
 
-    private static bool Read(When when, GenerationOptions o) => when switch
+    private static GenerationFileChecks.Search? Search(When when) => when switch
     {
-        When.Sampling => o.DoSample,
-        When.Beams => o.NumBeams > 1,
-        _ => true,
+        When.Sampling => GenerationFileChecks.Search.Sampling,
+        When.Beams => GenerationFileChecks.Search.Beams,
+        _ => null,
     };
 
     // A bool is the int 0 or 1 to transformers' comparisons (typical_p true is not below 1.0).
@@ -121,16 +128,21 @@ internal static class GenerationConfigReader
         _ => false,
     };
 
-    private static void RefuseInts(JsonObject root, GenerationOptions o, string source)
+    // An int temperature while the file does not sample is kept with the options, for sampling chosen in code later.
+    private static GenerationOptions RefuseInts(JsonObject root, GenerationOptions o, string source)
     {
-        foreach (var (key, processor, used) in FloatOnly)
+        foreach (var (key, processor, when, value) in FloatOnly)
         {
-            if (root[key] is not { } value || !used(o)) continue;
-            using var document = JsonDocument.Parse(value.ToJsonString());
+            if (root[key] is not { } node || value(o) == 1) continue;
+            using var document = JsonDocument.Parse(node.ToJsonString());
             if (!ConfigFieldTypes.IsInt(document.RootElement)) continue;
-            throw new ConfigException(source, key, $"{ConfigFieldTypes.Describe(document.RootElement)} is not a float (with a " +
-                $"decimal point or an exponent): transformers' {processor} takes only a float, and refuses it at generate()");
+            string problem = $"{ConfigFieldTypes.Describe(document.RootElement)} is not a float (with a decimal point or an " +
+                $"exponent): transformers' {processor} takes only a float, and refuses it at generate()";
+            if (Search(when) is not { } search || GenerationFileChecks.Reads(search, o))
+                throw new ConfigException(source, key, problem);
+            o = o with { FileChecks = GenerationFileChecks.Add(o.FileChecks, source, key, search, problem) };
         }
+        return o;
     }
 
     private static double? Real(JsonObject root, string key, string source) =>

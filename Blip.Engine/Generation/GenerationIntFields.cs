@@ -30,7 +30,7 @@ internal static class GenerationIntFields
         bool beamSearch = o.NumBeams > 1;
         Number? maxNew = Get("max_new_tokens"), minNew = Get("min_new_tokens");
         RefuseTokenIds(root, source);
-        return o with
+        o = o with
         {
             MaxNewTokens = maxNew is { } mn ? Length(mn, "max_new_tokens", beamSearch, source) : o.MaxNewTokens,
             // With max_new_tokens, transformers replaces max_length by an int (max_new_tokens + the prompt's length).
@@ -46,6 +46,10 @@ internal static class GenerationIntFields
             TopK = Get("top_k") is { } k ? TopK(k, o, source) : o.TopK,
             NumReturnSequences = Get("num_return_sequences") is { } r ? Returned(r, beamSearch, source) : o.NumReturnSequences,
         };
+        // Kept for sampling chosen in code later (after the TopK init above, which would drop it).
+        return Get("top_k") is { } topK && TopKProblem(topK) is { } problem
+            ? o with { FileChecks = GenerationFileChecks.Add(o.FileChecks, source, "top_k", GenerationFileChecks.Search.Sampling, problem) }
+            : o;
     }
 
     // Only 1.0 picks greedy search or sampling; another float picks beam search, which fails on it (repeat_interleave()).
@@ -88,12 +92,17 @@ internal static class GenerationIntFields
         : n.Value > 0 ? throw Refused(source, key, n, $"transformers' {processor} takes only an int, and refuses it at generate()")
         : 0;
 
-    // Read only when sampling; 0 (0.0, false) builds no warper, another float or a bool fails in TopKLogitsWarper or topk().
+    // Read only when sampling; 0 (0.0, false) builds no warper, also when code turns sampling on later; another float or
+    // a bool fails in TopKLogitsWarper or topk(): refused when the file samples, else kept for when code makes it sample.
     private static int TopK(Number n, GenerationOptions o, string source) => !n.IsFloat && !n.IsBool ? AsInt(n, "top_k", source)
-        : !o.DoSample ? o.TopK
         : n.Value == 0 ? 0
-        : throw Refused(source, "top_k", n, "transformers' TopKLogitsWarper takes only an int when sampling (a float is " +
-            "refused, a bool fails in torch.topk())");
+        : o.DoSample ? throw new ConfigException(source, "top_k", TopKProblem(n)!)
+        : o.TopK;
+
+    private static string? TopKProblem(Number n) => (n.IsFloat || n.IsBool) && n.Value != 0
+        ? $"{n.Text} is not an int: transformers' TopKLogitsWarper takes only an int when sampling (a float is refused, a " +
+          "bool fails in torch.topk())"
+        : null;
 
     private static int AsInt(Number n, string key, string source) => n.Value is >= int.MinValue and <= int.MaxValue
         ? (int)n.Value

@@ -56,10 +56,30 @@ public sealed record GenerationOptions
     public bool DoSample { get; init; }
 
     /// <summary>Sampling temperature (&gt; 0); 1 leaves the scores alone. Sampling only.</summary>
-    public double Temperature { get; init; } = 1.0;
+    /// <remarks>Setting it replaces generation_config.json's temperature, and with it the refusal of an int one there
+    /// (transformers' <c>generate(temperature=1.5)</c> over a file's 2 samples).</remarks>
+    public double Temperature
+    {
+        get => temperature;
+        init { temperature = value; FileChecks = FileChecks?.Without("temperature"); }
+    }
+
+    private readonly double temperature = 1.0;
 
     /// <summary>Keep the k best tokens; 0 disables. Default 50. Sampling only.</summary>
-    public int TopK { get; init; } = 50;
+    /// <remarks>Setting it replaces generation_config.json's top_k, and with it the refusal of a float or bool one there.</remarks>
+    public int TopK
+    {
+        get => topK;
+        init { topK = value; FileChecks = FileChecks?.Without("top_k"); }
+    }
+
+    private readonly int topK = 50;
+
+    /// <summary>The refusals of the generation_config.json these options were read from that wait for the final search
+    /// (a sampling-only value while the file does not sample, ...); <see cref="Validate"/> runs them. Null for options
+    /// built in code.</summary>
+    internal GenerationFileChecks? FileChecks { get; init; }
 
     /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches this; 1 (or more) disables.</summary>
     public double TopP { get; init; } = 1.0;
@@ -88,6 +108,12 @@ public sealed record GenerationOptions
     public PromptPadding PromptPadding { get; init; } = PromptPadding.Transformers;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option (as in transformers) that is out of range.</summary>
+    /// <remarks>Options read from a generation_config.json then throw <see cref="ConfigException"/>, naming the file and
+    /// key, for a value there that this search reads and transformers' generate() refuses (an int temperature when
+    /// sampling, a float top_k) or that Blip.Engine does not implement (typical_p, min_p, ... when sampling, num_beam_groups
+    /// with beams), although the file's own search did not read it: options set in code (<c>with { DoSample = true }</c>)
+    /// make generate() read it, as the same keyword arguments do in transformers. Every generate() runs this first, before
+    /// any model work.</remarks>
     public void Validate()
     {
         Require(MaxLength is null or > 0, nameof(MaxLength), "must be positive when set");
@@ -116,6 +142,7 @@ public sealed record GenerationOptions
             Require(NumReturnSequences == 1, nameof(NumReturnSequences), "must be 1 for greedy search (transformers refuses it)");
         if (NumBeams > 1)
             Require(NumReturnSequences <= NumBeams, nameof(NumReturnSequences), $"must be at most NumBeams ({NumBeams})");
+        FileChecks?.Verify(this);
     }
 
     /// <summary>The length limit for a prompt of <paramref name="promptLength"/> tokens, at most int.MaxValue

@@ -119,15 +119,17 @@ public sealed class GenerationCliOptions
             MaxLength = r.GetValue(MaxLength) ?? (r.GetValue(MaxNewTokens) is null ? defaults.MaxLength : null),
             MaxNewTokens = r.GetValue(MaxNewTokens) ?? (r.GetValue(MaxLength) is null ? defaults.MaxNewTokens : null),
             MinLength = r.GetValue(MinLength) ?? defaults.MinLength,
-            // Likewise --min-length replaces a checkpoint's min_new_tokens, which would otherwise win over it.
-            MinNewTokens = r.GetValue(MinLength) is null ? defaults.MinNewTokens : null,
             RepetitionPenalty = r.GetValue(RepetitionPenalty) ?? defaults.RepetitionPenalty,
             DoSample = sample,
-            TopK = r.GetValue(TopK) ?? defaults.TopK,
             TopP = r.GetValue(TopP) ?? defaults.TopP,
-            Temperature = r.GetValue(Temperature) ?? defaults.Temperature,
             Seed = r.GetValue(Seed) ?? defaults.Seed,
         };
+        // Set only when given: setting MinNewTokens, TopK or Temperature replaces the checkpoint's value and drops what
+        // the library keeps to judge it (a float min_new_tokens, a float top_k, an int temperature for --sample).
+        // Likewise --min-length replaces a checkpoint's min_new_tokens, which would otherwise win over it.
+        if (r.GetValue(MinLength) is not null) options = options with { MinNewTokens = null };
+        if (r.GetValue(TopK) is { } topK) options = options with { TopK = topK };
+        if (r.GetValue(Temperature) is { } temperature) options = options with { Temperature = temperature };
         try
         {
             options.Validate();
