@@ -539,12 +539,7 @@ def idat_stream_cases():
     stream cut there is read, while a wrong Adler-32 or a bad block header right after the rows is refused; one in the
     next IDAT chunk, or after more inflated bytes, is never read."""
     def rows(pix, interlace, bpp=3):
-        raw = b""
-        for x0, y0, dx, dy in (ADAM7 if interlace else [(0, 0, 1, 1)]):
-            sub = pix[y0::dy, x0::dx]
-            if sub.size:
-                raw += png_filter(np.ascontiguousarray(sub).reshape(sub.shape[0], -1).view(np.uint8), bpp)
-        return raw
+        return filtered_rows(pix, interlace, bpp)
 
     def png(idats, interlace, depth=8, colour=2):
         ihdr = struct.pack(">IIBBBBB", 3, 3, depth, colour, 0, 0, int(interlace))
