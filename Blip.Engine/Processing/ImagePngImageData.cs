@@ -26,7 +26,8 @@ internal static class ImagePngImageData
         try
         {
             using var zlib = new ZLibStream(new MemoryStream(stream), CompressionMode.Decompress);
-            if (zlib.ReadAtLeast(rows, rows.Length, throwOnEndOfStream: false) < rows.Length) return null; // a row is missing
+            int read = zlib.ReadAtLeast(rows, rows.Length, throwOnEndOfStream: false);
+            if (read < rows.Length) return EndedBeforeLastRow(png, first, stream, rows, read) ? Finished(png, first, after, rows) : null;
             _ = zlib.Read(new byte[1]); // past the rows: a zlib error here is Pillow's too (it reads on while no output is needed)
         }
         catch (InvalidDataException)
@@ -34,11 +35,57 @@ internal static class ImagePngImageData
             return null;
         }
 
+        return Finished(png, first, after, rows);
+    }
+
+    // The data with the IDAT run at first..after replaced by one IDAT of rows in a finished zlib stream.
+    private static byte[] Finished(ReadOnlySpan<byte> png, int first, int after, byte[] rows)
+    {
         using var deflated = new MemoryStream();
         using (var zlib = new ZLibStream(deflated, CompressionLevel.Fastest, leaveOpen: true)) zlib.Write(rows);
         byte[] idat = ImagePngChunks.Chunk("IDAT"u8, deflated.ToArray());
         byte[] tail = after < png.Length ? png[after..].ToArray() : [0, 0, 0, 0, .. "IEND"u8, 0xAE, 0x42, 0x60, 0x82];
         return [.. png[..first], .. idat, .. tail];
+    }
+
+    // Whether a stream that gave only `read` of the rows' bytes ended whole where Pillow still reads the file: Pillow's
+    // ZipDecoder stops at the stream's end and leaves the missing rows zero (rows is zeros past `read`, and a zero row
+    // of filter 0 is zero pixels), but refuses a stream that ends inside a row, or whose end comes in an IDAT chunk of
+    // its own (the Adler-32 alone in the next chunk), and an interlaced image (refused by this check, unverified). .NET's
+    // inflater does not say where a stream ended or whether it was cut, so the end is where the Adler-32 of the bytes read
+    // stands (which it has checked): found in a chunk after at least one byte of deflate data of that chunk.
+    private static bool EndedBeforeLastRow(ReadOnlySpan<byte> png, int first, byte[] stream, byte[] rows, int read)
+    {
+        if (read == 0 || png[28] != 0) return false;
+        long stride = rows.Length / BinaryPrimitives.ReadUInt32BigEndian(png[20..]);                     // 1 + row bytes
+        if (read % stride != 0) return false;
+        Span<byte> adler = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(adler, Adler32(rows.AsSpan(0, read)));
+        int at = stream.AsSpan().LastIndexOf(adler);
+        if (at < 0) return false;
+        long pos = first, offset = 0;                                   // the chunk whose body holds stream[at]
+        while (pos + 8 <= png.Length)
+        {
+            long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            if (at < offset + length) return at > offset && at + 4 <= offset + length;
+            offset += length;
+            pos += 12 + length;
+        }
+
+        return false;
+    }
+
+    // zlib's Adler-32 (RFC 1950); .NET has none public.
+    private static uint Adler32(ReadOnlySpan<byte> data)
+    {
+        uint a = 1, b = 0;
+        foreach (byte x in data)
+        {
+            a = (a + x) % 65521;
+            b = (b + a) % 65521;
+        }
+
+        return (b << 16) | a;
     }
 
     // The bytes of filtered rows the IHDR asks for (a filter byte per row of each Adam7 pass), or null when the

@@ -628,7 +628,7 @@ def sub_frame_cases():
 def later_idat_cases():
     """A 3x3 RGB PNG (some also interlaced) whose rows are all in its first IDAT chunk(s), followed by IDAT chunks
     holding garbage, more deflate data, bytes after the zlib stream's end, a bad CRC, or a body cut by the end of the
-    file. Pillow's ZipDecoder inflates one IDAT chunk at a time and stops once it has every row; load_end then skips the
+    file; and streams that end whole after some rows but before the last (zlib_ended_*: the missing rows zero, or refused). Pillow's ZipDecoder inflates one IDAT chunk at a time and stops once it has every row; load_end then skips the
     later IDAT chunks unread (unchecked: no CRC)."""
     def chunk(tag, data, crc=None):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) if crc is None else crc)
@@ -656,6 +656,16 @@ def later_idat_cases():
         yield "zlib_rows_over_two_idats_then_garbage_idat", png(chunk(b"IDAT", cut[:12]), chunk(b"IDAT", cut[12:]), chunk(b"IDAT", garbage))
         yield "zlib_rows_then_text_then_garbage_idat", png(chunk(b"IDAT", cut), chunk(b"tEXt", b"k\0v"), chunk(b"IDAT", garbage))
         yield "zlib_rows_then_bad_block_in_garbage_idat_bad_crc", png(chunk(b"IDAT", cut), chunk(b"IDAT", b"\xff\xff", crc=1))
+        row = len(raw) // 3  # a zlib stream that ends (final block, Adler-32) after whole rows, before the last one
+        short = zlib.compress(raw[:2 * row], 9)
+        yield "zlib_ended_before_last_row", png(chunk(b"IDAT", short))
+        yield "zlib_ended_after_first_row", png(chunk(b"IDAT", zlib.compress(raw[:row], 9)))
+        yield "zlib_ended_inside_last_row", png(chunk(b"IDAT", zlib.compress(raw[:2 * row + 3], 9)))
+        yield "zlib_ended_before_last_row_adler_in_next_idat", png(chunk(b"IDAT", short[:-4]), chunk(b"IDAT", short[-4:]))
+        yield "zlib_ended_before_last_row_over_two_idats", png(chunk(b"IDAT", short[:6]), chunk(b"IDAT", short[6:]))
+        yield "zlib_ended_before_last_row_then_bytes", png(chunk(b"IDAT", short + b"junk"))
+    interlaced = filtered_rows(pixels(3, 3, 3, 98), True, 3)
+    yield "zlib_ended_before_last_pass_interlaced", png_file(3, 3, [chunk(b"IDAT", zlib.compress(interlaced[:-4], 9))], interlace=True)
 
 
 def transposed(data):
