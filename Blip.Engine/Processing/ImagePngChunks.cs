@@ -70,9 +70,18 @@ internal static class ImagePngChunks
             return null;
         }
 
+        long first = pos;
         while (pos + 12 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
         {
-            pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            // Pillow's load_end skips the IDAT chunks after the one its decoder finished in, and one whose body runs past
+            // the end of the file fails there; the rows ending in this chunk or later are the decoder's to judge.
+            if (pos > first && pos + 8 + length > png.Length && ImagePngImageData.HoldsAllRows(png, (int)first, (int)pos))
+            {
+                return $"its IDAT chunk at byte {pos}, after the chunks that hold every row, runs past the end of the data (Pillow: Truncated File Read)";
+            }
+
+            pos += 12 + length;
         }
 
         for (; pos + 8 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))

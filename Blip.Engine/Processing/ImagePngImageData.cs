@@ -88,6 +88,24 @@ internal static class ImagePngImageData
         return (b << 16) | a;
     }
 
+    /// <summary>Whether the IDAT chunks from <paramref name="first"/> up to <paramref name="end"/> inflate to every row the
+    /// header asks for (zlib errors and a cut stream: false). Inflates them: called only for a file cut inside a later
+    /// IDAT chunk.</summary>
+    public static bool HoldsAllRows(ReadOnlySpan<byte> png, int first, int end)
+    {
+        if (RowBytes(png) is not { } size) return false;
+        var (stream, _) = Gather(png[..end], first);
+        try
+        {
+            using var zlib = new ZLibStream(new MemoryStream(stream), CompressionMode.Decompress);
+            return zlib.ReadAtLeast(new byte[size], size, throwOnEndOfStream: false) == size;
+        }
+        catch (InvalidDataException)
+        {
+            return false;
+        }
+    }
+
     // The bytes of filtered rows the IHDR asks for (a filter byte per row of each Adam7 pass), or null when the
     // header is not one of the PNG specification's colour types and depths or the size passes an array's.
     private static int? RowBytes(ReadOnlySpan<byte> png)

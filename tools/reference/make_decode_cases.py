@@ -628,8 +628,10 @@ def sub_frame_cases():
 def later_idat_cases():
     """A 3x3 RGB PNG (some also interlaced) whose rows are all in its first IDAT chunk(s), followed by IDAT chunks
     holding garbage, more deflate data, bytes after the zlib stream's end, a bad CRC, or a body cut by the end of the
-    file; and streams that end whole after some rows but before the last (zlib_ended_*: the missing rows zero, or refused). Pillow's ZipDecoder inflates one IDAT chunk at a time and stops once it has every row; load_end then skips the
-    later IDAT chunks unread (unchecked: no CRC)."""
+    file (refused: Truncated File Read, unless the rows end in that chunk); and streams that end whole after some rows
+    but before the last (zlib_ended_*: the missing rows zero, or refused). Pillow's ZipDecoder inflates one IDAT chunk
+    at a time and stops once it has every row; load_end then skips the later IDAT chunks unread (unchecked: no CRC),
+    except one whose body runs past the end of the file."""
     def chunk(tag, data, crc=None):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) if crc is None else crc)
 
@@ -656,6 +658,10 @@ def later_idat_cases():
         yield "zlib_rows_over_two_idats_then_garbage_idat", png(chunk(b"IDAT", cut[:12]), chunk(b"IDAT", cut[12:]), chunk(b"IDAT", garbage))
         yield "zlib_rows_then_text_then_garbage_idat", png(chunk(b"IDAT", cut), chunk(b"tEXt", b"k\0v"), chunk(b"IDAT", garbage))
         yield "zlib_rows_then_bad_block_in_garbage_idat_bad_crc", png(chunk(b"IDAT", cut), chunk(b"IDAT", b"\xff\xff", crc=1))
+        yield "zlib_rows_then_idat_cut_by_end", png(chunk(b"IDAT", cut), chunk(b"IDAT", garbage))[:-12 - 10]
+        yield "zlib_ended_then_idat_cut_by_end", png(chunk(b"IDAT", z), chunk(b"IDAT", garbage))[:-12 - 10]
+        yield "zlib_ended_then_idat_crc_cut_by_end", png(chunk(b"IDAT", z), chunk(b"IDAT", garbage))[:-12 - 2]
+        yield "zlib_rows_end_in_idat_cut_by_end", png(chunk(b"IDAT", cut[:10]), chunk(b"IDAT", cut[10:] + garbage))[:-12 - 10]
         row = len(raw) // 3  # a zlib stream that ends (final block, Adler-32) after whole rows, before the last one
         short = zlib.compress(raw[:2 * row], 9)
         yield "zlib_ended_before_last_row", png(chunk(b"IDAT", short))
