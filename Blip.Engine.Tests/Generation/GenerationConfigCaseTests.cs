@@ -24,6 +24,9 @@ public sealed record GenerationConfigCase(string Name, string Config, string Fie
                 "num_beams" => o with { NumBeams = p.Value.GetInt32() },
                 "temperature" => o with { Temperature = p.Value.GetDouble() },
                 "top_k" => o with { TopK = p.Value.GetInt32() },
+                "max_length" => o with { MaxLength = p.Value.GetInt32() },
+                "max_new_tokens" => o with { MaxNewTokens = p.Value.GetInt32() },
+                "num_return_sequences" => o with { NumReturnSequences = p.Value.GetInt32() },
                 _ => throw new InvalidDataException($"{Name}: kwarg '{p.Name}' has no GenerationOptions property here"),
             };
         return o;

@@ -46,11 +46,27 @@ internal static class GenerationIntFields
             TopK = Get("top_k") is { } k ? TopK(k, o, source) : o.TopK,
             NumReturnSequences = Get("num_return_sequences") is { } r ? Returned(r, beamSearch, source) : o.NumReturnSequences,
         };
-        // Kept for sampling chosen in code later (after the TopK init above, which would drop it).
-        return Get("top_k") is { } topK && TopKProblem(topK) is { } problem
-            ? o with { FileChecks = GenerationFileChecks.Add(o.FileChecks, source, "top_k", GenerationFileChecks.Search.Sampling, problem) }
-            : o;
+        // Kept for sampling or beams chosen in code later (after the inits above, which would drop them).
+        if (Get("top_k") is { } topK && TopKProblem(topK) is { } problem)
+            o = o with { FileChecks = GenerationFileChecks.Add(o.FileChecks, source, "top_k", GenerationFileChecks.Search.Sampling, problem) };
+        if (beamSearch) return o;
+        if (maxNew is { IsFloat: true } floatNew) o = WithBeamsCheck(o, "max_new_tokens", $"{floatNew.Text} is not an int: {FloatLengthWithBeams}", source);
+        if (maxNew is null && Get("max_length") is { IsFloat: true } floatMax)
+            o = WithBeamsCheck(o, "max_length", $"{floatMax.Text} is not an int: {FloatLengthWithBeams}", source);
+        if (Get("num_return_sequences") is { } returned && (returned.IsFloat || returned.Value <= 0))
+            o = WithBeamsCheck(o, "num_return_sequences", returned.IsFloat ? $"{returned.Text} is not an int: {FloatReturnedWithBeams}"
+                : $"{returned.Text} {NoneReturnedWithBeams}", source);
+        return o;
     }
+
+    private const string FloatLengthWithBeams = "transformers' beam search sizes a tensor with the length, and full() refuses a float";
+    private const string FloatReturnedWithBeams = "transformers slices the beams by it, which fails on a float (slice indices)";
+    private const string NoneReturnedWithBeams = "is no count of beams to return: transformers slices the beams by it " +
+        "(0 keeps none and fails in max() of an empty tensor; below 0 is refused here)";
+
+    // A value the file's search without beams takes, which beam search chosen in code later refuses: kept for Validate.
+    private static GenerationOptions WithBeamsCheck(GenerationOptions o, string key, string problem, string source) =>
+        o with { FileChecks = GenerationFileChecks.Add(o.FileChecks, source, key, GenerationFileChecks.Search.Beams, problem) };
 
     // Only 1.0 picks greedy search or sampling; another float picks beam search, which fails on it (repeat_interleave()).
     private static int Beams(Number n, string source) => n.IsFloat && n.Value != 1

@@ -26,10 +26,24 @@ public sealed record GenerationOptions
     /// <remarks>transformers 5 (<c>_prepare_generated_length</c>) counts its default max_length 20 from the end of the
     /// prompt when max_length is unset, and BLIP's decoder never has it set: its own generation config is made from the
     /// text config, whatever <c>generation_config.json</c> says.</remarks>
-    public int? MaxLength { get; init; }
+    public int? MaxLength
+    {
+        get => maxLength;
+        init { maxLength = value; FileChecks = FileChecks?.Without("max_length"); }
+    }
+
+    private readonly int? maxLength;
 
     /// <summary>When set, the number of new tokens; it wins over <see cref="MaxLength"/> (max_length = prompt + this).</summary>
-    public int? MaxNewTokens { get; init; }
+    /// <remarks>Setting it replaces generation_config.json's max_new_tokens, and the max_length transformers then
+    /// replaces, and with them the refusal of a float one there once beams are on.</remarks>
+    public int? MaxNewTokens
+    {
+        get => maxNewTokens;
+        init { maxNewTokens = value; FileChecks = FileChecks?.Without("max_new_tokens")?.Without("max_length"); }
+    }
+
+    private readonly int? maxNewTokens;
 
     /// <summary>The end token is forbidden while the sequence (prompt included) is shorter than this. Default 0.</summary>
     public int MinLength { get; init; }
@@ -97,7 +111,15 @@ public sealed record GenerationOptions
     public BeamEarlyStopping EarlyStopping { get; init; } = BeamEarlyStopping.Heuristic;
 
     /// <summary>Sequences returned per input (≤ <see cref="NumBeams"/> for beam search; sampling draws this many).</summary>
-    public int NumReturnSequences { get; init; } = 1;
+    /// <remarks>Setting it replaces generation_config.json's num_return_sequences, and with it the refusal of a float,
+    /// 0 or a negative one there once beams are on.</remarks>
+    public int NumReturnSequences
+    {
+        get => numReturnSequences;
+        init { numReturnSequences = value; FileChecks = FileChecks?.Without("num_return_sequences"); }
+    }
+
+    private readonly int numReturnSequences = 1;
 
     /// <summary>Seed of a private sampling generator: the same draws as <c>torch.manual_seed(seed)</c> before
     /// transformers' generate() (same libtorch multinomial; checked against the reference). Null uses libtorch's

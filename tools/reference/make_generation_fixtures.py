@@ -168,6 +168,10 @@ KWARGS_CASES = [
     ("top_k", "5.0", "", dict(do_sample=True)), ("top_k", "5.0", "", dict(do_sample=True, top_k=5)),
     ("top_k", "0.0", "", dict(do_sample=True)), ("top_k", "true", "", dict(do_sample=True)),
     ("top_k", "5.0", SAMPLE, dict(top_k=5)),
+    ("max_length", "6.5", "", dict(num_beams=3)), ("max_length", "6.5", "", dict(num_beams=3, max_length=7)),
+    ("max_new_tokens", "3.5", "", dict(num_beams=3)), ("max_new_tokens", "3.5", "", dict(num_beams=3, max_new_tokens=4)),
+    ("num_return_sequences", "0", "", dict(num_beams=3)), ("num_return_sequences", "1.0", "", dict(num_beams=3)),
+    ("num_return_sequences", "0", "", dict(num_beams=3, num_return_sequences=2)),
 ]
 # Files with kwargs that transformers accepts and Blip.Engine refuses on purpose: the file's own search is judged when
 # the file is read, so a refusal there is not lifted by options set in code later.
