@@ -106,14 +106,19 @@ public static class ImageDecoder
     private static RgbImage DecodeFirstFrame(ReadOnlySpan<byte> data, ImagePngFrameBox box, string sourceName, ImageDecodeOptions options)
     {
         long width = BinaryPrimitives.ReadUInt32BigEndian(data[16..]), height = BinaryPrimitives.ReadUInt32BigEndian(data[20..]);
-        if (width * height > options.MaxPixels)
+        RequireSize(width, height, sourceName, options);
+        var frame = DecodeEncoded(ImagePngFirstFrame.Extract(data, box), sourceName, options, out _);
+        return ImagePngFirstFrame.Place(frame, box, (int)width, (int)height, ImagePngFirstFrame.ZeroColour(data), data[28] == 1);
+    }
+
+    // An image of at least one pixel and at most ImageDecodeOptions.MaxPixels, else a refusal naming its size.
+    private static void RequireSize(long width, long height, string sourceName, ImageDecodeOptions options)
+    {
+        if (width <= 0 || height <= 0 || width * height > options.MaxPixels)
         {
             throw new ImageDecodeException(
                 $"Image '{sourceName}' claims {width}x{height} = {width * height} pixels; the limit is {options.MaxPixels} (ImageDecodeOptions.MaxPixels).");
         }
-
-        var frame = DecodeEncoded(ImagePngFirstFrame.Extract(data, box), sourceName, options, out _);
-        return ImagePngFirstFrame.Place(frame, box, (int)width, (int)height, ImagePngFirstFrame.ZeroColour(data), data[28] == 1);
     }
 
     // Skia's decode of the prepared data, checked against the formats Pillow reads and the size limit.
@@ -132,12 +137,7 @@ public static class ImageDecoder
         }
 
         var info = codec.Info;
-        long pixels = (long)info.Width * info.Height;
-        if (info.Width <= 0 || info.Height <= 0 || pixels > options.MaxPixels)
-        {
-            throw new ImageDecodeException(
-                $"Image '{sourceName}' claims {info.Width}x{info.Height} = {pixels} pixels; the limit is {options.MaxPixels} (ImageDecodeOptions.MaxPixels).");
-        }
+        RequireSize(info.Width, info.Height, sourceName, options);
 
         if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && !HasEndOfImageAfterLastScan(data))
         {
