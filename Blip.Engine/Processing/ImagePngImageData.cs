@@ -51,14 +51,13 @@ internal static class ImagePngImageData
     // Whether a stream that gave only `read` of the rows' bytes ended whole where Pillow still reads the file: Pillow's
     // ZipDecoder stops at the stream's end and leaves the missing rows zero (rows is zeros past `read`, and a zero row
     // of filter 0 is zero pixels), but refuses a stream that ends inside a row, or whose end comes in an IDAT chunk of
-    // its own (the Adler-32 alone in the next chunk), and an interlaced image (refused by this check, unverified). .NET's
+    // its own (the Adler-32 alone in the next chunk). An interlaced image is read the same way where the stream ends
+    // after a whole row of an Adam7 pass (tools/reference/make_decode_cases.py, zlib_ended_*_interlaced). .NET's
     // inflater does not say where a stream ended or whether it was cut, so the end is where the Adler-32 of the bytes read
     // stands (which it has checked): found in a chunk after at least one byte of deflate data of that chunk.
     private static bool EndedBeforeLastRow(ReadOnlySpan<byte> png, int first, byte[] stream, byte[] rows, int read)
     {
-        if (read == 0 || png[28] != 0) return false;
-        long stride = rows.Length / BinaryPrimitives.ReadUInt32BigEndian(png[20..]);                     // 1 + row bytes
-        if (read % stride != 0) return false;
+        if (read == 0 || !EndsAtRow(png, read)) return false;
         Span<byte> adler = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(adler, Adler32(rows.AsSpan(0, read)));
         int at = stream.AsSpan().LastIndexOf(adler);
@@ -110,17 +109,39 @@ internal static class ImagePngImageData
     // header is not one of the PNG specification's colour types and depths or the size passes an array's.
     private static int? RowBytes(ReadOnlySpan<byte> png)
     {
+        if (Passes(png) is not { } passes) return null;
+        long total = 0;
+        foreach (var (rows, stride) in passes) total += rows * stride;
+        return total > 0 && total <= Array.MaxLength ? (int)total : null;
+    }
+
+    // Whether the first `read` bytes of the filtered rows end after a whole row (of an Adam7 pass when interlaced).
+    private static bool EndsAtRow(ReadOnlySpan<byte> png, long read)
+    {
+        foreach (var (rows, stride) in Passes(png) ?? [])
+        {
+            if (read <= rows * stride) return read % stride == 0;
+            read -= rows * stride;
+        }
+
+        return false;
+    }
+
+    // The rows of each pass (one pass when not interlaced; Adam7's empty passes left out) and each row's bytes, its
+    // filter byte included; null for a header outside the PNG specification's colour types, depths and interlace methods.
+    private static (long Rows, long Stride)[]? Passes(ReadOnlySpan<byte> png)
+    {
         long width = BinaryPrimitives.ReadUInt32BigEndian(png[16..]), height = BinaryPrimitives.ReadUInt32BigEndian(png[20..]);
         int depth = png[24], channels = png[25] switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
         if (channels == 0 || depth is not (1 or 2 or 4 or 8 or 16) || png.Length < 29 || png[28] > 1) return null;
-        long total = 0;
+        var passes = new List<(long, long)>(7);
         foreach (var (x0, y0, dx, dy) in png[28] == 1 ? ImagePngGray16.Adam7 : [(0, 0, 1, 1)])
         {
             long w = (width - x0 + dx - 1) / dx, h = (height - y0 + dy - 1) / dy;
-            if (w > 0 && h > 0) total += h * (1 + ((w * channels * depth) + 7) / 8);
+            if (w > 0 && h > 0) passes.Add((h, 1 + ((w * channels * depth) + 7) / 8));
         }
 
-        return total > 0 && total <= Array.MaxLength ? (int)total : null;
+        return [.. passes];
     }
 
     // The IDAT bodies of the run starting at first, joined (a body cut by the end of the data as far as it goes, as

@@ -53,6 +53,9 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 refused the cut ones), a wrong Adler-32 or a bad block header right after the rows (refused: zlib reads
                 them while it needs no output), the same in the next IDAT chunk or after a stored block's bytes (not
                 read); and cut or damaged before the last row (both refuse). Also interlaced and 16-bit gray.
+  zlib_ended_*  a zlib stream that ends whole (final block, Adler-32) before the last row: after a whole row (of an
+                Adam7 pass, when interlaced) Pillow leaves the missing rows zero; inside a row, or with the Adler-32
+                alone in the next IDAT chunk, it refuses. 8-bit RGB, 1-bit gray, 2-bit palette, 16-bit gray.
 """
 import base64
 import hashlib
@@ -670,6 +673,39 @@ def later_idat_cases():
         yield "zlib_ended_before_last_row_adler_in_next_idat", png(chunk(b"IDAT", short[:-4]), chunk(b"IDAT", short[-4:]))
         yield "zlib_ended_before_last_row_over_two_idats", png(chunk(b"IDAT", short[:6]), chunk(b"IDAT", short[6:]))
         yield "zlib_ended_before_last_row_then_bytes", png(chunk(b"IDAT", short + b"junk"))
+    def row_ends(w, h, bits, interlace):  # the lengths of the filtered rows' bytes that end after a whole row
+        ends, total = [], 0
+        for x0, y0, dx, dy in (ADAM7 if interlace else [(0, 0, 1, 1)]):
+            if w > x0 and h > y0:
+                for _ in range((h - y0 + dy - 1) // dy):
+                    total += 1 + (((w - x0 + dx - 1) // dx) * bits + 7) // 8
+                    ends.append(total)
+        return ends
+
+    def unfiltered(ends, seed):  # filter byte 0 and random bytes for each row
+        rng, out, start = np.random.default_rng(seed), b"", 0
+        for end in ends:
+            out += b"\0" + rng.integers(0, 256, end - start - 1).astype(np.uint8).tobytes()
+            start = end
+        return out
+
+    # The same ends in an interlaced image: after a whole row of an Adam7 pass the missing rows are zero, inside one refused.
+    rgb, ends = filtered_rows(pixels(7, 5, 3, 99), True, 3), row_ends(7, 5, 24, True)
+    ended = lambda k: zlib.compress(rgb[:k], 9)  # noqa: E731
+    seven = lambda *chunks: png_file(7, 5, chunks, interlace=True)  # noqa: E731
+    yield "zlib_ended_after_first_pass_interlaced", seven(chunk(b"IDAT", ended(ends[0])))
+    yield "zlib_ended_inside_fourth_pass_interlaced", seven(chunk(b"IDAT", ended(ends[4])))
+    yield "zlib_ended_before_last_row_interlaced", seven(chunk(b"IDAT", ended(ends[-2])))
+    yield "zlib_ended_inside_a_row_interlaced", seven(chunk(b"IDAT", ended(ends[4] + 2)))
+    yield "zlib_ended_before_last_row_adler_in_next_idat_interlaced", seven(chunk(b"IDAT", ended(ends[-2])[:-4]), chunk(b"IDAT", ended(ends[-2])[-4:]))
+    yield "zlib_ended_before_last_row_over_two_idats_interlaced", seven(chunk(b"IDAT", ended(ends[-2])[:9]), chunk(b"IDAT", ended(ends[-2])[9:]))
+    ends = row_ends(9, 9, 2, True)  # 2-bit palette: rows of a byte or less, packed
+    palette = chunk(b"PLTE", bytes([200, 10, 10, 10, 200, 10, 10, 10, 200, 250, 250, 250]))
+    yield "zlib_ended_palette2_interlaced", png_file(9, 9, [palette, chunk(b"IDAT", zlib.compress(unfiltered(ends, 100)[:ends[5]], 9))], depth=2, colour=3, interlace=True)
+    ends = row_ends(10, 4, 1, False)
+    yield "zlib_ended_gray1", png_file(10, 4, [chunk(b"IDAT", zlib.compress(unfiltered(ends, 101)[:ends[1]], 9))], depth=1, colour=0)
+    ends = row_ends(5, 5, 16, True)
+    yield "zlib_ended_gray16_interlaced", png_file(5, 5, [chunk(b"IDAT", zlib.compress(unfiltered(ends, 102)[:ends[3]], 9))], depth=16, colour=0, interlace=True)
     interlaced = filtered_rows(pixels(3, 3, 3, 98), True, 3)
     yield "zlib_ended_before_last_pass_interlaced", png_file(3, 3, [chunk(b"IDAT", zlib.compress(interlaced[:-4], 9))], interlace=True)
 
