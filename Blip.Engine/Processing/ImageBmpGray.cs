@@ -50,9 +50,10 @@ internal static class ImageBmpGray
         return new RgbImage(width, height, rgb);
     }
 
-    // BmpImagePlugin: indices (0, 255) for a 2-entry palette, else 0 .. colors - 1; entry i must be o8(v) * 3, where
-    // o8 keeps the low byte. A palette cut by the end of the file compares short, so it is not gray.
-    private static bool IsGray(ReadOnlySpan<byte> bmp, in ImageBmpHeader header)
+    /// <summary>Whether Pillow takes the palette for gray. BmpImagePlugin: indices (0, 255) for a 2-entry palette, else
+    /// 0 .. colors - 1; entry i must be o8(v) * 3, where o8 keeps the low byte. A palette cut by the end of the file
+    /// compares short, so it is not gray.</summary>
+    public static bool IsGray(ReadOnlySpan<byte> bmp, in ImageBmpHeader header)
     {
         long colors = header.Colors;
         for (long i = 0; i < colors; i++)

@@ -27,6 +27,19 @@ internal readonly record struct ImageBmpHeader(
 
     private const int FileHeaderSize = 14;
 
+    /// <summary>Pillow's refusal of a "BM" file whose info header size is none of those it reads (every "BM" file is a
+    /// BMP to Pillow, which raises "Unsupported BMP header type"; Skia reads some of them), or null.</summary>
+    public static string? UnsupportedHeaderSize(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < FileHeaderSize + 4 || data[0] != (byte)'B' || data[1] != (byte)'M')
+        {
+            return null;
+        }
+
+        int size = BinaryPrimitives.ReadInt32LittleEndian(data[FileHeaderSize..]);
+        return size is 12 or 40 or 52 or 56 or 64 or 108 or 124 ? null : $"Unsupported BMP header type ({size})";
+    }
+
     /// <summary>Reads a "BM" file with an info header of 40, 52, 56, 64, 108 or 124 bytes, or OS/2 1.x's 12.</summary>
     public static bool TryRead(ReadOnlySpan<byte> data, out ImageBmpHeader header)
     {
@@ -56,7 +69,7 @@ internal readonly record struct ImageBmpHeader(
         int bits = BinaryPrimitives.ReadUInt16LittleEndian(info[14..]);
         int compression = BinaryPrimitives.ReadInt32LittleEndian(info[16..]);
         uint colors = BinaryPrimitives.ReadUInt32LittleEndian(info[32..]);
-        if (width > int.MaxValue || height > int.MaxValue || bits > 32)
+        if (width > int.MaxValue || height > int.MaxValue) // a depth Pillow refuses is ImageBmpLayout.Refusal's
         {
             return false;
         }
@@ -80,12 +93,6 @@ internal readonly record struct ImageBmpHeader(
         int width = BinaryPrimitives.ReadUInt16LittleEndian(info[4..]);
         int height = BinaryPrimitives.ReadUInt16LittleEndian(info[6..]);
         int bits = BinaryPrimitives.ReadUInt16LittleEndian(info[10..]);
-        if (bits > 32)
-        {
-            header = default;
-            return false;
-        }
-
         long colors = 1L << bits;
         const int paletteOffset = FileHeaderSize + 12;
         header = new ImageBmpHeader(width, height, false, bits, Rgb, colors, paletteOffset,

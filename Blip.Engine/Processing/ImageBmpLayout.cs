@@ -45,6 +45,25 @@ internal static class ImageBmpLayout
     }
 
     /// <summary>
+    /// Pillow's refusal of a palette of more than 256 entries that it keeps as a palette (one it takes for gray becomes
+    /// mode "L" and is read): convert("RGB") raises "invalid palette size" on it, for every compression. The entries
+    /// counted are those in the bytes read (a palette cut by the end of the file has fewer), so the file is checked
+    /// before ImageBmpPalette completes it. Null otherwise.
+    /// </summary>
+    public static string? PaletteRefusal(ReadOnlySpan<byte> bmp)
+    {
+        if (!ImageBmpHeader.TryRead(bmp, out var header) || header.Bits > 8 || header.Colors <= 256)
+        {
+            return null;
+        }
+
+        long read = Math.Min(header.Colors * header.PaletteEntryBytes, Math.Max(0, bmp.Length - header.PaletteOffset));
+        return read / header.PaletteEntryBytes > 256 && !ImageBmpGray.IsGray(bmp, header)
+            ? $"a palette of {read / header.PaletteEntryBytes} entries, more than 256 (invalid palette size)"
+            : null;
+    }
+
+    /// <summary>
     /// The file as Skia should read it to give Pillow's pixels, or null when it reads the file as it is: all-zero 32-bit bit
     /// fields become BI_RGB (Pillow's BGRA, whose alpha convert("RGB") drops), and pixel data that stops inside the last
     /// row's padding gets zeros up to the end of it.

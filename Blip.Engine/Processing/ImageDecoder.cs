@@ -201,6 +201,11 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated ICO file: {cutIco}.");
         }
 
+        if ((ImageBmpHeader.UnsupportedHeaderSize(data) ?? ImageBmpLayout.PaletteRefusal(data)) is { } header)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a BMP that Pillow refuses: {header}.");
+        }
+
         if (ImageBmpPalette.Complete(data) is { } completed)
         {
             data = completed; // Pillow reads a palette that runs into the pixels or past the end; Skia refuses it
@@ -214,6 +219,12 @@ public static class ImageDecoder
         if (ImageBmpLayout.Refusal(bmp) is { } refusal)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a BMP that Pillow refuses: {refusal}.");
+        }
+
+        if (ImageBmpOffset.Relocate(data, bmp) is { } moved && ImageBmpHeader.TryRead(moved, out var movedHeader))
+        {
+            bmp = movedHeader;
+            data = moved; // Pillow reads the pixels from an offset of 0 or inside the headers; Skia refuses it
         }
 
         return ImageBmpLayout.Mend(data, bmp) ?? data;

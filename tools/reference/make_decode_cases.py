@@ -710,6 +710,40 @@ def later_idat_cases():
     yield "zlib_ended_before_last_pass_interlaced", png_file(3, 3, [chunk(b"IDAT", zlib.compress(interlaced[:-4], 9))], interlace=True)
 
 
+def fuzz_found_cases():
+    """Files on which a differential fuzz of GIF, BMP, WebP and ICO decoding (tools/reference/fuzz_decode.py) found the
+    engine and Pillow apart, one or two for each cause fixed.
+
+    BMP: a pixel offset (bfOffBits) of 0 (Pillow reads on from the end of the header, masks or palette), inside the
+    headers (it reads the header bytes as pixels) or at the palette's start (it skips the palette), also in an RLE file
+    at an odd offset (its word alignment counts from the file's start); an RLE file whose size field is short (Pillow
+    never reads it); an info header size Pillow does not know, a bit depth over 32 (refused); a palette of more than
+    256 entries that is not gray (refused: invalid palette size) unless the file holds 256 or fewer of them."""
+    from make_bmp_cases import rle_bmp
+
+    def field(data, at, value):
+        return data[:at] + struct.pack("<I", value) + data[at + 4:]
+
+    pal16 = [tuple(int(v) for v in pixels(1, 1, 3, 200 + i)[0, 0]) for i in range(16)]
+    rgb24 = bmp(5, 3, 24, [pixels(5, 1, 3, 210 + y).tobytes() for y in range(3)])
+    yield "fuzz_bmp24_offset_zero", field(rgb24, 10, 0)
+    yield "fuzz_bmp24_offset_inside_header", field(rgb24, 10, 2)
+    masks = bmp(4, 2, 32, [pixels(4, 1, 4, 213 + y).tobytes() for y in range(2)], compression=3, masks=(0xFF0000, 0xFF00, 0xFF))
+    yield "fuzz_bmp32_bitfields_offset_zero", field(masks, 10, 0)
+    bits1 = bmp(9, 2, 1, [packed([0, 1, 1, 0, 1, 0, 1, 1, 0], 1), packed([1, 0, 0, 1, 1, 1, 0, 0, 1], 1)], pal16[:2])
+    yield "fuzz_bmp1_offset_at_palette_start", field(bits1, 10, 14 + 40)
+    yield "fuzz_bmp8_offset_zero", field(bmp(6, 2, 8, [bytes(range(y, y + 6)) for y in range(2)], pal16), 10, 0)
+    rle8 = rle_bmp(5, 2, bytes([3, 1, 0, 3, 2, 3, 4, 0, 0, 0, 0, 2, 5, 2, 6, 0, 1]), pal16)  # a run, 3 absolute (padded), EOL, ...
+    yield "fuzz_rle8_offset_odd_inside_palette", field(rle8, 10, 14 + 40 + 4 * 16 - 1)
+    yield "fuzz_rle8_size_field_zero", field(rle8, 2, 0)
+    yield "fuzz_rle8_size_field_short", field(rle8, 2, 67)
+    yield "fuzz_bmp_header_size_20_refused", field(rgb24, 14, 20)
+    yield "fuzz_rle8_depth_32767_refused", rle8[:28] + struct.pack("<H", 32767) + rle8[30:]
+    big = [tuple(int(v) for v in pixels(1, 1, 3, 220 + i)[0, 0]) for i in range(300)]
+    yield "fuzz_bmp8_palette_300_entries_refused", bmp(4, 2, 8, [bytes([0, 1, 2, 3])] * 2, big)
+    yield "fuzz_bmp8_palette_257_cut_by_end", bmp(4, 2, 8, [bytes([0, 1, 2, 3])] * 2, pal16[:4], colors=3698)
+
+
 def transposed(data):
     """What transformers' load_image gives: ImageOps.exif_transpose(Image.open(...)).convert("RGB") (SHA-256 or error)."""
     try:
@@ -743,6 +777,8 @@ def main():
     for name, data in late_chunk_orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
+        cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
+    for name, data in fuzz_found_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
