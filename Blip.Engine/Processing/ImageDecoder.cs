@@ -92,13 +92,14 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is empty (0 bytes).");
         }
 
+        var source = data; // the orientation is read from the file as given: Prepare may drop chunks Pillow reads
         data = Prepare(data, sourceName, out var firstFrame);
         var format = SKEncodedImageFormat.Png; // a first frame comes only from a PNG
         var image = firstFrame is { } box
             ? DecodeFirstFrame(data, box, sourceName, options)
             : DecodeEncoded(data, sourceName, options, out format);
         return options.ApplyExifOrientation
-            ? ImageOrientation.Apply(image, ImageExifOrientation.Read(data, format, sourceName))
+            ? ImageOrientation.Apply(image, ImageExifOrientation.Read(source, format, sourceName))
             : image;
     }
 
@@ -152,7 +153,7 @@ public static class ImageDecoder
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks or chunk
     // bodies, a cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT
-    // CRC, APNG frame data as the only image data, an IHDR after the image data, a GIF without its last block
+    // CRC, APNG frame data as the only image data, an IHDR or a damaged chunk header after the image data, a GIF without its last block
     // terminator, a short PNG palette, a BMP without its last row's padding).
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName, out ImagePngFrameBox? firstFrame)
     {
@@ -176,9 +177,9 @@ public static class ImageDecoder
             data = crcs; // Pillow never checks an IDAT's CRC
         }
 
-        if (ImagePngChunks.DropHeaderAfterImageData(data) is { } ended)
+        if (ImagePngChunks.EndWherePillowStops(data) is { } ended)
         {
-            data = ended; // libpng refuses an IHDR after the pixels; Pillow reads it as any chunk
+            data = ended; // libpng refuses an IHDR or a damaged header after the pixels; Pillow reads or stops at it
         }
 
         if (ImageGifBlocks.MendMissingTerminator(data) is { } terminated)

@@ -140,33 +140,63 @@ internal static class ImagePngChunks
     }
 
     /// <summary>
-    /// The data cut after its run of IDAT chunks and ended with an IEND, or null: only where a later chunk is an IHDR,
-    /// which libpng, reading on past the pixels, refuses ("ErrorInInput") while Pillow's load_end reads it as any chunk
-    /// (ImagePngChunkRules judges its body). Hand-written: Skia cannot be told to stop at the image data.
+    /// The data cut after its run of IDAT chunks and ended with a whole IEND, or null, where libpng, reading on past the
+    /// pixels, would refuse ("ErrorInInput") what Pillow's load_end reads: a later IHDR, which Pillow reads as any chunk
+    /// (ImagePngChunkRules judges its body), a critical chunk type libpng does not know (Pillow skips it), or a damaged
+    /// header where load_end stops without a complaint: a chunk type that is not four word characters (SyntaxError,
+    /// caught) or an IEND whose length or CRC is not a whole IEND's (Pillow stops at the type alone). Except for an
+    /// IHDR, the IDAT chunks must hold every row, or the pixel decoder judges the file as it is. The chunks dropped
+    /// never change Pillow's pixels: load_end runs after the image is decoded, and what it refuses BrokenTail and
+    /// ImagePngChunkRules have refused before; the orientation is read from the file as given.
+    /// Hand-written: Skia cannot be told to stop at the image data.
     /// </summary>
-    public static byte[]? DropHeaderAfterImageData(ReadOnlySpan<byte> png)
+    public static byte[]? EndWherePillowStops(ReadOnlySpan<byte> png)
     {
-        if (!ImagePngHeader.TryRead(png, out _) || ImageData(png) is not { } pos)
+        if (!ImagePngHeader.TryRead(png, out _) || ImageData(png) is not { } first)
         {
             return null;
         }
 
+        long pos = first;
         while (pos + 12 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
         {
             pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
         }
 
-        for (long at = pos; at + 8 <= png.Length && !png.Slice((int)at + 4, 4).SequenceEqual("IEND"u8);
-             at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
+        if (pos > png.Length)
         {
-            if (png.Slice((int)at + 4, 4).SequenceEqual("IHDR"u8) && pos <= png.Length)
+            return null; // the last IDAT is cut: the pixel decoder's to judge
+        }
+
+        for (long at = pos; at + 8 <= png.Length; at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
+        {
+            var type = png.Slice((int)at + 4, 4);
+            bool damaged = !IsChunkType(type) || UnknownCritical(type)
+                || (type.SequenceEqual("IEND"u8) && !png[(int)at..].StartsWith(WholeEnd));
+            if (type.SequenceEqual("IHDR"u8)
+                || (damaged && ImagePngImageData.HoldsAllRows(png, (int)first, (int)pos)))
             {
-                return [.. png[..(int)pos], 0, 0, 0, 0, .. "IEND"u8, 0xAE, 0x42, 0x60, 0x82];
+                return [.. png[..(int)pos], .. WholeEnd];
+            }
+
+            if (damaged || type.SequenceEqual("IEND"u8))
+            {
+                return null;
             }
         }
 
         return null;
     }
+
+    // A chunk type whose first letter is upper case (critical) and that libpng does not know: it refuses the file,
+    // Pillow skips the chunk as it skips any it has no handler for.
+    private static bool UnknownCritical(ReadOnlySpan<byte> type) =>
+        char.IsAsciiLetterUpper((char)type[0]) && !type.SequenceEqual("IHDR"u8) && !type.SequenceEqual("PLTE"u8)
+        && !type.SequenceEqual("IDAT"u8) && !type.SequenceEqual("IEND"u8);
+
+    // An IEND chunk as the PNG specification writes it: no body, and the CRC of its type.
+    private static ReadOnlySpan<byte> WholeEnd =>
+        [0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xAE, 0x42, 0x60, 0x82];
 
     /// <summary>
     /// The data with its first run of fdAT chunks rewritten as IDAT chunks (sequence number dropped, CRC made right), or
@@ -226,7 +256,7 @@ internal static class ImagePngChunks
     }
 
     // Pillow's is_cid: re.compile(rb"\w\w\w\w").match on bytes (ASCII letters, digits, underscore).
-    private static bool IsChunkType(ReadOnlySpan<byte> type)
+    internal static bool IsChunkType(ReadOnlySpan<byte> type)
     {
         foreach (byte b in type)
         {

@@ -1,6 +1,6 @@
 // A PNG's metadata as Pillow 13's PngImagePlugin files it in im.info, for ImageExifOrientation: chunks are read in
-// order up to IEND (those after the image data too, as exif_transpose loads the image first; in an animated PNG
-// only up to the second frame's fcTL, where load_end stops), a later chunk
+// order up to IEND or a type that is not a chunk type (those after the image data too, as exif_transpose loads the
+// image first; in an animated PNG only up to the second frame's fcTL, where load_end stops), a later chunk
 // replacing an earlier one's entry. eXIf → info["exif"] (with "Exif\0\0" put in front); tEXt → info[key] as latin-1
 // text, except the key "exif", kept as bytes; zTXt → the same once inflated (a stream zlib rejects gives ""); iTXt →
 // info[key] as UTF-8 text when every field decodes (else nothing), and for "XML:com.adobe.xmp" also info["xmp"] as
@@ -29,7 +29,7 @@ internal static class ImagePngText
         {
             long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
             var type = png.Slice((int)pos + 4, 4);
-            if (type.SequenceEqual("IEND"u8) || pos + 8 + length > png.Length)
+            if (type.SequenceEqual("IEND"u8) || !ImagePngChunks.IsChunkType(type) || pos + 8 + length > png.Length)
             {
                 break;
             }

@@ -46,6 +46,11 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 tRNS, fcTL, fdAT; an iCCP without or with an unknown compression method; a zTXt/iTXt inflating past
                 MAX_TEXT_CHUNK, 1 MiB), a short tIME (no handler: read) and a second IHDR after the image data (libpng
                 refuses it, Pillow reads it).
+  png_iend_*, png_*_before_iend, png_unknown_*_after_idat, png_*_at_end
+                a damaged chunk header after the image data: an IEND with a wrong length or CRC, a type that is not a
+                chunk type, a byte inserted before IEND, a critical type libpng does not know (all read by Pillow,
+                refused by libpng); the same after a cut zlib stream (refused). orient_png_exif_*: an eXIf before such a
+                damaged IEND (read) and after a header that is not a chunk type (not read: load_end stops there).
   zlib_rows_then_*, zlib_ended_then_*, zlib_end_in_second_idat_*
                 rows complete in the first IDAT chunk(s), garbage, deflate data or a bad CRC in a later one (all read).
   zlib_*        an IDAT zlib stream damaged after the last row's data: cut before its Adler-32 (or half of it) or its
@@ -522,6 +527,28 @@ def png_chunk_handler_cases():
     yield "png_itxt_over_max_text_chunk_after_idat", after(b"iTXt", b"k\0\x01\0\0\0" + too_big)
 
 
+def png_damaged_end_cases():
+    """A chunk header after the image data that PngImageFile.load_end stops at without a complaint, where libpng refuses
+    the file: an IEND with a damaged length or CRC (Pillow stops at its type), a type that is not four word characters
+    (is_cid fails: SyntaxError, caught), a byte inserted before the IEND (its header read one byte early), a critical
+    type libpng does not know (Pillow skips it), also with a bad CRC at the end of the file; and the same damage where
+    the image data does not hold every row (refused by both)."""
+    head, idat, iend, _ = apng_parts()
+    text = png_chunk(b"tEXt", b"k\0v")
+    yield "png_iend_length_damaged", head + idat + b"\xb2\0\0\0" + iend[4:]
+    yield "png_iend_crc_damaged", head + idat + iend[:8] + b"\xae\x42\x60\x83"
+    yield "png_iend_type_not_a_chunk_type", head + idat + iend[:5] + b"\xe8" + iend[6:]
+    yield "png_byte_inserted_before_iend", head + idat + b"\0" + iend
+    yield "png_text_then_iend_type_damaged", head + idat + text + iend[:4] + b"\x01END" + iend[8:]
+    yield "png_unknown_critical_chunk_after_idat", head + idat + png_chunk(b"IETD", b"") + iend
+    yield "png_unknown_critical_chunk_bad_crc_at_end", head + idat + b"\0\0\0\0IENg" + iend[8:]
+    yield "png_unknown_ancillary_chunk_after_idat", head + idat + png_chunk(b"iEND", b"") + iend
+    n = struct.unpack(">I", idat[:4])[0]
+    cut = struct.pack(">I", n - 6) + b"IDAT" + idat[8:8 + n - 6]
+    cut += struct.pack(">I", zlib.crc32(cut[4:]))
+    yield "png_iend_length_damaged_after_cut_stream", head + cut + b"\xb2\0\0\0" + iend[4:]
+
+
 def late_chunk_orientation_cases():
     """A zTXt/iTXt XMP whose zlib stream is cut: Pillow keeps what inflates (the orientation is in it); an animated
     PNG's eXIf after its second frame's fcTL, where load_end stops (not read)."""
@@ -533,6 +560,9 @@ def late_chunk_orientation_cases():
     z = zlib.compress(XMP_ATTR.format(6).encode() + b" " * 200)
     yield "orient_png_xmp_ztxt_cut_after_idat", png_with(after=[(b"zTXt", b"XML:com.adobe.xmp\0\0" + z[:-12])])
     yield "orient_png_xmp_itxt_cut", png_with([(b"iTXt", b"XML:com.adobe.xmp\0\x01\0\0\0" + z[:-12])])
+    exif = png_chunk(b"eXIf", exif_tiff(6))
+    yield "orient_png_exif_then_iend_damaged", head + idat + exif + b"\xb2\0\0\0" + iend[4:]
+    yield "orient_png_exif_after_header_not_a_chunk_type", head + idat + b"\0\0\0\0I\xe8ND" + iend[8:] + exif + iend
 
 
 def idat_stream_cases():
@@ -772,7 +802,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
-    for name, data in (*apng_cases(), *png_chunk_handler_cases()):
+    for name, data in (*apng_cases(), *png_chunk_handler_cases(), *png_damaged_end_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in late_chunk_orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
