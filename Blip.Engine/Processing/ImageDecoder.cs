@@ -92,6 +92,17 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is empty (0 bytes).");
         }
 
+        if (ImageIcoEntry.Image(data, out var icoRefusal) is { } entry)
+        {
+            // Pillow reads an ICO's image as the PNG or BMP file it is (exif_transpose then sees no EXIF of it)
+            return Decode(entry, sourceName, options with { ApplyExifOrientation = false });
+        }
+
+        if (icoRefusal is not null)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is an ICO file that Pillow refuses: {icoRefusal}.");
+        }
+
         var source = data; // the orientation is read from the file as given: Prepare may drop chunks Pillow reads
         data = Prepare(data, sourceName, out var firstFrame);
         var format = SKEncodedImageFormat.Png; // a first frame comes only from a PNG
@@ -152,8 +163,8 @@ public static class ImageDecoder
     }
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks or chunk
-    // bodies, a cut WebP container or ICO image, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT
-    // CRC, APNG frame data as the only image data, an IHDR or a damaged chunk header after the image data, a GIF without its last block
+    // bodies, a cut WebP container, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT CRC, APNG
+    // frame data as the only image data, an IHDR or a damaged chunk header after the image data, a GIF without its last block
     // terminator, a short PNG palette, a BMP without its last row's padding).
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName, out ImagePngFrameBox? firstFrame)
     {
@@ -195,11 +206,6 @@ public static class ImageDecoder
         if (ImageWebpContainer.Incomplete(data) is { } cut)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated WebP file: {cut} (Pillow refuses it too).");
-        }
-
-        if (ImageIcoEntry.Incomplete(data) is { } cutIco)
-        {
-            throw new ImageDecodeException($"Image '{sourceName}' is a truncated ICO file: {cutIco}.");
         }
 
         if ((ImageBmpHeader.UnsupportedHeaderSize(data) ?? ImageBmpLayout.PaletteRefusal(data)) is { } header)

@@ -20,7 +20,13 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
   png_*         a bad CRC in an ancillary chunk before the image data (Pillow refuses; libpng only warns) and after it
                 (neither cares), a chunk type that is not four word characters, and a 16-bit gray PNG missing its IEND or
                 part of its last CRC (Pillow reads the rows it needs).
-  ico_*         an ICO whose largest image is cut off: Pillow refuses it, Skia decoded the smaller one.
+  ico_*         ICOs, where Skia picks another entry than Pillow's IcoFile (the largest, then the lowest colour depth,
+                then the first) or reads it otherwise: a largest image cut off (refused), a PNG entry cut in its IEND or
+                with a size field past the end (read as the PNG file from its offset on), BMP entries whose AND mask lacks
+                its last row's padding (read) or more (refused), or a size field that puts it before the image (read), a top-down one, a 2-bit one
+                (refused), one whose size is not the directory's, one the directory calls 32-bit (its alpha bytes read
+                from the pixels: refused where they pass the end), RLE8 at an even and an odd offset (word alignment
+                counts from the ICO's start), a directory cut short or of no entries (refused).
   near_*        files whose end is missing, damaged or followed by bytes: PNG without IEND or its CRC, with a wrong or cut
                 IDAT CRC (Pillow checks none), trailing bytes, or a chunk after the image data cut by the end (Pillow
                 refuses); a zTXt of an unknown compression method (refused before or after the image data); JPEG without
@@ -77,7 +83,7 @@ from PIL import Image, ImageOps
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_bmp_cases import pillow  # noqa: E402  (Pillow's decode SHA-256 or its exception)
+from make_bmp_cases import pillow, rle_bmp  # noqa: E402  (Pillow's decode SHA-256 or its exception; an RLE BMP)
 from make_image_fixtures import ADAM7, png_filter, png_raw  # noqa: E402  (the hand-written PNG writer the image fixtures use)
 from make_resample_cases import write_cases  # noqa: E402
 
@@ -197,6 +203,28 @@ def png_cases():
     yield "png_gray16_idat_crc_cut", gray16[:-14]
 
 
+def ico_file(entries, magic=1, gap=0):
+    """An ICO (magic 2: CUR) of (width, height, colour count, bits per pixel, image bytes) entries, in that order, the
+    images after the directory (gap bytes between them), each at its offset with its length as its size."""
+    offset = 6 + 16 * len(entries) + gap
+    head, body = struct.pack("<HHH", 0, magic, len(entries)), b""
+    for w, h, colors, bpp, image in entries:
+        head += struct.pack("<BBBBHHII", w % 256, h % 256, colors, 0, 1, bpp, len(image), offset + len(body))
+        body += image + bytes(gap)
+    return head + bytes(gap) + body
+
+
+def dib_entry(bmp_file, seed, mask=True):
+    """An ICO's BMP image: a BMP file's info header, palette and pixels (no file header), its height doubled, and an
+    AND mask of random bits (rows of 32-bit words, bottom-up) after them."""
+    dib = bmp_file[14:]
+    size = struct.unpack_from("<I", dib)[0]
+    w, h = struct.unpack_from("<HH" if size == 12 else "<ii", dib, 4)
+    dib = dib[:4] + struct.pack("<HH" if size == 12 else "<ii", w, 2 * h) + dib[8 if size == 12 else 12:]
+    stride = (w + 31) // 32 * 4
+    return dib + (np.random.default_rng(seed).integers(0, 256, stride * abs(h)).astype(np.uint8).tobytes() if mask else b"")
+
+
 def ico_cases():
     b = io.BytesIO()
     Image.fromarray(pixels(32, 32, 4, 50), "RGBA").save(b, "ICO", sizes=[(16, 16), (32, 32)])
@@ -204,6 +232,29 @@ def ico_cases():
     offset = struct.unpack("<I", ico[6 + 16 + 12:6 + 16 + 16])[0]  # the 32x32 entry, written second
     yield "ico_whole", ico
     yield "ico_largest_image_cut", ico[:offset + 60]
+    yield "ico_png_cut_in_iend", ico[:-6]  # Pillow reads the PNG from its offset on, as the PNG file it is
+    yield "ico_png_size_field_past_end", ico[:6 + 16 + 8] + struct.pack("<I", len(ico)) + ico[6 + 16 + 12:]
+    pal16 = [tuple(int(v) for v in pixels(1, 1, 3, 230 + i)[0, 0]) for i in range(16)]
+    b8 = bmp(6, 4, 8, [bytes(pixels(6, 1, 1, 240 + y)[0, :, 0] & 15) for y in range(4)], pal16)
+    b24 = bmp(6, 4, 24, [pixels(6, 1, 3, 245 + y).tobytes() for y in range(4)])
+    one = ico_file([(6, 4, 0, 8, dib_entry(b8, 250))])
+    yield "ico_bmp8", one
+    yield "ico_bmp8_mask_without_last_padding", one[:-3]  # the raw decoder does without the AND mask's last row padding
+    yield "ico_bmp8_mask_cut_refused", one[:-4]
+    yield "ico_bmp8_size_field_short", one[:14] + struct.pack("<I", 10) + one[18:]  # the AND mask read from the directory's bytes
+    yield "ico_bmp8_top_down", ico_file([(6, 4, 0, 8, dib_entry(bmp(6, 4, 8, [bytes([y * 6 + x & 15 for x in range(6)]) for y in range(4)], pal16, top_down=True), 251))])
+    yield "ico_bmp_depth_2_refused", one[:22 + 14] + struct.pack("<H", 2) + one[22 + 16:]
+    yield "ico_bmp8_size_not_the_directory_size", ico_file([(16, 16, 0, 8, dib_entry(b8, 252))])
+    yield "ico_same_area_lowest_depth_first", ico_file([(6, 4, 0, 24, dib_entry(b24, 253)), (6, 4, 0, 8, dib_entry(b8, 254))])
+    yield "ico_same_area_first_in_file", ico_file([(6, 4, 0, 8, dib_entry(b8, 255)), (4, 6, 0, 8, dib_entry(b24, 256))])
+    yield "ico_bmp8_said_32_bit_alpha_cut_refused", ico_file([(6, 4, 0, 32, dib_entry(b8, 257))])  # alpha: 4 bytes a pixel
+    yield "ico_bmp8_said_32_bit", ico_file([(6, 4, 0, 32, dib_entry(b8, 258) + bytes(64))])
+    rle = bytes([0, 3, 5, 6, 7, 0, 1, 9, 0, 0, 4, 11, 0, 1])  # an absolute run of 3, its pad byte 0: read as end of bitmap when not skipped
+    rle8 = dib_entry(rle_bmp(4, 2, rle, pal16), 259)
+    yield "ico_rle8_even_offset", ico_file([(4, 2, 0, 8, rle8)])
+    yield "ico_rle8_odd_offset", ico_file([(4, 2, 0, 8, rle8)], gap=1)
+    yield "ico_directory_cut_refused", one[:4] + struct.pack("<H", 5) + one[6:]
+    yield "ico_no_entries_refused", one[:4] + struct.pack("<H", 0) + one[6:]
 
 
 def wbmp_cases():
@@ -749,7 +800,6 @@ def fuzz_found_cases():
     at an odd offset (its word alignment counts from the file's start); an RLE file whose size field is short (Pillow
     never reads it); an info header size Pillow does not know, a bit depth over 32 (refused); a palette of more than
     256 entries that is not gray (refused: invalid palette size) unless the file holds 256 or fewer of them."""
-    from make_bmp_cases import rle_bmp
 
     def field(data, at, value):
         return data[:at] + struct.pack("<I", value) + data[at + 4:]
