@@ -103,6 +103,18 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is an ICO file that Pillow refuses: {icoRefusal}.");
         }
 
+        if (ImageCurEntry.Image(data, out var curRefusal, out bool masked) is { } cursor)
+        {
+            // Pillow reads a cursor as a BMP, and blackens a gray one where its AND mask is set
+            var bitmap = Decode(cursor, sourceName, options with { ApplyExifOrientation = false });
+            return masked ? ImageCurEntry.ApplyMask(bitmap) : bitmap;
+        }
+
+        if (curRefusal is not null)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a CUR file that Pillow refuses: {curRefusal}.");
+        }
+
         var source = data; // the orientation is read from the file as given: Prepare may drop chunks Pillow reads
         data = Prepare(data, sourceName, out var firstFrame);
         var format = SKEncodedImageFormat.Png; // a first frame comes only from a PNG

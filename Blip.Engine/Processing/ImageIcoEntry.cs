@@ -57,18 +57,37 @@ internal static class ImageIcoEntry
     // The BMP file of a DIB entry, or null with the reason Pillow refuses it.
     private static byte[]? Bitmap(ReadOnlySpan<byte> ico, ReadOnlySpan<byte> entry, ReadOnlySpan<byte> dib, out string? refusal)
     {
+        long entryOffset = BinaryPrimitives.ReadUInt32LittleEndian(entry[12..]);
+        var bmp = BitmapFile(dib, entryOffset, halve: true, out var header, out refusal);
+        if (bmp is null)
+        {
+            return null;
+        }
+
+        long pixels = Math.Min(header.PixelOffset - BmpFileHeaderBytes, dib.Length); // from the entry's offset
+        refusal = MissingMask(ico, entry, header.Width, header.Height / 2, entryOffset + pixels);
+        return refusal is null ? bmp : null;
+    }
+
+    /// <summary>The BMP file Pillow's reader reads as the info header at <paramref name="at"/> in an ICO or CUR file
+    /// and the pixels right after its palette, with int(height / 2) rows where <paramref name="halve"/> (the XOR image;
+    /// the rest is the AND mask); null with Pillow's refusal of the info header. <paramref name="header"/> is the
+    /// header as read, before halving.</summary>
+    public static byte[]? BitmapFile(ReadOnlySpan<byte> dib, long at, bool halve, out ImageBmpHeader header, out string? refusal)
+    {
         var bmp = new byte[BmpFileHeaderBytes + dib.Length];
         (bmp[0], bmp[1]) = ((byte)'B', (byte)'M');
         BinaryPrimitives.WriteUInt32LittleEndian(bmp.AsSpan(2), (uint)bmp.Length);
         dib.CopyTo(bmp.AsSpan(BmpFileHeaderBytes)); // a pixel offset of 0: Pillow's BMP reader then reads on after the palette, as DibImageFile does
         refusal = ImageBmpHeader.UnsupportedHeaderSize(bmp);
-        if (refusal is not null || !ImageBmpHeader.TryRead(bmp, out var header))
+        if (refusal is not null || !ImageBmpHeader.TryRead(bmp, out header))
         {
+            header = default;
             refusal = refusal is null ? "has no whole BMP info header" : $"is a BMP that Pillow refuses: {refusal}";
             return null;
         }
 
-        long height = header.Height / 2; // IcoFile keeps the top half, int(height / 2) rows: the XOR image
+        long height = halve ? header.Height / 2 : header.Height;
         var info = bmp.AsSpan(BmpFileHeaderBytes);
         if (BinaryPrimitives.ReadInt32LittleEndian(info) == 12)
         {
@@ -79,17 +98,10 @@ internal static class ImageIcoEntry
             BinaryPrimitives.WriteUInt32LittleEndian(info[8..], unchecked((uint)(header.TopDown ? (1L << 32) - height : height)));
         }
 
-        long pixels = Math.Min(header.PixelOffset - BmpFileHeaderBytes, dib.Length); // from the entry's offset
-        long entryOffset = BinaryPrimitives.ReadUInt32LittleEndian(entry[12..]);
-        refusal = MissingMask(ico, entry, header.Width, height, entryOffset + pixels);
-        if (refusal is not null)
-        {
-            return null;
-        }
-
         // Pillow's RLE decoder aligns to words counted from the start of the ICO file: an entry at an odd offset gets
         // a byte before its pixels, which then start at an explicit offset of the same parity.
-        return header.Compression is ImageBmpHeader.Rle8 or ImageBmpHeader.Rle4 && (entryOffset & 1) == 1
+        long pixels = Math.Min(header.PixelOffset - BmpFileHeaderBytes, dib.Length);
+        return header.Compression is ImageBmpHeader.Rle8 or ImageBmpHeader.Rle4 && (at & 1) == 1
             ? Shifted(bmp, BmpFileHeaderBytes + (int)pixels)
             : bmp;
     }

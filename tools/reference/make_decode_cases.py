@@ -27,6 +27,10 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 (refused), one whose size is not the directory's, one the directory calls 32-bit (its alpha bytes read
                 from the pixels: refused where they pass the end), RLE8 at an even and an odd offset (word alignment
                 counts from the ICO's start), a directory cut short or of no entries (refused).
+  cur_*         CUR files (type 2), which Pillow's CurImagePlugin reads: the first entry unless a later one is larger in
+                both width and height, its BMP read at its offset (after the directory at 0; a PNG refused) with the top
+                half of its rows, or whole and then blackened where the AND mask is set (blended by its gray level) when
+                its palette is gray (an odd height refused); Skia read them as ICO files.
   near_*        files whose end is missing, damaged or followed by bytes: PNG without IEND or its CRC, with a wrong or cut
                 IDAT CRC (Pillow checks none), trailing bytes, or a chunk after the image data cut by the end (Pillow
                 refuses); a zTXt of an unknown compression method (refused before or after the image data); JPEG without
@@ -255,6 +259,33 @@ def ico_cases():
     yield "ico_rle8_odd_offset", ico_file([(4, 2, 0, 8, rle8)], gap=1)
     yield "ico_directory_cut_refused", one[:4] + struct.pack("<H", 5) + one[6:]
     yield "ico_no_entries_refused", one[:4] + struct.pack("<H", 0) + one[6:]
+
+
+
+def cur_cases():
+    pal16 = [tuple(int(v) for v in pixels(1, 1, 3, 270 + i)[0, 0]) for i in range(16)]
+    gray16 = [(i * 17, i * 17, i * 17) for i in range(16)]
+    gray_l = [(i, i, i) for i in range(16)]
+    b24 = bmp(5, 3, 24, [pixels(5, 1, 3, 271 + y).tobytes() for y in range(3)])
+    b8 = bmp(6, 4, 8, [bytes(pixels(6, 1, 1, 275 + y)[0, :, 0] & 15) for y in range(4)], pal16)
+    l4 = bmp(6, 4, 4, [packed(list(pixels(6, 1, 1, 280 + y)[0, :, 0] & 15), 4) for y in range(4)], gray_l)
+    bw = bmp(9, 3, 1, [packed(list(pixels(9, 1, 1, 285 + y)[0, :, 0] & 1), 1) for y in range(3)], [(0, 0, 0), (255, 255, 255)])
+    yield "cur_bmp24", ico_file([(5, 3, 0, 24, dib_entry(b24, 290))], magic=2)
+    yield "cur_bmp8", ico_file([(6, 4, 0, 8, dib_entry(b8, 291))], magic=2)
+    yield "cur_gray4_as_8_bit_rows_refused", ico_file([(6, 4, 16, 4, dib_entry(l4, 292))], magic=2)  # mode L: 6-byte rows of 4
+    l8 = dib_entry(bmp(6, 4, 8, [bytes(pixels(6, 1, 1, 282 + y)[0, :, 0] & 15) for y in range(4)], gray_l), 283)
+    mask = pixels(8, 4, 1, 284).tobytes()  # the AND mask read whole as 8-bit gray rows: blends where it is not 0 or 255
+    yield "cur_gray8_masked", ico_file([(6, 4, 16, 8, l8[:40 + 64 + 32] + mask)], magic=2)
+    yield "cur_black_white_masked", ico_file([(9, 3, 2, 1, dib_entry(bw, 293))], magic=2)
+    yield "cur_gray_not_l_palette", ico_file([(6, 4, 16, 4, dib_entry(bmp(6, 4, 4, [bytes(3)] * 4, gray16), 294))], magic=2)
+    odd = l8[:40 + 64 + 32] + mask + bytes(8)
+    yield "cur_gray_odd_height_refused", ico_file([(6, 4, 16, 8, odd[:8] + struct.pack("<i", 9) + odd[12:])], magic=2)
+    yield "cur_png_refused", ico_file([(5, 3, 0, 32, png_file(5, 3, [png_chunk(b"IDAT", zlib.compress(bytes(16) * 3))]))], magic=2)
+    yield "cur_second_larger", ico_file([(5, 3, 0, 24, dib_entry(b24, 296)), (6, 4, 0, 8, dib_entry(b8, 297))], magic=2)
+    yield "cur_second_wider_only", ico_file([(5, 3, 0, 24, dib_entry(b24, 298)), (6, 3, 0, 8, dib_entry(b8, 299))], magic=2)
+    one = ico_file([(6, 4, 0, 8, dib_entry(b8, 300))], magic=2)
+    yield "cur_offset_zero", one[:18] + struct.pack("<I", 0) + one[22:]  # read on after the directory
+    yield "cur_directory_runs_into_image", one[:4] + struct.pack("<H", 3) + one[6:]  # the image bytes as entries
 
 
 def wbmp_cases():
@@ -845,7 +876,7 @@ def outcome(data):
 
 def main():
     cases = []
-    for make in (wbmp_cases, bmp_cases, os2_cases, webp_cases, png_cases, ico_cases):
+    for make in (wbmp_cases, bmp_cases, os2_cases, webp_cases, png_cases, ico_cases, cur_cases):
         for name, data in make():
             cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in near_complete_cases():
