@@ -830,7 +830,11 @@ def fuzz_found_cases():
     headers (it reads the header bytes as pixels) or at the palette's start (it skips the palette), also in an RLE file
     at an odd offset (its word alignment counts from the file's start); an RLE file whose size field is short (Pillow
     never reads it); an info header size Pillow does not know, a bit depth over 32 (refused); a palette of more than
-    256 entries that is not gray (refused: invalid palette size) unless the file holds 256 or fewer of them."""
+    256 entries that is not gray (refused: invalid palette size) unless the file holds 256 or fewer of them.
+
+    WebP: an ANMF chunk whose size is larger than its frame (read: libwebp's demuxer goes on after the frame's image
+    chunks, not after the ANMF size), smaller than its image chunks or than its frame header (refused); a VP8X chunk of
+    another size than 10 (refused: libwebp's header check wants exactly 10)."""
 
     def field(data, at, value):
         return data[:at] + struct.pack("<I", value) + data[at + 4:]
@@ -853,6 +857,30 @@ def fuzz_found_cases():
     big = [tuple(int(v) for v in pixels(1, 1, 3, 220 + i)[0, 0]) for i in range(300)]
     yield "fuzz_bmp8_palette_300_entries_refused", bmp(4, 2, 8, [bytes([0, 1, 2, 3])] * 2, big)
     yield "fuzz_bmp8_palette_257_cut_by_end", bmp(4, 2, 8, [bytes([0, 1, 2, 3])] * 2, pal16[:4], colors=3698)
+
+    frames = [Image.fromarray(pixels(4, 3, 3, 230 + i)) for i in range(3)]
+    b = io.BytesIO()
+    frames[0].save(b, "WEBP", save_all=True, append_images=frames[1:], duration=40, lossless=True)
+    anim = b.getvalue()  # RIFF, VP8X (12), ANIM (30), ANMF (44), ANMF, ANMF
+
+    def next_chunk(at):
+        size = struct.unpack_from("<I", anim, at + 4)[0]
+        return at + 8 + size + (size & 1)
+
+    first = struct.unpack_from("<I", anim, 48)[0]
+    second, third = next_chunk(44), next_chunk(next_chunk(44))
+    yield "fuzz_webp_anim_frame_size_plus_1", field(anim, 48, first + 1)
+    yield "fuzz_webp_anim_frame_size_over_next_frame", field(anim, 48, third - 52)
+    yield "fuzz_webp_anim_second_frame_size_plus_2", field(anim, second + 4, struct.unpack_from("<I", anim, second + 4)[0] + 2)
+    yield "fuzz_webp_anim_last_frame_size_past_riff_refused", field(anim, third + 4, struct.unpack_from("<I", anim, third + 4)[0] + 2)
+    yield "fuzz_webp_anim_frame_size_short_refused", field(anim, 48, first - 2)
+    yield "fuzz_webp_anim_frame_size_8_refused", field(anim, 48, 8)
+    b = io.BytesIO()
+    Image.fromarray(pixels(1, 1, 4, 240), "RGBA").save(b, "WEBP", quality=60)
+    alpha = b.getvalue()  # RIFF, VP8X (12, 10 bytes), ALPH (30), VP8 (40)
+    yield "fuzz_webp_vp8x_size_20_refused", field(alpha, 16, 20)
+    longer = alpha[:16] + struct.pack("<I", 12) + alpha[20:30] + b"\0\0" + alpha[30:]
+    yield "fuzz_webp_vp8x_size_12_refused", field(longer, 4, len(longer) - 8)
 
 
 def transposed(data):
