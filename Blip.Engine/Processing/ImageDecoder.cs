@@ -175,8 +175,9 @@ public static class ImageDecoder
     }
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks or chunk
-    // bodies, a cut WebP container, a BMP layout), mended where Skia would differ from Pillow (a wrong IDAT CRC, APNG
-    // frame data as the only image data, an IHDR or a damaged chunk header after the image data, a GIF without its last block
+    // bodies, a cut WebP container, a JPEG header segment Pillow raises on, a BMP layout), mended where Skia would
+    // differ from Pillow (a wrong IDAT CRC, APNG frame data as the only image data, an IHDR or a damaged chunk header
+    // after the image data, a GIF without its last block
     // terminator, a short PNG palette, a BMP without its last row's padding).
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName, out ImagePngFrameBox? firstFrame)
     {
@@ -218,6 +219,11 @@ public static class ImageDecoder
         if (ImageWebpContainer.Incomplete(data) is { } cut)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated WebP file: {cut} (Pillow refuses it too).");
+        }
+
+        if (ImageJpegHeader.Refusal(data) is { } jpegHeader)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a JPEG that Pillow cannot identify: {jpegHeader}.");
         }
 
         if ((ImageBmpHeader.UnsupportedHeaderSize(data) ?? ImageBmpLayout.PaletteRefusal(data)) is { } header)
@@ -344,8 +350,7 @@ public static class ImageDecoder
             if (marker == 0x01 || marker is >= 0xD0 and <= 0xD7) { i += 2; continue; }   // TEM, RSTn: no length
             if (i + 3 >= data.Length) return false;
             int length = (data[i + 2] << 8) | data[i + 3];
-            if (length < 2) return false;
-            i += 2 + length;
+            i += length < 2 ? 4 : 2 + length;                                // libjpeg skips nothing for a length under 2
             if (marker != 0xDA) continue;                                     // SOS: entropy-coded data follows
             while (i + 1 < data.Length && !(data[i] == 0xFF && data[i + 1] != 0x00 && data[i + 1] is not (>= 0xD0 and <= 0xD7)))
                 i++;

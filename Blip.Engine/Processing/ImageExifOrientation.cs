@@ -146,27 +146,17 @@ internal static class ImageExifOrientation
     private static ImageDecodeException Refused(string sourceName, string why) =>
         new($"Image '{sourceName}' cannot be turned upright as Pillow's ImageOps.exif_transpose would: {why} (ImageDecodeOptions.ApplyExifOrientation).");
 
-    // JpegImageFile._open's marker loop up to the first SOS, with its APP handler's Exif, XMP and JFIF rules.
+    // JpegImageFile._open's marker loop up to the first SOS (ImageJpegHeader), with its APP handler's Exif, XMP and JFIF rules.
     private static PillowOrientationInfo Jpeg(ReadOnlySpan<byte> data)
     {
         var info = new PillowOrientationInfo();
         bool dpi = false;
-        for (int i = 2; i + 1 < data.Length;)
+        foreach (var segment in ImageJpegHeader.Segments(data))
         {
-            if (data[i] != 0xFF) { i++; continue; }                    // junk between markers
-            int marker = data[i + 1];
-            if (marker == 0xFF) { i++; continue; }                     // fill byte
-            if (marker == 0x00) { i += 2; continue; }
-            if (marker < 0xC0) break;                                  // "no marker found": Pillow cannot open it
-            if (marker is 0xC8 or (>= 0xD0 and <= 0xD9) or (>= 0xF0 and <= 0xFD)) { i += 2; continue; }  // no length
-            if (i + 4 > data.Length) break;
-            int length = BinaryPrimitives.ReadUInt16BigEndian(data[(i + 2)..]);
-            if (length < 2 || i + 2 + length > data.Length || marker == 0xDA) break;   // SOS: the header ends
-            var s = data.Slice(i + 4, length - 2);
-            if (marker == 0xE0 && s.StartsWith("JFIF"u8) && s.Length >= 12 && s[7] is 1 or 2) dpi = true;
-            else if (marker == 0xE1 && s.StartsWith("Exif\0\0"u8)) info.Exif = info.Exif is null ? s.ToArray() : [.. info.Exif, .. s[6..]];
-            else if (marker == 0xE1 && s.StartsWith("http://ns.adobe.com/xap/1.0/\0"u8)) info.Xmp = s[29..].ToArray();
-            i += 2 + length;
+            var s = data.Slice(segment.Start, segment.Length);
+            if (segment.Marker == 0xE0 && s.StartsWith("JFIF"u8) && s.Length >= 12 && s[7] is 1 or 2) dpi = true;
+            else if (segment.Marker == 0xE1 && s.StartsWith("Exif\0\0"u8)) info.Exif = info.Exif is null ? s.ToArray() : [.. info.Exif, .. s[6..]];
+            else if (segment.Marker == 0xE1 && s.StartsWith("http://ns.adobe.com/xap/1.0/\0"u8)) info.Xmp = s[29..].ToArray();
         }
 
         info.ExifErrorsSwallowed = !dpi && info.Exif is not null;

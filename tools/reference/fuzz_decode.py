@@ -1,14 +1,15 @@
-"""Differential fuzz of the image decoder against Pillow, for GIF, BMP, WebP and ICO: writes seed files (made with
+"""Differential fuzz of the image decoder against Pillow, for GIF, BMP, WebP, ICO and JPEG: writes seed files (made with
 Pillow and with make_decode_cases.py's BMP writers), damaged copies of them, and what Pillow's
 Image.open(...).convert("RGB") makes of each (make_decode_cases.outcome: the SHA-256 of the RGB bytes, or the
 exception), into OUT/files/ and OUT/manifest.jsonl. A C# runner decodes each file with ImageDecoder.Decode and
 compares (see tools/reference/README.md).
 
-Run from the repository root:  tools/reference/py tools/reference/fuzz_decode.py OUT [--per-seed N] [--seed S] [--formats gif,bmp,webp,ico]
+Run from the repository root:  tools/reference/py tools/reference/fuzz_decode.py OUT [--per-seed N] [--seed S] [--formats gif,bmp,webp,ico,jpeg]
 
 Mutations: truncation at sampled points of every region (all lengths for small files), single-byte changes (xor 0xFF,
 a bit, a random value), inserted and removed bytes, and format-aware length fields set to edge values (GIF sub-block
-lengths and descriptor fields, BMP header fields, RIFF chunk sizes, ICO directory entries). Files whose claimed size is
+lengths and descriptor fields, BMP header fields, RIFF chunk sizes, ICO directory entries; JPEG segment lengths and the
+SOF, SOS, DHT, DQT and DRI fields, big-endian). Files whose claimed size is
 over 4 megapixels are left out (Pillow would allocate them; the engine's size limit is another matter).
 """
 import argparse
@@ -100,7 +101,23 @@ def ico_seeds():
     yield "ico_bmp_p", save(rgba.convert("RGB").resize((8, 8)).quantize(16), "ICO", sizes=[(8, 8)], bitmap_format="bmp")
 
 
-SEEDS = {"gif": gif_seeds, "bmp": bmp_seeds, "webp": webp_seeds, "ico": ico_seeds}
+def jpeg_seeds():
+    exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x01\0\0\0\0\0\0\0"  # one IFD entry: orientation 1
+    for w, h in ((1, 1), (7, 5), (19, 13)):
+        img = rgb(w, h, 140 + w)
+        yield f"jpeg_444_{w}x{h}", save(img, "JPEG", quality=80, subsampling=0)
+        yield f"jpeg_420_{w}x{h}", save(img, "JPEG", quality=60, subsampling=2)
+        yield f"jpeg_progressive_{w}x{h}", save(img, "JPEG", quality=70, progressive=True)
+        yield f"jpeg_gray_{w}x{h}", save(img.convert("L"), "JPEG", quality=75)
+    img = rgb(24, 18, 150)
+    yield "jpeg_restart", save(img, "JPEG", quality=70, restart_marker_blocks=2)
+    yield "jpeg_restart_rows_progressive", save(img, "JPEG", quality=70, progressive=True, restart_marker_rows=1)
+    yield "jpeg_gray_progressive", save(img.convert("L"), "JPEG", quality=70, progressive=True)
+    yield "jpeg_exif", save(rgb(9, 6, 151), "JPEG", quality=80, exif=exif)
+    yield "jpeg_optimize_422", save(rgb(17, 9, 152), "JPEG", quality=85, optimize=True, subsampling=1)
+
+
+SEEDS = {"gif": gif_seeds, "bmp": bmp_seeds, "webp": webp_seeds, "ico": ico_seeds, "jpeg": jpeg_seeds}
 
 
 def gif_fields(d):
@@ -161,7 +178,41 @@ def ico_fields(d):
     return out
 
 
-FIELDS = {"gif": gif_fields, "bmp": bmp_fields, "webp": riff_fields, "ico": ico_fields}
+def jpeg_fields(d):
+    """(offset, width) of each segment's length and of the SOF, SOS, DHT, DQT and DRI fields, up to the first scan's data
+    (and the segments between later scans, found by the next marker after the entropy-coded data)."""
+    out = []
+    pos = 2
+    while pos + 4 <= len(d) and d[pos] == 0xFF:
+        marker = d[pos + 1]
+        if marker == 0xD9 or marker == 0xFF or 0xD0 <= marker <= 0xD7:
+            pos += 1 if marker == 0xFF else 2
+            continue
+        length = int.from_bytes(d[pos + 2:pos + 4], "big")
+        out.append((pos + 2, 2))
+        body = pos + 4
+        if marker in (0xC0, 0xC1, 0xC2):
+            out += [(body, 1), (body + 1, 2), (body + 3, 2), (body + 5, 1)]
+            out += [(body + 6 + 3 * i + k, 1) for i in range(min(d[body + 5], 4)) for k in (0, 1, 2)]
+        elif marker == 0xDA:
+            n = d[body]
+            out += [(body, 1)] + [(body + 1 + 2 * i + k, 1) for i in range(min(n, 4)) for k in (0, 1)]
+            out += [(body + 1 + 2 * n, 1), (body + 2 + 2 * n, 1), (body + 3 + 2 * n, 1)]
+        elif marker == 0xC4:
+            out += [(body, 1)] + [(body + 1 + i, 1) for i in range(0, 16, 3)]
+        elif marker == 0xDB:
+            out.append((body, 1))
+        elif marker == 0xDD:
+            out.append((body, 2))
+        pos += 2 + length
+        if marker == 0xDA:  # entropy-coded data: on to the next marker that is not stuffing or a restart
+            while pos + 1 < len(d) and not (d[pos] == 0xFF and d[pos + 1] != 0 and not 0xD0 <= d[pos + 1] <= 0xD7):
+                pos += 1
+    return out
+
+
+FIELDS = {"gif": gif_fields, "bmp": bmp_fields, "webp": riff_fields, "ico": ico_fields, "jpeg": jpeg_fields}
+BIG_ENDIAN = {"jpeg"}
 
 
 def edge_values(old, width):
@@ -179,11 +230,12 @@ def mutants(fmt, data, rng, n):
         fields = [f for f in FIELDS[fmt](data) if f[0] + f[1] <= size]
     except (struct.error, IndexError):
         fields = []
+    order = "big" if fmt in BIG_ENDIAN else "little"
     for off, width in fields:
-        old = int.from_bytes(data[off:off + width], "little")
+        old = int.from_bytes(data[off:off + width], order)
         for v in edge_values(old, width):
             if v != old:
-                yield f"field{off}w{width}={v}", data[:off] + v.to_bytes(width, "little") + data[off + width:]
+                yield f"field{off}w{width}={v}", data[:off] + v.to_bytes(width, order) + data[off + width:]
     for i in range(n):
         kind = rng.integers(0, 6)
         at = int(rng.integers(0, size))

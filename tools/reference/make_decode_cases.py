@@ -834,7 +834,10 @@ def fuzz_found_cases():
 
     WebP: an ANMF chunk whose size is larger than its frame (read: libwebp's demuxer goes on after the frame's image
     chunks, not after the ANMF size), smaller than its image chunks or than its frame header (refused); a VP8X chunk of
-    another size than 10 (refused: libwebp's header check wants exactly 10)."""
+    another size than 10 (refused: libwebp's header check wants exactly 10).
+
+    JPEG: an APP0 length under 2 (read: Pillow and libjpeg read nothing and go on), a JFIF segment too short for its
+    version and a TEM marker in the header (refused by Pillow's marker loop; libjpeg reads them)."""
 
     def field(data, at, value):
         return data[:at] + struct.pack("<I", value) + data[at + 4:]
@@ -881,6 +884,12 @@ def fuzz_found_cases():
     yield "fuzz_webp_vp8x_size_20_refused", field(alpha, 16, 20)
     longer = alpha[:16] + struct.pack("<I", 12) + alpha[20:30] + b"\0\0" + alpha[30:]
     yield "fuzz_webp_vp8x_size_12_refused", field(longer, 4, len(longer) - 8)
+    b = io.BytesIO()
+    Image.fromarray(pixels(5, 3, 3, 250)).save(b, "JPEG", quality=80)
+    jpeg = b.getvalue()  # SOI, APP0 JFIF (length at byte 4), ...
+    yield "fuzz_jpeg_app0_length_0", jpeg[:4] + b"\0\0" + jpeg[6:]
+    yield "fuzz_jpeg_jfif_length_8_refused", jpeg[:4] + b"\0\x08" + jpeg[6:]
+    yield "fuzz_jpeg_tem_marker_in_header_refused", jpeg[:2] + b"\xff\x01" + jpeg[2:]
 
 
 def transposed(data):

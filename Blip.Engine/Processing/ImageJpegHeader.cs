@@ -1,0 +1,73 @@
+// The segments of a JPEG file's header as Pillow's JpegImageFile._open reads them: a marker loop from SOI to the first
+// SOS that skips junk and fill bytes between markers, takes each segment's length (one under 2 reads nothing, so the
+// loop goes on right after the length), stops at a segment that passes the end and raises at a marker under FFC0 other
+// than FF00 ("no marker found": a TEM or a reserved marker, which libjpeg passes over). Its APP handler reads a JFIF (APP0)
+// or Adobe (APP14) segment's version as two bytes at offset 5 and raises where the segment is shorter ("cannot identify
+// image file"); libjpeg, and so Skia, reads such a file. Hand-written from Pillow's JpegImagePlugin.
+using System.Buffers.Binary;
+
+namespace Blip.Engine.Processing;
+
+/// <summary>Walks a JPEG header as Pillow does (<see cref="Segments"/>) and finds the header segments Pillow raises on.</summary>
+internal static class ImageJpegHeader
+{
+    private const int VersionEnd = 7; // Pillow's i16(s, 5): the JFIF or Adobe version's two bytes
+
+    /// <summary>A header segment: its marker (the byte after FF) and where its payload starts and how long it is.</summary>
+    public readonly record struct Segment(byte Marker, int Start, int Length);
+
+    /// <summary>The header segments before the first SOS, in Pillow's order; empty where the data is not a JPEG.</summary>
+    public static List<Segment> Segments(ReadOnlySpan<byte> data) => Walk(data, out _);
+
+    /// <summary>The header segments, and where the walk met a marker Pillow does not know (-1 where it did not).</summary>
+    private static List<Segment> Walk(ReadOnlySpan<byte> data, out int unknownMarker)
+    {
+        unknownMarker = -1;
+        var segments = new List<Segment>();
+        if (data.Length < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF)
+        {
+            return segments;
+        }
+
+        for (int i = 2; i + 1 < data.Length;)
+        {
+            if (data[i] != 0xFF) { i++; continue; }                    // junk between markers
+            byte marker = data[i + 1];
+            if (marker == 0xFF) { i++; continue; }                     // fill byte
+            if (marker == 0x00) { i += 2; continue; }
+            if (marker < 0xC0) { unknownMarker = i; break; }           // "no marker found": Pillow cannot open it
+            if (marker is 0xC8 or (>= 0xD0 and <= 0xD9) or (>= 0xF0 and <= 0xFD)) { i += 2; continue; }  // no length
+            if (i + 4 > data.Length || marker == 0xDA) break;          // SOS: the header ends
+            int length = BinaryPrimitives.ReadUInt16BigEndian(data[(i + 2)..]);
+            if (length < 2) { i += 4; continue; }                      // _safe_read of a negative size reads nothing
+            if (i + 2 + length > data.Length) break;                   // "Truncated File Read"
+            segments.Add(new Segment(marker, i + 4, length - 2));
+            i += 2 + length;
+        }
+
+        return segments;
+    }
+
+    /// <summary>Why Pillow raises on the header (a marker it does not know, a JFIF or Adobe segment too short for its
+    /// version), or null.</summary>
+    public static string? Refusal(ReadOnlySpan<byte> data)
+    {
+        var segments = Walk(data, out int unknownMarker);
+        if (unknownMarker >= 0)
+        {
+            return $"its header has a marker FF{data[unknownMarker + 1]:X2} at byte {unknownMarker}, which Pillow does not know (no marker found)";
+        }
+
+        foreach (var segment in segments)
+        {
+            var s = data.Slice(segment.Start, segment.Length);
+            bool versioned = (segment.Marker == 0xE0 && s.StartsWith("JFIF"u8)) || (segment.Marker == 0xEE && s.StartsWith("Adobe"u8));
+            if (versioned && s.Length < VersionEnd)
+            {
+                return $"its APP{segment.Marker & 15} segment at byte {segment.Start - 4} has {s.Length} bytes, too few for the version Pillow reads at bytes 5-6";
+            }
+        }
+
+        return null;
+    }
+}
