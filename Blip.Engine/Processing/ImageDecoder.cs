@@ -221,6 +221,11 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated WebP file: {cut} (Pillow refuses it too).");
         }
 
+        if (ImageGifBlocks.EmptyFirstImage(data) is { } emptyGif)
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a GIF that Pillow refuses: {emptyGif}.");
+        }
+
         if (ImageJpegHeader.Refusal(data) is { } jpegHeader)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a JPEG that Pillow cannot identify: {jpegHeader}.");

@@ -837,7 +837,9 @@ def fuzz_found_cases():
     another size than 10 (refused: libwebp's header check wants exactly 10).
 
     JPEG: an APP0 length under 2 (read: Pillow and libjpeg read nothing and go on), a JFIF segment too short for its
-    version and a TEM marker in the header (refused by Pillow's marker loop; libjpeg reads them)."""
+    version and a TEM marker in the header (refused by Pillow's marker loop; libjpeg reads them).
+
+    GIF: a first image descriptor 0 wide or 0 high (refused: tile cannot extend outside image; Skia read it)."""
 
     def field(data, at, value):
         return data[:at] + struct.pack("<I", value) + data[at + 4:]
@@ -890,6 +892,12 @@ def fuzz_found_cases():
     yield "fuzz_jpeg_app0_length_0", jpeg[:4] + b"\0\0" + jpeg[6:]
     yield "fuzz_jpeg_jfif_length_8_refused", jpeg[:4] + b"\0\x08" + jpeg[6:]
     yield "fuzz_jpeg_tem_marker_in_header_refused", jpeg[:2] + b"\xff\x01" + jpeg[2:]
+    b = io.BytesIO()
+    Image.fromarray(pixels(5, 3, 3, 252)).save(b, "GIF")
+    gif = b.getvalue()
+    at = gif.index(b"\x2c", 13 + (3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 13))  # the first image descriptor
+    yield "fuzz_gif_first_image_0_wide_refused", gif[:at + 5] + b"\0\0" + gif[at + 7:]
+    yield "fuzz_gif_first_image_0_high_refused", gif[:at + 7] + b"\0\0" + gif[at + 9:]
 
 
 def transposed(data):
