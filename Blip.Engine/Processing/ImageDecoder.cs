@@ -175,10 +175,11 @@ public static class ImageDecoder
     }
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks or chunk
-    // bodies, a cut WebP container, a JPEG header segment Pillow raises on, a BMP layout), mended where Skia would
-    // differ from Pillow (a wrong IDAT CRC, APNG frame data as the only image data, an IHDR or a damaged chunk header
-    // after the image data, a GIF without its last block
-    // terminator, a short PNG palette, a BMP without its last row's padding).
+    // bodies, a cut WebP container, a GIF's empty first image, a JPEG header segment Pillow raises on, a BMP layout),
+    // mended where Skia would differ from Pillow (a wrong IDAT CRC, APNG frame data as the only image data, an IHDR or
+    // a damaged chunk header after the image data, a GIF without its last block terminator, a short PNG palette, a BMP
+    // without its last row's padding or with its pixels at an offset Skia does not read). ICO and CUR files are taken
+    // apart before, in Decode, into the PNG or BMP file Pillow reads.
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName, out ImagePngFrameBox? firstFrame)
     {
         if ((ImagePngChunks.BrokenHeader(data) ?? ImagePngChunks.BrokenTail(data)) is { } broken)
