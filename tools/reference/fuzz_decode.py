@@ -7,7 +7,7 @@ compares (see tools/reference/README.md).
 Run from the repository root:  tools/reference/py tools/reference/fuzz_decode.py OUT [--per-seed N] [--seed S] [--formats gif,bmp,webp,ico,jpeg]
 
 Mutations: truncation at sampled points of every region (all lengths for small files), single-byte changes (xor 0xFF,
-a bit, a random value), inserted and removed bytes, and format-aware length fields set to edge values (GIF sub-block
+a bit, a random value), inserted bytes (named by their hex, so that a name is one file) and removed bytes, and format-aware length fields set to edge values (GIF sub-block
 lengths and descriptor fields, BMP header fields, RIFF chunk sizes, ICO directory entries; JPEG segment lengths and the
 SOF, SOS, DHT, DQT and DRI fields, big-endian). Files whose claimed size is
 over 4 megapixels are left out (Pillow would allocate them; the engine's size limit is another matter).
@@ -248,14 +248,14 @@ def mutants(fmt, data, rng, n):
             v = int(rng.integers(0, 256))
             yield f"set{at}={v}", data[:at] + bytes([v]) + data[at + 1:]
         elif kind == 3:
-            k = int(rng.integers(1, 9))
-            yield f"ins{at}+{k}", data[:at] + rng.integers(0, 256, k).astype(np.uint8).tobytes() + data[at:]
+            extra = rng.integers(0, 256, int(rng.integers(1, 9))).astype(np.uint8).tobytes()
+            yield f"ins{at}+{extra.hex()}", data[:at] + extra + data[at:]
         elif kind == 4:
             k = int(rng.integers(1, 9))
             yield f"del{at}-{k}", data[:at] + data[at + k:]
         else:
-            k = int(rng.integers(1, 33))
-            yield f"tail+{k}", data + rng.integers(0, 256, k).astype(np.uint8).tobytes()
+            extra = rng.integers(0, 256, int(rng.integers(1, 33))).astype(np.uint8).tobytes()
+            yield f"tail+{extra.hex()}", data + extra
 
 
 def small_enough(data):
@@ -281,10 +281,12 @@ def main():
     with open(os.path.join(args.out, "manifest.jsonl"), "w") as manifest:
         for fmt in args.formats.split(","):
             for seed_name, data in SEEDS[fmt]():
+                written = set()  # a mutation drawn twice has one name (its inserted bytes are in it) and one file
                 for mutation, m in (("seed", data), *mutants(fmt, data, rng, args.per_seed)):
-                    if not m or not small_enough(m):
-                        continue
                     name = f"{seed_name}.{mutation}"
+                    if not m or name in written or not small_enough(m):
+                        continue
+                    written.add(name)
                     with open(os.path.join(args.out, "files", name), "wb") as f:
                         f.write(m)
                     manifest.write(json.dumps({"name": name, "format": fmt, "seed": seed_name, "mutation": mutation,
