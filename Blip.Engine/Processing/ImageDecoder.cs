@@ -1,6 +1,7 @@
 // Image bytes → RgbImage, equal to PIL's Image.open(...).convert("RGB"): SkiaSharp decodes
 // (libpng / libjpeg-turbo / libwebp, as Pillow uses), then the few places where PIL's mode
-// conversion differs from Skia's are done here (16-bit PNGs, 16-bit and RLE BMPs).
+// conversion differs from Skia's are done here (16-bit PNGs, 16-bit and RLE BMPs). A GIF is read
+// here whole, as Pillow reads it (ImageGifFrame, ImageGifLzw): Pillow's GIF reader is its own.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using SkiaSharp;
@@ -12,7 +13,7 @@ namespace Blip.Engine.Processing;
 /// Reproduces Pillow's <c>Image.open(f).convert("RGB")</c>: gray, palette, gray+alpha and RGBA
 /// become RGB with alpha dropped (not composited; Skia is asked for unpremultiplied pixels so
 /// transparent pixels keep their colour), no colour management (ICC profiles and PNG gamma are
-/// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF's transparent index (and the screen outside a smaller first frame) shows its palette colour, as do the pixels an RLE BMP leaves unwritten (RLE BMPs are decoded as Pillow's BmpRleDecoder does, refused where it refuses them: <see cref="ImageBmpRle"/>), 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
+/// ignored, as PIL does), palette indices past a PNG's PLTE are black, a GIF is read by <see cref="ImageGifFrame"/> and <see cref="ImageGifLzw"/> as Pillow's GifImagePlugin reads its first frame (the screen outside a smaller frame shows the transparent index's colour, or entry 0's), as do the pixels an RLE BMP leaves unwritten (RLE BMPs are decoded as Pillow's BmpRleDecoder does, refused where it refuses them: <see cref="ImageBmpRle"/>), 16-bit PNG channels keep their high byte except 16-bit gray, which PIL
 /// opens as <c>I;16</c> and clips to 255 (decoded by <see cref="ImagePngGray16"/>, as Skia cannot), and 16-bit BMP
 /// channels widen as Pillow's <c>v * 255 / 31</c> (or 63), with only the 5-6-5 and 5-5-5 bit fields Pillow reads
 /// (<see cref="ImageBmp16"/>). EXIF orientation is ignored unless
@@ -115,6 +116,11 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a CUR file that Pillow refuses: {curRefusal}.");
         }
 
+        if (ImageGifFrame.IsGif(data))
+        {
+            return DecodeGif(data, sourceName, options); // Pillow's GIF plugin reads no EXIF
+        }
+
         var source = data; // the orientation is read from the file as given: Prepare may drop chunks Pillow reads
         data = Prepare(data, sourceName, out var firstFrame);
         var format = SKEncodedImageFormat.Png; // a first frame comes only from a PNG
@@ -135,6 +141,26 @@ public static class ImageDecoder
         return ImagePngFirstFrame.Place(frame, box, (int)width, (int)height, ImagePngFirstFrame.ZeroColour(data), data[28] == 1);
     }
 
+    // Pillow's own reading of a GIF's first frame (ImageGifFrame, ImageGifLzw), onto a canvas that holds the transparent
+    // index where the frame does not reach, or index 0 when there is none (GifImagePlugin.load_prepare).
+    private static RgbImage DecodeGif(ReadOnlySpan<byte> gif, string sourceName, ImageDecodeOptions options)
+    {
+        var frame = ImageGifFrame.Read(gif, out string? refusal)
+            ?? throw new ImageDecodeException($"Image '{sourceName}' is a GIF that Pillow refuses: {refusal}.");
+        RequireSize(frame.CanvasWidth, frame.CanvasHeight, sourceName, options);
+        if (frame.Box.Width == 0 || frame.Box.Height == 0)
+        {
+            throw new ImageDecodeException(
+                $"Image '{sourceName}' is a GIF whose first image is {frame.Box.Width}x{frame.Box.Height} (Pillow: tile cannot extend outside image).");
+        }
+
+        var canvas = new byte[(long)frame.CanvasWidth * frame.CanvasHeight];
+        Array.Fill(canvas, (byte)(frame.Transparency ?? 0));
+        return ImageGifLzw.Decode(gif[frame.DataOffset..], canvas, frame.CanvasWidth, frame) is { } broken
+            ? throw new ImageDecodeException($"Image '{sourceName}' is a GIF that Pillow cannot load: {broken}.")
+            : frame.ToRgb(gif, canvas);
+    }
+
     // An image of at least one pixel and at most ImageDecodeOptions.MaxPixels, else a refusal naming its size.
     private static void RequireSize(long width, long height, string sourceName, ImageDecodeOptions options)
     {
@@ -153,9 +179,10 @@ public static class ImageDecoder
             ?? throw new ImageDecodeException(
                 $"Image '{sourceName}' ({data.Length} bytes) is not in a format that can be decoded (PNG, JPEG, WebP, GIF, BMP, ICO).");
         if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Webp
-            or SKEncodedImageFormat.Gif or SKEncodedImageFormat.Bmp or SKEncodedImageFormat.Ico))
+            or SKEncodedImageFormat.Bmp or SKEncodedImageFormat.Ico))
         {
-            // Skia also reads WBMP, which Pillow cannot open: transformers would fail on such a file.
+            // Skia also reads WBMP, which Pillow cannot open: transformers would fail on such a file. A GIF that
+            // reaches Skia lacks the GIF87a or GIF89a signature Pillow requires (Decode reads the others itself).
             throw new ImageDecodeException(
                 $"Image '{sourceName}' is {codec.EncodedFormat}, which Pillow cannot open; the formats read are PNG, JPEG, WebP, GIF, BMP and ICO.");
         }
@@ -175,11 +202,11 @@ public static class ImageDecoder
     }
 
     // The data as Skia is to read it: refused where Pillow refuses what Skia would decode (broken PNG chunks or chunk
-    // bodies, a cut WebP container, a GIF's empty first image, a JPEG header segment Pillow raises on, a BMP layout),
+    // bodies, a cut WebP container, a JPEG header segment Pillow raises on, a BMP layout),
     // mended where Skia would differ from Pillow (a wrong IDAT CRC, APNG frame data as the only image data, an IHDR or
-    // a damaged chunk header after the image data, a GIF without its last block terminator, a short PNG palette, a BMP
+    // a damaged chunk header after the image data, a short PNG palette, a BMP
     // without its last row's padding or with its pixels at an offset Skia does not read). ICO and CUR files are taken
-    // apart before, in Decode, into the PNG or BMP file Pillow reads.
+    // apart before, in Decode, into the PNG or BMP file Pillow reads, and GIF files never come here.
     private static ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> data, string sourceName, out ImagePngFrameBox? firstFrame)
     {
         if ((ImagePngChunks.BrokenHeader(data) ?? ImagePngChunks.BrokenTail(data)) is { } broken)
@@ -207,11 +234,6 @@ public static class ImageDecoder
             data = ended; // libpng refuses an IHDR or a damaged header after the pixels; Pillow reads or stops at it
         }
 
-        if (ImageGifBlocks.MendMissingTerminator(data) is { } terminated)
-        {
-            return terminated; // Pillow decodes a GIF that stops after a whole sub-block; Skia wants its terminator
-        }
-
         if (ImagePngPalette.PadShortPalette(data) is { } padded)
         {
             return padded; // indices past the file's palette are black in PIL; Skia would repeat its last colour
@@ -220,11 +242,6 @@ public static class ImageDecoder
         if (ImageWebpContainer.Incomplete(data) is { } cut)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a truncated WebP file: {cut} (Pillow refuses it too).");
-        }
-
-        if (ImageGifBlocks.EmptyFirstImage(data) is { } emptyGif)
-        {
-            throw new ImageDecodeException($"Image '{sourceName}' is a GIF that Pillow refuses: {emptyGif}.");
         }
 
         if (ImageJpegHeader.Refusal(data) is { } jpegHeader)
@@ -295,21 +312,12 @@ public static class ImageDecoder
             if (ImageBmpGray.Handles(data, bmp)) return ImageBmpGray.Decode(data, bmp, sourceName);
         }
 
-        return DecodeRgba8(codec, sourceName, FillColour(codec, data));
+        return DecodeRgba8(codec, sourceName);
     }
 
-    // The colour PIL shows where Skia leaves a paletted image transparent: null where Skia's black is PIL's too.
-    private static (byte R, byte G, byte B)? FillColour(SKCodec codec, ReadOnlySpan<byte> data) => codec.EncodedFormat switch
-    {
-        SKEncodedImageFormat.Gif => ImageGifTransparency.FillColour(data),
-        _ => null,
-    };
-
-    // RGBA → RGB dropping alpha. In a GIF only the transparent index and the screen outside the first
-    // frame have alpha 0, and Skia writes them as (0, 0, 0, 0); PIL shows a palette colour there
-    // (ImageGifTransparency), so it is put back.
+    // RGBA → RGB dropping alpha (unpremultiplied: a transparent pixel keeps its colour, as in PIL).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-pixel loop run once per image: skip the unoptimised JIT tier
-    private static RgbImage DecodeRgba8(SKCodec codec, string sourceName, (byte R, byte G, byte B)? fill = null)
+    private static RgbImage DecodeRgba8(SKCodec codec, string sourceName)
     {
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = GetPixels(codec, info, sourceName);
@@ -319,10 +327,6 @@ public static class ImageDecoder
             rgb[j] = rgba[i];
             rgb[j + 1] = rgba[i + 1];
             rgb[j + 2] = rgba[i + 2];
-            if (fill is { } f && rgba[i + 3] == 0)
-            {
-                (rgb[j], rgb[j + 1], rgb[j + 2]) = f;
-            }
         }
 
         return new RgbImage(info.Width, info.Height, rgb);

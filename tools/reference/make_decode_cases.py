@@ -900,6 +900,125 @@ def fuzz_found_cases():
     yield "fuzz_gif_first_image_0_high_refused", gif[:at + 7] + b"\0\0" + gif[at + 9:]
 
 
+def gif_lzw(indices, bits, clear_first=True, end_code=True, clear_when_full=True):
+    """A GIF LZW stream of the palette indices (before sub-blocks), its codes as wide as Pillow's decoder reads them:
+    that decoder adds a table entry one code after the encoder does and widens the codes when it adds entry 2^n - 1.
+    With clear_when_full False the table stays full (a deferred clear). Code sizes 0 and 1 give literal codes only
+    (Pillow never widens them)."""
+    clear = 1 << bits
+    codes, size, count = [clear] if clear_first else [], bits + 1, 0
+    sizes = [size] if clear_first else []
+    table, word = {(i,): i for i in range(clear)}, None
+
+    def emit(code):
+        nonlocal size, count
+        codes.append(code)
+        sizes.append(size)
+        if count >= 1 and clear + 1 + count < 4096 and clear + 1 + count == (1 << size) - 1 and size < 12:
+            size += 1
+        count += 1
+
+    for k in (int(i) for i in indices):
+        if bits < 2:
+            emit(k)
+        elif word is None:
+            word = (k,)
+        elif word + (k,) in table:
+            word += (k,)
+        else:
+            emit(table[word])
+            if clear + 1 + count < 4096:
+                table[word + (k,)] = clear + 1 + count
+            elif clear_when_full:
+                codes.append(clear)
+                sizes.append(size)
+                table, size, count = {(i,): i for i in range(clear)}, bits + 1, 0
+            word = (k,)
+    if word is not None:
+        emit(table[word])
+    if end_code:
+        codes.append(clear + 1)
+        sizes.append(size)
+    return gif_codes(codes, sizes)
+
+
+def gif_codes(codes, sizes):
+    """Codes of the given widths packed as GIF packs them: the first in the lowest bits."""
+    acc, shift = 0, 0
+    for code, size in zip(codes, sizes):
+        acc, shift = acc | code << shift, shift + size
+    return acc.to_bytes((shift + 7) // 8, "little")
+
+
+def gif_blocks(data, size=255):
+    """Data sub-blocks of at most size bytes, and the block terminator."""
+    return b"".join(bytes([len(data[i:i + size])]) + data[i:i + size] for i in range(0, len(data), size)) + b"\0"
+
+
+def gif_file(width, height, data, bits, palette=None, screen=None, at=(0, 0), local=None, before_image=b"", interlaced=False):
+    """GIF89a: screen (the frame's size by default), global colour table, the bytes before_image, one image descriptor
+    (a local colour table), the LZW code size and the given data (already in sub-blocks), and the trailer."""
+    sw, sh = screen or (width, height)
+
+    def table(p):
+        return max(0, (len(p) // 3 - 1).bit_length() - 1)
+    head = b"GIF89a" + struct.pack("<HH", sw, sh) + (bytes([0x80 | table(palette), 0, 0]) + palette if palette else b"\0\0\0")
+    flags = (0x40 if interlaced else 0) | (0x80 | table(local) if local else 0)
+    return (head + before_image + b"," + struct.pack("<HHHH", *at, width, height) + bytes([flags]) + (local or b"")
+            + bytes([bits]) + data + b";")
+
+
+def gif_cases():
+    """GIFs that Pillow's own reader (GifImagePlugin, then its LZW decoder fed by ImageFile.load) reads otherwise
+    than Skia did, written with the hand LZW encoder above (Pillow writes only 8-bit codes) or from Pillow's files.
+
+    Read: LZW minimum code sizes 0, 1 and 9 to 12 (Skia refused them); no colour table (the index is the gray
+    level; Skia's pixels differed), a local table of the gray ramp (the global table's colours), an index past a
+    short table (black); data that goes on after a 0-length sub-block (Pillow skips it); no end code, or invalid
+    codes after the frame is full (Pillow stops there); a deferred clear (the table stays full); an interlaced frame
+    of 3 rows; a frame outside the screen (the canvas grows) and one smaller with a transparent index (the rest is
+    that index); stray bytes between blocks (skipped); an extension whose first sub-block is its terminator (Pillow
+    then reads the next block as a sub-block); a screen descriptor whose colour table size is changed (fuzz).
+    Refused: an end code before the frame is full (image file is truncated), a first code above the clear code or a
+    code past the next free one (broken data stream), a code size of 13, a graphic control extension of 2 bytes, an
+    extension that swallows the image descriptor (no image)."""
+    pal4 = pixels(4, 1, 3, 260).tobytes()
+    idx = pixels(13, 7, 1, 262).reshape(-1).astype(int)
+    for bits in (0, 1, 9, 12):
+        palette = pixels(256, 1, 3, 263 + bits).tobytes()
+        yield f"gif_lzw_code_size_{bits}", gif_file(13, 7, gif_blocks(gif_lzw(idx % min(256, 1 << bits), bits)), bits, palette)
+    yield "gif_lzw_code_size_13_refused", gif_file(4, 2, gif_blocks(b"\0\0\0\0"), 13, pal4)
+    four = idx % 4
+    yield "gif_no_colour_table", gif_file(13, 7, gif_blocks(gif_lzw(idx, 8)), 8)
+    ramp = bytes(np.repeat(np.arange(4, dtype=np.uint8), 3))
+    yield "gif_gray_ramp_local_table", gif_file(13, 7, gif_blocks(gif_lzw(four, 2)), 2, pal4, local=ramp)
+    yield "gif_gray_ramp_global_table", gif_file(13, 7, gif_blocks(gif_lzw(idx % 16, 4)), 4, ramp)
+    yield "gif_index_past_short_table", gif_file(13, 7, gif_blocks(gif_lzw(idx % 16, 4)), 4, pal4[:6])
+    lzw = gif_lzw(four, 2)
+    yield "gif_lzw_past_empty_sub_block", gif_file(13, 7, gif_blocks(lzw[:5], 5)[:-1] + b"\0" + gif_blocks(lzw[5:], 5), 2, pal4)
+    half = gif_lzw(four[:40], 2)
+    yield "gif_lzw_end_code_early_refused", gif_file(13, 7, gif_blocks(half) + gif_blocks(gif_lzw(four[40:], 2)), 2, pal4)
+    yield "gif_lzw_no_end_code", gif_file(13, 7, gif_blocks(gif_lzw(four, 2, end_code=False)), 2, pal4)
+    yield "gif_lzw_invalid_codes_after_full_frame", gif_file(13, 7, gif_blocks(gif_lzw(four, 2, end_code=False) + b"\xff" * 6), 2, pal4)
+    yield "gif_lzw_first_code_above_clear_refused", gif_file(4, 2, gif_blocks(gif_codes([4, 6, 5], [3] * 3)), 2, pal4)
+    yield "gif_lzw_code_past_next_refused", gif_file(4, 2, gif_blocks(gif_codes([4, 1, 7, 5], [3] * 4)), 2, pal4)  # next is 6
+    noise = pixels(80, 64, 1, 264).reshape(-1)
+    yield "gif_lzw_deferred_clear", gif_file(80, 64, gif_blocks(gif_lzw(noise, 8, clear_when_full=False)), 8, pixels(256, 1, 3, 265).tobytes())
+    rows3 = pixels(9, 3, 1, 266).reshape(3, 9) % 4  # interlaced: rows 0, then 2, then 1
+    yield "gif_lzw_interlaced_3_rows", gif_file(9, 3, gif_blocks(gif_lzw(rows3[[0, 2, 1]].reshape(-1), 2)), 2, pal4, interlaced=True)
+    yield "gif_frame_outside_screen", gif_file(13, 7, gif_blocks(lzw), 2, pal4, screen=(8, 4), at=(3, 2))
+    trns = b"\x21\xf9\x04\x01\x00\x00\x02\x00"  # graphic control: transparent index 2
+    yield "gif_transparent_index_around_frame", gif_file(5, 3, gif_blocks(gif_lzw(four[:15], 2)), 2, pal4, screen=(12, 9), at=(4, 3), before_image=trns)
+    yield "gif_stray_bytes_between_blocks", gif_file(13, 7, gif_blocks(lzw), 2, pal4, before_image=b"\x00\x07" + trns + b"\x3a")
+    yield "gif_empty_extension_swallows_next_block", gif_file(13, 7, gif_blocks(lzw), 2, pal4, before_image=b"\x21\x01\x00\x03abc\x00")
+    yield "gif_empty_extension_swallows_image_refused", gif_file(13, 7, gif_blocks(lzw), 2, pal4, before_image=b"\x21\xf9\x00")
+    yield "gif_graphic_control_2_bytes_refused", gif_file(13, 7, gif_blocks(lzw), 2, pal4, before_image=b"\x21\xf9\x02\x00\x00\x00")
+    b = io.BytesIO()
+    Image.fromarray(pixels(1, 1, 3, 267)).save(b, "GIF")
+    pil = b.getvalue()
+    yield "fuzz_gif_colour_table_size_changed", pil[:10] + bytes([pil[10] & 0xF8]) + pil[11:]
+
+
 def transposed(data):
     """What transformers' load_image gives: ImageOps.exif_transpose(Image.open(...)).convert("RGB") (SHA-256 or error)."""
     try:
@@ -934,7 +1053,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    for name, data in fuzz_found_cases():
+    for name, data in (*fuzz_found_cases(), *gif_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
