@@ -1,15 +1,15 @@
-"""Differential fuzz of the image decoder against Pillow, for GIF, BMP, WebP, ICO and JPEG: writes seed files (made with
+"""Differential fuzz of the image decoder against Pillow, for GIF, BMP, WebP, ICO, JPEG and PNG: writes seed files (made with
 Pillow and with make_decode_cases.py's BMP writers), damaged copies of them, and what Pillow's
 Image.open(...).convert("RGB") makes of each (make_decode_cases.outcome: the SHA-256 of the RGB bytes, or the
 exception), into OUT/files/ and OUT/manifest.jsonl. A C# runner decodes each file with ImageDecoder.Decode and
 compares (see tools/reference/README.md).
 
-Run from the repository root:  tools/reference/py tools/reference/fuzz_decode.py OUT [--per-seed N] [--seed S] [--formats gif,bmp,webp,ico,jpeg]
+Run from the repository root:  tools/reference/py tools/reference/fuzz_decode.py OUT [--per-seed N] [--seed S] [--formats gif,bmp,webp,ico,jpeg,png]
 
 Mutations: truncation at sampled points of every region (all lengths for small files), single-byte changes (xor 0xFF,
 a bit, a random value), inserted bytes (named by their hex, so that a name is one file) and removed bytes, and format-aware length fields set to edge values (GIF sub-block
 lengths and descriptor fields, BMP header fields, RIFF chunk sizes, ICO directory entries; JPEG segment lengths and the
-SOF, SOS, DHT, DQT and DRI fields, big-endian). Files whose claimed size is
+SOF, SOS, DHT, DQT and DRI fields, big-endian; PNG chunk lengths and the IHDR, acTL and fcTL fields). Files whose claimed size is
 over 4 megapixels are left out (Pillow would allocate them; the engine's size limit is another matter).
 """
 import argparse
@@ -19,13 +19,14 @@ import os
 import struct
 import sys
 import warnings
+import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_decode_cases import bmp, os2_bmp, outcome, packed, pixels  # noqa: E402
+from make_decode_cases import bmp, filtered_rows, os2_bmp, outcome, packed, pixels, png_chunk, png_file  # noqa: E402
 from make_bmp_cases import rle_bmp  # noqa: E402
 
 MAX_PIXELS = 1 << 22
@@ -117,7 +118,30 @@ def jpeg_seeds():
     yield "jpeg_optimize_422", save(rgb(17, 9, 152), "JPEG", quality=85, optimize=True, subsampling=1)
 
 
-SEEDS = {"gif": gif_seeds, "bmp": bmp_seeds, "webp": webp_seeds, "ico": ico_seeds, "jpeg": jpeg_seeds}
+def png_seeds():
+    a = pixels(11, 9, 4, 160)
+    yield "png_rgb", save(Image.fromarray(a[..., :3]), "PNG")
+    yield "png_rgba", save(Image.fromarray(a), "PNG")
+    yield "png_l", save(Image.fromarray(a[..., 0]), "PNG")
+    yield "png_la", save(Image.fromarray(a[..., 0]).convert("LA"), "PNG")
+    yield "png_1", save(Image.fromarray(a[..., 0] > 128), "PNG")
+    yield "png_p_trns", save(Image.fromarray(a[..., :3]).quantize(16), "PNG", transparency=3)
+    yield "png_p_bits4", save(Image.fromarray(a[..., :3]).quantize(16), "PNG", bits=4)
+    yield "png_i16", save(Image.fromarray(a[..., 0].astype(np.uint16) * 257).convert("I;16"), "PNG")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("k", "v" * 40)
+    info.add_text("z", "w" * 300, zip=True)
+    yield "png_text", save(Image.fromarray(a[..., :3]), "PNG", pnginfo=info)
+    raw = filtered_rows(pixels(11, 9, 3, 161), True, 3)
+    z = zlib.compress(raw, 9)
+    third = len(z) // 3  # three IDAT chunks, a tEXt after them
+    yield "png_interlaced_3_idat", png_file(11, 9, [png_chunk(b"IDAT", z[:third]), png_chunk(b"IDAT", z[third:2 * third]),
+                                                   png_chunk(b"IDAT", z[2 * third:]), png_chunk(b"tEXt", b"a\0b")], interlace=True)
+    frames = [Image.fromarray(pixels(6, 5, 4, 162 + i), "RGBA") for i in range(2)]
+    yield "png_apng", save(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=40)
+
+
+SEEDS = {"gif": gif_seeds, "bmp": bmp_seeds, "webp": webp_seeds, "ico": ico_seeds, "jpeg": jpeg_seeds, "png": png_seeds}
 
 
 def gif_fields(d):
@@ -211,8 +235,26 @@ def jpeg_fields(d):
     return out
 
 
-FIELDS = {"gif": gif_fields, "bmp": bmp_fields, "webp": riff_fields, "ico": ico_fields, "jpeg": jpeg_fields}
-BIG_ENDIAN = {"jpeg"}
+def png_fields(d):
+    """(offset, width) of PNG fields: each chunk's length, IHDR's width, height and one-byte fields, acTL and fcTL's
+    numbers (big-endian)."""
+    out, pos = [], 8
+    while pos + 8 <= len(d):
+        length, tag = struct.unpack_from(">I", d, pos)[0], d[pos + 4:pos + 8]
+        out.append((pos, 4))
+        body = pos + 8
+        if tag == b"IHDR":
+            out += [(body, 4), (body + 4, 4)] + [(body + 8 + i, 1) for i in range(5)]
+        elif tag == b"acTL":
+            out += [(body, 4), (body + 4, 4)]
+        elif tag == b"fcTL":
+            out += [(body + i, 4) for i in range(0, 20, 4)]
+        pos = body + length + 4
+    return out
+
+
+FIELDS = {"gif": gif_fields, "bmp": bmp_fields, "webp": riff_fields, "ico": ico_fields, "jpeg": jpeg_fields, "png": png_fields}
+BIG_ENDIAN = {"jpeg", "png"}
 
 
 def edge_values(old, width):
