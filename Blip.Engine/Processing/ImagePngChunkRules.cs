@@ -5,7 +5,8 @@
 // more than MAX_TEXT_CHUNK (1 MiB) and text chunks of more than MAX_TEXT_MEMORY (64 MiB) in all (ValueError). A zlib
 // stream that is cut or damaged is no complaint (Pillow keeps what inflates, or nothing). Before the image data
 // PngImageFile._open reads every chunk; after it load_end reads on to IEND, except in an animated PNG, where it stops
-// at the next frame's fcTL (convert("RGB") reads the first frame only). Hand-written: Skia exposes none of this.
+// at the next frame's fcTL header, before its body (convert("RGB") reads the first frame only), and at a chunk type
+// that is not four letters (ChunkStream.read's SyntaxError ends load_end). Hand-written: Skia exposes none of this.
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
@@ -54,12 +55,13 @@ internal static class ImagePngChunkRules
         {
             long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
             var type = png.Slice((int)pos + 4, 4);
-            if (pos + 8 + length > png.Length || type.SequenceEqual("IEND"u8)) return null;
-            if (afterImage && animated && type.SequenceEqual("fcTL"u8))
+            if (afterImage && ((animated && type.SequenceEqual("fcTL"u8)) || !ImagePngChunks.IsChunkType(type)))
             {
-                end = pos; // load_end stops at the next frame
+                end = pos; // load_end stops at the next frame's chunk header (before its body) or a type that is not one
                 return null;
             }
+
+            if (pos + 8 + length > png.Length || type.SequenceEqual("IEND"u8)) return null;
 
             string where = afterImage ? ", after the image data," : "";
             if (Complaint(s, type, png.Slice((int)pos + 8, (int)length)) is { } c)

@@ -84,7 +84,8 @@ internal static class ImagePngChunks
             pos += 12 + length;
         }
 
-        for (; pos + 8 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
+        long end = ImagePngChunkRules.FirstFrameEnd(png); // an animated PNG's next fcTL: load_end reads no further
+        for (; pos + 8 <= png.Length && pos < end; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
         {
             var type = png.Slice((int)pos + 4, 4);
             if (!IsChunkType(type) || type.SequenceEqual("IEND"u8))

@@ -51,6 +51,8 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 where an fcTL/fdAT out of sequence or outside the image raises; a short acTL raises; a first frame smaller
                 than the image is decoded into that region (apng_sub_frame_*: the rest black, or palette entry 0;
                 an interlaced one at the top left; a zero-sized one refused); fdAT chunks without an IDAT are the image.
+                An animated PNG cut in its next frame's fcTL header or body, or in the fdAT after it, or whose next fcTL
+                type is not a chunk type, is read (load_end stops at that header; fuzz_decode.py --formats png).
   png_short_*, png_iccp_*, png_*_over_max_text_chunk
                 chunk bodies PngStream's handlers raise on before or after the image data (short pHYs, gAMA, cHRM, sRGB,
                 tRNS, fcTL, fdAT; an iCCP without or with an unknown compression method; a zTXt/iTXt inflating past
@@ -585,6 +587,12 @@ def apng_cases():
     yield "apng_second_fctl_out_of_sequence", head + actl(2) + fctl(0) + idat + fctl(5) + fdat(6) + iend
     yield "apng_one_frame_fctl_out_of_sequence_after_idat", head + actl(1) + fctl(0) + idat + fctl(5) + fdat(6) + iend
     yield "apng_one_frame_fdat_out_of_sequence_after_idat", head + actl(1) + fctl(0) + idat + fdat(3) + iend
+    two = head + actl(2) + fctl(0) + idat + fctl(1) + fdat(2) + iend
+    second = len(head + actl(2) + fctl(0) + idat)  # the next frame's fcTL: load_end reads its header and stops
+    yield "apng_cut_in_next_fctl_body", two[:second + 20]
+    yield "apng_cut_in_fdat_after_next_fctl", two[:second + 38 + 20]
+    yield "apng_next_fctl_type_damaged_then_fdat", two[:second + 6] + b">" + two[second + 7:]
+    yield "apng_cut_in_next_fctl_header", two[:second + 6]
     yield "apng_zero_frames_out_of_sequence", head + actl(0) + fctl(0) + idat + fctl(3) + fdat(4) + iend
     yield "apng_first_frame_smaller_than_image", head + actl(2) + fctl(0, w=2, h=2) + idat + fctl(1) + fdat(2) + iend
     yield "apng_actl_short", head + png_chunk(b"acTL", b"\0\0\0\2\0\0") + fctl(0) + idat + iend
