@@ -144,8 +144,11 @@ internal static class ImagePngChunks
     /// The data cut after its run of IDAT chunks and ended with a whole IEND, or null, where libpng, reading on past the
     /// pixels, would refuse ("ErrorInInput") what Pillow's load_end reads: a later IHDR, which Pillow reads as any chunk
     /// (ImagePngChunkRules judges its body), a critical chunk type libpng does not know (Pillow skips it), or a damaged
-    /// header where load_end stops without a complaint: a chunk type that is not four word characters (SyntaxError,
-    /// caught) or an IEND whose length or CRC is not a whole IEND's (Pillow stops at the type alone). Except for an
+    /// header, which load_end reads or stops at without a complaint: a chunk type that is not four letters (one of word
+    /// characters Pillow skips; at another it stops: SyntaxError, caught), a length over 2^31 - 1 (libpng: out of
+    /// range; Pillow stops at an animated PNG's next fcTL before its length matters), or an IEND whose length or CRC is
+    /// not a whole IEND's (Pillow stops at the type alone). libpng reads every chunk header up to IEND, also past the
+    /// next frame's fcTL, where load_end stops. Except for an
     /// IHDR, the IDAT chunks must hold every row, or the pixel decoder judges the file as it is. The chunks dropped
     /// never change Pillow's pixels: load_end runs after the image is decoded, and what it refuses BrokenTail and
     /// ImagePngChunkRules have refused before; the orientation is read from the file as given.
@@ -172,7 +175,7 @@ internal static class ImagePngChunks
         for (long at = pos; at + 8 <= png.Length; at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
         {
             var type = png.Slice((int)at + 4, 4);
-            bool damaged = !IsChunkType(type) || UnknownCritical(type)
+            bool damaged = !IsLetters(type) || UnknownCritical(type) || BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]) > int.MaxValue
                 || (type.SequenceEqual("IEND"u8) && !png[(int)at..].StartsWith(WholeEnd));
             if (type.SequenceEqual("IHDR"u8)
                 || (damaged && ImagePngImageData.HoldsAllRows(png, (int)first, (int)pos)))
@@ -188,6 +191,10 @@ internal static class ImagePngChunks
 
         return null;
     }
+
+    // libpng's chunk name check: four ASCII letters (Pillow's is_cid also takes digits and '_', and reads on past them).
+    private static bool IsLetters(ReadOnlySpan<byte> type) =>
+        char.IsAsciiLetter((char)type[0]) && char.IsAsciiLetter((char)type[1]) && char.IsAsciiLetter((char)type[2]) && char.IsAsciiLetter((char)type[3]);
 
     // A chunk type whose first letter is upper case (critical) and that libpng does not know: it refuses the file,
     // Pillow skips the chunk as it skips any it has no handler for.

@@ -52,7 +52,8 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 than the image is decoded into that region (apng_sub_frame_*: the rest black, or palette entry 0;
                 an interlaced one at the top left; a zero-sized one refused); fdAT chunks without an IDAT are the image.
                 An animated PNG cut in its next frame's fcTL header or body, or in the fdAT after it, or whose next fcTL
-                type is not a chunk type, is read (load_end stops at that header; fuzz_decode.py --formats png).
+                type is not a chunk type or its length or the next fdAT's over 2^31 - 1, is read (load_end stops at that
+                header; libpng refused the last two; fuzz_decode.py --formats png).
   png_short_*, png_iccp_*, png_*_over_max_text_chunk
                 chunk bodies PngStream's handlers raise on before or after the image data (short pHYs, gAMA, cHRM, sRGB,
                 tRNS, fcTL, fdAT; an iCCP without or with an unknown compression method; a zTXt/iTXt inflating past
@@ -60,8 +61,9 @@ Run from the repository root:  tools/reference/py tools/reference/make_decode_ca
                 refuses it, Pillow reads it).
   png_iend_*, png_*_before_iend, png_unknown_*_after_idat, png_*_at_end
                 a damaged chunk header after the image data: an IEND with a wrong length or CRC, a type that is not a
-                chunk type, a byte inserted before IEND, a critical type libpng does not know (all read by Pillow,
-                refused by libpng); the same after a cut zlib stream (refused). orient_png_exif_*: an eXIf before such a
+                chunk type, a byte inserted before IEND, a critical type libpng does not know, an IEND type with a
+                digit (Pillow's is_cid takes it; libpng wants letters) (all read by Pillow, refused by libpng); a text
+                chunk whose length is over 2^31 - 1 (refused by both); the same after a cut zlib stream (refused). orient_png_exif_*: an eXIf before such a
                 damaged IEND (read) and after a header that is not a chunk type (not read: load_end stops there).
   zlib_rows_then_*, zlib_ended_then_*, zlib_end_in_second_idat_*
                 rows complete in the first IDAT chunk(s), garbage, deflate data or a bad CRC in a later one (all read).
@@ -593,6 +595,9 @@ def apng_cases():
     yield "apng_cut_in_fdat_after_next_fctl", two[:second + 38 + 20]
     yield "apng_next_fctl_type_damaged_then_fdat", two[:second + 6] + b">" + two[second + 7:]
     yield "apng_cut_in_next_fctl_header", two[:second + 6]
+    yield "apng_next_fctl_length_over_2_31", two[:second] + b"\xff" + two[second + 1:]
+    fdat_at = second + 38
+    yield "apng_fdat_length_over_2_31_after_next_fctl", two[:fdat_at] + b"\xff" + two[fdat_at + 1:]
     yield "apng_zero_frames_out_of_sequence", head + actl(0) + fctl(0) + idat + fctl(3) + fdat(4) + iend
     yield "apng_first_frame_smaller_than_image", head + actl(2) + fctl(0, w=2, h=2) + idat + fctl(1) + fdat(2) + iend
     yield "apng_actl_short", head + png_chunk(b"acTL", b"\0\0\0\2\0\0") + fctl(0) + idat + iend
@@ -633,6 +638,8 @@ def png_damaged_end_cases():
     yield "png_unknown_critical_chunk_after_idat", head + idat + png_chunk(b"IETD", b"") + iend
     yield "png_unknown_critical_chunk_bad_crc_at_end", head + idat + b"\0\0\0\0IENg" + iend[8:]
     yield "png_unknown_ancillary_chunk_after_idat", head + idat + png_chunk(b"iEND", b"") + iend
+    yield "png_iend_type_with_digit", head + idat + iend[:4] + b"8END" + iend[8:]
+    yield "png_text_length_over_2_31_after_idat", head + idat + b"\xff" + text[1:] + iend
     n = struct.unpack(">I", idat[:4])[0]
     cut = struct.pack(">I", n - 6) + b"IDAT" + idat[8:8 + n - 6]
     cut += struct.pack(">I", zlib.crc32(cut[4:]))
