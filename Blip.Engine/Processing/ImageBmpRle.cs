@@ -19,11 +19,13 @@ internal static class ImageBmpRle
     /// the bit depth or palette size is one Pillow refuses.</exception>
     public static RgbImage Decode(ReadOnlySpan<byte> bmp, in ImageBmpHeader header, string sourceName)
     {
-        if (header.Bits is not (1 or 4 or 8) || header.Colors is < 1 or > 256)
+        // More than 256 entries are read where the file holds 256 or fewer of them, or they are gray (ImageBmpLayout's
+        // PaletteRefusal has refused the rest); over 65,536 Pillow refuses (Unsupported BMP Palette size).
+        if (header.Bits is not (1 or 4 or 8) || header.Colors is < 1 or > 65536)
         {
             throw new ImageDecodeException(
                 $"Image '{sourceName}' is an RLE BMP of {header.Bits} bits a pixel with {header.Colors} palette entries; " +
-                "only 1, 4 or 8 bits and 1 to 256 entries can be read (Pillow refuses the others too).");
+                "only 1, 4 or 8 bits and 1 to 65,536 entries can be read (Pillow refuses the others too).");
         }
 
         var indices = new byte[(long)header.Width * header.Height];
@@ -35,7 +37,7 @@ internal static class ImageBmpRle
                 $"{indices.Length} pixels before the data ends or an end-of-bitmap marker comes.");
         }
 
-        return ToRgb(indices, header, Palette(bmp, header));
+        return ToRgb(indices, header, Palette(bmp, header), ImageBmpGray.IsGray(bmp, header));
     }
 
     // Pillow's decode loop, index for index; returns how many indices it wrote (its len(data)). Every step reads at
@@ -133,7 +135,7 @@ internal static class ImageBmpRle
     private static byte[] Palette(ReadOnlySpan<byte> bmp, in ImageBmpHeader header)
     {
         var rgb = new byte[256 * 3]; // entries the file lacks, and indices past its palette, are black
-        for (int i = 0; i < header.Colors && header.PaletteOffset + (4 * i) + 3 <= bmp.Length; i++)
+        for (int i = 0; i < Math.Min(header.Colors, 256) && header.PaletteOffset + (4 * i) + 3 <= bmp.Length; i++) // indices are bytes
         {
             int p = header.PaletteOffset + (4 * i);
             (rgb[3 * i], rgb[(3 * i) + 1], rgb[(3 * i) + 2]) = (bmp[p + 2], bmp[p + 1], bmp[p]);
@@ -144,16 +146,11 @@ internal static class ImageBmpRle
 
     // Pillow ditches a palette whose entries are all gray levels (0 and 255 for two entries, entry i = i else):
     // mode "1" for up to two entries (index 0 black, any other white), mode "L" otherwise (the index is the level).
-    private static RgbImage ToRgb(byte[] indices, in ImageBmpHeader header, byte[] palette)
+    // Pillow's mode: "1" for a gray palette of 1 or 2 entries (any index but 0 is white), "L" for a longer one (the index is
+    // the gray level), else "P".
+    private static RgbImage ToRgb(byte[] indices, in ImageBmpHeader header, byte[] palette, bool gray)
     {
-        int colors = (int)header.Colors;
-        bool gray = true;
-        for (int i = 0; i < colors && gray; i++)
-        {
-            byte level = (byte)(colors == 2 ? i * 255 : i);
-            gray = palette[3 * i] == level && palette[(3 * i) + 1] == level && palette[(3 * i) + 2] == level;
-        }
-
+        long colors = header.Colors;
         int width = header.Width, height = header.Height;
         var rgb = new byte[indices.LongLength * 3];
         for (int y = 0; y < height; y++)

@@ -845,7 +845,9 @@ def fuzz_found_cases():
     headers (it reads the header bytes as pixels) or at the palette's start (it skips the palette), also in an RLE file
     at an odd offset (its word alignment counts from the file's start); an RLE file whose size field is short (Pillow
     never reads it); an info header size Pillow does not know, a bit depth over 32 (refused); a palette of more than
-    256 entries that is not gray (refused: invalid palette size) unless the file holds 256 or fewer of them.
+    256 entries that is not gray (refused: invalid palette size) unless the file holds 256 or fewer of them, in an RLE
+    file too (read; the engine's RLE decoder refused more than 256 colours used); an RLE file of one gray entry (mode 1, as
+    for two: any index but 0 is white) and of 65,537 colours used (refused: Unsupported BMP Palette size).
 
     WebP: an ANMF chunk whose size is larger than its frame (read: libwebp's demuxer goes on after the frame's image
     chunks, not after the ANMF size), smaller than its image chunks or than its frame header (refused); a VP8X chunk of
@@ -876,6 +878,10 @@ def fuzz_found_cases():
     yield "fuzz_rle8_depth_32767_refused", rle8[:28] + struct.pack("<H", 32767) + rle8[30:]
     big = [tuple(int(v) for v in pixels(1, 1, 3, 220 + i)[0, 0]) for i in range(300)]
     yield "fuzz_bmp8_palette_300_entries_refused", bmp(4, 2, 8, [bytes([0, 1, 2, 3])] * 2, big)
+    yield "fuzz_bmp_rle8_colours_used_past_end_of_file", field(rle8, 46, 2835)  # biClrUsed
+    yield "fuzz_bmp_rle4_colours_used_65296", field(rle8[:28] + b"\4\0\2" + rle8[31:], 46, 65296)  # 4 bits, BI_RLE4
+    yield "bmp_rle8_one_gray_entry", rle_bmp(5, 2, rle8[14 + 40 + 64:], [(0, 0, 0)])
+    yield "bmp_rle8_colours_used_65537_refused", field(rle8, 46, 65537)
     yield "fuzz_bmp8_palette_257_cut_by_end", bmp(4, 2, 8, [bytes([0, 1, 2, 3])] * 2, pal16[:4], colors=3698)
 
     frames = [Image.fromarray(pixels(4, 3, 3, 230 + i)) for i in range(3)]
