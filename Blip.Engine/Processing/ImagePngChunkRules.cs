@@ -233,7 +233,7 @@ internal static class ImagePngChunkRules
             using var zlib = new ZLibStream(new MemoryStream(z.ToArray()), CompressionMode.Decompress);
             for (int n; output.Length <= MaxTextChunk && (n = zlib.Read(piece)) > 0;) output.Write(piece, 0, n);
         }
-        catch (InvalidDataException)
+        catch (Exception e) when (ImagePngImageData.IsZlibError(e))
         {
             text = null;
             return output.Length <= MaxTextChunk;

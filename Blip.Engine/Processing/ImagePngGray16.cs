@@ -61,13 +61,20 @@ internal static class ImagePngGray16
         using var zlib = new ZLibStream(idat, CompressionMode.Decompress);
         var rgb = new byte[(long)width * height * 3];
         var passes = interlace == 1 ? Adam7 : [(0, 0, 1, 1)];
-        foreach (var (x0, y0, dx, dy) in passes)
+        try
         {
-            int pw = (width - x0 + dx - 1) / dx, ph = (height - y0 + dy - 1) / dy;
-            if (pw > 0 && ph > 0)
+            foreach (var (x0, y0, dx, dy) in passes)
             {
-                ReadPass(zlib, pw, ph, (x, y) => (((y0 + (y * dy)) * width) + x0 + (x * dx)) * 3, rgb, sourceName);
+                int pw = (width - x0 + dx - 1) / dx, ph = (height - y0 + dy - 1) / dy;
+                if (pw > 0 && ph > 0)
+                {
+                    ReadPass(zlib, pw, ph, (x, y) => (((y0 + (y * dy)) * width) + x0 + (x * dx)) * 3, rgb, sourceName);
+                }
             }
+        }
+        catch (Exception e) when (ImagePngImageData.IsZlibError(e)) // Skia decoded it first, so not expected; never a crash
+        {
+            throw new ImageDecodeException($"Image '{sourceName}' is a 16-bit gray PNG whose image data does not inflate: {e.Message}", e);
         }
 
         return new RgbImage(width, height, rgb);

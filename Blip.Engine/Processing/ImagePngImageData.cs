@@ -30,7 +30,7 @@ internal static class ImagePngImageData
             if (read < rows.Length) return EndedBeforeLastRow(png, first, stream, rows, read) ? Finished(png, first, after, rows) : null;
             _ = zlib.Read(new byte[1]); // past the rows: a zlib error here is Pillow's too (it reads on while no output is needed)
         }
-        catch (InvalidDataException)
+        catch (Exception e) when (IsZlibError(e))
         {
             return null;
         }
@@ -87,6 +87,11 @@ internal static class ImagePngImageData
         return (b << 16) | a;
     }
 
+    /// <summary>Whether inflating data in memory raised on it: .NET's InvalidDataException for a data error, its internal
+    /// ZLibException (an IOException) for the others zlib reports, such as a header that asks for a preset dictionary
+    /// (Z_NEED_DICT); Python's zlib raises zlib.error on both.</summary>
+    internal static bool IsZlibError(Exception e) => e is InvalidDataException or IOException;
+
     /// <summary>Whether the IDAT chunks from <paramref name="first"/> up to <paramref name="end"/> inflate to every row the
     /// header asks for (zlib errors and a cut stream: false). Inflates them: called only for a file cut inside a later
     /// IDAT chunk.</summary>
@@ -99,7 +104,7 @@ internal static class ImagePngImageData
             using var zlib = new ZLibStream(new MemoryStream(stream), CompressionMode.Decompress);
             return zlib.ReadAtLeast(new byte[size], size, throwOnEndOfStream: false) == size;
         }
-        catch (InvalidDataException)
+        catch (Exception e) when (IsZlibError(e))
         {
             return false;
         }

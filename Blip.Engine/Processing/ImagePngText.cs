@@ -119,7 +119,7 @@ internal static class ImagePngText
             zlib.CopyTo(output);
             return output.ToArray();
         }
-        catch (InvalidDataException)
+        catch (Exception e) when (ImagePngImageData.IsZlibError(e))
         {
             return null;
         }

@@ -622,6 +622,22 @@ def png_chunk_handler_cases():
     yield "png_itxt_over_max_text_chunk_after_idat", after(b"iTXt", b"k\0\x01\0\0\0" + too_big)
 
 
+def png_preset_dictionary_cases():
+    """zlib streams whose header asks for a preset dictionary (FDICT; zlib: Z_NEED_DICT, which .NET raises as another
+    exception than a data error): in a zTXt or a compressed iTXt (read: Pillow keeps no text), in the IDAT (refused
+    by both), and the fuzz's file whose image data became one by a byte inserted after it (refused)."""
+    head, idat, iend, _ = apng_parts()
+    fdict = b"\x78\x20" + b"\0\0\0\1" + zlib.compress(b"text", 9)[2:]  # FLG bit 5: a dictionary id follows
+    yield "png_ztxt_preset_dictionary", head + png_chunk(b"zTXt", b"k\0\0" + fdict) + idat + iend
+    yield "png_itxt_preset_dictionary", head + idat + png_chunk(b"iTXt", b"k\0\1\0\0\0" + fdict) + iend
+    n = struct.unpack(">I", idat[:4])[0]
+    yield "png_idat_preset_dictionary_refused", head + png_chunk(b"IDAT", b"\x78\x20\0\0\0\1" + idat[10:8 + n]) + iend
+    b = io.BytesIO()
+    Image.fromarray(pixels(11, 9, 4, 160)[..., :3]).quantize(16).save(b, "PNG", bits=4)  # fuzz_decode.py's png_p_bits4
+    p4 = b.getvalue()
+    yield "fuzz_png_byte_inserted_in_image_data_refused", p4[:102] + b"\xbb" + p4[102:]
+
+
 def png_damaged_end_cases():
     """A chunk header after the image data that PngImageFile.load_end stops at without a complaint, where libpng refuses
     the file: an IEND with a damaged length or CRC (Pillow stops at its type), a type that is not four word characters
@@ -1068,7 +1084,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
-    for name, data in (*apng_cases(), *png_chunk_handler_cases(), *png_damaged_end_cases()):
+    for name, data in (*apng_cases(), *png_chunk_handler_cases(), *png_damaged_end_cases(), *png_preset_dictionary_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in late_chunk_orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
