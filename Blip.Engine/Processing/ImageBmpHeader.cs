@@ -28,8 +28,9 @@ internal readonly record struct ImageBmpHeader(
     private const int FileHeaderSize = 14;
 
     /// <summary>Pillow's refusal of a "BM" file whose info header size is none of those it reads (every "BM" file is a
-    /// BMP to Pillow, which raises "Unsupported BMP header type"; Skia reads some of them), or null.</summary>
-    public static string? UnsupportedHeaderSize(ReadOnlySpan<byte> data)
+    /// BMP to Pillow, which raises "Unsupported BMP header type"; Skia reads some of them), or whose info header runs
+    /// past the end of the data (its _safe_read raises "Truncated File Read"), or null.</summary>
+    public static string? HeaderRefusal(ReadOnlySpan<byte> data)
     {
         if (data.Length < FileHeaderSize + 4 || data[0] != (byte)'B' || data[1] != (byte)'M')
         {
@@ -37,7 +38,14 @@ internal readonly record struct ImageBmpHeader(
         }
 
         int size = BinaryPrimitives.ReadInt32LittleEndian(data[FileHeaderSize..]);
-        return size is 12 or 40 or 52 or 56 or 64 or 108 or 124 ? null : $"Unsupported BMP header type ({size})";
+        if (size is not (12 or 40 or 52 or 56 or 64 or 108 or 124))
+        {
+            return $"Unsupported BMP header type ({size})";
+        }
+
+        return data.Length < FileHeaderSize + size
+            ? $"its {size}-byte info header runs past the end of the data at byte {data.Length} (Truncated File Read)"
+            : null;
     }
 
     /// <summary>Reads a "BM" file with an info header of 40, 52, 56, 64, 108 or 124 bytes, or OS/2 1.x's 12.</summary>

@@ -27,7 +27,7 @@ internal static class ImageBmpPalette
         int entry = header.PaletteEntryBytes;
         long paletteOffset = header.PaletteOffset, paletteEnd = paletteOffset + (entry * header.Colors);
         long offset = header.PixelOffset;
-        if (offset >= paletteEnd && bmp.Length >= paletteEnd)
+        if ((offset >= paletteEnd && bmp.Length >= paletteEnd) || paletteOffset > bmp.Length) // a cut info header is HeaderRefusal's
         {
             return null;
         }

@@ -171,9 +171,30 @@ public static class ImageDecoder
         }
     }
 
+    // The BMPs decoded here, not by Skia (16-bit, RLE, gray-palette ones: each reader refuses what Pillow refuses), or
+    // null. They never reach Skia, which also refuses sizes Pillow reads (a 458757-pixel-wide RLE file, say).
+    private static RgbImage? DecodeBmpByHand(ReadOnlySpan<byte> data, string sourceName, ImageDecodeOptions options)
+    {
+        if (!ImageBmpHeader.TryRead(data, out var bmp)
+            || !(ImageBmp16.Handles(bmp) || ImageBmpRle.Handles(bmp) || ImageBmpGray.Handles(data, bmp)))
+        {
+            return null;
+        }
+
+        RequireSize(bmp.Width, bmp.Height, sourceName, options);
+        if (ImageBmp16.Handles(bmp)) return ImageBmp16.Decode(data, bmp, sourceName);
+        return ImageBmpRle.Handles(bmp) ? ImageBmpRle.Decode(data, bmp, sourceName) : ImageBmpGray.Decode(data, bmp, sourceName);
+    }
+
     // Skia's decode of the prepared data, checked against the formats Pillow reads and the size limit.
     private static RgbImage DecodeEncoded(ReadOnlySpan<byte> data, string sourceName, ImageDecodeOptions options, out SKEncodedImageFormat format)
     {
+        if (DecodeBmpByHand(data, sourceName, options) is { } bitmap)
+        {
+            format = SKEncodedImageFormat.Bmp;
+            return bitmap;
+        }
+
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new ImageDecodeException(
@@ -249,7 +270,7 @@ public static class ImageDecoder
             throw new ImageDecodeException($"Image '{sourceName}' is a JPEG that Pillow cannot identify: {jpegHeader}.");
         }
 
-        if ((ImageBmpHeader.UnsupportedHeaderSize(data) ?? ImageBmpLayout.PaletteRefusal(data)) is { } header)
+        if ((ImageBmpHeader.HeaderRefusal(data) ?? ImageBmpLayout.PaletteRefusal(data)) is { } header)
         {
             throw new ImageDecodeException($"Image '{sourceName}' is a BMP that Pillow refuses: {header}.");
         }
@@ -296,20 +317,13 @@ public static class ImageDecoder
         }
     }
 
-    // Skia's pixels, except for the files whose PIL pixels it cannot give: 16-bit gray PNGs, 16-bit and RLE BMPs.
+    // Skia's pixels, except for the files whose PIL pixels it cannot give: 16-bit gray PNGs (the BMPs it cannot give
+    // never reach Skia: DecodeBmpByHand).
     private static RgbImage DecodePixels(SKCodec codec, ReadOnlySpan<byte> data, string sourceName)
     {
         if (ImagePngHeader.TryRead(data, out var png) && png.BitDepth == 16 && png.ColorType == ImagePngHeader.Gray)
         {
             return DecodeGray16Png(codec, data, sourceName);
-        }
-
-        if (codec.EncodedFormat == SKEncodedImageFormat.Bmp && ImageBmpHeader.TryRead(data, out var bmp)
-            && (bmp.Width, bmp.Height) == (codec.Info.Width, codec.Info.Height))
-        {
-            if (ImageBmp16.Handles(bmp)) return ImageBmp16.Decode(data, bmp, sourceName);
-            if (ImageBmpRle.Handles(bmp)) return ImageBmpRle.Decode(data, bmp, sourceName);
-            if (ImageBmpGray.Handles(data, bmp)) return ImageBmpGray.Decode(data, bmp, sourceName);
         }
 
         return DecodeRgba8(codec, sourceName);

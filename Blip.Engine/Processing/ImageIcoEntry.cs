@@ -79,7 +79,7 @@ internal static class ImageIcoEntry
         (bmp[0], bmp[1]) = ((byte)'B', (byte)'M');
         BinaryPrimitives.WriteUInt32LittleEndian(bmp.AsSpan(2), (uint)bmp.Length);
         dib.CopyTo(bmp.AsSpan(BmpFileHeaderBytes)); // a pixel offset of 0: Pillow's BMP reader then reads on after the palette, as DibImageFile does
-        refusal = ImageBmpHeader.UnsupportedHeaderSize(bmp);
+        refusal = ImageBmpHeader.HeaderRefusal(bmp);
         if (refusal is not null || !ImageBmpHeader.TryRead(bmp, out header))
         {
             header = default;

@@ -863,7 +863,9 @@ def fuzz_found_cases():
     never reads it); an info header size Pillow does not know, a bit depth over 32 (refused); a palette of more than
     256 entries that is not gray (refused: invalid palette size) unless the file holds 256 or fewer of them, in an RLE
     file too (read; the engine's RLE decoder refused more than 256 colours used); an RLE file of one gray entry (mode 1, as
-    for two: any index but 0 is white) and of 65,537 colours used (refused: Unsupported BMP Palette size).
+    for two: any index but 0 is white) and of 65,537 colours used (refused: Unsupported BMP Palette size); an RLE file
+    458,757 pixels wide (read; Skia identified no such BMP); an info header that the file ends inside (refused: Truncated
+    File Read; the engine crashed on a 56-byte one).
 
     WebP: an ANMF chunk whose size is larger than its frame (read: libwebp's demuxer goes on after the frame's image
     chunks, not after the ANMF size), smaller than its image chunks or than its frame header (refused); a VP8X chunk of
@@ -898,6 +900,12 @@ def fuzz_found_cases():
     yield "fuzz_bmp_rle4_colours_used_65296", field(rle8[:28] + b"\4\0\2" + rle8[31:], 46, 65296)  # 4 bits, BI_RLE4
     yield "bmp_rle8_one_gray_entry", rle_bmp(5, 2, rle8[14 + 40 + 64:], [(0, 0, 0)])
     yield "bmp_rle8_colours_used_65537_refused", field(rle8, 46, 65537)
+    yield "fuzz_bmp_rle8_458757_wide", field(rle8, 18, 458757)  # Skia reads no BMP this wide; Pillow does
+    b = io.BytesIO()
+    Image.fromarray(pixels(1, 1, 3, 253)).convert("1").save(b, "BMP")
+    one = b.getvalue()
+    yield "fuzz_bmp_info_header_56_cut_refused", field(one, 14, 56)  # the file ends inside it
+    yield "bmp_info_header_124_cut_refused", field(rgb24, 14, 124)
     yield "fuzz_bmp8_palette_257_cut_by_end", bmp(4, 2, 8, [bytes([0, 1, 2, 3])] * 2, pal16[:4], colors=3698)
 
     frames = [Image.fromarray(pixels(4, 3, 3, 230 + i)) for i in range(3)]
