@@ -363,6 +363,15 @@ public static class ImageDecoder
     // structure is not a marker walk's (not FF at a segment start), the search over the whole file decides as before.
     private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data)
     {
+        if (ImageJpegHeader.SingleScanData(data) is { } entropy && FirstMarker(data, entropy) is { } first
+            && EndsHarmlessly(data, first))
+        {
+            // One sequential scan: libjpeg gives every row once its entropy decoder meets a marker (the rows after it
+            // come from zero bits, with a warning); Pillow's decoder then has every row, and jpeg_finish_decompress
+            // may stop for want of data without a complaint, as long as nothing it reads on the way raises.
+            return true;
+        }
+
         int i = 2;                                                        // after SOI
         while (i + 1 < data.Length)
         {
@@ -381,6 +390,46 @@ public static class ImageDecoder
         }
 
         return false;
+    }
+
+    // Where entropy-coded data from `start` first holds a marker that is not a restart: FF (after any fill FFs) and a
+    // byte that is not 00 (a stuffed FF) nor D0-D7 (libjpeg's fill_bit_buffer stops at it; a restart resumes the scan).
+    private static int? FirstMarker(ReadOnlySpan<byte> data, int start)
+    {
+        for (int i = start; i + 1 < data.Length; i++)
+        {
+            if (data[i] == 0xFF && data[i + 1] is not (0xFF or 0x00 or (>= 0xD0 and <= 0xD7)))
+            {
+                return i;
+            }
+        }
+
+        return null;
+    }
+
+    // Whether the markers from `at` on are what jpeg_finish_decompress reads without raising, up to EOI or the end of
+    // the data, where it suspends: APPn and COM segments (skipped; a length under 2 skips nothing), RSTn and TEM, bytes
+    // between markers, and a DHT, DQT or DRI cut before libjpeg checks anything of it (inside its length, or a DHT
+    // inside its 16 counts). Any other marker may raise (a second SOF or SOS, a whole table, an unknown marker), so the
+    // file is then judged as before.
+    private static bool EndsHarmlessly(ReadOnlySpan<byte> data, int at)
+    {
+        for (int i = at; ;)
+        {
+            while (i < data.Length && data[i] != 0xFF) i++;                   // next_marker skips garbage
+            while (i + 1 < data.Length && data[i + 1] == 0xFF) i++;           // and fill bytes
+            if (i + 1 >= data.Length) return true;                             // suspended
+            byte marker = data[i + 1];
+            if (marker == 0xD9) return true;
+            if (marker is 0x01 or (>= 0xD0 and <= 0xD7)) { i += 2; continue; }
+            bool skipped = marker is (>= 0xE0 and <= 0xEF) or 0xFE, table = marker is 0xC4 or 0xDB or 0xDD;
+            if (!skipped && !table) return false;
+            if (i + 4 > data.Length) return true;                              // suspended inside the length
+            int length = (data[i + 2] << 8) | data[i + 3];
+            if (table) return marker == 0xC4 && length > 18 && data.Length - (i + 4) < 17; // get_dht reads 17 bytes first
+            i += 2 + Math.Max(length, 2);
+            if (i >= data.Length) return true;
+        }
     }
 
     private static unsafe byte[] GetPixels(SKCodec codec, SKImageInfo info, string sourceName)

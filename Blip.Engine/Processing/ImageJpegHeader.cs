@@ -17,12 +17,12 @@ internal static class ImageJpegHeader
     public readonly record struct Segment(byte Marker, int Start, int Length);
 
     /// <summary>The header segments before the first SOS, in Pillow's order; empty where the data is not a JPEG.</summary>
-    public static List<Segment> Segments(ReadOnlySpan<byte> data) => Walk(data, out _);
+    public static List<Segment> Segments(ReadOnlySpan<byte> data) => Walk(data, out _, out _);
 
     /// <summary>The header segments, and where the walk met a marker Pillow does not know (-1 where it did not).</summary>
-    private static List<Segment> Walk(ReadOnlySpan<byte> data, out int unknownMarker)
+    private static List<Segment> Walk(ReadOnlySpan<byte> data, out int unknownMarker, out int scan)
     {
-        unknownMarker = -1;
+        (unknownMarker, scan) = (-1, -1);
         var segments = new List<Segment>();
         if (data.Length < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF)
         {
@@ -37,7 +37,12 @@ internal static class ImageJpegHeader
             if (marker == 0x00) { i += 2; continue; }
             if (marker < 0xC0) { unknownMarker = i; break; }           // "no marker found": Pillow cannot open it
             if (marker is 0xC8 or (>= 0xD0 and <= 0xD9) or (>= 0xF0 and <= 0xFD)) { i += 2; continue; }  // no length
-            if (i + 4 > data.Length || marker == 0xDA) break;          // SOS: the header ends
+            if (i + 4 > data.Length || marker == 0xDA)                  // SOS: the header ends
+            {
+                scan = marker == 0xDA ? i : -1;
+                break;
+            }
+
             int length = BinaryPrimitives.ReadUInt16BigEndian(data[(i + 2)..]);
             if (length < 2) { i += 4; continue; }                      // _safe_read of a negative size reads nothing
             if (i + 2 + length > data.Length) break;                   // "Truncated File Read"
@@ -48,11 +53,27 @@ internal static class ImageJpegHeader
         return segments;
     }
 
+    /// <summary>Where the entropy-coded data of the only scan starts, in a sequential file (SOF0 or SOF1) whose first scan
+    /// holds every component; null for any other file (progressive, several scans, a cut SOS).</summary>
+    public static int? SingleScanData(ReadOnlySpan<byte> data)
+    {
+        var segments = Walk(data, out _, out int scan);
+        int frames = segments.Count(s => s.Marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC));
+        var frame = segments.Find(s => s.Marker is 0xC0 or 0xC1);
+        if (scan < 0 || frames != 1 || frame.Length < 6 || scan + 5 > data.Length)
+        {
+            return null;
+        }
+
+        int end = scan + 2 + BinaryPrimitives.ReadUInt16BigEndian(data[(scan + 2)..]);
+        return data[scan + 4] == data[frame.Start + 5] && end <= data.Length ? end : null; // Ns == Nf
+    }
+
     /// <summary>Why Pillow raises on the header (a marker it does not know, a JFIF or Adobe segment too short for its
     /// version), or null.</summary>
     public static string? Refusal(ReadOnlySpan<byte> data)
     {
-        var segments = Walk(data, out int unknownMarker);
+        var segments = Walk(data, out int unknownMarker, out _);
         if (unknownMarker >= 0)
         {
             return $"its header has a marker FF{data[unknownMarker + 1]:X2} at byte {unknownMarker}, which Pillow does not know (no marker found)";

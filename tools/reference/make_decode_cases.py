@@ -872,7 +872,11 @@ def fuzz_found_cases():
     another size than 10 (refused: libwebp's header check wants exactly 10).
 
     JPEG: an APP0 length under 2 (read: Pillow and libjpeg read nothing and go on), a JFIF segment too short for its
-    version and a TEM marker in the header (refused by Pillow's marker loop; libjpeg reads them).
+    version and a TEM marker in the header (refused by Pillow's marker loop; libjpeg reads them). A sequential JPEG
+    of one scan that ends in an APPn or COM segment cut by the end of the data instead of EOI, also after a marker
+    inside its entropy-coded data (read: libjpeg gives every row and Pillow ignores jpeg_finish_decompress
+    suspending; the engine refused them as having no EOI), a COM or APP0 of length 1 there (read: libjpeg skips
+    nothing), a DHT cut there and a scan cut with no marker (as Pillow says).
 
     GIF: a first image descriptor 0 wide or 0 high (refused: tile cannot extend outside image; Skia read it)."""
 
@@ -937,6 +941,15 @@ def fuzz_found_cases():
     yield "fuzz_jpeg_app0_length_0", jpeg[:4] + b"\0\0" + jpeg[6:]
     yield "fuzz_jpeg_jfif_length_8_refused", jpeg[:4] + b"\0\x08" + jpeg[6:]
     yield "fuzz_jpeg_tem_marker_in_header_refused", jpeg[:2] + b"\xff\x01" + jpeg[2:]
+    scan = jpeg[:-2]  # one sequential scan, then EOI
+    yield "fuzz_jpeg_app1_cut_by_end_instead_of_eoi", scan + b"\xff\xe1\x00\x40abc"
+    yield "fuzz_jpeg_com_then_app2_cut_instead_of_eoi", scan + b"\xff\xfe\x00\x04ab\x00\x00\xff\xe2\x01"
+    at = len(scan) - 6
+    yield "fuzz_jpeg_app1_marker_inside_scan_no_eoi", scan[:at] + b"\xff\xe1\xee\x38" + scan[at:]
+    yield "jpeg_com_length_1_instead_of_eoi", scan + b"\xff\xfe\x00\x01"
+    yield "jpeg_app0_length_1_instead_of_eoi", scan + b"\xff\xe0\x00\x01"
+    yield "jpeg_dht_cut_instead_of_eoi", scan + b"\xff\xc4\x00\x1f\x00"
+    yield "jpeg_scan_cut_no_marker_refused", scan[:-8]
     b = io.BytesIO()
     Image.fromarray(pixels(5, 3, 3, 252)).save(b, "GIF")
     gif = b.getvalue()
