@@ -1,5 +1,6 @@
 // The machine's limits measured in this process: fp32 GEMM GFLOP/s (MKL and oneDNN), bf16 matmul and linear, read bandwidth.
 using System.Diagnostics;
+using Blip.Engine.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,17 +17,32 @@ internal static class Limits
         Emit.Fact("matmul_fp32_gflops", Math.Max(mkl, oneDnn ?? 0));
         Emit.Fact("matmul_fp32_matmul_gflops", mkl);
         if (oneDnn is { } conv) Emit.Fact("matmul_fp32_onednn_gflops", conv);
-        // bf16 at 1024: CPUs without AVX512-BF16 emulate it, slowly.
-        {
-            const int n = 1024;
-            using var a = randn(n, n, dtype: ScalarType.BFloat16, device: device);
-            using var b = randn(n, n, dtype: ScalarType.BFloat16, device: device);
-            Emit.Fact("matmul_bf16_gflops", 2.0 * n * n * n / Median(count, () => a.matmul(b).Dispose(), device) / 1e9);
-        }
+        Emit.Fact("matmul_bf16_gflops", MatmulBFloat16Gflops(device, count));
         Emit.Fact("linear_bf16_gflops", LinearBFloat16Gflops(device, count));
         if (device.type != DeviceType.CPU) return;
         using var x = ReadBuffer();
         Emit.Fact("read_bandwidth_gbs", ReadGbs(x));
+    }
+
+    /// <summary>The bf16 compute limit now, GFLOP/s: the faster of <see cref="MatmulBFloat16Gflops"/> and
+    /// <see cref="LinearBFloat16Gflops"/>, as the fp32 limit is the faster of its two routes. The unpacked linear alone
+    /// understates it where the model's linears run on packed weights: on the Zen 5 of docs/BENCHMARKS.md (machine 6)
+    /// it ran at 457–483 GFLOP/s against the square matmul's 799–943, and a bf16 vision forward at 831 came out as 133%
+    /// of it. A CPU without AVX512-BF16 runs only the linear: its matmul there is the slower by far (below).</summary>
+    public static double BFloat16Gflops(Device device, int count = 3) =>
+        device.type == DeviceType.CPU && !CpuFeatures.HasAvx512BFloat16
+            ? LinearBFloat16Gflops(device, count)
+            : Math.Max(MatmulBFloat16Gflops(device, count), LinearBFloat16Gflops(device, count));
+
+    /// <summary>A 1024³ bf16 product, median of <paramref name="count"/>. CPUs without AVX512-BF16 emulate it, slowly
+    /// (0.8 GFLOP/s on the AVX2 machine of docs/BENCHMARKS.md, where the linear below ran at 16–18).</summary>
+    public static double MatmulBFloat16Gflops(Device device, int count = 3)
+    {
+        using var inference = inference_mode();
+        const int n = 1024;
+        using var a = randn(n, n, dtype: ScalarType.BFloat16, device: device);
+        using var b = randn(n, n, dtype: ScalarType.BFloat16, device: device);
+        return 2.0 * n * n * n / Median(count, () => a.matmul(b).Dispose(), device) / 1e9;
     }
 
     /// <summary>bf16 as the model runs it: a linear of ViT-L's fc1 shape (577 tokens, 1024 → 4096), median of

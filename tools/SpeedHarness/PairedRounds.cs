@@ -81,7 +81,7 @@ internal static class PairedRounds
         }
     }
 
-    /// <summary>issue 4's floors, judged round by round: the compute limit (fp32 matmul; bf16: the bf16 linear) and
+    /// <summary>issue 4's floors, judged round by round: the compute limit (fp32 matmul; bf16: Limits.BFloat16Gflops) and
     /// the read bandwidth are measured before and after each round of vision b1, greedy20 and beam3 (their order
     /// swapped every round), and each round's floor uses their means: vision + cross K/V at that rate, plus 19 steps
     /// × the decoder's weights at that bandwidth (compare_speed.py's formula, from the checkpoint's config).</summary>
@@ -96,7 +96,7 @@ internal static class PairedRounds
         var (computeFlop, visionFlop, stepBytes) = FloorTerms(model.Config, one.element_size());
         int steps = Greedy.MaxLength!.Value - 1;
         var beam = Greedy with { NumBeams = 3 };
-        Func<double> limit = options.DType == ScalarType.BFloat16 ? () => Limits.LinearBFloat16Gflops(device) : () => Limits.MatmulGflops(device);
+        Func<double> limit = options.DType == ScalarType.BFloat16 ? () => Limits.BFloat16Gflops(device) : () => Limits.MatmulGflops(device);
         double Vision() => Seconds(() => model.VisionModel.forward(one).Dispose(), device);
 
         // Warm-ups until every weight has been used PackOnUse times: the rounds measure the packed steady state.
