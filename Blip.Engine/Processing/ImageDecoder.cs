@@ -175,15 +175,28 @@ public static class ImageDecoder
     // null. They never reach Skia, which also refuses sizes Pillow reads (a 458757-pixel-wide RLE file, say).
     private static RgbImage? DecodeBmpByHand(ReadOnlySpan<byte> data, string sourceName, ImageDecodeOptions options)
     {
-        if (!ImageBmpHeader.TryRead(data, out var bmp)
-            || !(ImageBmp16.Handles(bmp) || ImageBmpRle.Handles(bmp) || ImageBmpGray.Handles(data, bmp)))
-        {
-            return null;
-        }
-
+        if (!ImageBmpHeader.TryRead(data, out var bmp)) return null;
+        var reader = ImageBmp16.Handles(bmp) ? BmpReader.Bits16
+            : ImageBmpRle.Handles(bmp) ? BmpReader.Rle
+            : ImageBmpGray.Handles(data, bmp) ? BmpReader.GrayPalette
+            : BmpReader.Skia;
+        if (reader == BmpReader.Skia) return null;
         RequireSize(bmp.Width, bmp.Height, sourceName, options);
-        if (ImageBmp16.Handles(bmp)) return ImageBmp16.Decode(data, bmp, sourceName);
-        return ImageBmpRle.Handles(bmp) ? ImageBmpRle.Decode(data, bmp, sourceName) : ImageBmpGray.Decode(data, bmp, sourceName);
+        return reader switch
+        {
+            BmpReader.Bits16 => ImageBmp16.Decode(data, bmp, sourceName),
+            BmpReader.Rle => ImageBmpRle.Decode(data, bmp, sourceName),
+            _ => ImageBmpGray.Decode(data, bmp, sourceName),
+        };
+    }
+
+    // Which reader DecodeBmpByHand gives a BMP: one of its own, or none (Skia's).
+    private enum BmpReader
+    {
+        Skia,
+        Bits16,
+        Rle,
+        GrayPalette,
     }
 
     // Skia's decode of the prepared data, checked against the formats Pillow reads and the size limit.
