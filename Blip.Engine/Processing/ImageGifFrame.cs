@@ -11,6 +11,7 @@
 // the image, and showed other colours for a GIF without a colour table or with a gray-ramp one.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Blip.Engine.Processing;
 
@@ -36,29 +37,29 @@ internal readonly record struct ImageGifFrame(
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-pixel loop run once per image: skip the unoptimised JIT tier
     public RgbImage ToRgb(ReadOnlySpan<byte> gif, byte[] canvas)
     {
-        Span<byte> colours = stackalloc byte[256 * 3]; // index → its colour; black past the palette's end
+        // index → its colour as the bytes r, g, b, 0 of a little-endian uint; black past the palette's end
+        Span<uint> colours = stackalloc uint[256];
         var palette = gif.Slice(PaletteOffset, PaletteLength);
         for (int index = 0; index < 256; index++)
         {
-            var colour = colours.Slice(3 * index, 3);
-            if (PaletteLength == 0)
-            {
-                colour.Fill((byte)index);
-            }
-            else if ((3 * index) + 2 < palette.Length)
-            {
-                palette.Slice(3 * index, 3).CopyTo(colour);
-            }
+            colours[index] = PaletteLength == 0 ? (uint)index * 0x010101u
+                : (3 * index) + 2 < palette.Length ? palette[3 * index] | ((uint)palette[(3 * index) + 1] << 8) | ((uint)palette[(3 * index) + 2] << 16)
+                : 0u;
         }
 
         var rgb = new byte[canvas.LongLength * 3]; // under 2^31 bytes: ImageDecodeOptions.UpperMaxPixels
-        var output = rgb.AsSpan();
-        for (int i = 0; i < canvas.Length; i++)
+        // Each pixel is written as 4 bytes, its fourth overwritten by the next pixel's first (the last pixel's 3 bytes
+        // alone), unchecked (i < last keeps all 4 inside): a 2000×1500 GIF's decode 14.1 → 12.2 ms (medians of 41),
+        // against 3 checked byte copies per pixel.
+        int last = canvas.Length - 1;
+        ref byte output = ref MemoryMarshal.GetArrayDataReference(rgb);
+        for (int i = 0; i < last; i++)
         {
-            int c = 3 * canvas[i], o = 3 * i;
-            (output[o], output[o + 1], output[o + 2]) = (colours[c], colours[c + 1], colours[c + 2]);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref output, 3 * i), BitConverter.IsLittleEndian ? colours[canvas[i]] : BinaryPrimitives.ReverseEndianness(colours[canvas[i]]));
         }
 
+        uint end = colours[canvas[last]];
+        (rgb[3 * last], rgb[(3 * last) + 1], rgb[(3 * last) + 2]) = ((byte)end, (byte)(end >> 8), (byte)(end >> 16));
         return new RgbImage(CanvasWidth, CanvasHeight, rgb);
     }
 
