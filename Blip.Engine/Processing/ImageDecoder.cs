@@ -372,7 +372,9 @@ public static class ImageDecoder
     // Whether the JPEG's marker structure reaches an end-of-image marker. Walked segment by segment from SOI, so the
     // bytes after EOI (a phone's appended "motion photo" video, any trailer) are never read, as PIL never reads them.
     // Inside a scan's entropy-coded data an FF is followed by 00 (stuffing) or D0–D7 (restart); anything else is the
-    // next marker. Hand-written: Skia decodes a cut progressive JPEG as if whole and says nothing of it. Where the
+    // next marker, except an invalid one (under FFC0) before the scan's last restart interval, which libjpeg's resync
+    // passes over (ImageJpegHeader.RestartIntervals counts the intervals). Between segments a stuffed FF 00 is skipped,
+    // as libjpeg's next_marker discards it. Hand-written: Skia decodes a cut progressive JPEG as if whole and says nothing of it. Where the
     // structure is not a marker walk's (not FF at a segment start), the search over the whole file decides as before.
     private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data)
     {
@@ -386,6 +388,8 @@ public static class ImageDecoder
         }
 
         int i = 2;                                                        // after SOI
+        var frame = ReadOnlySpan<byte>.Empty;                             // the SOF segment's payload
+        int restartInterval = 0;
         while (i + 1 < data.Length)
         {
             if (data[i] != 0xFF)
@@ -393,13 +397,28 @@ public static class ImageDecoder
             byte marker = data[i + 1];
             if (marker == 0xD9) return true;                                  // EOI
             if (marker == 0xFF) { i++; continue; }                            // fill byte
+            if (marker == 0x00) { i += 2; continue; }                         // libjpeg's next_marker discards a stuffed FF 00
             if (marker == 0x01 || marker is >= 0xD0 and <= 0xD7) { i += 2; continue; }   // TEM, RSTn: no length
             if (i + 3 >= data.Length) return false;
             int length = (data[i + 2] << 8) | data[i + 3];
+            var payload = data[Math.Min(i + 4, data.Length)..Math.Min(i + 2 + Math.Max(length, 2), data.Length)];
             i += length < 2 ? 4 : 2 + length;                                // libjpeg skips nothing for a length under 2
+            if (ImageJpegHeader.IsFrame(marker)) frame = payload;
+            if (marker == 0xDD && payload.Length == 2) restartInterval = (payload[0] << 8) | payload[1];  // DRI
             if (marker != 0xDA) continue;                                     // SOS: entropy-coded data follows
-            while (i + 1 < data.Length && !(data[i] == 0xFF && data[i + 1] != 0x00 && data[i + 1] is not (>= 0xD0 and <= 0xD7)))
-                i++;
+            long intervals = ImageJpegHeader.RestartIntervals(frame, payload, restartInterval);
+            for (int restarts = 0; ; i += 2)
+            {
+                while (i + 1 < data.Length && !(data[i] == 0xFF && data[i + 1] != 0x00))
+                    i++;
+                if (i + 1 >= data.Length) break;
+                if (data[i + 1] is >= 0xD0 and <= 0xD7) { restarts++; continue; }   // RSTn: the next interval
+                if (data[i + 1] >= 0xC0) break;                                // the scan's data ends at this marker
+                // An invalid marker (TEM, or a code under FFC0 that the data's damage made) in interval restarts + 1:
+                // before the scan's last interval, jpeg_resync_to_restart passes over it at the next restart (action
+                // 2) and the scan goes on; in the last interval, or without restarts, it is the marker read after it.
+                if (restarts + 1 >= intervals) break;
+            }
         }
 
         return false;

@@ -58,7 +58,7 @@ internal static class ImageJpegHeader
     public static int? SingleScanData(ReadOnlySpan<byte> data)
     {
         var segments = Walk(data, out _, out int scan);
-        int frames = segments.Count(s => s.Marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC));
+        int frames = segments.Count(s => IsFrame(s.Marker));
         var frame = segments.Find(s => s.Marker is 0xC0 or 0xC1);
         if (scan < 0 || frames != 1 || frame.Length < 6 || scan + 5 > data.Length)
         {
@@ -68,6 +68,50 @@ internal static class ImageJpegHeader
         int end = scan + 2 + BinaryPrimitives.ReadUInt16BigEndian(data[(scan + 2)..]);
         return data[scan + 4] == data[frame.Start + 5] && end <= data.Length ? end : null; // Ns == Nf
     }
+
+    /// <summary>Whether <paramref name="marker"/> (the byte after FF) starts a frame header: SOF0–SOF15 but DHT, JPG and
+    /// DAC.</summary>
+    public static bool IsFrame(byte marker) => marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC);
+
+    /// <summary>How many restart intervals a scan has, as libjpeg counts its MCUs: one block of its component per MCU in
+    /// a scan of one component (width_in_blocks × height_in_blocks), else ceil(X / 8·Hmax) × ceil(Y / 8·Vmax), in
+    /// intervals of <paramref name="restartInterval"/> MCUs; 0 where that is not known (no restarts, a frame 0 high
+    /// (DNL), a frame of no components, or headers too short or naming an unknown component or a sampling factor of 0).</summary>
+    /// <param name="frame">The SOF segment's payload: P, Y, X, Nf, then (C, H·16 + V, Tq) per component.</param>
+    /// <param name="scan">The SOS segment's payload: Ns, then (C, Td·16 + Ta) per component, Ss, Se, Ah·16 + Al.</param>
+    /// <param name="restartInterval">The DRI's MCUs per interval in force, 0 for none.</param>
+    public static long RestartIntervals(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> scan, int restartInterval)
+    {
+        if (restartInterval <= 0 || frame.Length < 6 || scan.Length < 1) return 0;
+        long height = (frame[1] << 8) | frame[2], width = (frame[3] << 8) | frame[4];
+        int components = frame[5], inScan = scan[0];
+        if (height == 0 || width == 0 || components == 0 || frame.Length < 6 + (3 * components) || inScan == 0 || scan.Length < 1 + (2 * inScan)) return 0;
+        int hMax = 0, vMax = 0;
+        for (int c = 0; c < components; c++)
+        {
+            int sampling = frame[6 + (3 * c) + 1];
+            if ((sampling >> 4) == 0 || (sampling & 15) == 0) return 0;
+            (hMax, vMax) = (Math.Max(hMax, sampling >> 4), Math.Max(vMax, sampling & 15));
+        }
+
+        long mcus;
+        if (inScan == 1)
+        {
+            int c = 0;
+            while (c < components && frame[6 + (3 * c)] != scan[1]) c++;
+            if (c == components) return 0;
+            int sampling = frame[6 + (3 * c) + 1];
+            mcus = CeilDiv(width * (sampling >> 4), 8L * hMax) * CeilDiv(height * (sampling & 15), 8L * vMax);
+        }
+        else
+        {
+            mcus = CeilDiv(width, 8L * hMax) * CeilDiv(height, 8L * vMax);
+        }
+
+        return CeilDiv(mcus, restartInterval);
+    }
+
+    private static long CeilDiv(long a, long b) => (a + b - 1) / b;
 
     /// <summary>Why Pillow raises on the header (a marker it does not know, a JFIF or Adobe segment too short for its
     /// version), or null.</summary>

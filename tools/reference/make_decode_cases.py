@@ -958,6 +958,42 @@ def fuzz_found_cases():
     yield "fuzz_gif_first_image_0_high_refused", gif[:at + 7] + b"\0\0" + gif[at + 9:]
 
 
+def jpeg_marker_cases():
+    """JPEGs whose marker structure libjpeg reads past where the engine's end-of-image walk stopped (found by
+    fuzz_decode.py --formats jpeg: 14-15 refusals of files Pillow reads in each of three corpora of ~30,000, now 3).
+
+    A progressive JPEG with a restart marker after every MCU: one of its first scan's restart markers turned into the
+    invalid marker FF2F (read: jpeg_resync_to_restart passes over a marker under FFC0 at the next restart and the scan
+    goes on), the same marker in the scan's last restart interval instead (refused by Pillow: it is the marker read
+    after the scan, unknown to libjpeg), a TEM (FF01) in place of the restart (read, the same way), and a stuffed FF00
+    after a DHT between scans (read: libjpeg's next_marker discards it, as it discards junk bytes)."""
+    b = io.BytesIO()
+    Image.fromarray(pixels(24, 16, 3, 90)).save(b, "JPEG", quality=80, progressive=True, restart_marker_blocks=1)
+    prog = b.getvalue()
+
+    def markers(data):
+        at, found = 2, []
+        while at + 1 < len(data):
+            if data[at] == 0xFF and data[at + 1] not in (0x00, 0xFF):
+                found.append((at, data[at + 1]))
+            at += 1
+        return found
+
+    found = markers(prog)
+    first_scan = next(at for at, m in found if m == 0xDA)
+    after = [(at, m) for at, m in found if at > first_scan]
+    scan_end = next(at for at, m in after if not 0xD0 <= m <= 0xD7)
+    restarts = [at for at, m in after if 0xD0 <= m <= 0xD7 and at < scan_end]
+    first = restarts[0]
+    yield "jpeg_progressive_restart_became_ff2f", prog[:first + 1] + b"\x2f" + prog[first + 2:]
+    yield "jpeg_progressive_restart_became_tem", prog[:first + 1] + b"\x01" + prog[first + 2:]
+    last = restarts[-1] + 2  # inside the last interval: after its restart marker
+    yield "jpeg_progressive_ff2f_in_last_interval_refused", prog[:last + 1] + b"\xff\x2f" + prog[last + 1:]
+    dht = next(at for at, m in after if m == 0xC4)  # a table between scans, then (where the stuffed FF00 goes) a marker
+    end = dht + 2 + struct.unpack(">H", prog[dht + 2:dht + 4])[0]
+    yield "jpeg_progressive_stuffed_zero_after_dht", prog[:end] + b"\xff\x00" + prog[end:]
+
+
 def gif_lzw(indices, bits, clear_first=True, end_code=True, clear_when_full=True):
     """A GIF LZW stream of the palette indices (before sub-blocks), its codes as wide as Pillow's decoder reads them:
     that decoder adds a table entry one code after the encoder does and widens the codes when it adds entry 2^n - 1.
@@ -1111,7 +1147,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    for name, data in (*fuzz_found_cases(), *gif_cases()):
+    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
