@@ -69,6 +69,44 @@ internal static class ImageJpegHeader
         return data[scan + 4] == data[frame.Start + 5] && end <= data.Length ? end : null; // Ns == Nf
     }
 
+    /// <summary>Whether libjpeg-turbo reads the DQT or DHT segment at <paramref name="at"/> (its FF) of declared
+    /// <paramref name="length"/> without raising or running out of data; true for any other marker. Its get_dqt reads
+    /// 64 entries per table (of 2 bytes where the precision nibble is not 0) whatever the length, and get_dht a table's
+    /// 16 counts and then as many symbols (at most 256 and at most what the length leaves); each then wants the length
+    /// used up exactly (JERR_BAD_LENGTH), and a table index of 4 or more is an error. Pillow raises on all of these
+    /// ("image file is truncated", "broken data stream"), where Skia, decoding a progressive file, may give the
+    /// image.</summary>
+    public static bool TablesRead(ReadOnlySpan<byte> data, byte marker, int at, int length)
+    {
+        if (marker is not (0xDB or 0xC4)) return true;
+        long left = length - 2;
+        int pos = at + 4;
+        while (marker == 0xDB ? left > 0 : left > 16)
+        {
+            if (pos >= data.Length) return false;
+            int index = data[pos];
+            int size;
+            if (marker == 0xDB)
+            {
+                if ((index & 15) >= 4) return false;                     // JERR_DQT_INDEX
+                size = 1 + (64 * ((index >> 4) == 0 ? 1 : 2));
+            }
+            else
+            {
+                if (pos + 17 > data.Length) return false;
+                int count = 0;
+                for (int b = 1; b <= 16; b++) count += data[pos + b];
+                if (count > 256 || count > left - 17 || (index & 0x0F) >= 4 || (index & 0xE0) != 0) return false;  // JERR_BAD_HUFF_TABLE, JERR_DHT_INDEX
+                size = 17 + count;
+            }
+
+            if (pos + size > data.Length) return false;                   // the reads run out of data
+            (pos, left) = (pos + size, left - size);
+        }
+
+        return left == 0;
+    }
+
     /// <summary>Whether <paramref name="marker"/> (the byte after FF) starts a frame header: SOF0–SOF15 but DHT, JPG and
     /// DAC.</summary>
     public static bool IsFrame(byte marker) => marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC);

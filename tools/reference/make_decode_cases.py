@@ -966,7 +966,12 @@ def jpeg_marker_cases():
     invalid marker FF2F (read: jpeg_resync_to_restart passes over a marker under FFC0 at the next restart and the scan
     goes on), the same marker in the scan's last restart interval instead (refused by Pillow: it is the marker read
     after the scan, unknown to libjpeg), a TEM (FF01) in place of the restart (read, the same way), and a stuffed FF00
-    after a DHT between scans (read: libjpeg's next_marker discards it, as it discards junk bytes)."""
+    after a DHT between scans (read: libjpeg's next_marker discards it, as it discards junk bytes). Between scans, a
+    DQT of one 8-bit table (read), a DQT of length 8 (refused: libjpeg-turbo's get_dqt reads a table's 64 entries
+    whatever the length, and then the length is not used up; also just before EOI, as the fuzz found it, where those
+    reads run out of data: Skia's reader ends the data there and the image stood), a DQT cut by the end of the data (refused: truncated)
+    and a DHT whose counts name more symbols than its length holds (refused: bogus Huffman table); Skia read the last
+    three, a progressive file giving its image from the scans before."""
     b = io.BytesIO()
     Image.fromarray(pixels(24, 16, 3, 90)).save(b, "JPEG", quality=80, progressive=True, restart_marker_blocks=1)
     prog = b.getvalue()
@@ -992,6 +997,13 @@ def jpeg_marker_cases():
     dht = next(at for at, m in after if m == 0xC4)  # a table between scans, then (where the stuffed FF00 goes) a marker
     end = dht + 2 + struct.unpack(">H", prog[dht + 2:dht + 4])[0]
     yield "jpeg_progressive_stuffed_zero_after_dht", prog[:end] + b"\xff\x00" + prog[end:]
+    dqt = b"\xff\xdb\x00\x43\x00" + bytes(range(1, 65))
+    yield "jpeg_progressive_dqt_between_scans", prog[:end] + dqt + prog[end:]
+    yield "jpeg_progressive_dqt_length_8_between_scans_refused", prog[:end] + b"\xff\xdb\x00\x08\x00" + bytes(range(1, 6)) + prog[end:]
+    yield "jpeg_progressive_dqt_cut_by_end_refused", prog[:end] + dqt[:40]
+    yield "fuzz_jpeg_progressive_dqt_length_8_before_eoi_refused", prog[:-2] + b"\xff\xdb\x00\x08\x00" + bytes(range(1, 6)) + b"\xff\xd9"
+    counts = bytes([0, 2] + [0] * 14)
+    yield "jpeg_progressive_dht_symbols_past_length_refused", prog[:end] + b"\xff\xc4\x00\x13\x10" + counts + prog[end:]
 
 
 def gif_lzw(indices, bits, clear_first=True, end_code=True, clear_when_full=True):
