@@ -410,8 +410,8 @@ public static class ImageDecoder
             long intervals = ImageJpegHeader.RestartIntervals(frame, payload, restartInterval);
             for (int restarts = 0; ; i += 2)
             {
-                while (i + 1 < data.Length && !(data[i] == 0xFF && data[i + 1] != 0x00))
-                    i++;
+                while (i + 1 < data.Length && !(data[i] == 0xFF && data[i + 1] is not (0x00 or 0xFF)))
+                    i++;                                                       // stuffed zeros; fill FFs before a marker
                 if (i + 1 >= data.Length) break;
                 if (data[i + 1] is >= 0xD0 and <= 0xD7) { restarts++; continue; }   // RSTn: the next interval
                 if (data[i + 1] >= 0xC0) break;                                // the scan's data ends at this marker

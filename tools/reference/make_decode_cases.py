@@ -965,7 +965,8 @@ def jpeg_marker_cases():
     A progressive JPEG with a restart marker after every MCU: one of its first scan's restart markers turned into the
     invalid marker FF2F (read: jpeg_resync_to_restart passes over a marker under FFC0 at the next restart and the scan
     goes on), the same marker in the scan's last restart interval instead (refused by Pillow: it is the marker read
-    after the scan, unknown to libjpeg), a TEM (FF01) in place of the restart (read, the same way), and a stuffed FF00
+    after the scan, unknown to libjpeg), a TEM (FF01) in place of the restart (read, the same way), the invalid marker after a fill FF (read: libjpeg's
+    bit reader swallows fill FFs before a marker) and a fill FF before a restart (read), and a stuffed FF00
     after a DHT between scans (read: libjpeg's next_marker discards it, as it discards junk bytes). Between scans, a
     DQT of one 8-bit table (read), a DQT of length 8 (refused: libjpeg-turbo's get_dqt reads a table's 64 entries
     whatever the length, and then the length is not used up; also just before EOI, as the fuzz found it, where those
@@ -992,6 +993,8 @@ def jpeg_marker_cases():
     first = restarts[0]
     yield "jpeg_progressive_restart_became_ff2f", prog[:first + 1] + b"\x2f" + prog[first + 2:]
     yield "jpeg_progressive_restart_became_tem", prog[:first + 1] + b"\x01" + prog[first + 2:]
+    yield "fuzz_jpeg_progressive_restart_became_ff2f_after_fill_ff", prog[:first] + b"\xff\xff\x2f" + prog[first + 2:]
+    yield "jpeg_progressive_fill_ff_before_restart", prog[:first] + b"\xff" + prog[first:]
     last = restarts[-1] + 2  # inside the last interval: after its restart marker
     yield "jpeg_progressive_ff2f_in_last_interval_refused", prog[:last + 1] + b"\xff\x2f" + prog[last + 1:]
     dht = next(at for at, m in after if m == 0xC4)  # a table between scans, then (where the stuffed FF00 goes) a marker
