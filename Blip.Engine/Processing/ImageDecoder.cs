@@ -374,8 +374,10 @@ public static class ImageDecoder
     // Inside a scan's entropy-coded data an FF is followed by 00 (stuffing) or D0–D7 (restart); anything else is the
     // next marker, except an invalid one (under FFC0) before the scan's last restart interval, which libjpeg's resync
     // passes over (ImageJpegHeader.RestartIntervals counts the intervals). Between segments a stuffed FF 00 is skipped,
-    // as libjpeg's next_marker discards it, and a DQT or DHT that libjpeg-turbo cannot read ends the walk (ImageJpegHeader.TablesRead). Hand-written: Skia decodes a cut progressive JPEG as if whole and says nothing of it. Where the
-    // structure is not a marker walk's (not FF at a segment start), the search over the whole file decides as before.
+    // as libjpeg's next_marker discards it, and a DQT or DHT that libjpeg-turbo cannot read ends the walk
+    // (ImageJpegHeader.TablesRead). Hand-written: Skia decodes a cut progressive JPEG as if whole and says nothing of
+    // it. Where the structure is not a marker walk's (not FF at a segment start), the search over the whole file
+    // decides as before.
     private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data)
     {
         if (ImageJpegHeader.SingleScanData(data) is { } entropy && FirstMarker(data, entropy) is { } first
@@ -401,9 +403,9 @@ public static class ImageDecoder
             if (marker == 0x01 || marker is >= 0xD0 and <= 0xD7) { i += 2; continue; }   // TEM, RSTn: no length
             if (i + 3 >= data.Length) return false;
             int length = (data[i + 2] << 8) | data[i + 3];
+            if (!ImageJpegHeader.TablesRead(data, marker, i, length)) return false;
             var payload = data[Math.Min(i + 4, data.Length)..Math.Min(i + 2 + Math.Max(length, 2), data.Length)];
             i += length < 2 ? 4 : 2 + length;                                // libjpeg skips nothing for a length under 2
-            if (!ImageJpegHeader.TablesRead(data, marker, i - (length < 2 ? 4 : 2 + length), length)) return false;
             if (ImageJpegHeader.IsFrame(marker)) frame = payload;
             if (marker == 0xDD && payload.Length == 2) restartInterval = (payload[0] << 8) | payload[1];  // DRI
             if (marker != 0xDA) continue;                                     // SOS: entropy-coded data follows
