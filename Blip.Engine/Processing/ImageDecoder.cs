@@ -380,8 +380,8 @@ public static class ImageDecoder
     // decides as before.
     private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data)
     {
-        if (ImageJpegHeader.SingleScanData(data) is { } entropy && FirstMarker(data, entropy) is { } first
-            && EndsHarmlessly(data, first))
+        int? singleScan = ImageJpegHeader.SingleScanData(data);
+        if (singleScan is { } entropy && FirstMarker(data, entropy) is { } first && EndsHarmlessly(data, first))
         {
             // One sequential scan: libjpeg gives every row once its entropy decoder meets a marker (the rows after it
             // come from zero bits, with a warning); Pillow's decoder then has every row, and jpeg_finish_decompress
@@ -391,7 +391,7 @@ public static class ImageDecoder
 
         int i = 2;                                                        // after SOI
         var frame = ReadOnlySpan<byte>.Empty;                             // the SOF segment's payload
-        int restartInterval = 0;
+        int restartInterval = 0, scans = 0;
         while (i + 1 < data.Length)
         {
             if (data[i] != 0xFF)
@@ -409,6 +409,9 @@ public static class ImageDecoder
             if (ImageJpegHeader.IsFrame(marker)) frame = payload;
             if (marker == 0xDD && payload.Length == 2) restartInterval = (payload[0] << 8) | payload[1];  // DRI
             if (marker != 0xDA) continue;                                     // SOS: entropy-coded data follows
+            // A sequential frame whose first scan holds every component has one scan: libjpeg raises at a second SOS
+            // (JERR_EOI_EXPECTED, in the jpeg_finish_decompress that Pillow's decoder calls), where Skia gives the image.
+            if (scans++ > 0 && singleScan is not null) return false;
             long intervals = ImageJpegHeader.RestartIntervals(frame, payload, restartInterval);
             for (int restarts = 0; ; i += 2)
             {

@@ -972,7 +972,9 @@ def jpeg_marker_cases():
     whatever the length, and then the length is not used up; also just before EOI, as the fuzz found it, where those
     reads run out of data: Skia's reader ends the data there and the image stood), a DQT cut by the end of the data (refused: truncated)
     and a DHT whose counts name more symbols than its length holds (refused: bogus Huffman table); Skia read the last
-    three, a progressive file giving its image from the scans before."""
+    three, a progressive file giving its image from the scans before. A progressive file whose SOF2 the fuzz made an
+    SOF0 (refused: its first scan holds every component, so libjpeg's single-scan decoder raises at the second SOS,
+    in the jpeg_finish_decompress Pillow calls; Skia gave the first scan's image)."""
     b = io.BytesIO()
     Image.fromarray(pixels(24, 16, 3, 90)).save(b, "JPEG", quality=80, progressive=True, restart_marker_blocks=1)
     prog = b.getvalue()
@@ -1005,6 +1007,8 @@ def jpeg_marker_cases():
     yield "jpeg_progressive_dqt_length_8_between_scans_refused", prog[:end] + b"\xff\xdb\x00\x08\x00" + bytes(range(1, 6)) + prog[end:]
     yield "jpeg_progressive_dqt_cut_by_end_refused", prog[:end] + dqt[:40]
     yield "fuzz_jpeg_progressive_dqt_length_8_before_eoi_refused", prog[:-2] + b"\xff\xdb\x00\x08\x00" + bytes(range(1, 6)) + b"\xff\xd9"
+    sof = prog.index(b"\xff\xc2")
+    yield "fuzz_jpeg_progressive_frame_marked_baseline_refused", prog[:sof + 1] + b"\xc0" + prog[sof + 2:]
     counts = bytes([0, 2] + [0] * 14)
     yield "jpeg_progressive_dht_symbols_past_length_refused", prog[:end] + b"\xff\xc4\x00\x13\x10" + counts + prog[end:]
 
