@@ -381,11 +381,8 @@ public static class ImageDecoder
     private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data)
     {
         int? singleScan = ImageJpegHeader.SingleScanData(data);
-        if (singleScan is { } entropy && FirstMarker(data, entropy) is { } first && EndsHarmlessly(data, first))
+        if (singleScan is { } entropy && ReadsEveryRow(data, entropy))
         {
-            // One sequential scan: libjpeg gives every row once its entropy decoder meets a marker (the rows after it
-            // come from zero bits, with a warning); Pillow's decoder then has every row, and jpeg_finish_decompress
-            // may stop for want of data without a complaint, as long as nothing it reads on the way raises.
             return true;
         }
 
@@ -430,6 +427,21 @@ public static class ImageDecoder
         return false;
     }
 
+    // One sequential scan: libjpeg gives every row once its entropy decoder meets a marker (the rows after it come from
+    // zero bits, with a warning), or once it has decoded the last MCU without asking for a byte past the end of the
+    // data (ImageJpegScanRun: where the data has no marker but restarts, or where a restart lets the decoder go on past
+    // an invalid marker, jpeg_resync_to_restart); Pillow's decoder then has every row, and jpeg_finish_decompress may
+    // stop for want of data without a complaint, as long as nothing it reads on the way raises.
+    private static bool ReadsEveryRow(ReadOnlySpan<byte> data, int entropy)
+    {
+        if (FirstMarker(data, entropy) is not { } first)
+        {
+            return ImageJpegScanRun.DecodesEveryMcu(data, entropy, out _);
+        }
+
+        return EndsHarmlessly(data, first) || (ImageJpegScanRun.DecodesEveryMcu(data, entropy, out int after) && EndsHarmlessly(data, after));
+    }
+
     // Where entropy-coded data from `start` first holds a marker that is not a restart: FF (after any fill FFs) and a
     // byte that is not 00 (a stuffed FF) nor D0-D7 (libjpeg's fill_bit_buffer stops at it; a restart resumes the scan).
     private static int? FirstMarker(ReadOnlySpan<byte> data, int start)
@@ -446,9 +458,9 @@ public static class ImageDecoder
     }
 
     // Whether the markers from `at` on are what jpeg_finish_decompress reads without raising, up to EOI or the end of
-    // the data, where it suspends: APPn and COM segments (skipped; a length under 2 skips nothing), RSTn and TEM, bytes
-    // between markers, and a DHT, DQT or DRI cut before libjpeg checks anything of it (inside its length, or a DHT
-    // inside its 16 counts). Any other marker may raise (a second SOF or SOS, a whole table, an unknown marker), so the
+    // the data, where it suspends: APPn, COM and DNL segments (skipped; a length under 2 skips nothing), RSTn and TEM,
+    // bytes between markers, and a DHT, DQT or DRI cut before libjpeg checks anything of it (inside its length, or a
+    // DHT inside its 16 counts). Any other marker may raise (a second SOF or SOS, a whole table, an unknown marker), so the
     // file is then judged as before.
     private static bool EndsHarmlessly(ReadOnlySpan<byte> data, int at)
     {
@@ -460,7 +472,7 @@ public static class ImageDecoder
             byte marker = data[i + 1];
             if (marker == 0xD9) return true;
             if (marker is 0x01 or (>= 0xD0 and <= 0xD7)) { i += 2; continue; }
-            bool skipped = marker is (>= 0xE0 and <= 0xEF) or 0xFE, table = marker is 0xC4 or 0xDB or 0xDD;
+            bool skipped = marker is (>= 0xE0 and <= 0xEF) or 0xFE or 0xDC, table = marker is 0xC4 or 0xDB or 0xDD;
             if (!skipped && !table) return false;
             if (i + 4 > data.Length) return true;                              // suspended inside the length
             int length = (data[i + 2] << 8) | data[i + 3];

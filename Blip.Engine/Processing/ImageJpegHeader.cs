@@ -19,6 +19,9 @@ internal static class ImageJpegHeader
     /// <summary>The header segments before the first SOS, in Pillow's order; empty where the data is not a JPEG.</summary>
     public static List<Segment> Segments(ReadOnlySpan<byte> data) => Walk(data, out _, out _);
 
+    /// <summary>The header segments, and where the first SOS marker (its FF) is, -1 where the walk meets none.</summary>
+    public static List<Segment> SegmentsToScan(ReadOnlySpan<byte> data, out int scan) => Walk(data, out _, out scan);
+
     /// <summary>The header segments, and where the walk met a marker Pillow does not know (-1 where it did not).</summary>
     private static List<Segment> Walk(ReadOnlySpan<byte> data, out int unknownMarker, out int scan)
     {
