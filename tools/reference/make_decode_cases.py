@@ -1013,6 +1013,57 @@ def jpeg_marker_cases():
     yield "jpeg_progressive_dht_symbols_past_length_refused", prog[:end] + b"\xff\xc4\x00\x13\x10" + counts + prog[end:]
 
 
+def jpeg_scan_end_cases():
+    """Sequential JPEGs whose only scan's data runs to the end of the file, with no marker after it (the end-of-image
+    marker cut off, or more): Pillow reads one when libjpeg-turbo's Huffman decoder finishes the last MCU without asking
+    for a byte past the end, which depends on where its bit-buffer refills fall (ImageJpegScanRun). For each kind
+    (4:2:0, 4:2:2, 4:4:4, gray, restart markers after every 2 MCUs, a restart per MCU row) the first two noise images
+    of a fixed sequence that Pillow reads without their EOI, and the first two it refuses; one over 64 KiB that it reads
+    (Pillow hands libjpeg 64 KiB at a time, so the fast and slow decoders fall elsewhere); a restart scan whose first restart marker became the invalid FF2F (jpeg_resync_to_restart
+    passes over it at the next restart and decoding goes on to the end) read and refused; a DNL segment after the data
+    (skipped, read) and a JPG marker FFC8 after it (unknown to libjpeg's marker reader: refused), both after data that
+    Pillow reads without them; a restart marker at the very end (the bit reader stops at it: read)."""
+    def jpeg(w, h, seed, **kw):
+        a = pixels(w, h, 3, seed)
+        img = Image.fromarray(a).convert("L") if kw.pop("gray", False) else Image.fromarray(a)
+        b = io.BytesIO()
+        img.save(b, "JPEG", **kw)
+        return b.getvalue()
+
+    def first(candidates, read, n=1):
+        found = []
+        for data in candidates:
+            if ("decoded_sha256" in pillow(data)) == read:
+                found.append(data)
+                if len(found) == n:
+                    return found
+        raise RuntimeError("no candidate with the outcome wanted")
+
+    kinds = {
+        "420": dict(quality=75, subsampling=2), "422": dict(quality=85, subsampling=1),
+        "444": dict(quality=60, subsampling=0), "gray": dict(quality=80, gray=True),
+        "restart_blocks2": dict(quality=70, restart_marker_blocks=2), "restart_rows1": dict(quality=70, restart_marker_rows=1),
+    }
+    for kind, kw in kinds.items():
+        cut = [jpeg(9 + seed % 40, 7 + seed % 23, 500 + seed, **kw)[:-2] for seed in range(400)]
+        for read in (True, False):
+            for i, data in enumerate(first(cut, read, 2)):
+                yield f"jpeg_no_eoi_{kind}_{'read' if read else 'refused'}_{i}", data
+    big = (jpeg(300, 200 + seed, 900 + seed, quality=90)[:-2] for seed in range(200))
+    yield "jpeg_no_eoi_over_64k_read", first((d for d in big if len(d) > 65536), True)[0]
+    restart = [jpeg(64, 32, 800 + seed, quality=70, restart_marker_blocks=1)[:-2] for seed in range(400)]
+    ff2f = []
+    for data in restart:
+        at = data.index(b"\xff\xd0")
+        ff2f.append(data[:at + 1] + b"\x2f" + data[at + 2:])
+    yield "jpeg_no_eoi_restart_became_ff2f_read", first(ff2f, True)[0]
+    yield "jpeg_no_eoi_restart_became_ff2f_refused", first(ff2f, False)[0]
+    base = first((jpeg(16, 16, 600 + seed, quality=80)[:-2] for seed in range(400)), True)[0]
+    yield "jpeg_no_eoi_dnl_after_data_read", base + b"\xff\xdc\x00\x04\x00\x10"
+    yield "jpeg_no_eoi_jpg_marker_after_data_refused", base + b"\xff\xc8\x00\x04\x00\x10"
+    yield "jpeg_no_eoi_restart_marker_at_end_read", first((jpeg(16, 16, 600 + seed, quality=80)[:-2] + b"\xff\xd0" for seed in range(400)), True)[0]
+
+
 def gif_lzw(indices, bits, clear_first=True, end_code=True, clear_when_full=True):
     """A GIF LZW stream of the palette indices (before sub-blocks), its codes as wide as Pillow's decoder reads them:
     that decoder adds a table entry one code after the encoder does and widens the codes when it adds entry 2^n - 1.
@@ -1166,7 +1217,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases()):
+    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_scan_end_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
