@@ -459,7 +459,7 @@ public static class ImageDecoder
 
     // Whether the markers from `at` on are what jpeg_finish_decompress reads without raising, up to EOI or the end of
     // the data, where it suspends: APPn, COM and DNL segments (skipped; a length under 2 skips nothing), RSTn and TEM,
-    // bytes between markers, and a DHT, DQT or DRI cut before libjpeg checks anything of it (inside its length, or a
+    // bytes between markers (a stuffed FF 00 among them), and a DHT, DQT or DRI cut before libjpeg checks anything of it (inside its length, or a
     // DHT inside its 16 counts). Any other marker may raise (a second SOF or SOS, a whole table, an unknown marker), so the
     // file is then judged as before.
     private static bool EndsHarmlessly(ReadOnlySpan<byte> data, int at)
@@ -471,7 +471,7 @@ public static class ImageDecoder
             if (i + 1 >= data.Length) return true;                             // suspended
             byte marker = data[i + 1];
             if (marker == 0xD9) return true;
-            if (marker is 0x01 or (>= 0xD0 and <= 0xD7)) { i += 2; continue; }
+            if (marker is 0x00 or 0x01 or (>= 0xD0 and <= 0xD7)) { i += 2; continue; }   // next_marker drops FF 00
             bool skipped = marker is (>= 0xE0 and <= 0xEF) or 0xFE or 0xDC, table = marker is 0xC4 or 0xDB or 0xDD;
             if (!skipped && !table) return false;
             if (i + 4 > data.Length) return true;                              // suspended inside the length

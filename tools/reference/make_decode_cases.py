@@ -1022,7 +1022,7 @@ def jpeg_scan_end_cases():
     (Pillow hands libjpeg 64 KiB at a time, so the fast and slow decoders fall elsewhere); a restart scan whose first restart marker became the invalid FF2F (jpeg_resync_to_restart
     passes over it at the next restart and decoding goes on to the end) read and refused; a DNL segment after the data
     (skipped, read) and a JPG marker FFC8 after it (unknown to libjpeg's marker reader: refused), both after data that
-    Pillow reads without them; a restart marker at the very end (the bit reader stops at it: read)."""
+    Pillow reads without them; a TEM, then junk with a stuffed FF 00 (next_marker discards both: read); a restart marker at the very end (the bit reader stops at it: read)."""
     def jpeg(w, h, seed, **kw):
         a = pixels(w, h, 3, seed)
         img = Image.fromarray(a).convert("L") if kw.pop("gray", False) else Image.fromarray(a)
@@ -1061,6 +1061,7 @@ def jpeg_scan_end_cases():
     base = first((jpeg(16, 16, 600 + seed, quality=80)[:-2] for seed in range(400)), True)[0]
     yield "jpeg_no_eoi_dnl_after_data_read", base + b"\xff\xdc\x00\x04\x00\x10"
     yield "jpeg_no_eoi_jpg_marker_after_data_refused", base + b"\xff\xc8\x00\x04\x00\x10"
+    yield "jpeg_no_eoi_tem_then_stuffed_zero_after_data_read", base + b"\xff\x01\x12\xff\x00\x34"
     yield "jpeg_no_eoi_restart_marker_at_end_read", first((jpeg(16, 16, 600 + seed, quality=80)[:-2] + b"\xff\xd0" for seed in range(400)), True)[0]
 
 
