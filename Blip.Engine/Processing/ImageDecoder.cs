@@ -459,9 +459,9 @@ public static class ImageDecoder
 
     // Whether the markers from `at` on are what jpeg_finish_decompress reads without raising, up to EOI or the end of
     // the data, where it suspends: APPn, COM and DNL segments (skipped; a length under 2 skips nothing), RSTn and TEM,
-    // bytes between markers (a stuffed FF 00 among them), and a DHT, DQT or DRI cut before libjpeg checks anything of it (inside its length, or a
-    // DHT inside its 16 counts). Any other marker may raise (a second SOF or SOS, a whole table, an unknown marker), so the
-    // file is then judged as before.
+    // bytes between markers (a stuffed FF 00 among them), and a DQT, DHT or DRI that libjpeg-turbo reads whole or that
+    // the data ends in before one of its checks fails (ImageJpegHeader.ReadTables). Any other marker may raise (a
+    // second SOF or SOS, a table libjpeg raises on, an unknown marker), so the file is then judged as before.
     private static bool EndsHarmlessly(ReadOnlySpan<byte> data, int at)
     {
         for (int i = at; ;)
@@ -476,7 +476,8 @@ public static class ImageDecoder
             if (!skipped && !table) return false;
             if (i + 4 > data.Length) return true;                              // suspended inside the length
             int length = (data[i + 2] << 8) | data[i + 3];
-            if (table) return marker == 0xC4 && length > 18 && data.Length - (i + 4) < 17; // get_dht reads 17 bytes first
+            var read = ImageJpegHeader.ReadTables(data, marker, i, length);
+            if (read != ImageJpegHeader.TableOutcome.Read) return read == ImageJpegHeader.TableOutcome.RunsOut;
             i += 2 + Math.Max(length, 2);
             if (i >= data.Length) return true;
         }

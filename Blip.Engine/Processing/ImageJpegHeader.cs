@@ -72,42 +72,64 @@ internal static class ImageJpegHeader
         return data[scan + 4] == data[frame.Start + 5] && end <= data.Length ? end : null; // Ns == Nf
     }
 
-    /// <summary>Whether libjpeg-turbo reads the DQT or DHT segment at <paramref name="at"/> (its FF) of declared
-    /// <paramref name="length"/> without raising or running out of data; true for any other marker. Its get_dqt reads
-    /// 64 entries per table (of 2 bytes where the precision nibble is not 0) whatever the length, and get_dht a table's
-    /// 16 counts and then as many symbols (at most 256 and at most what the length leaves); each then wants the length
-    /// used up exactly (JERR_BAD_LENGTH), and a table index of 4 or more is an error. Pillow raises on all of these
-    /// ("image file is truncated", "broken data stream"), where Skia, decoding a progressive file, may give the
-    /// image.</summary>
-    public static bool TablesRead(ReadOnlySpan<byte> data, byte marker, int at, int length)
+    /// <summary>What libjpeg-turbo's marker reader makes of a table segment: read whole, suspended for want of data
+    /// (Pillow then stops reading there), or raised on.</summary>
+    public enum TableOutcome
     {
-        if (marker is not (0xDB or 0xC4)) return true;
+        /// <summary>Read, its length used up exactly.</summary>
+        Read,
+
+        /// <summary>A byte it reads is past the end of the data, before any check fails: the reader suspends.</summary>
+        RunsOut,
+
+        /// <summary>A check fails: JERR_BAD_LENGTH, JERR_DQT_INDEX, JERR_BAD_HUFF_TABLE or JERR_DHT_INDEX.</summary>
+        Raises,
+    }
+
+    /// <summary>Whether libjpeg-turbo reads the DQT or DHT segment at <paramref name="at"/> (its FF) of declared
+    /// <paramref name="length"/> without raising or running out of data; true for any other marker (a DRI included). Pillow raises on
+    /// both ("image file is truncated", "broken data stream") where the segment comes between scans, and Skia, decoding
+    /// a progressive file, may give the image.</summary>
+    public static bool TablesRead(ReadOnlySpan<byte> data, byte marker, int at, int length) =>
+        marker == 0xDD || ReadTables(data, marker, at, length) == TableOutcome.Read;
+
+    /// <summary>How libjpeg-turbo's get_dqt, get_dht or get_dri reads the segment at <paramref name="at"/> (its FF) of
+    /// declared <paramref name="length"/>, in the order of its reads and checks (<see cref="TableOutcome.Read"/> for
+    /// any other marker). get_dqt reads, per table, its index byte (an index of 4 or more raises) and then 64 entries
+    /// (of 2 bytes where the precision nibble is not 0) whatever the length; get_dht a table's index and 16 counts,
+    /// then (at most 256 and at most what the length leaves) its symbols, and then checks the index; get_dri wants a
+    /// length of 4 before it reads on. DQT and DHT then want the length used up exactly.</summary>
+    public static TableOutcome ReadTables(ReadOnlySpan<byte> data, byte marker, int at, int length)
+    {
+        if (marker == 0xDD) return length != 4 ? TableOutcome.Raises : at + 6 > data.Length ? TableOutcome.RunsOut : TableOutcome.Read;
+        if (marker is not (0xDB or 0xC4)) return TableOutcome.Read;
         long left = length - 2;
         int pos = at + 4;
         while (marker == 0xDB ? left > 0 : left > 16)
         {
-            if (pos >= data.Length) return false;
+            if (pos >= data.Length) return TableOutcome.RunsOut;
             int index = data[pos];
             int size;
             if (marker == 0xDB)
             {
-                if ((index & 15) >= 4) return false;                     // JERR_DQT_INDEX
+                if ((index & 15) >= 4) return TableOutcome.Raises;                // JERR_DQT_INDEX
                 size = 1 + (64 * ((index >> 4) == 0 ? 1 : 2));
             }
             else
             {
-                if (pos + 17 > data.Length) return false;
+                if (pos + 17 > data.Length) return TableOutcome.RunsOut;
                 int count = 0;
                 for (int b = 1; b <= 16; b++) count += data[pos + b];
-                if (count > 256 || count > left - 17 || (index & 0x0F) >= 4 || (index & 0xE0) != 0) return false;  // JERR_BAD_HUFF_TABLE, JERR_DHT_INDEX
+                if (count > 256 || count > left - 17) return TableOutcome.Raises;   // JERR_BAD_HUFF_TABLE
                 size = 17 + count;
+                if (pos + size <= data.Length && ((index & 0x0F) >= 4 || (index & 0xE0) != 0)) return TableOutcome.Raises;  // JERR_DHT_INDEX
             }
 
-            if (pos + size > data.Length) return false;                   // the reads run out of data
+            if (pos + size > data.Length) return TableOutcome.RunsOut;           // the reads run out of data
             (pos, left) = (pos + size, left - size);
         }
 
-        return left == 0;
+        return left == 0 ? TableOutcome.Read : TableOutcome.Raises;
     }
 
     /// <summary>Whether <paramref name="marker"/> (the byte after FF) starts a frame header: SOF0–SOF15 but DHT, JPG and

@@ -1022,7 +1022,9 @@ def jpeg_scan_end_cases():
     (Pillow hands libjpeg 64 KiB at a time, so the fast and slow decoders fall elsewhere); a restart scan whose first restart marker became the invalid FF2F (jpeg_resync_to_restart
     passes over it at the next restart and decoding goes on to the end) read and refused; a DNL segment after the data
     (skipped, read) and a JPG marker FFC8 after it (unknown to libjpeg's marker reader: refused), both after data that
-    Pillow reads without them; a TEM, then junk with a stuffed FF 00 (next_marker discards both: read); a restart marker at the very end (the bit reader stops at it: read)."""
+    Pillow reads without them; a TEM, then junk with a stuffed FF 00 (next_marker discards both: read); after the data a whole DQT (read), a DQT
+    cut by the end of the file (get_dqt suspends: read), a DQT of index 5 (refused), a DRI of length 4 (read) and of
+    length 5 (refused); a restart marker at the very end (the bit reader stops at it: read)."""
     def jpeg(w, h, seed, **kw):
         a = pixels(w, h, 3, seed)
         img = Image.fromarray(a).convert("L") if kw.pop("gray", False) else Image.fromarray(a)
@@ -1062,6 +1064,12 @@ def jpeg_scan_end_cases():
     yield "jpeg_no_eoi_dnl_after_data_read", base + b"\xff\xdc\x00\x04\x00\x10"
     yield "jpeg_no_eoi_jpg_marker_after_data_refused", base + b"\xff\xc8\x00\x04\x00\x10"
     yield "jpeg_no_eoi_tem_then_stuffed_zero_after_data_read", base + b"\xff\x01\x12\xff\x00\x34"
+    dqt = b"\xff\xdb\x00\x43\x00" + bytes(range(1, 65))
+    yield "jpeg_no_eoi_dqt_after_data_read", base + dqt
+    yield "jpeg_no_eoi_dqt_cut_after_data_read", base + dqt[:20]
+    yield "jpeg_no_eoi_dqt_index_5_after_data_refused", base + dqt[:4] + b"\x05" + dqt[5:]
+    yield "jpeg_no_eoi_dri_after_data_read", base + b"\xff\xdd\x00\x04\x00\x02"
+    yield "jpeg_no_eoi_dri_length_5_after_data_refused", base + b"\xff\xdd\x00\x05\x00\x02\x00"
     yield "jpeg_no_eoi_restart_marker_at_end_read", first((jpeg(16, 16, 600 + seed, quality=80)[:-2] + b"\xff\xd0" for seed in range(400)), True)[0]
 
 
