@@ -87,9 +87,9 @@ internal static class ImageJpegHeader
     }
 
     /// <summary>Whether libjpeg-turbo reads the DQT or DHT segment at <paramref name="at"/> (its FF) of declared
-    /// <paramref name="length"/> without raising or running out of data; true for any other marker (a DRI included). Pillow raises on
-    /// both ("image file is truncated", "broken data stream") where the segment comes between scans, and Skia, decoding
-    /// a progressive file, may give the image.</summary>
+    /// <paramref name="length"/> without raising or running out of data; true for any other marker (a DRI included).
+    /// Pillow raises on both ("image file is truncated", "broken data stream") where the segment comes between scans,
+    /// and Skia, decoding a progressive file, may give the image.</summary>
     public static bool TablesRead(ReadOnlySpan<byte> data, byte marker, int at, int length) =>
         marker == 0xDD || ReadTables(data, marker, at, length) == TableOutcome.Read;
 

@@ -1,5 +1,6 @@
-// The only scan of a sequential Huffman-coded JPEG whose entropy-coded data runs to the end of the file (no marker
-// after it), run as Pillow runs libjpeg-turbo 3.1 over it, to tell whether every MCU is decoded. Pillow hands libjpeg
+// The only scan of a sequential Huffman-coded JPEG that lacks its end-of-image marker, run as Pillow runs
+// libjpeg-turbo 3.1 over it, to tell whether every MCU is decoded and where libjpeg's marker reader goes on (the data
+// may run to the end of the file, or hold a marker the decoder resyncs past at a restart). Pillow hands libjpeg
 // the file in 64 KiB reads (ImageFile.load) through a source that suspends when its bytes are used up; the bit reader
 // (jdhuff.c) refills its 64-bit buffer to 57 bits whenever it runs short and suspends if a byte it asks for is not
 // there yet, even one past what the MCU needs. An MCU that suspends is decoded again from its start with the next
