@@ -34,6 +34,18 @@ public sealed class ImageDecoderTests
     }
 
     [Test]
+    public void The_standard_Huffman_tables_are_those_libjpeg_writes()
+    {
+        // Pillow saves without optimised tables through libjpeg-turbo's std_huff_tables: the 4 DHT segments of such a
+        // file are the tables its decoder takes for a missing table of index 0 or 1 (ImageJpegScanSetup.StandardTables).
+        var data = File.ReadAllBytes(ImageFixtures.Source("jpeg_q75_444_320x240.jpg"));
+        var written = ImageJpegHeader.SegmentsToScan(data, out _).Where(s => s.Marker == 0xC4)
+            .SelectMany(s => data.AsSpan(s.Start, s.Length).ToArray()).ToArray();
+        Assert.That(written, Is.EqualTo(ImageJpegScanSetup.StandardTables.ToArray()),
+            "jpeg_q75_444_320x240.jpg's DHT payloads differ from ImageJpegScanSetup.StandardTables");
+    }
+
+    [Test]
     public void Exif_orientation_is_ignored_by_default_and_applied_on_request()
     {
         const string name = "jpeg_orient6_120x80.jpg";

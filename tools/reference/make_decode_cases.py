@@ -1073,6 +1073,58 @@ def jpeg_scan_end_cases():
     yield "jpeg_no_eoi_restart_marker_at_end_read", first((jpeg(16, 16, 600 + seed, quality=80)[:-2] + b"\xff\xd0" for seed in range(400)), True)[0]
 
 
+
+def jpeg_default_table_cases():
+    """Sequential JPEGs that use a Huffman table no DHT segment defined. libjpeg-turbo then takes the standard table of
+    the JPEG specification for index 0 or 1 (jpeg_std_huff_table, for Motion-JPEG files) and raises for index 2 or 3.
+    Without an EOI Pillow reads such a file when the Huffman decoder, with those tables, finishes the last MCU without
+    asking for a byte past the end (ImageJpegScanRun). The cases: every DHT removed from a file written with the
+    standard tables (4:2:0 and gray: read, and one refused); every DHT removed from a file written with optimised tables
+    (decoded with the standard ones: one read, one refused); the first DHT's FF byte damaged into junk (next_marker skips
+    it and the segment, what the fuzz found: read); a scan that selects DC and AC tables 2, never defined, with and
+    without the EOI (refused)."""
+    def jpeg(w, h, seed, gray=False, **kw):
+        img = Image.fromarray(pixels(w, h, 3, seed))
+        b = io.BytesIO()
+        (img.convert("L") if gray else img).save(b, "JPEG", **kw)
+        return b.getvalue()
+
+    def without_dht(data):
+        out, i = bytearray(data[:2]), 2
+        while data[i + 1] != 0xDA:
+            length = int.from_bytes(data[i + 2:i + 4], "big")
+            if data[i + 1] != 0xC4:
+                out += data[i:i + 2 + length]
+            i += 2 + length
+        return bytes(out + data[i:])
+
+    def first(candidates, read):
+        for data in candidates:
+            if ("decoded_sha256" in pillow(data)) == read:
+                return data
+        raise RuntimeError("no candidate with the outcome wanted")
+
+    for kind, kw in {"420": dict(quality=75, subsampling=2), "gray": dict(quality=80, gray=True)}.items():
+        plain = [without_dht(jpeg(9 + seed % 40, 7 + seed % 23, 1100 + seed, **kw))[:-2] for seed in range(400)]
+        yield f"jpeg_no_eoi_no_dht_{kind}_read", first(plain, True)
+    plain = [without_dht(jpeg(9 + seed % 40, 7 + seed % 23, 1100 + seed, quality=75))[:-2] for seed in range(400)]
+    yield "jpeg_no_eoi_no_dht_420_refused", first(plain, False)
+    optimised = [without_dht(jpeg(9 + seed % 40, 7 + seed % 23, 1200 + seed, quality=75, optimize=True))[:-2] for seed in range(400)]
+    yield "jpeg_no_eoi_no_dht_optimised_read", first(optimised, True)
+    yield "jpeg_no_eoi_no_dht_optimised_refused", first(optimised, False)
+    junk = []
+    for seed in range(400):
+        data = jpeg(9 + seed % 40, 7 + seed % 23, 1300 + seed, quality=75)[:-2]
+        at = data.index(b"\xff\xc4")
+        junk.append(data[:at] + b"\x23" + data[at + 1:])
+    yield "jpeg_no_eoi_dht_marker_became_junk_read", first(junk, True)
+    base = first((jpeg(16, 16, 1400 + seed, quality=80)[:-2] for seed in range(400)), True)
+    sos = base.index(b"\xff\xda")
+    table2 = base[:sos + 6] + b"\x22" + base[sos + 7:]               # the first component's DC and AC tables: 2
+    yield "jpeg_no_eoi_table_2_never_defined_refused", table2
+    yield "jpeg_table_2_never_defined_refused", table2 + b"\xff\xd9"
+
+
 def gif_lzw(indices, bits, clear_first=True, end_code=True, clear_when_full=True):
     """A GIF LZW stream of the palette indices (before sub-blocks), its codes as wide as Pillow's decoder reads them:
     that decoder adds a table entry one code after the encoder does and widens the codes when it adds entry 2^n - 1.
@@ -1226,7 +1278,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_scan_end_cases()):
+    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_scan_end_cases(), *jpeg_default_table_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
