@@ -459,9 +459,11 @@ public static class ImageDecoder
 
     // Whether the markers from `at` on are what jpeg_finish_decompress reads without raising, up to EOI or the end of
     // the data, where it suspends: APPn, COM and DNL segments (skipped; a length under 2 skips nothing), RSTn and TEM,
-    // bytes between markers (a stuffed FF 00 among them), and a DQT, DHT or DRI that libjpeg-turbo reads whole or that
-    // the data ends in before one of its checks fails (ImageJpegHeader.ReadTables). Any other marker may raise (a
-    // second SOF or SOS, a table libjpeg raises on, an unknown marker), so the file is then judged as before.
+    // bytes between markers (a stuffed FF 00 among them), and a DQT, DHT, DRI or DAC that libjpeg-turbo reads whole or
+    // that the data ends in before one of its checks fails (ImageJpegHeader.ReadTables); an SOS that the data ends in
+    // before get_sos raises (ImageJpegHeader.ReadScanHeader; read whole, it is a second scan, which raises). Any other
+    // marker raises (an SOI, an SOF, a table libjpeg raises on, an unknown marker), so the file is then judged as
+    // before.
     private static bool EndsHarmlessly(ReadOnlySpan<byte> data, int at)
     {
         for (int i = at; ;)
@@ -472,15 +474,23 @@ public static class ImageDecoder
             byte marker = data[i + 1];
             if (marker == 0xD9) return true;
             if (marker is 0x00 or 0x01 or (>= 0xD0 and <= 0xD7)) { i += 2; continue; }   // next_marker drops FF 00
-            bool skipped = marker is (>= 0xE0 and <= 0xEF) or 0xFE or 0xDC, table = marker is 0xC4 or 0xDB or 0xDD;
+            if (marker == 0xDA) return ImageJpegHeader.ReadScanHeader(data, i, Frame(data)) == ImageJpegHeader.SegmentOutcome.RunsOut;
+            bool skipped = marker is (>= 0xE0 and <= 0xEF) or 0xFE or 0xDC, table = marker is 0xC4 or 0xDB or 0xDD or 0xCC;
             if (!skipped && !table) return false;
             if (i + 4 > data.Length) return true;                              // suspended inside the length
             int length = (data[i + 2] << 8) | data[i + 3];
             var read = ImageJpegHeader.ReadTables(data, marker, i, length);
-            if (read != ImageJpegHeader.TableOutcome.Read) return read == ImageJpegHeader.TableOutcome.RunsOut;
+            if (read != ImageJpegHeader.SegmentOutcome.Read) return read == ImageJpegHeader.SegmentOutcome.RunsOut;
             i += 2 + Math.Max(length, 2);
             if (i >= data.Length) return true;
         }
+    }
+
+    // The payload of the SOF0 or SOF1 segment of a file with one frame.
+    private static ReadOnlySpan<byte> Frame(ReadOnlySpan<byte> data)
+    {
+        var frame = ImageJpegHeader.SegmentsToScan(data, out _).Find(s => s.Marker is 0xC0 or 0xC1);
+        return data.Slice(frame.Start, frame.Length);
     }
 
     private static unsafe byte[] GetPixels(SKCodec codec, SKImageInfo info, string sourceName)

@@ -72,9 +72,9 @@ internal static class ImageJpegHeader
         return data[scan + 4] == data[frame.Start + 5] && end <= data.Length ? end : null; // Ns == Nf
     }
 
-    /// <summary>What libjpeg-turbo's marker reader makes of a table segment: read whole, suspended for want of data
-    /// (Pillow then stops reading there), or raised on.</summary>
-    public enum TableOutcome
+    /// <summary>What libjpeg-turbo's marker reader makes of a segment: read whole, suspended for want of data (Pillow
+    /// then stops reading there), or raised on.</summary>
+    public enum SegmentOutcome
     {
         /// <summary>Read, its length used up exactly.</summary>
         Read,
@@ -82,54 +82,109 @@ internal static class ImageJpegHeader
         /// <summary>A byte it reads is past the end of the data, before any check fails: the reader suspends.</summary>
         RunsOut,
 
-        /// <summary>A check fails: JERR_BAD_LENGTH, JERR_DQT_INDEX, JERR_BAD_HUFF_TABLE or JERR_DHT_INDEX.</summary>
+        /// <summary>A check fails: JERR_BAD_LENGTH, JERR_DQT_INDEX, JERR_BAD_HUFF_TABLE, JERR_DHT_INDEX, JERR_DAC_INDEX,
+        /// JERR_DAC_VALUE or JERR_BAD_COMPONENT_ID; or a scan header is read whole after the only scan
+        /// (JERR_EOI_EXPECTED).</summary>
         Raises,
     }
 
-    /// <summary>Whether libjpeg-turbo reads the DQT or DHT segment at <paramref name="at"/> (its FF) of declared
+    /// <summary>Whether libjpeg-turbo reads the DQT, DHT or DAC segment at <paramref name="at"/> (its FF) of declared
     /// <paramref name="length"/> without raising or running out of data; true for any other marker (a DRI included).
     /// Pillow raises on both ("image file is truncated", "broken data stream") where the segment comes between scans,
     /// and Skia, decoding a progressive file, may give the image.</summary>
     public static bool TablesRead(ReadOnlySpan<byte> data, byte marker, int at, int length) =>
-        marker == 0xDD || ReadTables(data, marker, at, length) == TableOutcome.Read;
+        marker == 0xDD || ReadTables(data, marker, at, length) == SegmentOutcome.Read;
 
-    /// <summary>How libjpeg-turbo's get_dqt, get_dht or get_dri reads the segment at <paramref name="at"/> (its FF) of
-    /// declared <paramref name="length"/>, in the order of its reads and checks (<see cref="TableOutcome.Read"/> for
+    /// <summary>How libjpeg-turbo's get_dqt, get_dht, get_dri or get_dac reads the segment at <paramref name="at"/> (its FF) of
+    /// declared <paramref name="length"/>, in the order of its reads and checks (<see cref="SegmentOutcome.Read"/> for
     /// any other marker). get_dqt reads, per table, its index byte (an index of 4 or more raises) and then 64 entries
     /// (of 2 bytes where the precision nibble is not 0) whatever the length; get_dht a table's index and 16 counts,
     /// then (at most 256 and at most what the length leaves) its symbols, and then checks the index; get_dri wants a
-    /// length of 4 before it reads on. DQT and DHT then want the length used up exactly.</summary>
-    public static TableOutcome ReadTables(ReadOnlySpan<byte> data, byte marker, int at, int length)
+    /// length of 4 before it reads on; get_dac pairs of bytes. DQT, DHT and DAC then want the length used up
+    /// exactly.</summary>
+    public static SegmentOutcome ReadTables(ReadOnlySpan<byte> data, byte marker, int at, int length)
     {
-        if (marker == 0xDD) return length != 4 ? TableOutcome.Raises : at + 6 > data.Length ? TableOutcome.RunsOut : TableOutcome.Read;
-        if (marker is not (0xDB or 0xC4)) return TableOutcome.Read;
+        if (marker == 0xDD) return length != 4 ? SegmentOutcome.Raises : at + 6 > data.Length ? SegmentOutcome.RunsOut : SegmentOutcome.Read;
+        if (marker == 0xCC) return ReadArithmeticConditioning(data, at, length);
+        if (marker is not (0xDB or 0xC4)) return SegmentOutcome.Read;
         long left = length - 2;
         int pos = at + 4;
         while (marker == 0xDB ? left > 0 : left > 16)
         {
-            if (pos >= data.Length) return TableOutcome.RunsOut;
+            if (pos >= data.Length) return SegmentOutcome.RunsOut;
             int index = data[pos];
             int size;
             if (marker == 0xDB)
             {
-                if ((index & 15) >= 4) return TableOutcome.Raises;                // JERR_DQT_INDEX
+                if ((index & 15) >= 4) return SegmentOutcome.Raises;                // JERR_DQT_INDEX
                 size = 1 + (64 * ((index >> 4) == 0 ? 1 : 2));
             }
             else
             {
-                if (pos + 17 > data.Length) return TableOutcome.RunsOut;
+                if (pos + 17 > data.Length) return SegmentOutcome.RunsOut;
                 int count = 0;
                 for (int b = 1; b <= 16; b++) count += data[pos + b];
-                if (count > 256 || count > left - 17) return TableOutcome.Raises;   // JERR_BAD_HUFF_TABLE
+                if (count > 256 || count > left - 17) return SegmentOutcome.Raises;   // JERR_BAD_HUFF_TABLE
                 size = 17 + count;
-                if (pos + size <= data.Length && ((index & 0x0F) >= 4 || (index & 0xE0) != 0)) return TableOutcome.Raises;  // JERR_DHT_INDEX
+                if (pos + size <= data.Length && ((index & 0x0F) >= 4 || (index & 0xE0) != 0)) return SegmentOutcome.Raises;  // JERR_DHT_INDEX
             }
 
-            if (pos + size > data.Length) return TableOutcome.RunsOut;           // the reads run out of data
+            if (pos + size > data.Length) return SegmentOutcome.RunsOut;           // the reads run out of data
             (pos, left) = (pos + size, left - size);
         }
 
-        return left == 0 ? TableOutcome.Read : TableOutcome.Raises;
+        return left == 0 ? SegmentOutcome.Read : SegmentOutcome.Raises;
+    }
+
+    // get_dac: (index, value) pairs while the length leaves any; an index of 32 or more, or a DC table's value whose low
+    // nibble (L) is above its high one (U), raises; then the length must be used up exactly.
+    private static SegmentOutcome ReadArithmeticConditioning(ReadOnlySpan<byte> data, int at, int length)
+    {
+        long left = length - 2;
+        for (int pos = at + 4; left > 0; pos += 2, left -= 2)
+        {
+            if (pos + 2 > data.Length) return SegmentOutcome.RunsOut;
+            int index = data[pos], value = data[pos + 1];
+            if (index >= 32 || (index < 16 && (value & 15) > (value >> 4))) return SegmentOutcome.Raises;
+        }
+
+        return left == 0 ? SegmentOutcome.Read : SegmentOutcome.Raises;
+    }
+
+    /// <summary>How get_sos reads an SOS segment at <paramref name="at"/> (its FF) that follows the only scan of a
+    /// sequential file whose frame header is <paramref name="frame"/> (the SOF payload): it runs out of data, or it
+    /// raises, at a check (a length other than 2·Ns + 6, Ns 0 or over 4; a component <see cref="ScanComponent"/> does
+    /// not find) or, read whole, in consume_markers (JERR_EOI_EXPECTED: a second scan). Never
+    /// <see cref="SegmentOutcome.Read"/>.</summary>
+    public static SegmentOutcome ReadScanHeader(ReadOnlySpan<byte> data, int at, ReadOnlySpan<byte> frame)
+    {
+        int pos = at + 2;
+        if (pos + 3 > data.Length) return SegmentOutcome.RunsOut;                 // Ls, Ns
+        int inScan = data[pos + 2];
+        if (BinaryPrimitives.ReadUInt16BigEndian(data[pos..]) != (2 * inScan) + 6 || inScan is < 1 or > 4) return SegmentOutcome.Raises;
+        Span<int> chosen = stackalloc int[4];
+        pos += 3;
+        for (int i = 0; i < inScan; i++, pos += 2)
+        {
+            if (pos + 2 > data.Length) return SegmentOutcome.RunsOut;             // Cs, Td·16 + Ta
+            chosen[i] = ScanComponent(frame, data[pos], i, chosen[..i]);
+            if (chosen[i] < 0) return SegmentOutcome.Raises;
+        }
+
+        return pos + 3 > data.Length ? SegmentOutcome.RunsOut : SegmentOutcome.Raises; // Ss, Se, Ah·16 + Al
+    }
+
+    /// <summary>The frame component get_sos takes for the scan component with <paramref name="id"/> at scan position
+    /// <paramref name="position"/>, or -1 where it raises (JERR_BAD_COMPONENT_ID). It takes the first of the first 4
+    /// frame components with that id whose cur_comp_info slot is empty; the slots fill by scan position, so a component
+    /// before <paramref name="position"/> is never found (a scan in another order than the frame raises), and one in
+    /// <paramref name="taken"/> (the earlier positions') raises.</summary>
+    public static int ScanComponent(ReadOnlySpan<byte> frame, int id, int position, ReadOnlySpan<int> taken)
+    {
+        int components = frame.Length < 6 ? 0 : Math.Min(Math.Min((int)frame[5], 4), (frame.Length - 6) / 3);
+        int c = position;
+        while (c < components && frame[6 + (3 * c)] != id) c++;
+        return c >= components || taken.Contains(c) ? -1 : c;
     }
 
     /// <summary>Whether <paramref name="marker"/> (the byte after FF) starts a frame header: SOF0–SOF15 but DHT, JPG and

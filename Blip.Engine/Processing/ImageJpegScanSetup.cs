@@ -85,12 +85,8 @@ internal sealed class ImageJpegScanSetup
         long mcus = CeilDiv(width, 8L * hMax) * CeilDiv(height, 8L * vMax);
         for (int i = 0; i < inScan; i++)
         {
-            // get_sos takes the first of the first 4 frame components with the id whose cur_comp_info slot is empty:
-            // slots fill by scan position, so a component before position i is never found (a scan in another order
-            // than the frame raises), and one taken twice raises (JERR_BAD_COMPONENT_ID).
-            int c = i;
-            while (c < Math.Min(components, 4) && frame[6 + (3 * c)] != scan[1 + (2 * i)]) c++;
-            if (c == Math.Min(components, 4) || chosen.AsSpan(0, i).Contains(c)) return null;
+            int c = ImageJpegHeader.ScanComponent(frame, scan[1 + (2 * i)], i, chosen.AsSpan(0, i));
+            if (c < 0) return null;
             chosen[i] = c;
             int selectors = scan[2 + (2 * i)], h = frame[7 + (3 * c)] >> 4, v = frame[7 + (3 * c)] & 15;
             if ((selectors >> 4) >= 4 || (selectors & 15) >= 4) return null;           // JERR_NO_HUFF_TABLE

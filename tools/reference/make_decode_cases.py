@@ -1125,6 +1125,38 @@ def jpeg_default_table_cases():
     yield "jpeg_table_2_never_defined_refused", table2 + b"\xff\xd9"
 
 
+
+def jpeg_scan_header_after_data_cases():
+    """After the only scan's data of a sequential JPEG that Pillow reads without an EOI (jpeg_scan_end_cases' base): an
+    SOS or a DAC segment, which libjpeg-turbo's marker reader reads in jpeg_finish_decompress. get_sos raises at a
+    length other than 2·Ns + 6, at a component the frame has no free slot for, and, read whole, at the second scan
+    (JERR_EOI_EXPECTED); where the data ends before that it suspends and Pillow reads the file. get_dac raises at an
+    index of 32 or more or a DC value whose L is above its U, and wants its length used up. Then a DAC in the header of
+    a whole file, read and refused."""
+    def jpeg(w, h, seed, **kw):
+        b = io.BytesIO()
+        Image.fromarray(pixels(w, h, 3, seed)).save(b, "JPEG", **kw)
+        return b.getvalue()
+
+    base = next(d for d in (jpeg(16, 16, 600 + seed, quality=80)[:-2] for seed in range(400)) if "decoded_sha256" in pillow(d))
+    sos = bytes.fromhex("ffda000c03010002110311003f00")
+    yield "jpeg_no_eoi_sos_cut_after_ns_after_data_read", base + sos[:5]
+    yield "jpeg_no_eoi_sos_cut_before_ah_al_after_data_read", base + sos[:-1]
+    yield "jpeg_no_eoi_sos_whole_after_data_refused", base + sos
+    yield "jpeg_no_eoi_sos_bad_length_after_data_refused", base + bytes.fromhex("ffda000d03")
+    yield "jpeg_no_eoi_sos_unknown_component_cut_after_data_read", base + bytes.fromhex("ffda000c0309")
+    yield "jpeg_no_eoi_sos_unknown_component_after_data_refused", base + bytes.fromhex("ffda000c030900")
+    yield "jpeg_no_eoi_sos_out_of_frame_order_after_data_refused", base + bytes.fromhex("ffda000a0202000100")
+    yield "jpeg_no_eoi_dac_after_data_read", base + bytes.fromhex("ffcc00061510052134")
+    yield "jpeg_no_eoi_dac_cut_in_a_pair_after_data_read", base + bytes.fromhex("ffcc000605")
+    yield "jpeg_no_eoi_dac_index_40_after_data_refused", base + bytes.fromhex("ffcc00042810")
+    yield "jpeg_no_eoi_dac_l_above_u_after_data_refused", base + bytes.fromhex("ffcc00040501")
+    yield "jpeg_no_eoi_dac_length_1_after_data_refused", base + bytes.fromhex("ffcc0001")
+    whole = jpeg(16, 16, 700, quality=80)
+    yield "jpeg_dac_in_header_read", whole[:2] + bytes.fromhex("ffcc00040510") + whole[2:]
+    yield "jpeg_dac_index_40_in_header_refused", whole[:2] + bytes.fromhex("ffcc00042810") + whole[2:]
+
+
 def gif_lzw(indices, bits, clear_first=True, end_code=True, clear_when_full=True):
     """A GIF LZW stream of the palette indices (before sub-blocks), its codes as wide as Pillow's decoder reads them:
     that decoder adds a table entry one code after the encoder does and widens the codes when it adds entry 2^n - 1.
@@ -1278,7 +1310,8 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_scan_end_cases(), *jpeg_default_table_cases()):
+    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_scan_end_cases(), *jpeg_default_table_cases(),
+                       *jpeg_scan_header_after_data_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
 
