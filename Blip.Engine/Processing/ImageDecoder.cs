@@ -265,7 +265,7 @@ public static class ImageDecoder
 
         if (ImagePngChunks.EndWherePillowStops(data) is { } ended)
         {
-            data = ended; // libpng refuses an IHDR or a damaged header after the pixels; Pillow reads or stops at it
+            data = ended; // libpng refuses an IHDR or a damaged header after the pixels, Skia an unknown chunk after the next frame's fcTL; Pillow reads or stops at them
         }
 
         if (ImagePngPalette.PadShortPalette(data) is { } padded)

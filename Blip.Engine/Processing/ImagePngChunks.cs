@@ -147,9 +147,11 @@ internal static class ImagePngChunks
     /// header, which load_end reads or stops at without a complaint: a chunk type that is not four letters (one of word
     /// characters Pillow skips; at another it stops: SyntaxError, caught), a length over 2^31 - 1 (libpng: out of
     /// range; Pillow stops at an animated PNG's next fcTL before its length matters), or an IEND whose length or CRC is
-    /// not a whole IEND's (Pillow stops at the type alone). libpng reads every chunk header up to IEND, also past the
-    /// next frame's fcTL, where load_end stops. Except for an
-    /// IHDR, the IDAT chunks must hold every row, or the pixel decoder judges the file as it is. The chunks dropped
+    /// not a whole IEND's (Pillow stops at the type alone). Except for an IHDR, the IDAT chunks must hold every row, or
+    /// the pixel decoder judges the file as it is. libpng reads every chunk header up to IEND, also past the next
+    /// frame's fcTL, where load_end stops, and Skia refuses a chunk libpng does not know after an fcTL (an ancillary one
+    /// too, which it passes over before one; in a PNG that is not animated as well, where load_end reads on), so the
+    /// data is cut at the first fcTL after the image data, whatever follows it. The chunks dropped
     /// never change Pillow's pixels: load_end runs after the image is decoded, and what it refuses BrokenTail and
     /// ImagePngChunkRules have refused before; the orientation is read from the file as given.
     /// Hand-written: Skia cannot be told to stop at the image data.
@@ -175,6 +177,11 @@ internal static class ImagePngChunks
         for (long at = pos; at + 8 <= png.Length; at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
         {
             var type = png.Slice((int)at + 4, 4);
+            if (type.SequenceEqual("fcTL"u8))
+            {
+                return [.. png[..(int)at], .. WholeEnd];
+            }
+
             bool damaged = !IsLetters(type) || UnknownCritical(type) || BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]) > int.MaxValue
                 || (type.SequenceEqual("IEND"u8) && !png[(int)at..].StartsWith(WholeEnd));
             if (type.SequenceEqual("IHDR"u8)

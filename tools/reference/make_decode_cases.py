@@ -604,6 +604,13 @@ def apng_cases():
     yield "png_fdat_after_idat", head + idat + fdat(0) + iend
     yield "apng_image_data_in_fdat_only", head + actl(1) + fctl(0) + fdat(1) + iend  # no IDAT: Pillow decodes the fdAT
     yield "png_fctl_outside_image_after_idat", head + idat + fctl(0, w=9) + iend
+    # A chunk libpng does not know after an fcTL that follows the image data: Skia refuses it (before the fcTL it passes
+    # over it), Pillow's load_end stops at the fcTL of an animated PNG and reads on in another: all are read.
+    unknown = png_chunk(b"zzzz", b"abc")
+    yield "apng_unknown_chunk_after_next_fctl", head + actl(2) + fctl(0) + idat + fctl(1) + unknown + fdat(2) + iend
+    yield "apng_unknown_chunk_after_next_frame", head + actl(2) + fctl(0) + idat + fctl(1) + fdat(2) + unknown + iend
+    yield "apng_next_fdat_type_damaged", two[:fdat_at + 6] + b"o" + two[fdat_at + 7:]  # fdAT -> fdoT, its CRC wrong
+    yield "png_unknown_chunk_after_fctl_without_actl", head + idat + fctl(0) + unknown + iend
 
 
 def png_chunk_handler_cases():
