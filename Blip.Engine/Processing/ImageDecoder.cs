@@ -377,13 +377,16 @@ public static class ImageDecoder
     // as libjpeg's next_marker discards it, and a DQT or DHT that libjpeg-turbo cannot read ends the walk
     // (ImageJpegHeader.TablesRead). Hand-written: Skia decodes a cut progressive JPEG as if whole and says nothing of
     // it. Where the structure is not a marker walk's (not FF at a segment start), the search over the whole file
-    // decides as before.
+    // decides as before. A sequential file of one scan that libjpeg's Huffman decoder can be followed through
+    // (ImageJpegScanSetup) is decided by ReadsEveryRow alone: the walk would pass over a marker after the scan that
+    // libjpeg raises at (an SOF, a JPG or reserved marker, a DRI of another length) to an EOI further on.
     private static bool HasEndOfImageAfterLastScan(ReadOnlySpan<byte> data)
     {
         int? singleScan = ImageJpegHeader.SingleScanData(data);
-        if (singleScan is { } entropy && ReadsEveryRow(data, entropy))
+        if (singleScan is { } entropy)
         {
-            return true;
+            if (ReadsEveryRow(data, entropy)) return true;
+            if (ImageJpegScanSetup.Read(data, entropy) is not null) return false;
         }
 
         int i = 2;                                                        // after SOI

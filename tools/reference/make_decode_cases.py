@@ -1138,8 +1138,9 @@ def jpeg_scan_header_after_data_cases():
     SOS or a DAC segment, which libjpeg-turbo's marker reader reads in jpeg_finish_decompress. get_sos raises at a
     length other than 2·Ns + 6, at a component the frame has no free slot for, and, read whole, at the second scan
     (JERR_EOI_EXPECTED); where the data ends before that it suspends and Pillow reads the file. get_dac raises at an
-    index of 32 or more or a DC value whose L is above its U, and wants its length used up. Then a DAC in the header of
-    a whole file, read and refused."""
+    index of 32 or more or a DC value whose L is above its U, and wants its length used up. Markers it raises at (JPG,
+    SOF0, a DRI of length 6, JPG0) followed by an EOI, refused, and an APP1 then an EOI, read. Then a DAC in the header
+    of a whole file, read and refused."""
     def jpeg(w, h, seed, **kw):
         b = io.BytesIO()
         Image.fromarray(pixels(w, h, 3, seed)).save(b, "JPEG", **kw)
@@ -1159,6 +1160,13 @@ def jpeg_scan_header_after_data_cases():
     yield "jpeg_no_eoi_dac_index_40_after_data_refused", base + bytes.fromhex("ffcc00042810")
     yield "jpeg_no_eoi_dac_l_above_u_after_data_refused", base + bytes.fromhex("ffcc00040501")
     yield "jpeg_no_eoi_dac_length_1_after_data_refused", base + bytes.fromhex("ffcc0001")
+    # Then an EOI: libjpeg raises at the marker before it, whatever follows (the marker walk used to pass over it).
+    eoi = b"\xff\xd9"
+    yield "jpeg_jpg_marker_then_eoi_after_data_refused", base + bytes.fromhex("ffc800040010") + eoi
+    yield "jpeg_sof0_then_eoi_after_data_refused", base + bytes.fromhex("ffc0000b08001000100101110000") + eoi
+    yield "jpeg_dri_length_6_then_eoi_after_data_refused", base + bytes.fromhex("ffdd000600020000") + eoi
+    yield "jpeg_jpg0_marker_then_eoi_after_data_refused", base + bytes.fromhex("fff000040000") + eoi
+    yield "jpeg_app1_then_eoi_after_data_read", base + bytes.fromhex("ffe100040000") + eoi
     whole = jpeg(16, 16, 700, quality=80)
     yield "jpeg_dac_in_header_read", whole[:2] + bytes.fromhex("ffcc00040510") + whole[2:]
     yield "jpeg_dac_index_40_in_header_refused", whole[:2] + bytes.fromhex("ffcc00042810") + whole[2:]
