@@ -263,9 +263,14 @@ public static class ImageDecoder
             data = crcs; // Pillow never checks an IDAT's CRC
         }
 
+        if (ImagePngChunks.WithoutChunksSkiaRefuses(data) is { } stripped)
+        {
+            data = stripped; // Pillow passes over a chunk of a reserved type, an unknown critical one before the pixels, a PLTE it replaces
+        }
+
         if (ImagePngChunks.EndWherePillowStops(data) is { } ended)
         {
-            data = ended; // libpng refuses an IHDR or a damaged header after the pixels, Skia an unknown chunk after the next frame's fcTL; Pillow reads or stops at them
+            data = ended; // libpng refuses an IHDR or a damaged header after the pixels; Pillow reads or stops at it
         }
 
         if (ImagePngPalette.PadShortPalette(data) is { } padded)

@@ -149,9 +149,7 @@ internal static class ImagePngChunks
     /// range; Pillow stops at an animated PNG's next fcTL before its length matters), or an IEND whose length or CRC is
     /// not a whole IEND's (Pillow stops at the type alone). Except for an IHDR, the IDAT chunks must hold every row, or
     /// the pixel decoder judges the file as it is. libpng reads every chunk header up to IEND, also past the next
-    /// frame's fcTL, where load_end stops, and Skia refuses a chunk libpng does not know after an fcTL (an ancillary one
-    /// too, which it passes over before one; in a PNG that is not animated as well, where load_end reads on), so the
-    /// data is cut at the first fcTL after the image data, whatever follows it. The chunks dropped
+    /// frame's fcTL, where load_end stops. The chunks dropped
     /// never change Pillow's pixels: load_end runs after the image is decoded, and what it refuses BrokenTail and
     /// ImagePngChunkRules have refused before; the orientation is read from the file as given.
     /// Hand-written: Skia cannot be told to stop at the image data.
@@ -177,11 +175,6 @@ internal static class ImagePngChunks
         for (long at = pos; at + 8 <= png.Length; at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
         {
             var type = png.Slice((int)at + 4, 4);
-            if (type.SequenceEqual("fcTL"u8))
-            {
-                return [.. png[..(int)at], .. WholeEnd];
-            }
-
             bool damaged = !IsLetters(type) || UnknownCritical(type) || BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]) > int.MaxValue
                 || (type.SequenceEqual("IEND"u8) && !png[(int)at..].StartsWith(WholeEnd));
             if (type.SequenceEqual("IHDR"u8)
@@ -212,6 +205,73 @@ internal static class ImagePngChunks
     // An IEND chunk as the PNG specification writes it: no body, and the CRC of its type.
     private static ReadOnlySpan<byte> WholeEnd =>
         [0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xAE, 0x42, 0x60, 0x82];
+
+    /// <summary>
+    /// The data without the chunks that Pillow reads past without using them for the pixels but Skia refuses, or null
+    /// where there are none: a chunk whose type has the reserved bit set (a lower-case third letter; Skia refuses it
+    /// anywhere but straight after the image data, before it too), and every PLTE but the last before the image data
+    /// of a palette image (chunk_PLTE keeps the last; libpng refuses a second one, also after the image data; in an
+    /// image of another colour type, whose pixels Pillow never maps through a palette, every PLTE). Pillow's _open checks such a chunk's
+    /// CRC before the image data (BrokenHeader); load_end reads on after it. None is dropped between IDAT chunks, which
+    /// would join two runs of image data, nor after a chunk whose body is cut. Hand-written: Skia cannot be told to
+    /// skip a chunk.
+    /// </summary>
+    public static byte[]? WithoutChunksSkiaRefuses(ReadOnlySpan<byte> png)
+    {
+        if (!ImagePngHeader.TryRead(png, out var header) || ImageData(png) is not { } first)
+        {
+            return null;
+        }
+
+        List<byte>? output = null;
+        long pos = 8, kept = 0, lastPalette = header.ColorType == 3 ? LastPaletteBefore(png, first) : -1;   // png[kept..pos] is still to be copied
+        bool idatLater = true;
+        while (pos + 8 <= png.Length)
+        {
+            long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            var type = png.Slice((int)pos + 4, 4);
+            if (length > int.MaxValue || pos + 8 + length > png.Length || !IsLetters(type)) break;    // a CRC may be cut
+            if (pos > first && idatLater) idatLater = ImageDataFollows(png, pos);
+            bool palette = type.SequenceEqual("PLTE"u8) && pos != lastPalette;
+            bool drop = (pos < first || !idatLater) && ((type[2] & 0x20) != 0 || palette);
+            if (drop)
+            {
+                output ??= new List<byte>(png.Length);
+                output.AddRange(png[(int)kept..(int)pos]);
+                kept = Math.Min(pos + 12 + length, png.Length);
+            }
+
+            pos += 12 + length;
+        }
+
+        if (output is null) return null;
+        output.AddRange(png[(int)kept..]);
+        return [.. output];
+    }
+
+    // Where the last PLTE before the image data starts (Pillow's chunk_PLTE keeps the last), -1 where there is none.
+    private static long LastPaletteBefore(ReadOnlySpan<byte> png, long first)
+    {
+        long last = -1;
+        for (long pos = 8; pos < first; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
+        {
+            if (png.Slice((int)pos + 4, 4).SequenceEqual("PLTE"u8)) last = pos;
+        }
+
+        return last;
+    }
+
+    // Whether an IDAT chunk comes at or after `pos`, walking whole chunks.
+    private static bool ImageDataFollows(ReadOnlySpan<byte> png, long pos)
+    {
+        for (; pos + 12 <= png.Length; pos += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]))
+        {
+            if (png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8)) return true;
+            if (BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]) > int.MaxValue) return true;   // not walked on
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// The data with its first run of fdAT chunks rewritten as IDAT chunks (sequence number dropped, CRC made right), or

@@ -13,8 +13,8 @@ internal static class ImagePngPalette
 
     /// <summary>
     /// The PNG with its PLTE chunk padded with black to 2^bit-depth entries (at most 256), or null when
-    /// <paramref name="png"/> is not a palette PNG with a short PLTE (or its chunks cannot be walked:
-    /// Skia then reports the damage).
+    /// <paramref name="png"/> is not a palette PNG with a short PLTE or one whose length is no multiple of 3 (or its
+    /// chunks cannot be walked: Skia then reports the damage).
     /// </summary>
     public static byte[]? PadShortPalette(ReadOnlySpan<byte> png)
     {
@@ -40,7 +40,9 @@ internal static class ImagePngPalette
 
             if (type.SequenceEqual("PLTE"u8))
             {
-                return length % 3 == 0 && length / 3 < entries ? WithPalette(png, pos, length, entries * 3) : null;
+                // Pillow's palette holds the whole entries of a PLTE whose length is no multiple of 3 (libpng refuses
+                // it): the bytes of a last, partial entry are dropped.
+                return (length % 3 != 0 || length / 3 < entries) && length / 3 <= entries ? WithPalette(png, pos, length - (length % 3), entries * 3) : null;
             }
 
             pos += 12 + length;
@@ -49,11 +51,12 @@ internal static class ImagePngPalette
         return null;
     }
 
-    // The chunk at `pos` (a PLTE of `length` bytes) rewritten with `padded` bytes, zeros after the file's.
-    private static byte[] WithPalette(ReadOnlySpan<byte> png, int pos, int length, int padded)
+    // The chunk at `pos` (a PLTE whose first `kept` bytes are kept) rewritten with `padded` bytes, zeros after those.
+    private static byte[] WithPalette(ReadOnlySpan<byte> png, int pos, int kept, int padded)
     {
         var entries = new byte[padded];
-        png.Slice(pos + 8, length).CopyTo(entries);
+        png.Slice(pos + 8, kept).CopyTo(entries);
+        int length = BinaryPrimitives.ReadInt32BigEndian(png[pos..]);
         return [.. png[..pos], .. ImagePngChunks.Chunk("PLTE"u8, entries), .. png[(pos + 12 + length)..]];
     }
 }

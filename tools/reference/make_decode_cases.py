@@ -604,13 +604,42 @@ def apng_cases():
     yield "png_fdat_after_idat", head + idat + fdat(0) + iend
     yield "apng_image_data_in_fdat_only", head + actl(1) + fctl(0) + fdat(1) + iend  # no IDAT: Pillow decodes the fdAT
     yield "png_fctl_outside_image_after_idat", head + idat + fctl(0, w=9) + iend
-    # A chunk libpng does not know after an fcTL that follows the image data: Skia refuses it (before the fcTL it passes
-    # over it), Pillow's load_end stops at the fcTL of an animated PNG and reads on in another: all are read.
+    # A chunk whose type has the reserved bit set (zzzz, fdoT) after an fcTL that follows the image data: Skia refuses
+    # it (png_skipped_chunk_cases), Pillow's load_end stops at the fcTL of an animated PNG and reads on in another: all
+    # are read.
     unknown = png_chunk(b"zzzz", b"abc")
     yield "apng_unknown_chunk_after_next_fctl", head + actl(2) + fctl(0) + idat + fctl(1) + unknown + fdat(2) + iend
     yield "apng_unknown_chunk_after_next_frame", head + actl(2) + fctl(0) + idat + fctl(1) + fdat(2) + unknown + iend
     yield "apng_next_fdat_type_damaged", two[:fdat_at + 6] + b"o" + two[fdat_at + 7:]  # fdAT -> fdoT, its CRC wrong
     yield "png_unknown_chunk_after_fctl_without_actl", head + idat + fctl(0) + unknown + iend
+
+
+def png_skipped_chunk_cases():
+    """Chunks that Pillow passes over without using them for the pixels and that Skia refuses: a chunk whose type has
+    the reserved bit set (a lower-case third letter: zzzz, abcd) before the image data, or after it but not straight
+    after it; a second PLTE before the image data of a palette image (chunk_PLTE keeps the last), one after it, and an
+    empty one in an RGB image; a PLTE whose length is no multiple of 3 in a palette image (Pillow keeps its whole
+    entries). Read by both before: abCd (the reserved bit clear) and ABCD (an unknown critical chunk) before the image
+    data, and a PLTE of 4 bytes in an RGB image."""
+    text = (b"tEXt", b"key\x00value")
+    yield "png_reserved_chunk_before_idat", png_with(before=[(b"zzzz", b"abc")])
+    yield "png_reserved_chunk_after_text_after_idat", png_with(after=[text, (b"abcd", b"abc")])
+    yield "png_reserved_chunk_straight_after_idat", png_with(after=[(b"abcd", b"abc"), text])
+    yield "png_unreserved_private_chunk_before_idat", png_with(before=[(b"abCd", b"abc")])
+    yield "png_unknown_critical_chunk_before_idat", png_with(before=[(b"ABCD", b"abc")])
+    yield "png_palette_in_rgb_of_4_bytes", png_with(before=[(b"PLTE", b"\x10\x20\x30\x40")])
+    yield "png_empty_palette_in_rgb", png_with(before=[(b"PLTE", b"")])
+    b = io.BytesIO()
+    Image.fromarray(pixels(7, 5, 3, 170)).quantize(6).save(b, "PNG", bits=4)
+    p = b.getvalue()
+    at = p.index(b"PLTE") - 4
+    n = struct.unpack(">I", p[at:at + 4])[0]
+    plte, rest = p[at + 8:at + 8 + n], p[at + 12 + n:]
+    head = p[:at]
+    yield "png_two_palettes_before_idat", head + png_chunk(b"PLTE", bytes(range(200, 218))) + png_chunk(b"PLTE", plte) + rest
+    idat_end = len(rest) - 12
+    yield "png_second_palette_after_idat", head + png_chunk(b"PLTE", plte) + rest[:idat_end] + png_chunk(b"PLTE", bytes(18)) + rest[idat_end:]
+    yield "png_palette_of_10_bytes", head + png_chunk(b"PLTE", plte[:10]) + rest
 
 
 def png_chunk_handler_cases():
@@ -1319,7 +1348,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
-    for name, data in (*apng_cases(), *png_chunk_handler_cases(), *png_damaged_end_cases(), *png_preset_dictionary_cases()):
+    for name, data in (*apng_cases(), *png_skipped_chunk_cases(), *png_chunk_handler_cases(), *png_damaged_end_cases(), *png_preset_dictionary_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in late_chunk_orientation_cases():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
