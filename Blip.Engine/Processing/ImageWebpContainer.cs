@@ -5,7 +5,9 @@
 // byte), or with a longer VP8X chunk, came out as an image. The demuxer does not skip an ANMF chunk by its size: it
 // reads the frame's image chunks (an ALPH, then a VP8 or VP8L) right after the frame header and goes on after them, so
 // an ANMF size larger than its frame is read (as Pillow reads it); one smaller than the frame's image chunks, or than
-// its 16-byte header, is refused. Walked from the RIFF container specification and libwebp's demuxer.
+// its 16-byte header, is refused. A simple file (a VP8 or VP8L chunk first, no VP8X) is read only up to the header of
+// the chunk after its image chunks, whatever comes after that. Walked from the RIFF container specification and
+// libwebp's demuxer.
 using System.Buffers.Binary;
 
 namespace Blip.Engine.Processing;
@@ -40,6 +42,14 @@ internal static class ImageWebpContainer
             && BinaryPrimitives.ReadUInt32LittleEndian(data[(RiffHeader + 4)..]) is var vp8x and not Vp8xPayload)
         {
             return $"its VP8X chunk says {vp8x} bytes, not {Vp8xPayload}";
+        }
+
+        if (riffEnd > RiffHeader + 4 && IsImageChunk(data, RiffHeader))
+        {
+            // A simple file: ParseSingleImage's StoreFrame reads the image chunks and the header of the chunk after
+            // them, which must fit in the RIFF payload, and never walks on.
+            long after = ImageChunksEnd(data, RiffHeader, riffEnd);
+            return after < riffEnd ? ChunkEnd(data, after, riffEnd, out _) : null;
         }
 
         for (long pos = RiffHeader; pos < riffEnd;)
@@ -88,23 +98,30 @@ internal static class ImageWebpContainer
             return $"its ANMF chunk at byte {pos} has {end - pos - ChunkHeader} bytes, less than a frame header ({FrameHeader})";
         }
 
-        bool alpha = false, image = false;
-        while (at < riffEnd && ChunkEnd(data, at, riffEnd, out long next) is null)
-        {
-            bool isAlpha = data.Slice((int)at, 4).SequenceEqual("ALPH"u8);
-            bool isImage = data.Slice((int)at, 4).SequenceEqual("VP8 "u8) || data.Slice((int)at, 4).SequenceEqual("VP8L"u8);
-            if (!(isAlpha && !alpha) && !(isImage && !image))
-            {
-                break; // the frame's chunks end; the demuxer reads this one as a chunk of the file
-            }
-
-            (alpha, image, at) = (alpha || isAlpha, image || isImage, next);
-        }
-
+        at = ImageChunksEnd(data, at, riffEnd);
         return at > end
             ? $"its ANMF chunk at byte {pos} ends at {end}, inside its frame's image chunks (which end at {at})"
             : null;
     }
+
+    // Where a frame's image chunks from `at` end, as the demuxer's StoreFrame reads them: the first ALPH and the first
+    // VP8 or VP8L, each inside the RIFF payload. It stops at any other chunk, at a second one of those (the demuxer
+    // reads it as a chunk of the file) and at a header that passes the payload's end.
+    private static long ImageChunksEnd(ReadOnlySpan<byte> data, long at, long riffEnd)
+    {
+        bool alpha = false, image = false;
+        while (at < riffEnd && ChunkEnd(data, at, riffEnd, out long next) is null)
+        {
+            bool isAlpha = data.Slice((int)at, 4).SequenceEqual("ALPH"u8), isImage = IsImageChunk(data, at);
+            if (!(isAlpha && !alpha) && !(isImage && !image)) break;
+            (alpha, image, at) = (alpha || isAlpha, image || isImage, next);
+        }
+
+        return at;
+    }
+
+    private static bool IsImageChunk(ReadOnlySpan<byte> data, long pos) =>
+        data.Slice((int)pos, 4).SequenceEqual("VP8 "u8) || data.Slice((int)pos, 4).SequenceEqual("VP8L"u8);
 
     private static string FourCc(ReadOnlySpan<byte> data, long pos) => System.Text.Encoding.ASCII.GetString(data.Slice((int)pos, 4));
 }

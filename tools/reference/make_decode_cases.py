@@ -189,6 +189,17 @@ def webp_cases():
     yield "webp_cut_by_one_byte", webp[:-1]
     yield "webp_riff_size_too_big", webp[:4] + struct.pack("<I", len(webp)) + webp[8:]
     yield "webp_trailing_bytes", webp + b"\0\0\0\0"
+    # A simple file (VP8 or VP8L first): the demuxer reads its image chunks and the header of the chunk after them,
+    # which must fit in the RIFF payload, and nothing after that; the RIFF size counts the chunks added.
+    riff = lambda body: b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body  # noqa: E731
+    image = webp[12:]
+    yield "webp_simple_then_short_anmf", riff(image + b"ANMF" + struct.pack("<I", 4) + bytes(4))
+    yield "webp_simple_then_chunk_then_cut_header", riff(image + b"JUNK" + struct.pack("<I", 2) + bytes(2) + b"LIST")
+    yield "webp_simple_then_chunk_past_riff_refused", riff(image + b"JUNK" + struct.pack("<I", 40) + bytes(2))
+    yield "webp_simple_then_cut_header_refused", riff(image + b"JUN")
+    b = io.BytesIO()
+    Image.fromarray(pixels(3, 3, 3, 31)).save(b, "WEBP", lossless=True)
+    yield "webp_lossless_simple_then_chunk_then_anim_past_riff", riff(b.getvalue()[12:] + b"abcd" + struct.pack("<I", 3) + bytes(4) + b"ANIM" + struct.pack("<I", 90))
 
 
 def png_cases():
