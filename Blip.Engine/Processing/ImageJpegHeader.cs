@@ -3,7 +3,8 @@
 // loop goes on right after the length), stops at a segment that passes the end and raises at a marker under FFC0 other
 // than FF00 ("no marker found": a TEM or a reserved marker, which libjpeg passes over). Its APP handler reads a JFIF (APP0)
 // or Adobe (APP14) segment's version as two bytes at offset 5 and raises where the segment is shorter ("cannot identify
-// image file"); libjpeg, and so Skia, reads such a file. Hand-written from Pillow's JpegImagePlugin.
+// image file"), and its SOF handler reads the fragment count of the ICC_PROFILE APP2 segment that sorts first; libjpeg,
+// and so Skia, reads such files. Hand-written from Pillow's JpegImagePlugin.
 using System.Buffers.Binary;
 
 namespace Blip.Engine.Processing;
@@ -12,6 +13,7 @@ namespace Blip.Engine.Processing;
 internal static class ImageJpegHeader
 {
     private const int VersionEnd = 7; // Pillow's i16(s, 5): the JFIF or Adobe version's two bytes
+    private const int IccCountAt = 13; // Pillow's icclist[0][13]: an ICC_PROFILE fragment count
 
     /// <summary>A header segment: its marker (the byte after FF) and where its payload starts and how long it is.</summary>
     public readonly record struct Segment(byte Marker, int Start, int Length);
@@ -232,7 +234,8 @@ internal static class ImageJpegHeader
     private static long CeilDiv(long a, long b) => (a + b - 1) / b;
 
     /// <summary>Why Pillow raises on the header (a marker it does not know, a JFIF or Adobe segment too short for its
-    /// version), or null.</summary>
+    /// version, an ICC_PROFILE segment too short for its fragment count where it sorts first at a frame header), or
+    /// null.</summary>
     public static string? Refusal(ReadOnlySpan<byte> data)
     {
         var segments = Walk(data, out int unknownMarker, out _);
@@ -241,6 +244,7 @@ internal static class ImageJpegHeader
             return $"its header has a marker FF{data[unknownMarker + 1]:X2} at byte {unknownMarker}, which Pillow does not know (no marker found)";
         }
 
+        var profiles = new List<Segment>();
         foreach (var segment in segments)
         {
             var s = data.Slice(segment.Start, segment.Length);
@@ -249,6 +253,23 @@ internal static class ImageJpegHeader
             {
                 return $"its APP{segment.Marker & 15} segment at byte {segment.Start - 4} has {s.Length} bytes, too few for the version Pillow reads at bytes 5-6";
             }
+
+            if (segment.Marker == 0xE2 && s.StartsWith("ICC_PROFILE\0"u8)) profiles.Add(segment);
+            if (!IsFrame(segment.Marker) || profiles.Count == 0) continue;
+            // The SOF handler sorts the ICC_PROFILE payloads seen since the last SOF and reads the fragment count at
+            // byte 13 of the first: an IndexError where that one is shorter.
+            var first = profiles[0];
+            foreach (var p in profiles)
+            {
+                if (data.Slice(p.Start, p.Length).SequenceCompareTo(data.Slice(first.Start, first.Length)) < 0) first = p;
+            }
+
+            if (first.Length <= IccCountAt)
+            {
+                return $"its APP2 ICC_PROFILE segment at byte {first.Start - 4} has {first.Length} bytes, too few for the fragment count Pillow reads at byte {IccCountAt}";
+            }
+
+            profiles.Clear();
         }
 
         return null;

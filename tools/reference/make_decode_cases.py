@@ -1060,6 +1060,25 @@ def jpeg_marker_cases():
     yield "jpeg_progressive_dht_symbols_past_length_refused", prog[:end] + b"\xff\xc4\x00\x13\x10" + counts + prog[end:]
 
 
+def jpeg_icc_profile_cases():
+    """ICC_PROFILE APP2 segments: Pillow's SOF handler sorts those seen since the last SOF and reads the fragment count
+    at byte 13 of the first, an IndexError (cannot identify image file) where it is shorter; libjpeg, under Skia, reads
+    the file. One of 13 bytes (refused) and of 14 (read); two where the short one sorts after the other (read) and where
+    it sorts first (refused); a short one after the SOF (read: no SOF handler comes after it)."""
+    b = io.BytesIO()
+    Image.fromarray(pixels(8, 8, 3, 720)).save(b, "JPEG", quality=80)
+    whole = b.getvalue()
+    sof = whole.index(b"\xff\xc0")
+    app2 = lambda body: b"\xff\xe2" + struct.pack(">H", 2 + len(body)) + body  # noqa: E731
+    icc = b"ICC_PROFILE\0"
+    before = lambda *segs: whole[:sof] + b"".join(segs) + whole[sof:]  # noqa: E731
+    yield "jpeg_icc_profile_of_13_bytes_refused", before(app2(icc + b"\x01"))
+    yield "jpeg_icc_profile_of_14_bytes_read", before(app2(icc + b"\x01\x01"))
+    yield "jpeg_icc_profile_short_one_sorts_after_read", before(app2(icc + b"\x02"), app2(icc + b"\x01\x02abc"))
+    yield "jpeg_icc_profile_short_one_sorts_first_refused", before(app2(icc + b"\x01\x02abc"), app2(icc + b"\x01"))
+    sos = whole.index(b"\xff\xda")
+    yield "jpeg_icc_profile_short_after_sof_read", whole[:sos] + app2(icc + b"\x01") + whole[sos:]
+
 def jpeg_scan_end_cases():
     """Sequential JPEGs whose only scan's data runs to the end of the file, with no marker after it (the end-of-image
     marker cut off, or more): Pillow reads one when libjpeg-turbo's Huffman decoder finishes the last MCU without asking
@@ -1365,7 +1384,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_scan_end_cases(), *jpeg_default_table_cases(),
+    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_icc_profile_cases(), *jpeg_scan_end_cases(), *jpeg_default_table_cases(),
                        *jpeg_scan_header_after_data_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
