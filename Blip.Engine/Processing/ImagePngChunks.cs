@@ -143,7 +143,8 @@ internal static class ImagePngChunks
     /// <summary>
     /// The data cut after its run of IDAT chunks and ended with a whole IEND, or null, where libpng, reading on past the
     /// pixels, would refuse ("ErrorInInput") what Pillow's load_end reads: a later IHDR, which Pillow reads as any chunk
-    /// (ImagePngChunkRules judges its body), a critical chunk type libpng does not know (Pillow skips it), or a damaged
+    /// (ImagePngChunkRules judges its body), a critical chunk type libpng does not know, or a PLTE or a type with the
+    /// reserved bit set that WithoutChunksSkiaRefuses left (before a later IDAT; Pillow skips them), or a damaged
     /// header, which load_end reads or stops at without a complaint: a chunk type that is not four letters (one of word
     /// characters Pillow skips; at another it stops: SyntaxError, caught), a length over 2^31 - 1 (libpng: out of
     /// range; Pillow stops at an animated PNG's next fcTL before its length matters), or an IEND whose length or CRC is
@@ -175,7 +176,8 @@ internal static class ImagePngChunks
         for (long at = pos; at + 8 <= png.Length; at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
         {
             var type = png.Slice((int)at + 4, 4);
-            bool damaged = !IsLetters(type) || UnknownCritical(type) || BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]) > int.MaxValue
+            bool damaged = !IsLetters(type) || UnknownCritical(type) || (type[2] & 0x20) != 0 || type.SequenceEqual("PLTE"u8)
+                || BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]) > int.MaxValue
                 || (type.SequenceEqual("IEND"u8) && !png[(int)at..].StartsWith(WholeEnd));
             if (type.SequenceEqual("IHDR"u8)
                 || (damaged && ImagePngImageData.HoldsAllRows(png, (int)first, (int)pos)))

@@ -630,8 +630,9 @@ def png_skipped_chunk_cases():
     the reserved bit set (a lower-case third letter: zzzz, abcd) before the image data, or after it but not straight
     after it; a second PLTE before the image data of a palette image (chunk_PLTE keeps the last), one after it, and an
     empty one in an RGB image; a PLTE whose length is no multiple of 3 in a palette image (Pillow keeps its whole
-    entries). Read by both before: abCd (the reserved bit clear) and ABCD (an unknown critical chunk) before the image
-    data, and a PLTE of 4 bytes in an RGB image."""
+    entries); a reserved chunk and a second PLTE between two runs of IDAT chunks. Read by both before: abCd (the
+    reserved bit clear) and ABCD (an unknown critical chunk) before the image data, and a PLTE of 4 bytes in an RGB
+    image."""
     text = (b"tEXt", b"key\x00value")
     yield "png_reserved_chunk_before_idat", png_with(before=[(b"zzzz", b"abc")])
     yield "png_reserved_chunk_after_text_after_idat", png_with(after=[text, (b"abcd", b"abc")])
@@ -651,6 +652,11 @@ def png_skipped_chunk_cases():
     idat_end = len(rest) - 12
     yield "png_second_palette_after_idat", head + png_chunk(b"PLTE", plte) + rest[:idat_end] + png_chunk(b"PLTE", bytes(18)) + rest[idat_end:]
     yield "png_palette_of_10_bytes", head + png_chunk(b"PLTE", plte[:10]) + rest
+    # Between two runs of IDAT chunks (Pillow decodes the first, which holds every row, and skips the second): a
+    # reserved chunk and a second PLTE; Skia refuses both, so the data is cut after the first run.
+    idat = rest[:idat_end]
+    yield "png_reserved_chunk_between_idat_runs", head + png_chunk(b"PLTE", plte) + idat + png_chunk(*text) + png_chunk(b"abcd", b"x") + idat + rest[idat_end:]
+    yield "png_second_palette_between_idat_runs", head + png_chunk(b"PLTE", plte) + idat + png_chunk(b"PLTE", bytes(18)) + idat + rest[idat_end:]
 
 
 def png_chunk_handler_cases():
