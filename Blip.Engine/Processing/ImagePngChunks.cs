@@ -176,7 +176,7 @@ internal static class ImagePngChunks
         for (long at = pos; at + 8 <= png.Length; at += 12 + BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]))
         {
             var type = png.Slice((int)at + 4, 4);
-            bool damaged = !IsLetters(type) || UnknownCritical(type) || (type[2] & 0x20) != 0 || type.SequenceEqual("PLTE"u8)
+            bool damaged = !IsLetters(type) || UnknownCritical(type) || IsReserved(type) || type.SequenceEqual("PLTE"u8)
                 || BinaryPrimitives.ReadUInt32BigEndian(png[(int)at..]) > int.MaxValue
                 || (type.SequenceEqual("IEND"u8) && !png[(int)at..].StartsWith(WholeEnd));
             if (type.SequenceEqual("IHDR"u8)
@@ -197,6 +197,9 @@ internal static class ImagePngChunks
     // libpng's chunk name check: four ASCII letters (Pillow's is_cid also takes digits and '_', and reads on past them).
     private static bool IsLetters(ReadOnlySpan<byte> type) =>
         char.IsAsciiLetter((char)type[0]) && char.IsAsciiLetter((char)type[1]) && char.IsAsciiLetter((char)type[2]) && char.IsAsciiLetter((char)type[3]);
+
+    // A chunk type whose third letter is lower case: the reserved bit of the PNG specification is set.
+    private static bool IsReserved(ReadOnlySpan<byte> type) => (type[2] & 0x20) != 0;
 
     // A chunk type whose first letter is upper case (critical) and that libpng does not know: it refuses the file,
     // Pillow skips the chunk as it skips any it has no handler for.
@@ -235,7 +238,7 @@ internal static class ImagePngChunks
             if (length > int.MaxValue || pos + 8 + length > png.Length || !IsLetters(type)) break;    // a CRC may be cut
             if (pos > first && idatLater) idatLater = ImageDataFollows(png, pos);
             bool palette = type.SequenceEqual("PLTE"u8) && pos != lastPalette;
-            bool drop = (pos < first || !idatLater) && ((type[2] & 0x20) != 0 || palette);
+            bool drop = (pos < first || !idatLater) && (IsReserved(type) || palette);
             if (drop)
             {
                 output ??= new List<byte>(png.Length);
