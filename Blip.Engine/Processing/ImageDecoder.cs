@@ -265,7 +265,7 @@ public static class ImageDecoder
 
         if (ImagePngChunks.WithoutChunksSkiaRefuses(data) is { } stripped)
         {
-            data = stripped; // Pillow passes over a chunk of a reserved type, an unknown critical one before the pixels, a PLTE it replaces
+            data = stripped; // Pillow passes over a chunk of a reserved type and a PLTE it replaces or ignores; Skia refuses them
         }
 
         if (ImagePngChunks.EndWherePillowStops(data) is { } ended)

@@ -215,11 +215,11 @@ internal static class ImagePngChunks
     /// The data without the chunks that Pillow reads past without using them for the pixels but Skia refuses, or null
     /// where there are none: a chunk whose type has the reserved bit set (a lower-case third letter; Skia refuses it
     /// anywhere but straight after the image data, before it too), and every PLTE but the last before the image data
-    /// of a palette image (chunk_PLTE keeps the last; libpng refuses a second one, also after the image data; in an
-    /// image of another colour type, whose pixels Pillow never maps through a palette, every PLTE). Pillow's _open checks such a chunk's
-    /// CRC before the image data (BrokenHeader); load_end reads on after it. None is dropped between IDAT chunks, which
-    /// would join two runs of image data, nor after a chunk whose body is cut. Hand-written: Skia cannot be told to
-    /// skip a chunk.
+    /// of a palette image (chunk_PLTE keeps the last; libpng refuses a second one, also after the image data), or every
+    /// PLTE of an image of another colour type (Pillow never maps its pixels through a palette). Pillow's _open checks
+    /// such a chunk's CRC before the image data (BrokenHeader); load_end reads on after it. None is dropped between
+    /// IDAT chunks, which would join two runs of image data (EndWherePillowStops cuts after the first run there), nor
+    /// after a chunk whose body is cut. Hand-written: Skia cannot be told to skip a chunk.
     /// </summary>
     public static byte[]? WithoutChunksSkiaRefuses(ReadOnlySpan<byte> png)
     {
