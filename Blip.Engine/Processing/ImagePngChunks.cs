@@ -71,7 +71,7 @@ internal static class ImagePngChunks
         }
 
         long first = pos;
-        while (pos + 12 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
+        while (pos + 8 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))   // a cut IDAT is one too
         {
             long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
             // Pillow's load_end skips the IDAT chunks after the one its decoder finished in, and one whose body runs past

@@ -50,28 +50,46 @@ internal static class ImagePngImageData
 
     // Whether a stream that gave only `read` of the rows' bytes ended whole where Pillow still reads the file: Pillow's
     // ZipDecoder stops at the stream's end and leaves the missing rows zero (rows is zeros past `read`, and a zero row
-    // of filter 0 is zero pixels), but refuses a stream that ends inside a row, or whose end comes in an IDAT chunk of
-    // its own (the Adler-32 alone in the next chunk). An interlaced image is read the same way where the stream ends
-    // after a whole row of an Adam7 pass (tools/reference/make_decode_cases.py, zlib_ended_*_interlaced). .NET's
-    // inflater does not say where a stream ended or whether it was cut, so the end is where the Adler-32 of the bytes read
-    // stands (which it has checked): found in a chunk after at least one byte of deflate data of that chunk.
+    // of filter 0 is zero pixels), but only where inflate reaches the stream's end in the same call that completes a row;
+    // it refuses a stream that ends inside a row, or whose last row is complete before the read that holds the stream's
+    // end (the Adler-32 alone, or with the end-of-block code, in the next IDAT chunk: that read completes no row, and
+    // the decoder asks for more). An interlaced image is read the same way where the stream ends after a whole row of
+    // an Adam7 pass (tools/reference/make_decode_cases.py, zlib_ended_*_interlaced). .NET's inflater does not say where
+    // a stream ended or whether it was cut, so the end is where the Adler-32 of the bytes read stands (which it has
+    // checked), and the stream up to the read that holds it must give fewer bytes than `read`.
     private static bool EndedBeforeLastRow(ReadOnlySpan<byte> png, int first, byte[] stream, byte[] rows, int read)
     {
         if (read == 0 || !EndsAtRow(png, read)) return false;
         Span<byte> adler = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(adler, Adler32(rows.AsSpan(0, read)));
         int at = stream.AsSpan().LastIndexOf(adler);
-        if (at < 0) return false;
-        long pos = first, offset = 0;                                   // the chunk whose body holds stream[at]
-        while (pos + 8 <= png.Length)
+        if (at < 0 || ReadStart(png, first, at + 3) is not { } start) return false;
+        try
+        {
+            using var zlib = new ZLibStream(new MemoryStream(stream, 0, start), CompressionMode.Decompress);
+            return zlib.ReadAtLeast(new byte[read], read, throwOnEndOfStream: false) < read;
+        }
+        catch (Exception e) when (IsZlibError(e))
+        {
+            return false;
+        }
+    }
+
+    // Where in the joined IDAT bodies the read that holds byte `at` starts: ImageFile.load reads the image data 64 KiB at
+    // a time (MAXBLOCK), and PngImageFile.load_read no further than the end of the current IDAT chunk.
+    private static int? ReadStart(ReadOnlySpan<byte> png, int first, int at)
+    {
+        const int MaxBlock = 65536;
+        long pos = first, offset = 0;
+        while (pos + 8 <= png.Length && png.Slice((int)pos + 4, 4).SequenceEqual("IDAT"u8))
         {
             long length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
-            if (at < offset + length) return at > offset && at + 4 <= offset + length;
+            if (at < offset + length) return (int)(offset + ((at - offset) / MaxBlock * MaxBlock));
             offset += length;
             pos += 12 + length;
         }
 
-        return false;
+        return null;
     }
 
     // zlib's Adler-32 (RFC 1950); .NET has none public.

@@ -830,7 +830,8 @@ def later_idat_cases():
     file (refused: Truncated File Read, unless the rows end in that chunk); and streams that end whole after some rows
     but before the last (zlib_ended_*: the missing rows zero, or refused). Pillow's ZipDecoder inflates one IDAT chunk
     at a time and stops once it has every row; load_end then skips the later IDAT chunks unread (unchecked: no CRC),
-    except one whose body runs past the end of the file."""
+    except one whose body runs past the end of the file. A stream that ends before the last row is read only where the
+    read that completes a row also reaches the stream's end."""
     def chunk(tag, data, crc=None):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) if crc is None else crc)
 
@@ -869,6 +870,17 @@ def later_idat_cases():
         yield "zlib_ended_before_last_row_adler_in_next_idat", png(chunk(b"IDAT", short[:-4]), chunk(b"IDAT", short[-4:]))
         yield "zlib_ended_before_last_row_over_two_idats", png(chunk(b"IDAT", short[:6]), chunk(b"IDAT", short[6:]))
         yield "zlib_ended_before_last_row_then_bytes", png(chunk(b"IDAT", short + b"junk"))
+        # Where the rows' last byte inflates from: the shortest prefix of the stream that gives it. With the end-of-block
+        # code and the Adler-32 in the next IDAT chunk, that chunk's read completes no row (refused); with the last
+        # data byte in it too, it does (read). A whole stream whose last rows come from an IDAT chunk cut by the end of
+        # the file after its first byte: the decoder finishes in that chunk (read).
+        def last_byte_from(stream, size):
+            return next(p for p in range(len(stream) + 1) if len(zlib.decompressobj().decompress(stream[:p])) >= size)
+        at = last_byte_from(short, 2 * row)
+        yield "zlib_ended_before_last_row_end_code_in_next_idat", png(chunk(b"IDAT", short[:at]), chunk(b"IDAT", short[at:]))
+        yield "zlib_ended_before_last_row_last_byte_in_next_idat", png(chunk(b"IDAT", short[:at - 1]), chunk(b"IDAT", short[at - 1:]))
+        at = last_byte_from(z, len(raw))
+        yield "zlib_rows_end_in_idat_cut_after_one_byte", png(chunk(b"IDAT", z[:at - 1]), chunk(b"IDAT", z[at - 1:]))[:-12 - 4 - (len(z) - at)]
     def row_ends(w, h, bits, interlace):  # the lengths of the filtered rows' bytes that end after a whole row
         ends, total = [], 0
         for x0, y0, dx, dy in (ADAM7 if interlace else [(0, 0, 1, 1)]):
