@@ -131,11 +131,12 @@ internal static class ImageBmpRle
         return true;
     }
 
-    // The palette as RGB triples; Pillow reads it right after the info header, 4 bytes (B, G, R, 0) an entry.
+    // The palette as RGB triples; Pillow reads it right after the info header, 4 bytes (B, G, R, 0) an entry, and its
+    // BGRX unpacker takes whole entries only: one whose fourth byte is past the end of the file is black too.
     private static byte[] Palette(ReadOnlySpan<byte> bmp, in ImageBmpHeader header)
     {
         var rgb = new byte[256 * 3]; // entries the file lacks, and indices past its palette, are black
-        for (int i = 0; i < Math.Min(header.Colors, 256) && header.PaletteOffset + (4 * i) + 3 <= bmp.Length; i++) // indices are bytes
+        for (int i = 0; i < Math.Min(header.Colors, 256) && header.PaletteOffset + (4 * i) + 4 <= bmp.Length; i++) // indices are bytes
         {
             int p = header.PaletteOffset + (4 * i);
             (rgb[3 * i], rgb[(3 * i) + 1], rgb[(3 * i) + 2]) = (bmp[p + 2], bmp[p + 1], bmp[p]);

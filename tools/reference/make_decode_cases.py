@@ -156,6 +156,20 @@ def packed(indices, bits):
     return np.packbits(np.unpackbits(np.asarray(indices, np.uint8)[:, None], axis=1)[:, 8 - bits:].reshape(-1)).tobytes()
 
 
+def bmp_rle_palette_end_cases():
+    """An RLE8 BMP whose pixel offset points inside its palette, so the palette runs past the end of the file: Pillow's
+    BGRX unpacker takes whole 4-byte entries only, so the last entry, with 3 of its bytes in the file, is black (read),
+    as is one with all 4 (its colour)."""
+    def file(tail):
+        stream = bytes([4, 3, 0, 1])  # 4 pixels of index 3, end of bitmap
+        dib = struct.pack("<IiiHHIIiiII", 40, 4, 1, 1, 8, 1, len(stream), 2835, 2835, 4, 0)
+        pal = bytes([10, 20, 30, 0, 40, 50, 60, 0])  # entries 0 and 1; entry 2 is the stream, entry 3 the tail
+        body = dib + pal + stream + tail
+        return b"BM" + struct.pack("<IHHI", 14 + len(body), 0, 0, 14 + 40 + len(pal)) + body
+    yield "bmp_rle8_palette_last_entry_3_bytes_past_end", file(b"\xaa\xbb\xcc")
+    yield "bmp_rle8_palette_last_entry_whole_at_end", file(b"\xaa\xbb\xcc\x00")
+
+
 def bmp_cases():
     rgb32 = [pixels(3, 1, 4, 1 + y).tobytes() for y in range(2)]
     bw = [(0, 0, 0), (255, 255, 255)]
@@ -1389,7 +1403,7 @@ def outcome(data):
 
 def main():
     cases = []
-    for make in (wbmp_cases, bmp_cases, os2_cases, webp_cases, png_cases, ico_cases, cur_cases):
+    for make in (wbmp_cases, bmp_rle_palette_end_cases, bmp_cases, os2_cases, webp_cases, png_cases, ico_cases, cur_cases):
         for name, data in make():
             cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     for name, data in near_complete_cases():
