@@ -56,8 +56,11 @@ internal sealed record SafeTensorsHeader(
         return new SafeTensorsHeader(metadata, tensors);
     }
 
+    // The metadata object; null is no metadata, as python's safetensors reads it (its metadata() is then None, which
+    // transformers loads).
     private static void ReadMetadata(ref Utf8JsonReader reader, string path, Dictionary<string, string> metadata)
     {
+        if (reader.TokenType == JsonTokenType.Null) return;
         if (reader.TokenType != JsonTokenType.StartObject)
             throw new CheckpointFormatException(path, MetadataKey, "must be a JSON object of strings");
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -107,6 +110,8 @@ internal sealed record SafeTensorsHeader(
         {
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long v))
                 throw new CheckpointFormatException(path, name, $"'{field}' must hold integers that fit in 64 bits");
+            if (v == 0 && reader.ValueSpan[0] == (byte)'-')   // python's serde reads -0 as a float, which no field takes
+                throw new CheckpointFormatException(path, name, $"'{field}' holds -0, which is not an unsigned integer");
             values.Add(v);
         }
         return [.. values];
@@ -135,16 +140,24 @@ internal sealed record SafeTensorsHeader(
         return new SafeTensorInfo(name, type, shape, dataStart + begin, dataStart + end);
     }
 
-    /// <summary>The data's size in bytes; refuses shapes whose strides or byte size overflow a long.</summary>
-    /// <remarks>A zero dimension makes no elements, but libtorch still multiplies the other dimensions for the strides
-    /// (<c>[0, 2^40, 2^40]</c> fails there with "Stride calculation overflowed"): so the product of all dimensions,
-    /// zeros counted as 1, must fit too.</remarks>
+    /// <summary>The data's size in bytes; refuses the shapes python's safetensors refuses and those whose strides libtorch
+    /// cannot hold.</summary>
+    /// <remarks>Python's safetensors multiplies the dimensions left to right and the product by the dtype's bits in
+    /// unsigned 64-bit integers, refusing an overflow ("overflow computing buffer size"): <c>[2^40, 2^40, 0]</c> is
+    /// refused, <c>[0, 2^40, 2^40]</c> and <c>[0, 2^63 − 1]</c> are empty tensors there. libtorch's contiguous strides
+    /// are the products of the later dimensions, zeros counted as 1, in a long: <c>[0, 2^40, 2^40]</c> fails there
+    /// ("Stride calculation overflowed", no file or key), so it is refused here too, the one shape python reads that
+    /// this reader does not.</remarks>
     private static long ByteLength(string path, string name, long[] shape, torch.ScalarType type)
     {
         try
         {
-            long span = checked(shape.Aggregate(1L, (a, b) => a * Math.Max(b, 1)) * SafeTensorsDType.SizeOf(type));
-            return shape.Contains(0) ? 0 : span;
+            ulong elements = 1;
+            foreach (long d in shape) elements = checked(elements * (ulong)d);
+            _ = checked(elements * (ulong)SafeTensorsDType.SizeOf(type) * 8);
+            long stride = 1;
+            for (int i = shape.Length - 1; i > 0; i--) stride = checked(stride * Math.Max(shape[i], 1));
+            return checked((long)elements * SafeTensorsDType.SizeOf(type));
         }
         catch (OverflowException e)
         {
