@@ -1092,6 +1092,54 @@ def jpeg_marker_cases():
     yield "jpeg_progressive_dht_symbols_past_length_refused", prog[:end] + b"\xff\xc4\x00\x13\x10" + counts + prog[end:]
 
 
+def rgb_matrix_profile(gamma, swap):
+    """A minimal ICC v2 RGB matrix/TRC display profile (white point, three colourants, one gamma curve each). With
+    `swap`, red and green colourants are exchanged, so a decoder that colour-managed into sRGB would give other
+    pixels."""
+    def s15(v):
+        return struct.pack(">i", int(round(v * 65536)))
+
+    def xyz(x, y, z):
+        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+    red, green = (0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971)
+    if swap:
+        red, green = green, red
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, int(gamma * 256)) + bytes(2)
+    tags = [(b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(*red)), (b"gXYZ", xyz(*green)),
+            (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
+            (b"desc", b"desc" + bytes(4) + struct.pack(">I", 5) + b"test\0" + bytes(79))]
+    table, body, start = struct.pack(">I", len(tags)), b"", 128 + 4 + 12 * len(tags)
+    for sig, data in tags:
+        data += bytes(-len(data) % 4)
+        table += sig + struct.pack(">II", start + len(body), len(data))
+        body += data
+    header = (struct.pack(">I", 128 + len(table) + len(body)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ " + bytes(12)
+              + b"acspAPPL" + bytes(24) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
+    return header + table + body
+
+
+def colour_management_cases():
+    """Files that carry colour information Pillow's convert("RGB") ignores: an ICC profile (red and green swapped,
+    gamma 1.0 or 2.2) in a JPEG, PNG and lossless WebP, and PNG gAMA, cHRM, sRGB and cICP chunks. The engine asks
+    Skia for no colour space, so none of them changes a pixel (checked: 24 such files agree)."""
+    img = Image.fromarray(pixels(32, 24, 3, 731))
+    for gamma in (1.0, 2.2):
+        profile = rgb_matrix_profile(gamma, swap=True)
+        for fmt, ext, kw in (("JPEG", "jpeg", {"quality": 90}), ("PNG", "png", {}), ("WEBP", "webp", {"lossless": True})):
+            b = io.BytesIO()
+            img.save(b, fmt, icc_profile=profile, **kw)
+            yield f"{ext}_icc_profile_swapped_primaries_gamma_{gamma}", b.getvalue()
+    b = io.BytesIO()
+    img.save(b, "PNG")
+    png = b.getvalue()
+    swapped = struct.pack(">8I", 31270, 32900, 30000, 60000, 64000, 33000, 15000, 6000)
+    for name, chunk in (("gama_1.0", png_chunk(b"gAMA", struct.pack(">I", 100000))), ("gama_3.0", png_chunk(b"gAMA", struct.pack(">I", 33333))),
+                        ("chrm_swapped", png_chunk(b"cHRM", swapped)), ("srgb", png_chunk(b"sRGB", b"\0")),
+                        ("cicp_display_p3", png_chunk(b"cICP", bytes([12, 13, 0, 1]))), ("cicp_bt2100_pq", png_chunk(b"cICP", bytes([9, 16, 0, 1])))):
+        yield f"png_{name}_ignored", png[:33] + chunk + png[33:]
+
+
 def jpeg_icc_profile_cases():
     """ICC_PROFILE APP2 segments: Pillow's SOF handler sorts those seen since the last SOF and reads the fragment count
     at byte 13 of the first, an IndexError (cannot identify image file) where it is shorter; libjpeg, under Skia, reads
@@ -1416,7 +1464,7 @@ def main():
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data), **transposed(data)})
     for name, data in (*idat_stream_cases(), *sub_frame_cases(), *later_idat_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
-    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_icc_profile_cases(), *jpeg_scan_end_cases(), *jpeg_default_table_cases(),
+    for name, data in (*fuzz_found_cases(), *gif_cases(), *jpeg_marker_cases(), *jpeg_icc_profile_cases(), *colour_management_cases(), *jpeg_scan_end_cases(), *jpeg_default_table_cases(),
                        *jpeg_scan_header_after_data_cases()):
         cases.append({"name": name, "base64": base64.b64encode(data).decode(), **outcome(data)})
     write_cases(OUT, cases)
