@@ -72,6 +72,13 @@ def cases():
     yield "bytes_after", "{" + one("a", offsets="[0,8]", shape="[2]") + "}", DATA
     yield "empty_inside", "{" + one("a", offsets="[0,16]", shape="[4]") + "," + one("e", offsets="[8,8]", shape="[0]") + "}", DATA
     yield "empty_at_end", "{" + one("a", offsets="[0,16]", shape="[4]") + "," + one("e", offsets="[16,16]", shape="[0]") + "}", DATA
+    yield "field_duplicate_dtype", '{"w":{"dtype":"F64","dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}', DATA
+    yield "field_duplicate_shape", '{"w":{"dtype":"F32","shape":[4],"shape":[2,2],"data_offsets":[0,16]}}', DATA
+    yield "metadata_duplicate_key", '{"__metadata__":{"format":"pt","format":"np"},' + W + "}", DATA
+    yield "metadata_twice", '{"__metadata__":{"format":"np"},"__metadata__":{"format":"pt"},' + W + "}", DATA
+    yield "text_empty", "", b""
+    yield "text_whitespace_only", "   ", b""
+    yield "no_tensors_with_data", "{}", DATA
     yield "no_tensors", "{}", b""
     yield "only_metadata", '{"__metadata__":{"format":"pt"}}', b""
 
@@ -85,6 +92,7 @@ ENGINE_REFUSES = {
                                               "a long (2^80): TorchSharp cannot make it"),
     "key_duplicate": ("appears twice", "python keeps the last of two tensors of one name; another reader may keep the first, "
                       "so such a file is refused rather than read one way"),
+    "metadata_duplicate_key": ("appears twice", "the same for two metadata values of one key"),
 }
 
 
