@@ -1130,14 +1130,11 @@ def colour_management_cases():
             b = io.BytesIO()
             img.save(b, fmt, icc_profile=profile, **kw)
             yield f"{ext}_icc_profile_swapped_primaries_gamma_{gamma}", b.getvalue()
-    b = io.BytesIO()
-    img.save(b, "PNG")
-    png = b.getvalue()
     swapped = struct.pack(">8I", 31270, 32900, 30000, 60000, 64000, 33000, 15000, 6000)
-    for name, chunk in (("gama_1.0", png_chunk(b"gAMA", struct.pack(">I", 100000))), ("gama_3.0", png_chunk(b"gAMA", struct.pack(">I", 33333))),
-                        ("chrm_swapped", png_chunk(b"cHRM", swapped)), ("srgb", png_chunk(b"sRGB", b"\0")),
-                        ("cicp_display_p3", png_chunk(b"cICP", bytes([12, 13, 0, 1]))), ("cicp_bt2100_pq", png_chunk(b"cICP", bytes([9, 16, 0, 1])))):
-        yield f"png_{name}_ignored", png[:33] + chunk + png[33:]
+    for name, chunk in (("gama_1.0", (b"gAMA", struct.pack(">I", 100000))), ("gama_3.0", (b"gAMA", struct.pack(">I", 33333))),
+                        ("chrm_swapped", (b"cHRM", swapped)), ("srgb", (b"sRGB", b"\0")),
+                        ("cicp_display_p3", (b"cICP", bytes([12, 13, 0, 1]))), ("cicp_bt2100_pq", (b"cICP", bytes([9, 16, 0, 1])))):
+        yield f"png_{name}_ignored", png_with(before=[chunk])
 
 
 def jpeg_icc_profile_cases():
