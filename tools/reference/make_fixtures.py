@@ -34,7 +34,8 @@ from transformers import (
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "Blip.Engine.Tests" / "Fixtures" / "tiny"
-DEFAULT_BERT_VOCAB = Path("/work/shared/data/bert-base-uncased-vocab.txt")
+# ../shared/data beside the checkout, as the tests read it; a fixed /work path broke clones elsewhere.
+DEFAULT_BERT_VOCAB = REPO.parent / "shared" / "data" / "bert-base-uncased-vocab.txt"
 SEED = 20240611
 
 CAPTION_PROMPTS = ["a photography of", "Café déjà vu: a dog, running!"]
